@@ -1,0 +1,3 @@
+from pinsync.cli import main
+
+main()

@@ -1,0 +1,233 @@
+"""Access tokens: a static token, or the refresh-token flow with a rotated-token store.
+
+Pinterest rotates the refresh token on every refresh: the response carries a new
+``refresh_token`` (and ``refresh_token_expires_at``) and the old one stops working.
+Tools that drop the new one lock their users out. pinsync writes it, at once, to a token
+store beside the state (its own file, mode 0600, never the state file or the output) and
+prefers it over the configured value on the next run - unless the configured refresh
+token has changed since (the user re-authorised), which then wins.
+
+Refreshing happens under a lock on the token store and re-reads the store first, so
+shards of one app that share the store never race each other into a revoked token: the
+second one finds the fresh access token the first one stored and uses it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import os
+import threading
+import time
+from urllib.parse import urlparse
+
+import oauthlib.oauth2
+import requests
+from requests.auth import HTTPBasicAuth
+from requests_oauthlib import OAuth2Session
+
+from pinsync.errors import AuthError, StateError
+from pinsync.lock import Lock
+from pinsync.secrets import redact, register
+from pinsync.storage import Location, split_url
+
+log = logging.getLogger("pinsync.auth")
+# requests-oauthlib logs request and response bodies (tokens) at DEBUG: keep it quiet.
+for _name in ("requests_oauthlib", "oauthlib"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
+
+STORE_VERSION = 1
+EXPIRY_MARGIN = 300   # refresh when an access token has less than this many seconds left
+
+
+class StaticToken:
+    """A fixed access token; a 401 cannot be repaired by refreshing."""
+
+    def __init__(self, access_token: str):
+        register(access_token)
+        self._token = access_token
+
+    def token(self) -> str:
+        return self._token
+
+    def refresh(self, rejected: str) -> str | None:
+        return None
+
+
+def _fingerprint(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()[:16]
+
+
+class TokenStore:
+    """The rotated-token file (JSON, mode 0600) at ``url``, one entry per app id."""
+
+    def __init__(self, url: str, storage_options: dict | None = None):
+        self.url = url
+        folder, self.name = split_url(url)
+        self.folder = Location(folder, storage_options)
+
+    def read(self) -> dict:
+        try:
+            raw = self.folder.read(self.name)
+        except OSError as e:
+            raise StateError(f"cannot read token store {self.url}: {e}") from None
+        if raw is None:
+            return {"version": STORE_VERSION, "clients": {}}
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            raise StateError(f"token store {self.url} is corrupt (not JSON); restore it or remove it "
+                             "and set auth.refresh_token to a freshly authorised token") from None
+        if not isinstance(data, dict) or data.get("version") != STORE_VERSION or not isinstance(
+                data.get("clients"), dict):
+            raise StateError(f"token store {self.url} is not a pinsync token store (version "
+                             f"{STORE_VERSION}); restore it or remove it")
+        for entry in data["clients"].values():
+            if isinstance(entry, dict):
+                register(entry.get("refresh_token"), entry.get("access_token"))
+        return data
+
+    def write(self, data: dict) -> None:
+        try:
+            self.folder.write(self.name, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode(), mode=0o600)
+            if self.folder.local:
+                os.chmod(self.folder.path(self.name), 0o600)
+        except OSError as e:
+            raise StateError(f"cannot write token store {self.url}: {e}") from None
+
+    def lock(self, owner: str) -> Lock:
+        return Lock(self.folder, f"{self.name}.lock", owner=owner, wait=120.0, stale_after=120.0,
+                    what="token store")
+
+
+class RefreshingToken:
+    """Access tokens from ``POST {api_url}/oauth/token`` with ``grant_type=refresh_token``.
+
+    Args:
+        api_url: the API base URL (``/oauth/token`` is below it).
+        client_id, client_secret: the app's id and secret (sent with HTTP Basic).
+        refresh_token: the configured refresh token.
+        store: where rotated tokens are kept.
+        owner: a label for the store lock (the run id).
+    """
+
+    def __init__(self, api_url: str, client_id: str, client_secret: str, refresh_token: str,
+                 store: TokenStore, *, owner: str = "pinsync", timeout: float = 60.0, attempts: int = 4,
+                 sleep=time.sleep):
+        register(client_secret, refresh_token)
+        self.token_url = api_url.rstrip("/") + "/oauth/token"
+        self.client_id, self._secret, self._configured = client_id, client_secret, refresh_token
+        self.store, self.owner, self.timeout, self.attempts, self._sleep = store, owner, timeout, attempts, sleep
+        self._access: str | None = None
+        self._lock = threading.Lock()
+        self.refreshes = 0
+        host = urlparse(self.token_url).hostname or ""
+        if self.token_url.startswith("http://") and host in ("127.0.0.1", "localhost", "::1"):
+            os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")   # the loopback fake API only
+
+    def token(self) -> str:
+        with self._lock:
+            if self._access is None:
+                self._access = self._obtain(rejected=None)
+            return self._access
+
+    def refresh(self, rejected: str) -> str | None:
+        with self._lock:
+            if self._access != rejected and self._access is not None:
+                return self._access          # another thread refreshed already
+            self._access = self._obtain(rejected=rejected)
+            return self._access
+
+    def _obtain(self, rejected: str | None) -> str:
+        with self.store.lock(self.owner):
+            data = self.store.read()
+            entry = data["clients"].get(self.client_id) or {}
+            configured = _fingerprint(self._configured)
+            if entry.get("seed") != configured:
+                entry = {}   # first run, or the user configured a new refresh token: it wins
+            access = entry.get("access_token")
+            if access and access != rejected and entry.get("access_token_expires_at", 0) > time.time() + EXPIRY_MARGIN:
+                return access
+            refresh_token = entry.get("refresh_token") or self._configured
+            token = self._call(refresh_token)
+            now = int(time.time())
+            entry = {
+                "seed": configured,
+                "refresh_token": token.get("refresh_token") or refresh_token,
+                "refresh_token_expires_at": token.get("refresh_token_expires_at"),
+                "access_token": token["access_token"],
+                "access_token_expires_at": now + int(token.get("expires_in") or 3600),
+                "updated_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            }
+            data["clients"][self.client_id] = entry
+            self.store.write(data)
+            self.refreshes += 1
+            log.info("access token refreshed; rotated refresh token saved to the token store")
+            return entry["access_token"]
+
+    def _call(self, refresh_token: str) -> dict:
+        session = OAuth2Session(self.client_id)
+        session.register_compliance_hook("refresh_token_response", _check_token_response)
+        last = ""
+        for attempt in range(self.attempts):
+            try:
+                token = session.refresh_token(self.token_url, refresh_token=refresh_token,
+                                              auth=HTTPBasicAuth(self.client_id, self._secret),
+                                              timeout=self.timeout)
+            except (requests.ConnectionError, requests.Timeout) as e:
+                last = f"{type(e).__name__}"
+            except _Transient as e:
+                last = str(e)
+            except _Rejected as e:
+                raise AuthError(redact(
+                    f"Pinterest rejected the refresh token ({e}). The app must be re-authorised: get a new "
+                    "refresh token (README, 'Credentials') and set auth.refresh_token / "
+                    "PINTEREST_REFRESH_TOKEN")) from None
+            except oauthlib.oauth2.OAuth2Error as e:
+                raise AuthError(redact(
+                    f"Pinterest rejected the refresh token ({e.description or e.error}). The app must be "
+                    "re-authorised: get a new refresh token (README, 'Credentials') and set "
+                    "auth.refresh_token / PINTEREST_REFRESH_TOKEN")) from None
+            except ValueError as e:   # not JSON: a proxy page or an outage
+                last = f"unreadable response ({type(e).__name__})"
+            else:
+                register(token.get("access_token"), token.get("refresh_token"))
+                if not token.get("access_token"):
+                    raise AuthError("the token endpoint answered without an access token")
+                return token
+            self._sleep(min(2 ** attempt, 10))
+        raise AuthError(f"could not refresh the access token at {self.token_url}: {last}")
+
+
+class _Transient(Exception):
+    pass
+
+
+class _Rejected(Exception):
+    pass
+
+
+def _check_token_response(r: requests.Response) -> requests.Response:
+    """Tell retryable token-endpoint failures from a rejected refresh token."""
+    if r.status_code == 429 or r.status_code >= 500:
+        raise _Transient(f"HTTP {r.status_code}")
+    if r.status_code >= 400:
+        try:
+            body = r.json()
+            detail = body.get("message") or body.get("error_description") or body.get("error")
+        except ValueError:
+            detail = None
+        raise _Rejected(f"HTTP {r.status_code}: {detail or r.reason}")
+    return r
+
+
+def token_provider(auth_config, api_url: str, storage_options: dict | None = None, *, owner: str = "pinsync",
+                   timeout: float = 60.0):
+    """The token provider for an :class:`pinsync.config.AuthConfig`."""
+    if auth_config.access_token:
+        return StaticToken(auth_config.access_token)
+    store = TokenStore(auth_config.token_store, storage_options)
+    return RefreshingToken(api_url, auth_config.client_id, auth_config.client_secret, auth_config.refresh_token,
+                           store, owner=owner, timeout=timeout)

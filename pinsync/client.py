@@ -1,0 +1,293 @@
+"""The Pinterest API client: one ``requests.Session``, retries, rate limits, pagination.
+
+Only this module talks HTTP. Behaviour:
+
+* 429: wait as told by ``x-ratelimit-reset`` or ``Retry-After`` (capped, logged), else back
+  off exponentially; the category's limiter is held back for everyone meanwhile.
+* 5xx, connection errors, timeouts and bodies that are not the JSON they should be (an
+  HTML page from a proxy, a truncated or empty body): retried with exponential backoff.
+* 401: the access token is refreshed once (when refresh credentials exist) and the
+  request repeated; a second 401 is an :class:`AuthError`.
+* other 4xx: an :class:`ApiError` at once, carrying Pinterest's ``code`` and ``message``,
+  the endpoint and ``x-pinterest-rid``.
+
+Retries are bounded per request (``max_retries``) and per run (``retry_budget``), so no
+loop can run forever. Nothing partial is ever returned: a page either parses completely or
+the request fails.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from pinsync import api
+from pinsync.errors import ApiError, AuthError, PinsyncError, RateLimitError
+from pinsync.ratelimit import RateLimits
+from pinsync.secrets import redact
+
+log = logging.getLogger("pinsync.client")
+
+USER_AGENT = "pinsync (+https://github.com/pinsync/pinsync)"
+
+
+class TokenProvider(Protocol):
+    """Supplies bearer tokens; :mod:`pinsync.auth` implements it."""
+
+    def token(self) -> str: ...
+
+    def refresh(self, rejected: str) -> str | None:
+        """A new token after ``rejected`` was refused, or None when refreshing is impossible."""
+
+
+@dataclass
+class RetryPolicy:
+    """Retry bounds. ``max_wait`` caps any single wait (including server-requested ones)."""
+
+    max_retries: int = 6
+    retry_budget: int = 500
+    max_wait: float = 300.0
+    backoff_base: float = 0.5
+    timeout: float = 60.0
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a paginated list."""
+
+    items: list[dict]
+    bookmark: str | None
+
+
+class PinterestClient:
+    """Talks to the Pinterest REST API v5 for one run.
+
+    Args:
+        api_url: base URL, e.g. ``https://api.pinterest.com/v5``.
+        tokens: the bearer-token provider.
+        policy: retry bounds and timeout.
+        rate_limits: per-category limiters (None: no client-side pacing).
+        max_workers: size of the connection pool (the sync's concurrency).
+        sleep: injectable for tests.
+    """
+
+    def __init__(self, api_url: str, tokens: TokenProvider, *, policy: RetryPolicy | None = None,
+                 rate_limits: RateLimits | None = None, max_workers: int = 8,
+                 sleep: Callable[[float], None] = time.sleep):
+        self.api_url = api_url.rstrip("/")
+        self.tokens = tokens
+        self.policy = policy or RetryPolicy()
+        self.rate_limits = rate_limits
+        self._sleep = sleep
+        self.session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=max(4, max_workers), max_retries=0)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self.session.headers["User-Agent"] = USER_AGENT
+        self._lock = threading.Lock()
+        self._inflight = threading.BoundedSemaphore(max(1, max_workers))
+        self.requests_by_tag: Counter[str] = Counter()
+        self.requests_by_category: Counter[str] = Counter()
+        self.retries_used = 0
+        self.waited_seconds = 0.0
+
+    def close(self) -> None:
+        self.session.close()
+
+    # -- requests --------------------------------------------------------------------
+
+    def get_json(self, path: str, params: Mapping[str, Any] | None = None, *, category: str | None = None,
+                 tag: str = "") -> Any:
+        """GET ``path`` and return the decoded JSON body (retried as described above)."""
+        return json.loads(self.get_bytes(path, params, category=category, tag=tag, expect="any"))
+
+    def get_bytes(self, path: str, params: Mapping[str, Any] | None = None, *, category: str | None = None,
+                  tag: str = "", expect: str = "any") -> bytes:
+        """GET ``path`` and return the raw body, verified to be JSON of the expected shape.
+
+        ``expect`` is ``"array"``, ``"object"`` or ``"any"``; a body that does not parse
+        as such is treated as a transient failure (retried), never returned.
+        """
+        url = f"{self.api_url}/{path.lstrip('/')}"
+        endpoint = f"GET /{path.lstrip('/')}"
+        attempt = 0
+        refreshed = False
+        limiter = self.rate_limits.get(category) if self.rate_limits else None
+        while True:
+            if limiter:
+                limiter.acquire()
+            token = self.tokens.token()
+            with self._lock:
+                self.requests_by_tag[tag or path] += 1
+                if category:
+                    self.requests_by_category[category] += 1
+            problem: str
+            wait: float | None = None
+            try:
+                with self._inflight:
+                    resp = self.session.get(url, params=_encode(params), timeout=self.policy.timeout,
+                                            headers={"Authorization": f"Bearer {token}"})
+            except requests.Timeout:
+                problem = "timed out"
+            except requests.RequestException as e:
+                problem = f"connection failed ({type(e).__name__})"
+            else:
+                rid = resp.headers.get("x-pinterest-rid")
+                if limiter:
+                    limiter.observe(resp.headers.get("x-ratelimit-remaining"), resp.headers.get("x-ratelimit-reset"))
+                status = resp.status_code
+                if status == 200:
+                    body = resp.content
+                    if _is_json(body, expect):
+                        return body
+                    problem = f"unreadable response body ({_describe_body(resp)})"
+                elif status == 401:
+                    if not refreshed:
+                        refreshed = True
+                        if self.tokens.refresh(token) is not None:
+                            continue
+                    code, message = _error_fields(resp)
+                    raise AuthError(redact(
+                        f"{endpoint}: Pinterest rejected the access token (HTTP 401"
+                        f"{f', code {code}' if code is not None else ''}: {message}). "
+                        "Check the credentials, or re-authorise the app to get a new refresh token."))
+                elif status == 429:
+                    wait = _server_wait(resp)
+                    problem = "rate limited (HTTP 429)"
+                    if limiter:
+                        limiter.block_for(min(wait or 1.0, self.policy.max_wait))
+                elif status >= 500:
+                    problem = f"server error (HTTP {status})"
+                else:
+                    code, message = _error_fields(resp)
+                    raise ApiError(redact(message), status=status, code=code, endpoint=endpoint, request_id=rid)
+            attempt += 1
+            with self._lock:
+                budget_left = self.retries_used < self.policy.retry_budget
+                if budget_left and attempt <= self.policy.max_retries:
+                    self.retries_used += 1
+            if attempt > self.policy.max_retries or not budget_left:
+                why = "retries exhausted" if budget_left else "the run's retry budget is used up"
+                msg = f"{endpoint}: {problem}; {why} after {attempt} attempts"
+                if problem.startswith("rate limited"):
+                    raise RateLimitError(msg + " - re-run later", status=429, endpoint=None)
+                raise ApiError(msg)
+            if wait is None:
+                wait = self.policy.backoff_base * (2 ** (attempt - 1)) * (1 + random.random() * 0.25)
+            if wait > self.policy.max_wait:
+                log.warning("%s: server asked to wait %.0fs; capped at %.0fs", endpoint, wait, self.policy.max_wait)
+                wait = self.policy.max_wait
+            log.info("%s: %s; retry %d/%d in %.2fs", endpoint, problem, attempt, self.policy.max_retries, wait)
+            with self._lock:
+                self.waited_seconds += wait
+            self._sleep(wait)
+
+    def paginate(self, path: str, params: Mapping[str, Any] | None = None, *, category: str | None = None,
+                 tag: str = "", page_size: int = api.PAGE_SIZE_MAX) -> Iterator[Page]:
+        """Yield every page of a bookmark-paginated list.
+
+        Ends on a null/empty bookmark or an empty page; raises :class:`ApiError` if a
+        bookmark repeats. If the API rejects the page size, it is halved (down to 25) and
+        the same page is asked for again.
+        """
+        seen: set[str] = set()
+        bookmark: str | None = None
+        while True:
+            query = dict(params or {})
+            query["page_size"] = page_size
+            if bookmark:
+                query["bookmark"] = bookmark
+            try:
+                body = self.get_bytes(path, query, category=category, tag=tag, expect="object")
+            except ApiError as e:
+                if e.status == 400 and "page_size" in (e.api_message or "") and page_size > 25:
+                    page_size = max(25, page_size // 2)
+                    log.warning("GET /%s: page_size rejected; retrying with %d", path.lstrip("/"), page_size)
+                    continue
+                raise
+            data = json.loads(body)
+            items = data.get("items")
+            if not isinstance(items, list):
+                raise ApiError(f"GET /{path.lstrip('/')}: response has no 'items' list")
+            nxt = data.get("bookmark") or None
+            yield Page(items, nxt)
+            if not nxt or not items:
+                return
+            if nxt in seen or nxt == bookmark:
+                raise ApiError(f"GET /{path.lstrip('/')}: the API returned a bookmark it had already "
+                               "returned; stopping instead of looping (nothing from this list was saved)")
+            seen.add(nxt)
+            bookmark = nxt
+
+
+def _encode(params: Mapping[str, Any] | None) -> list[tuple[str, str]] | None:
+    """Query encoding: lists become repeated keys; booleans lowercase."""
+    if not params:
+        return None
+    out = []
+    for k, v in params.items():
+        if v is None:
+            continue
+        for item in (v if isinstance(v, (list, tuple)) else [v]):
+            out.append((k, str(item).lower() if isinstance(item, bool) else str(item)))
+    return out
+
+
+def _is_json(body: bytes, expect: str) -> bool:
+    start = body.lstrip()[:1]
+    if expect == "array" and start != b"[":
+        return False
+    if expect == "object" and start != b"{":
+        return False
+    if not start:
+        return False
+    tail = body.rstrip()[-1:]
+    if (start == b"[" and tail != b"]") or (start == b"{" and tail != b"}"):
+        return False
+    if expect == "array":
+        return True     # parsed (and validated) by the frame reader
+    try:
+        json.loads(body)
+    except ValueError:
+        return False
+    return True
+
+
+def _describe_body(resp: requests.Response) -> str:
+    ctype = resp.headers.get("Content-Type", "?").split(";")[0]
+    return "empty body" if not resp.content.strip() else f"{ctype}, {len(resp.content)} bytes"
+
+
+def _error_fields(resp: requests.Response) -> tuple[int | None, str]:
+    try:
+        data = resp.json()
+        if isinstance(data, dict) and "message" in data:
+            return data.get("code"), str(data["message"])
+    except ValueError:
+        pass
+    text = resp.text.strip().replace("\n", " ")
+    return None, (text[:200] or resp.reason or "error")
+
+
+def _server_wait(resp: requests.Response) -> float | None:
+    for h in ("x-ratelimit-reset", "Retry-After"):
+        v = resp.headers.get(h)
+        if v:
+            try:
+                return max(0.0, float(v))
+            except ValueError:
+                continue
+    return None
+
+
+__all__ = ["PinterestClient", "RetryPolicy", "Page", "TokenProvider", "PinsyncError"]

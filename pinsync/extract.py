@@ -1,0 +1,278 @@
+"""Fetching: API records -> typed frames, for one stream and one parent at a time.
+
+:class:`Extractor` knows *how to ask* (paths, parameters, batching, windows) and *how to
+type* the answers; it writes nothing. :mod:`pinsync.sync` decides what to fetch, writes
+the frames and moves the bookmarks; :func:`pinsync.extract` uses it directly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass
+
+import polars as pl
+
+from pinsync import api, frames
+from pinsync.client import PinterestClient
+from pinsync.errors import ApiError, PayloadError
+from pinsync.schemas import (ENTITY_COLUMNS, Column, analytics_columns, pin_analytics_columns,
+                             polars_schema, valid_columns_for_level)
+from pinsync.streams import STREAMS, StreamSpec
+from pinsync.streams.analytics import MULTI_PIN_PATH, batched, date_windows
+
+log = logging.getLogger("pinsync.extract")
+
+@dataclass(frozen=True)
+class AnalyticsSettings:
+    """What every ads analytics request sends besides ids and dates."""
+
+    columns: tuple[str, ...]
+    granularity: str = "DAY"
+    click_window_days: int = 30
+    engagement_window_days: int = 30
+    view_window_days: int = 1
+    conversion_report_time: str = "TIME_OF_AD_ACTION"
+
+    def params(self, level: str) -> dict:
+        return {
+            "columns": ",".join(valid_columns_for_level(level, self.columns)),
+            "granularity": self.granularity,
+            "click_window_days": self.click_window_days,
+            "engagement_window_days": self.engagement_window_days,
+            "view_window_days": self.view_window_days,
+            "conversion_report_time": self.conversion_report_time,
+        }
+
+    def key(self) -> str:
+        """Changes whenever the numbers a request returns could change meaning."""
+        return json.dumps([sorted(self.columns), self.granularity, self.click_window_days,
+                           self.engagement_window_days, self.view_window_days, self.conversion_report_time])
+
+
+class Extractor:
+    """Fetches one stream's records for one parent and returns typed frames.
+
+    Args:
+        client: the run's API client.
+        entity_statuses: statuses asked for on campaigns / ad groups / ads lists.
+        settings: ads analytics settings.
+        pin_metric_types, split_by_app_type: pin analytics settings.
+        pool: executor for independent requests (id batches, windows); None runs them inline.
+        on_progress: called with (stream, rows, requests) as data arrives.
+    """
+
+    def __init__(self, client: PinterestClient, *, entity_statuses: tuple[str, ...] = api.ENTITY_STATUSES,
+                 settings: AnalyticsSettings | None = None,
+                 pin_metric_types: tuple[str, ...] = ("IMPRESSION", "OUTBOUND_CLICK", "PIN_CLICK", "SAVE", "SAVE_RATE"),
+                 split_by_app_type: bool = False, pool: Executor | None = None,
+                 on_progress: Callable[[str, int], None] | None = None):
+        self.client = client
+        self.entity_statuses = entity_statuses
+        self.settings = settings or AnalyticsSettings(columns=())
+        self.pin_metric_types = pin_metric_types
+        self.split_by_app_type = split_by_app_type
+        self.pool = pool
+        self.on_progress = on_progress or (lambda stream, rows: None)
+        self._multi_pin: bool | None = None     # detected once per run
+        self._multi_lock = threading.Lock()
+        self._warned: set[str] = set()
+
+    # -- entities ------------------------------------------------------------------------
+
+    def entities(self, spec: StreamSpec, ad_account_id: str | None = None) -> pl.DataFrame:
+        """Every record of an entity stream (for one ad account), typed, one row per id."""
+        columns = ENTITY_COLUMNS[spec.name]
+        params = dict(spec.params)
+        if spec.parent == "ad_accounts":
+            params["entity_statuses"] = list(self.entity_statuses)
+        path = spec.path.format(ad_account_id=ad_account_id)
+        parts = []
+        for page in self.client.paginate(path, params, category=spec.category, tag=spec.name):
+            parts.append(frames.records_to_frame(page.items, columns, stream=spec.name))
+            self.on_progress(spec.name, len(page.items))
+        df = frames.concat(parts, columns)
+        # a record that moved between pages while we listed is kept once (its last sighting)
+        return df.unique(subset=list(spec.primary_key), keep="last", maintain_order=True).sort(spec.primary_key)
+
+    # -- ads analytics -------------------------------------------------------------------
+
+    def ads_analytics_columns(self, spec: StreamSpec) -> tuple[Column, ...]:
+        return analytics_columns(spec.level, self.settings.columns, self.settings.granularity)
+
+    def ads_analytics(self, spec: StreamSpec, ad_account_id: str, ids: list[str], start: dt.date, end: dt.date,
+                      *, currency: str | None = None) -> pl.DataFrame:
+        """Metrics of ``ids`` over ``[start, end]``: the fewest calls (250 ids x widest windows)."""
+        self._warn_dropped(spec)
+        columns = self.ads_analytics_columns(spec)
+        id_key = api.LEVEL_ID_COLUMN[spec.level]
+        id_col = id_key.lower()
+        source = {c.name: c.name.upper() for c in columns[:1]}
+        time_key = "date"
+        source[time_key] = "DATE"
+        metric_names = {c.lower(): c for c in valid_columns_for_level(spec.level, self.settings.columns)}
+        for c in columns:
+            if c.name in metric_names and c.name not in source:
+                source[c.name] = metric_names[c.name]
+        if "AD_ACCOUNT_ID" in metric_names.values():
+            source["ad_account_id"] = "AD_ACCOUNT_ID"
+        gran = self.settings.granularity
+        if gran == "TOTAL":
+            source.pop("date")
+        path = spec.path.format(ad_account_id=ad_account_id)
+        base = self.settings.params(spec.level)
+
+        def one(window: tuple[dt.date, dt.date], batch: list[str]) -> pl.DataFrame:
+            params = {**base, spec.id_param: ",".join(batch), "start_date": window[0].isoformat(),
+                      "end_date": window[1].isoformat()}
+            body = self._get_analytics(path, params, spec)
+            df = frames.read_json_array(body, columns, stream=spec.name, source_names=source, id_field=id_key)
+            if gran == "TOTAL":
+                df = df.with_columns(date=pl.lit(window[0]), start_date=pl.lit(window[0]),
+                                     end_date=pl.lit(window[1]))
+            self.on_progress(spec.name, df.height)
+            return df
+
+        tasks = [(w, b) for w in date_windows(start, end, gran) for b in batched(sorted(ids), spec.batch_size)]
+        parts = self._map(one, tasks)
+        df = frames.concat(parts, columns)
+        context = {
+            "ad_account_id": pl.coalesce(pl.col("ad_account_id"), pl.lit(ad_account_id)),
+            "granularity": pl.lit(gran),
+            "click_window_days": pl.lit(self.settings.click_window_days, pl.Int64),
+            "engagement_window_days": pl.lit(self.settings.engagement_window_days, pl.Int64),
+            "view_window_days": pl.lit(self.settings.view_window_days, pl.Int64),
+            "conversion_report_time": pl.lit(self.settings.conversion_report_time),
+            "currency": pl.lit(currency, pl.String),
+        }
+        df = df.with_columns(**context).select([c.name for c in columns])
+        return df.unique(subset=[id_col, "date"], keep="last", maintain_order=True).sort([id_col, "date"])
+
+    def _get_analytics(self, path: str, params: dict, spec: StreamSpec) -> bytes:
+        try:
+            return self.client.get_bytes(path, params, category=spec.category, tag=spec.name, expect="array")
+        except ApiError as e:
+            # Pinterest sometimes answers a valid request with a spurious "last 90 days" 400; once more.
+            if e.status == 400 and "90 days" in (e.api_message or ""):
+                log.info("%s: spurious 90-day 400; asking once more", spec.name)
+                return self.client.get_bytes(path, params, category=spec.category, tag=spec.name, expect="array")
+            raise
+
+    def _warn_dropped(self, spec: StreamSpec) -> None:
+        dropped = [c for c in self.settings.columns if c not in valid_columns_for_level(spec.level, self.settings.columns)]
+        if dropped and spec.name not in self._warned:
+            self._warned.add(spec.name)
+            log.warning("%s: columns not valid at the %s level are not requested: %s", spec.name,
+                        spec.level.replace("_", " "), ", ".join(dropped))
+
+    # -- pin analytics -------------------------------------------------------------------
+
+    def pin_analytics_columns(self) -> tuple[Column, ...]:
+        return pin_analytics_columns(self.pin_metric_types)
+
+    def pin_analytics(self, pin_ids: list[str], start: dt.date, end: dt.date) -> pl.DataFrame:
+        """Daily organic metrics of ``pin_ids`` (TOTAL, plus each app type when split)."""
+        spec = STREAMS["pin_analytics"]
+        columns = self.pin_analytics_columns()
+        splits = ["NO_SPLIT"] + (["APP_TYPE"] if self.split_by_app_type else [])
+        windows = date_windows(start, end)
+        ids = sorted(pin_ids)
+        if not ids:
+            return frames.concat([], columns)
+        if self._multi_pin is None:
+            self._detect_multi_pin(ids, windows[0], splits[0], spec)
+        if self._multi_pin:
+            tasks = [(w, b, s) for w in windows for b in batched(ids, spec.batch_size) for s in splits]
+        else:
+            tasks = [(w, [p], s) for w in windows for p in ids for s in splits]
+        parts = self._map(lambda w, b, s: self._pin_batch(w, b, s, spec, columns), tasks)
+        df = frames.concat(parts, columns)
+        df = df.filter(~pl.col("data_status").str.starts_with("BEFORE_"))
+        return df.unique(subset=["pin_id", "app_type", "date"], keep="last", maintain_order=True).sort(
+            ["pin_id", "app_type", "date"])
+
+    def _detect_multi_pin(self, ids, window, split, spec) -> None:
+        with self._multi_lock:
+            if self._multi_pin is not None:
+                return
+            try:
+                self._pin_request(window, ids[:1], split, spec, multi=True)
+                self._multi_pin = True
+            except ApiError as e:
+                if e.status != 403:
+                    raise
+                log.info("the multi-pin analytics beta is not available to this app; one call per pin")
+                self._multi_pin = False
+
+    def _pin_request(self, window, batch, split, spec, *, multi: bool) -> dict:
+        params = {"start_date": window[0].isoformat(), "end_date": window[1].isoformat(),
+                  "metric_types": ",".join(self.pin_metric_types), "split_field": split}
+        if multi:
+            params["pin_ids"] = ",".join(batch)
+            return self.client.get_json(MULTI_PIN_PATH, params, category=spec.category, tag=spec.name)
+        data = self.client.get_json(spec.path.format(pin_id=batch[0]), params, category=spec.category,
+                                    tag=spec.name)
+        return {batch[0]: data}
+
+    def _pin_batch(self, window, batch, split, spec, columns) -> pl.DataFrame:
+        data = self._pin_request(window, batch, split, spec, multi=bool(self._multi_pin))
+        if not isinstance(data, dict):
+            raise PayloadError("pin_analytics: expected a JSON object keyed by pin id")
+        df = pin_payload_frame(data, columns, self.pin_metric_types, split)
+        self.on_progress(spec.name, df.height)
+        return df
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _map(self, fn, tasks: list[tuple]) -> list:
+        if self.pool is None or len(tasks) <= 1:
+            return [fn(*t) for t in tasks]
+        futures = [self.pool.submit(fn, *t) for t in tasks]
+        try:
+            return [f.result() for f in futures]
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            raise
+
+
+def pin_payload_frame(data: dict, columns: tuple[Column, ...], metric_types: tuple[str, ...],
+                      split: str) -> pl.DataFrame:
+    """Type ``{pin_id: {group: {"daily_metrics": [...]}}}`` into pin_analytics rows.
+
+    The ``all`` group (no split) becomes ``app_type = "TOTAL"``; with the app-type split
+    each group key is the app type. Metrics missing from a day are null.
+    """
+    metric_schema = {m: pl.Float64 for m in metric_types}
+    row_schema = {"date": pl.String, "data_status": pl.String, "metrics": pl.Struct(metric_schema)}
+    parts = []
+    for pin_id, groups in data.items():
+        if not isinstance(groups, dict):
+            raise PayloadError(f"pin_analytics: pin {pin_id!r}: expected an object of groups")
+        for group, body in groups.items():
+            daily = body.get("daily_metrics") if isinstance(body, dict) else None
+            if not daily:
+                continue
+            app_type = "TOTAL" if (split == "NO_SPLIT" or group.lower() == "all") else group.upper()
+            try:
+                part = pl.from_dicts(daily, schema=row_schema)
+            except (TypeError, ValueError, pl.exceptions.PolarsError) as e:
+                raise PayloadError(f"pin_analytics: pin {pin_id!r}: unreadable daily_metrics ({e})") from None
+            parts.append(part.with_columns(pin_id=pl.lit(str(pin_id)), app_type=pl.lit(app_type)))
+    if not parts:
+        return frames.concat([], columns)
+    raw = pl.concat(parts).unnest("metrics")
+    exprs = [pl.col("pin_id"), pl.col("app_type"), pl.col("date").str.to_date("%Y-%m-%d"), pl.col("data_status")]
+    for m in metric_types:
+        col = next(c for c in columns if c.name == m.lower())
+        if col.kind == "int":
+            bad = raw.filter((pl.col(m).round(0) != pl.col(m)) & pl.col(m).is_not_null())
+            if bad.height:
+                raise PayloadError(f"pin_analytics: field '{m.lower()}' of record {bad['pin_id'][0]!r} cannot be "
+                                   f"read as int without loss (got {bad[m][0]})")
+        exprs.append(pl.col(m).cast(col.dtype).alias(col.name))
+    return raw.select(exprs).select(list(polars_schema(columns)))

@@ -1,0 +1,144 @@
+"""Locks that keep two runs (or two token refreshes) from interleaving.
+
+* Local files: ``fcntl.flock`` on ``<name>.lock``. The kernel releases the lock when the
+  holder dies, so a lock left by a killed run is free again at once (the file stays, with
+  the last holder's details, and is simply taken over).
+* Object stores: the lock object is created with a conditional PUT (put-if-absent) and
+  holds the owner's details and a heartbeat refreshed every ``heartbeat`` seconds. A lock
+  whose heartbeat is older than ``stale_after`` belongs to a run that died; it is deleted
+  and re-created with a conditional PUT, so of two runs taking over only one succeeds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import socket
+import threading
+import time
+
+from pinsync.errors import LockError
+from pinsync.storage import Location
+
+try:
+    import fcntl
+except ImportError:   # pragma: no cover - Windows
+    fcntl = None
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+class Lock:
+    """An exclusive lock named ``rel`` in ``location``; use as a context manager.
+
+    Args:
+        location: where the lock lives (the state's folder).
+        rel: the lock's file name.
+        owner: a description of the holder (run id), shown to anyone who finds it taken.
+        wait: seconds to keep trying before giving up (0: fail fast).
+    """
+
+    def __init__(self, location: Location, rel: str, *, owner: str, wait: float = 0.0,
+                 stale_after: float = 300.0, heartbeat: float = 30.0, what: str = "state"):
+        self.location, self.rel, self.owner, self.wait = location, rel, owner, wait
+        self.stale_after, self.heartbeat, self.what = stale_after, heartbeat, what
+        self._fd: int | None = None
+        self._stop = threading.Event()
+        self._beat: threading.Thread | None = None
+        self.took_over: dict | None = None
+
+    def _info(self) -> bytes:
+        return json.dumps({"owner": self.owner, "pid": os.getpid(), "host": socket.gethostname(),
+                           "since": getattr(self, "_since", _now()), "heartbeat": _now()}).encode()
+
+    def __enter__(self) -> "Lock":
+        self._since = _now()
+        deadline = time.monotonic() + self.wait
+        while True:
+            holder = self._try_acquire()
+            if holder is None:
+                return self
+            if time.monotonic() >= deadline:
+                raise LockError(self._held_message(holder))
+            time.sleep(min(0.2, max(0.01, deadline - time.monotonic())))
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+    def _held_message(self, holder: dict) -> str:
+        who = holder.get("owner", "another run")
+        where = f"pid {holder.get('pid', '?')} on {holder.get('host', '?')}"
+        return (f"the {self.what} at {self.location.path(self.rel)} is locked by run {who} ({where}), "
+                f"since {holder.get('since', '?')}; wait for that run to finish")
+
+    def _try_acquire(self) -> dict | None:
+        """None on success, else the current holder's details."""
+        if self.location.local and fcntl is not None:
+            path = self.location.path(self.rel)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                try:
+                    holder = json.loads(os.read(fd, 4096) or b"{}")
+                except ValueError:
+                    holder = {}
+                os.close(fd)
+                return holder
+            previous = os.read(fd, 4096)
+            if previous.strip():
+                try:
+                    self.took_over = json.loads(previous)
+                except ValueError:
+                    self.took_over = {}
+            os.lseek(fd, 0, os.SEEK_SET)
+            os.ftruncate(fd, 0)
+            os.write(fd, self._info())
+            os.fsync(fd)
+            self._fd = fd
+            return None
+        if self.location.put_if_absent(self.rel, self._info()):
+            self._start_heartbeat()
+            return None
+        raw = self.location.read(self.rel)
+        try:
+            holder = json.loads(raw or b"{}")
+        except ValueError:
+            holder = {}
+        beat = holder.get("heartbeat")
+        try:
+            age = (dt.datetime.now(dt.timezone.utc) - dt.datetime.fromisoformat(beat)).total_seconds()
+        except (TypeError, ValueError):
+            age = float("inf")
+        if age > self.stale_after:
+            self.location.delete(self.rel)
+            if self.location.put_if_absent(self.rel, self._info()):
+                self.took_over = holder
+                self._start_heartbeat()
+                return None
+        return holder
+
+    def _start_heartbeat(self) -> None:
+        def beat() -> None:
+            while not self._stop.wait(self.heartbeat):
+                try:
+                    self.location.write(self.rel, self._info())
+                except Exception:   # a missed heartbeat only makes the lock look older
+                    pass
+        self._beat = threading.Thread(target=beat, name="pinsync-lock-heartbeat", daemon=True)
+        self._beat.start()
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+        elif self._beat is not None:
+            self._stop.set()
+            self._beat.join(timeout=5)
+            self._beat = None
+            self.location.delete(self.rel)

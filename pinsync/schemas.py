@@ -1,0 +1,161 @@
+"""The schema registry: every table's columns, their Polars dtypes and how each is typed.
+
+One place for this fact. The frames module types API payloads with it, the sink writes
+it, :func:`pinsync.scan` reads with it and ``pinsync streams`` prints it.
+
+Column kinds (how a JSON value becomes a typed value):
+
+=========  ==========================  ===============================================
+kind       dtype                       from
+=========  ==========================  ===============================================
+``id``     String                      digit strings (numbers are turned into strings)
+``str``    String                      strings
+``int``    Int64                       integers (micro-currency amounts, counts)
+``float``  Float64                     numbers
+``bool``   Boolean                     booleans
+``epoch``  Datetime("us", "UTC")       Unix seconds
+``iso``    Datetime("us", "UTC")       ISO-8601 strings (no zone means UTC)
+``date``   Date                        ``YYYY-MM-DD``
+``list``   List(String)                arrays of strings
+``json``   String (JSON text)          free-form objects, so the schema cannot drift
+``struct`` Struct                      fixed-shape objects (``owner``, ``board_owner``)
+=========  ==========================  ===============================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from pinsync import api
+
+UTC_DATETIME = pl.Datetime("us", "UTC")
+
+_KIND_DTYPES: dict[str, pl.DataType] = {
+    "id": pl.String(),
+    "str": pl.String(),
+    "int": pl.Int64(),
+    "float": pl.Float64(),
+    "bool": pl.Boolean(),
+    "epoch": UTC_DATETIME,
+    "iso": UTC_DATETIME,
+    "hour": UTC_DATETIME,
+    "date": pl.Date(),
+    "list": pl.List(pl.String()),
+    "json": pl.String(),
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a table: its name, kind and (for structs) the fields."""
+
+    name: str
+    kind: str
+    fields: tuple[str, ...] = ()   # struct fields, all String
+
+    @property
+    def dtype(self) -> pl.DataType:
+        if self.kind == "struct":
+            return pl.Struct({f: pl.String() for f in self.fields})
+        return _KIND_DTYPES[self.kind]
+
+
+def _cols(spec: str) -> tuple[Column, ...]:
+    """Parse a compact ``name:kind`` table (structs as ``name:struct(a|b)``)."""
+    out = []
+    for item in spec.split():
+        name, kind = item.split(":")
+        if kind.startswith("struct("):
+            out.append(Column(name, "struct", tuple(kind[7:-1].split("|"))))
+        else:
+            out.append(Column(name, kind))
+    return tuple(out)
+
+
+# Entity tables: every field of the seed and of the spec's object, in a stable order.
+ENTITY_COLUMNS: dict[str, tuple[Column, ...]] = {
+    "ad_accounts": _cols("""
+        id:id name:str owner:struct(id|username) country:str currency:str permissions:list
+        created_time:epoch updated_time:epoch"""),
+    "campaigns": _cols("""
+        id:id ad_account_id:id name:str status:str objective_type:str type:str
+        start_time:epoch end_time:epoch daily_spend_cap:int lifetime_spend_cap:int
+        is_campaign_budget_optimization:bool is_flexible_daily_budgets:bool is_automated_campaign:bool
+        is_performance_plus:bool tracking_urls:json bid_options:json order_line_id:id summary_status:str
+        created_time:epoch updated_time:epoch"""),
+    "ad_groups": _cols("""
+        id:id name:str ad_account_id:id campaign_id:id status:str budget_in_micro_currency:int
+        bid_in_micro_currency:int bid_strategy_type:str bid_multiplier:float budget_type:str
+        billable_event:str start_time:epoch end_time:epoch placement_group:str pacing_delivery_type:str
+        targeting_spec:json targeting_template_ids:list optimization_goal_metadata:json
+        lifetime_frequency_cap:int tracking_urls:json auto_targeting_enabled:bool
+        is_creative_optimization:bool conversion_learning_mode_type:str promotion_id:id
+        promotion_application_level:str feed_profile_id:id summary_status:str type:str dca_assets:json
+        created_time:epoch updated_time:epoch"""),
+    "ads": _cols("""
+        id:id name:str ad_account_id:id campaign_id:id ad_group_id:id pin_id:id status:str
+        creative_type:str destination_url:str android_deep_link:str ios_deep_link:str
+        click_tracking_url:str view_tracking_url:str disclosure_type:str disclosure_url:str
+        lead_form_id:id grid_click_type:str customizable_cta_type:str is_pin_deleted:bool
+        is_removable:bool review_status:str rejected_reasons:list rejection_labels:list
+        tracking_urls:json collection_items_destination_url_template:str carousel_destination_urls:list
+        carousel_android_deep_links:list carousel_ios_deep_links:list quiz_pin_data:json
+        summary_status:str type:str created_time:epoch updated_time:epoch"""),
+    "pins": _cols("""
+        id:id title:str description:str link:str alt_text:str board_id:id board_section_id:id
+        board_owner:struct(username) creative_type:str dominant_color:str media:json parent_pin_id:id
+        pin_metrics:json has_been_promoted:bool is_owner:bool is_standard:bool created_at:iso"""),
+}
+
+# Context columns stored on every ads analytics row.
+ANALYTICS_CONTEXT = _cols("""
+    granularity:str click_window_days:int engagement_window_days:int view_window_days:int
+    conversion_report_time:str currency:str""")
+
+_KIND_OF_API = {"str": "str", "bool": "bool", "float": "float", "int": "int"}
+
+
+def analytics_columns(level: str, columns: tuple[str, ...], granularity: str) -> tuple[Column, ...]:
+    """The columns of an ads analytics table (level: campaign, ad_group or ad).
+
+    The entity id, ``ad_account_id`` and the time key come first, then the configured
+    metrics in lowercase, then the context. Id-like API columns (``CAMPAIGN_ID``…) are
+    typed as ids; columns not valid at this level are not part of the table.
+    """
+    id_col = api.LEVEL_ID_COLUMN[level].lower()
+    cols: list[Column] = [Column(id_col, "id"), Column("ad_account_id", "id")]
+    if granularity == "TOTAL":
+        cols += [Column("date", "date"), Column("start_date", "date"), Column("end_date", "date")]
+    elif granularity == "HOUR":
+        cols.append(Column("date", "hour"))   # the hour's start; partitions are still by day
+    else:
+        cols.append(Column("date", "date"))
+    seen = {c.name for c in cols}
+    for c in valid_columns_for_level(level, columns):
+        name = c.lower()
+        if name in seen:
+            continue
+        kind = "id" if c.endswith("_ID") else _KIND_OF_API[api.analytics_column_kind(c)]
+        cols.append(Column(name, kind))
+        seen.add(name)
+    return tuple(cols) + ANALYTICS_CONTEXT
+
+
+def valid_columns_for_level(level: str, columns: tuple[str, ...]) -> tuple[str, ...]:
+    """The configured columns the API accepts at ``level`` (others are dropped with a warning)."""
+    return tuple(c for c in columns if level in api.COLUMNS_NEEDING_LEVEL.get(c, (level,)))
+
+
+def pin_analytics_columns(metric_types: tuple[str, ...]) -> tuple[Column, ...]:
+    """The columns of the ``pin_analytics`` table."""
+    cols = [Column("pin_id", "id"), Column("app_type", "str"), Column("date", "date"),
+            Column("data_status", "str")]
+    cols += [Column(m.lower(), api.pin_metric_kind(m)) for m in metric_types]
+    return tuple(cols)
+
+
+def polars_schema(columns: tuple[Column, ...]) -> pl.Schema:
+    """The Polars schema of a column table."""
+    return pl.Schema({c.name: c.dtype for c in columns})

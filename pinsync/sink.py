@@ -1,0 +1,146 @@
+"""Tables on disk or S3: hive-partitioned Parquet, one file per partition, written atomically.
+
+Layout: ``{output}/{stream}/[key=value/...]data.parquet``. Each partition is exactly one
+file with a fixed name, so re-writing a partition replaces it and a retry can never
+duplicate rows. Partition key columns are also stored inside the files (ids stay
+strings). Nothing but ``data.parquet`` files live inside table folders: temp files are
+hidden (leading ``.``) and removed on failure.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from urllib.parse import quote
+
+import polars as pl
+
+from pinsync.errors import SinkError
+from pinsync.storage import Location
+
+DATA_FILE = "data.parquet"
+
+
+def _value(v) -> str:
+    if isinstance(v, (dt.datetime, dt.date)):
+        return v.isoformat()[:10]
+    return quote(str(v), safe="")
+
+
+def partition_dir(keys: dict) -> str:
+    """``ad_account_id=1/date=2026-11-01`` for ``{"ad_account_id": "1", "date": date(2026, 11, 1)}``."""
+    return "/".join(f"{k}={_value(v)}" for k, v in keys.items())
+
+
+def fingerprint(df: pl.DataFrame) -> str:
+    """A content hash of a frame, independent of row order."""
+    if df.height == 0:
+        return "empty"
+    h = df.hash_rows(seed=0, seed_1=1, seed_2=2, seed_3=3).sort()
+    return hashlib.sha256(h.to_numpy().tobytes() + ",".join(df.columns).encode()).hexdigest()[:32]
+
+
+@dataclass
+class WriteResult:
+    """What one write did."""
+
+    files_written: int = 0
+    files_deleted: int = 0
+    rows_written: int = 0
+    paths: list[str] = field(default_factory=list)
+
+    def add(self, other: "WriteResult") -> None:
+        self.files_written += other.files_written
+        self.files_deleted += other.files_deleted
+        self.rows_written += other.rows_written
+        self.paths += other.paths
+
+
+class Sink:
+    """Writes tables below one output location.
+
+    Args:
+        location: the output root (``output.url``).
+        run_id: recorded in each file's Parquet metadata (provenance).
+    """
+
+    def __init__(self, location: Location, run_id: str):
+        self.location = location
+        self.run_id = run_id
+
+    def _put(self, rel: str, df: pl.DataFrame) -> None:
+        buf = io.BytesIO()
+        df.write_parquet(buf, compression="zstd", statistics=True, metadata={"pinsync.run_id": self.run_id})
+        try:
+            self.location.write(rel, buf.getvalue())
+        except Exception as e:
+            raise SinkError(f"cannot write {self.location.path(rel)}: {e}") from None
+
+    def write_table(self, stream: str, df: pl.DataFrame) -> WriteResult:
+        """Replace an unpartitioned table with ``df``."""
+        rel = f"{stream}/{DATA_FILE}"
+        self._put(rel, df)
+        return WriteResult(1, 0, df.height, [rel])
+
+    def replace_partitions(
+        self,
+        stream: str,
+        df: pl.DataFrame,
+        partition_by: Sequence[str],
+        *,
+        covers: Iterable[dict] = (),
+        sort_by: Sequence[str] = (),
+    ) -> WriteResult:
+        """Write each partition of ``df``; delete covered partitions that got no rows.
+
+        Args:
+            stream: the table.
+            df: the rows; partition columns stay in the files.
+            partition_by: hive partition columns, outermost first.
+            covers: partition keys the fetch covered (e.g. every date of a window): those
+                absent from ``df`` are deleted, so a re-fetch that returned nothing for a
+                day leaves that day empty.
+            sort_by: row order inside each file.
+        """
+        result = WriteResult()
+        written: set[str] = set()
+        if df.height:
+            # a Datetime partition column (HOUR analytics) is partitioned by its day
+            helpers = {c: f"__part_{c}" for c in partition_by if isinstance(df.schema[c], pl.Datetime)}
+            keyed = df.with_columns(pl.col(c).dt.date().alias(h) for c, h in helpers.items())
+            by = [helpers.get(c, c) for c in partition_by]
+            parts = keyed.partition_by(by, as_dict=True, include_key=True, maintain_order=True)
+            for key, part in sorted(parts.items(), key=lambda kv: tuple(str(k) for k in kv[0])):
+                part = part.drop(list(helpers.values()))
+                d = partition_dir(dict(zip(partition_by, key)))
+                if sort_by:
+                    part = part.sort(list(sort_by))
+                self._put(f"{stream}/{d}/{DATA_FILE}", part)
+                written.add(d)
+                result.files_written += 1
+                result.rows_written += part.height
+                result.paths.append(f"{stream}/{d}/{DATA_FILE}")
+        by_parent: dict[str, set[str]] = {}
+        for keys in covers:
+            d = partition_dir(keys)
+            if d not in written:
+                parent, _, leaf = d.rpartition("/")
+                by_parent.setdefault(parent, set()).add(leaf)
+        for parent, leaves in by_parent.items():   # one listing per parent, not one probe per day
+            base = f"{stream}/{parent}" if parent else stream
+            for leaf in leaves.intersection(self.location.listdir(base)):
+                self.location.delete(f"{base}/{leaf}", recursive=True)
+                result.files_deleted += 1
+        return result
+
+    def existing_partitions(self, stream: str, prefix: dict | None = None) -> list[str]:
+        """Partition folder names directly below ``stream/prefix`` (e.g. the dates of an account)."""
+        rel = stream + ("/" + partition_dir(prefix) if prefix else "")
+        return [n for n in self.location.listdir(rel) if "=" in n]
+
+    def has_file(self, stream: str, keys: dict | None = None) -> bool:
+        rel = f"{stream}/{partition_dir(keys)}/{DATA_FILE}" if keys else f"{stream}/{DATA_FILE}"
+        return self.location.exists(rel)

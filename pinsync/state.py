@@ -1,0 +1,111 @@
+"""Run state: the bookmarks, in a versioned, human-readable JSON file.
+
+Layout (``version`` 1)::
+
+    {"version": 1,
+     "updated_at": "2026-11-29T08:00:00+00:00",
+     "bookmarks": {
+        "campaigns":          {"<ad_account_id>": {"cursor": "2026-11-28T17:00:00+00:00", "rows": 120, "fingerprint": "…"}},
+        "pins":               {"*": {"cursor": "…", "rows": 2000, "fingerprint": "…"}},
+        "campaign_analytics": {"<ad_account_id>": {"last_complete_date": "2026-11-28", "settings": "…"}},
+        "pin_analytics":      {"*": {"last_complete_date": "2026-11-26", "settings": "…"}}}}
+
+The file is replaced atomically, and only after the data it describes is durable, so it
+never claims data that is not on disk. A file that cannot be parsed, or has another
+version, is an error: it is never silently reset (``--full-refresh`` ignores it).
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+import threading
+from typing import Any
+
+from pinsync.errors import StateError
+from pinsync.lock import Lock
+from pinsync.storage import Location, split_url
+
+STATE_VERSION = 1
+
+
+class State:
+    """Bookmarks per stream and per key (an ad account id, or ``"*"``). Thread-safe."""
+
+    def __init__(self, data: dict | None = None):
+        self._data = data or {"version": STATE_VERSION, "bookmarks": {}}
+        self._lock = threading.Lock()
+
+    def get(self, stream: str, key: str = "*") -> dict | None:
+        with self._lock:
+            value = self._data["bookmarks"].get(stream, {}).get(key)
+            return copy.deepcopy(value)
+
+    def set(self, stream: str, key: str, value: dict) -> None:
+        with self._lock:
+            self._data["bookmarks"].setdefault(stream, {})[key] = copy.deepcopy(value)
+
+    def as_dict(self) -> dict:
+        with self._lock:
+            return copy.deepcopy(self._data)
+
+    def to_json(self) -> bytes:
+        data = self.as_dict()
+        data["updated_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        return (json.dumps(data, indent=2, sort_keys=True) + "\n").encode()
+
+
+def parse_state(raw: bytes, where: str) -> State:
+    """Parse a state file's bytes; raise :class:`StateError` rather than guess."""
+    try:
+        data = json.loads(raw)
+    except ValueError as e:
+        raise StateError(f"state file {where} is not valid JSON ({e}); fix or remove it, "
+                         "or run with --full-refresh") from None
+    if not isinstance(data, dict) or not isinstance(data.get("bookmarks"), dict):
+        raise StateError(f"state file {where} is not a pinsync state file (no 'bookmarks' object)")
+    if data.get("version") != STATE_VERSION:
+        raise StateError(f"state file {where} has version {data.get('version')!r}; this pinsync reads "
+                         f"version {STATE_VERSION}")
+    for stream, entries in data["bookmarks"].items():
+        if not isinstance(entries, dict) or not all(isinstance(v, dict) for v in entries.values()):
+            raise StateError(f"state file {where}: bookmarks for {stream!r} are malformed")
+    return State(data)
+
+
+class StateStore:
+    """Loads, saves and locks the state file at ``url``."""
+
+    def __init__(self, url: str, storage_options: dict | None = None):
+        self.url = url
+        folder, self.name = split_url(url)
+        self.folder = Location(folder, storage_options)
+        self._save_lock = threading.Lock()
+
+    def load(self) -> State:
+        try:
+            raw = self.folder.read(self.name)
+        except PermissionError as e:
+            raise StateError(f"cannot read state file {self.url}: {e}") from None
+        except IsADirectoryError:
+            raise StateError(f"state file {self.url} is a directory") from None
+        except OSError as e:
+            raise StateError(f"cannot read state file {self.url}: {e}") from None
+        if raw is None:
+            return State()
+        return parse_state(raw, self.url)
+
+    def save(self, state: State) -> None:
+        with self._save_lock:
+            try:
+                self.folder.write(self.name, state.to_json())
+            except OSError as e:
+                raise StateError(f"cannot write state file {self.url}: {e}") from None
+
+    def lock(self, owner: str, *, wait: float = 0.0) -> Lock:
+        """The run lock: one run at a time per state file."""
+        return Lock(self.folder, f"{self.name}.lock", owner=owner, wait=wait, what="state")
+
+    def describe(self) -> dict[str, Any]:
+        return self.load().as_dict()

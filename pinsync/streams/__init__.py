@@ -1,0 +1,76 @@
+"""Stream definitions: *what* pinsync fetches, as data.
+
+A :class:`StreamSpec` says where a stream's records come from (path, rate-limit
+category, parent), how they are keyed and bookmarked, and how the table is partitioned.
+One loop in :mod:`pinsync.sync` serves them all; ``pinsync streams`` prints this table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pinsync.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    """One stream.
+
+    Attributes:
+        name: the stream (and table) name.
+        kind: ``entity``, ``ads_analytics`` or ``pin_analytics``.
+        path: the endpoint path below the API URL; ``{ad_account_id}`` / ``{pin_id}`` are
+            filled from the parent.
+        category: Pinterest's rate-limit category of the endpoint.
+        parent: the stream whose records this one is fetched for (None: top level).
+        primary_key: the columns that identify a row of the table.
+        cursor: the column the bookmark follows (entities) or ``date`` (analytics).
+        partition_by: hive partition columns of the table.
+        params: static query parameters.
+        level: analytics level (``campaign``, ``ad_group``, ``ad``) for ads analytics.
+        id_param: the query parameter that carries the batched ids.
+        batch_size: ids per analytics call.
+        description: one line for ``pinsync streams`` and the README.
+    """
+
+    name: str
+    kind: str
+    path: str
+    category: str
+    parent: str | None
+    primary_key: tuple[str, ...]
+    cursor: str | None
+    partition_by: tuple[str, ...]
+    params: dict = field(default_factory=dict)
+    level: str | None = None
+    id_param: str | None = None
+    batch_size: int | None = None
+    description: str = ""
+
+
+from pinsync.streams.analytics import ANALYTICS_STREAMS  # noqa: E402
+from pinsync.streams.entities import ENTITY_STREAMS  # noqa: E402
+
+STREAMS: dict[str, StreamSpec] = {s.name: s for s in (*ENTITY_STREAMS, *ANALYTICS_STREAMS)}
+STREAM_NAMES = tuple(STREAMS)
+
+
+def select(names: tuple[str, ...] | list[str] | None) -> list[StreamSpec]:
+    """The named streams (all when empty) in registry order, which is parent-first."""
+    if not names:
+        return list(STREAMS.values())
+    unknown = [n for n in names if n not in STREAMS]
+    if unknown:
+        raise ConfigError([f"streams: unknown stream {n!r}" for n in unknown])
+    return [s for s in STREAMS.values() if s.name in names]
+
+
+def needed(selected: list[StreamSpec]) -> set[str]:
+    """Every stream that must be fetched to produce ``selected`` (parents included)."""
+    out: set[str] = set()
+    for spec in selected:
+        s: StreamSpec | None = spec
+        while s is not None:
+            out.add(s.name)
+            s = STREAMS.get(s.parent) if s.parent else None
+    return out

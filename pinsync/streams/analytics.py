@@ -1,0 +1,131 @@
+"""The analytics streams and the pure arithmetic behind their requests.
+
+Windows: the synchronous endpoints serve at most 90 days back (we ask for 89: the
+server's "today" is UTC) and spans of at most 90 days; HOUR serves 8 days back in spans
+of 3. WEEK and MONTH windows start on a bucket start (Monday; the 1st) so that no stored
+bucket is a partial sum. Today is never requested: it is not complete yet.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterator, Sequence
+from typing import TypeVar
+
+from pinsync import api
+from pinsync.streams import StreamSpec
+
+log = logging.getLogger("pinsync.streams")
+T = TypeVar("T")
+
+ANALYTICS_STREAMS = (
+    StreamSpec("campaign_analytics", "ads_analytics", "ad_accounts/{ad_account_id}/campaigns/analytics",
+               "ads_analytics", "campaigns", ("campaign_id", "date"), "date", ("ad_account_id", "date"),
+               level="campaign", id_param="campaign_ids", batch_size=api.ANALYTICS_IDS_MAX,
+               description="Campaign metrics per day (or configured granularity)"),
+    StreamSpec("ad_group_analytics", "ads_analytics", "ad_accounts/{ad_account_id}/ad_groups/analytics",
+               "ads_analytics", "ad_groups", ("ad_group_id", "date"), "date", ("ad_account_id", "date"),
+               level="ad_group", id_param="ad_group_ids", batch_size=api.ANALYTICS_IDS_MAX,
+               description="Ad group metrics per day (or configured granularity)"),
+    StreamSpec("ad_analytics", "ads_analytics", "ad_accounts/{ad_account_id}/ads/analytics",
+               "ads_analytics", "ads", ("ad_id", "date"), "date", ("ad_account_id", "date"),
+               level="ad", id_param="ad_ids", batch_size=api.ANALYTICS_IDS_MAX,
+               description="Ad metrics per day (or configured granularity)"),
+    StreamSpec("pin_analytics", "pin_analytics", "pins/{pin_id}/analytics", "org_analytics", "pins",
+               ("pin_id", "app_type", "date"), "date", ("date",),
+               id_param="pin_ids", batch_size=api.PIN_IDS_MAX,
+               description="Organic pin metrics per day and app type"),
+)
+
+MULTI_PIN_PATH = "pins/analytics"
+
+
+def batched(ids: Sequence[T], size: int) -> Iterator[list[T]]:
+    """``ids`` in consecutive batches of at most ``size`` (the last may be shorter)."""
+    if size < 1:
+        raise ValueError("batch size must be positive")
+    for i in range(0, len(ids), size):
+        yield list(ids[i:i + size])
+
+
+def earliest_start(today: dt.date, granularity: str = "DAY") -> dt.date:
+    """The oldest date the synchronous endpoints will serve, with a day of margin (UTC)."""
+    back = api.HOUR_SAFE_DAYS_BACK if granularity == "HOUR" else api.ANALYTICS_SAFE_DAYS_BACK
+    return today - dt.timedelta(days=back)
+
+
+def align_start(day: dt.date, granularity: str) -> dt.date:
+    """Move ``day`` back to the start of its WEEK (Monday) or MONTH (the 1st) bucket."""
+    if granularity == "WEEK":
+        return day - dt.timedelta(days=day.weekday())
+    if granularity == "MONTH":
+        return day.replace(day=1)
+    return day
+
+
+def _next_bucket(day: dt.date, granularity: str) -> dt.date:
+    if granularity == "WEEK":
+        return day + dt.timedelta(days=7)
+    if granularity == "MONTH":
+        return (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    return day + dt.timedelta(days=1)
+
+
+def fetch_range(
+    *,
+    today: dt.date,
+    start_date: dt.date,
+    lookback_days: int,
+    bookmark: dt.date | None,
+    granularity: str = "DAY",
+) -> tuple[dt.date, dt.date] | None:
+    """The dates a run fetches: ``[start, end]``, or None when there is nothing to fetch.
+
+    ``start = min(bookmark + 1, today - lookback_days)``, not before ``start_date`` and not
+    before what the API serves (a warning is logged when ``start_date`` is clamped).
+    ``end`` is yesterday: the last complete UTC day. WEEK and MONTH start on a bucket
+    start inside the served range, and end on the last complete bucket.
+    """
+    end = today - dt.timedelta(days=1)
+    start = today - dt.timedelta(days=lookback_days)
+    if bookmark is not None:
+        start = min(bookmark + dt.timedelta(days=1), start)
+    start = max(start, start_date)
+    floor = earliest_start(today, granularity)
+    if start < floor:
+        if start_date < floor and (bookmark is None or bookmark < floor):
+            log.warning("start_date %s is older than the %s days the analytics API serves; starting at %s "
+                        "(older history needs asynchronous reports)", start_date,
+                        api.ANALYTICS_DAYS_BACK if granularity != "HOUR" else api.HOUR_DAYS_BACK, floor)
+        start = floor
+    if granularity in ("WEEK", "MONTH"):
+        aligned = align_start(start, granularity)
+        start = aligned if aligned >= floor else _next_bucket(aligned, granularity)
+        # the last complete bucket ends the day before the current bucket starts
+        end = align_start(today, granularity) - dt.timedelta(days=1)
+    if start > end:
+        return None
+    return start, end
+
+
+def date_windows(start: dt.date, end: dt.date, granularity: str = "DAY") -> list[tuple[dt.date, dt.date]]:
+    """Split ``[start, end]`` into the fewest request windows the API allows.
+
+    Spans are at most 90 days (3 for HOUR); WEEK and MONTH windows break on bucket
+    boundaries so a bucket is never split across two requests.
+    """
+    span = api.HOUR_MAX_SPAN_DAYS if granularity == "HOUR" else api.ANALYTICS_MAX_SPAN_DAYS
+    out = []
+    cur = start
+    while cur <= end:
+        last = min(end, cur + dt.timedelta(days=span - 1))
+        if granularity in ("WEEK", "MONTH") and last < end:
+            # back off to the end of the last whole bucket inside the span
+            b = cur
+            while _next_bucket(b, granularity) - dt.timedelta(days=1) <= last:
+                b = _next_bucket(b, granularity)
+            last = b - dt.timedelta(days=1) if b > cur else last
+        out.append((cur, last))
+        cur = last + dt.timedelta(days=1)
+    return out

@@ -1,0 +1,28 @@
+"""The entity streams: current state of ad accounts, campaigns, ad groups, ads and pins.
+
+The list endpoints have no "changed since" filter, so each run lists everything
+(250 a page) and the sync rewrites only the partitions whose content changed. The
+campaign, ad group and ad lists ask for every ``entity_statuses`` value: the API's
+default hides ARCHIVED and DRAFT entities.
+"""
+
+from __future__ import annotations
+
+from pinsync.streams import StreamSpec
+
+ENTITY_STREAMS = (
+    StreamSpec("ad_accounts", "entity", "ad_accounts", "ads_read", None, ("id",), "updated_time", (),
+               params={"include_shared_accounts": True},
+               description="Ad accounts the token can read"),
+    StreamSpec("campaigns", "entity", "ad_accounts/{ad_account_id}/campaigns", "ads_read", "ad_accounts",
+               ("id",), "updated_time", ("ad_account_id",),
+               description="Campaigns of every status"),
+    StreamSpec("ad_groups", "entity", "ad_accounts/{ad_account_id}/ad_groups", "ads_read", "ad_accounts",
+               ("id",), "updated_time", ("ad_account_id",),
+               description="Ad groups of every status"),
+    StreamSpec("ads", "entity", "ad_accounts/{ad_account_id}/ads", "ads_read", "ad_accounts",
+               ("id",), "updated_time", ("ad_account_id",),
+               description="Ads of every status"),
+    StreamSpec("pins", "entity", "pins", "org_read", None, ("id",), "created_at", (),
+               description="Pins owned by the user"),
+)

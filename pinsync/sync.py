@@ -1,0 +1,415 @@
+"""The one orchestrator: fetch -> write -> advance bookmarks, for every selected stream.
+
+Order of every unit of work (a stream for one ad account, or a user-level stream):
+
+1. fetch everything the unit covers (all pages, all id batches, all windows) into typed
+   frames - nothing is written while anything is missing;
+2. write the partitions (each file atomic; covered partitions that came back empty are
+   removed);
+3. move the bookmark and save the state file (atomic).
+
+A crash at any point leaves the previous state, and the next run re-fetches and
+overwrites the same files: nothing is lost and nothing is duplicated. A unit that fails
+(e.g. 403 on one ad account) commits nothing and leaves its bookmarks alone; the other
+units carry on, and the run reports the failure (exit 1).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from pinsync import api
+from pinsync.auth import token_provider
+from pinsync.client import PinterestClient, RetryPolicy
+from pinsync.errors import ApiError, AuthError, ConfigError, PayloadError, PinsyncError, SinkError, StateError, SyncFailed
+from pinsync.extract import AnalyticsSettings, Extractor
+from pinsync.ratelimit import RateLimits
+from pinsync.sink import Sink, WriteResult, fingerprint
+from pinsync.state import State, StateStore
+from pinsync.storage import Location
+from pinsync.streams import STREAMS, StreamSpec, needed, select
+from pinsync.streams.analytics import align_start, fetch_range
+
+log = logging.getLogger("pinsync.sync")
+
+ALL = "*"
+
+
+@dataclass
+class StreamStats:
+    """Per-stream figures for the summary table."""
+
+    stream: str
+    rows_fetched: int = 0
+    rows_written: int = 0
+    files_written: int = 0
+    files_deleted: int = 0
+    requests: int = 0
+    seconds: float = 0.0
+    units: int = 0
+    failed: int = 0
+
+
+@dataclass
+class Event:
+    """Progress, for whoever renders it (the CLI draws rich progress bars from these)."""
+
+    kind: str                  # "start", "rows", "done", "failed"
+    stream: str
+    rows: int = 0
+    key: str = ""
+    message: str = ""
+
+
+@dataclass
+class SyncResult:
+    """What a run did."""
+
+    run_id: str
+    streams: dict[str, StreamStats]
+    failures: list[str] = field(default_factory=list)
+    requests_by_category: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    @property
+    def requests(self) -> int:
+        return sum(self.requests_by_category.values())
+
+
+def new_run_id() -> str:
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
+
+
+def shard_of(ad_account_id: str, shards: int) -> int:
+    """The shard (0-based) an account belongs to: a stable hash, the same on every machine."""
+    return int(hashlib.sha256(ad_account_id.encode()).hexdigest(), 16) % shards
+
+
+class _Run:
+    def __init__(self, config, *, today: dt.date, full_refresh: bool, run_id: str,
+                 on_event: Callable[[Event], None], shard: tuple[int, int] | None, client: PinterestClient,
+                 store: StateStore, state: State, sink: Sink, pool: ThreadPoolExecutor):
+        self.config, self.today, self.full_refresh, self.run_id = config, today, full_refresh, run_id
+        self.on_event, self.shard, self.client, self.store, self.state, self.sink = (
+            on_event, shard, client, store, state, sink)
+        self.selected = {s.name for s in select(config.streams)}
+        self.needed = needed([STREAMS[n] for n in self.selected])
+        self.stats = {n: StreamStats(n) for n in STREAMS if n in self.selected}
+        self.failures: list[str] = []
+        self._lock = threading.Lock()
+        self._t0: dict[str, float] = {}
+        a = config.analytics
+        self.settings = AnalyticsSettings(tuple(a.columns), a.granularity, a.click_window_days,
+                                          a.engagement_window_days, a.view_window_days, a.conversion_report_time)
+        self.extractor = Extractor(client, entity_statuses=tuple(config.entity_statuses), settings=self.settings,
+                                   pin_metric_types=tuple(config.pin_analytics.metric_types),
+                                   split_by_app_type=config.pin_analytics.split_by_app_type, pool=pool,
+                                   on_progress=self._progress)
+
+    # -- bookkeeping -----------------------------------------------------------------------
+
+    def _progress(self, stream: str, rows: int) -> None:
+        with self._lock:
+            if stream in self.stats:
+                self.stats[stream].rows_fetched += rows
+        self.on_event(Event("rows", stream, rows=rows))
+
+    def _begin(self, stream: str) -> float:
+        with self._lock:
+            self._t0.setdefault(stream, time.monotonic())
+        self.on_event(Event("start", stream))
+        return time.monotonic()
+
+    def _end(self, stream: str, written: WriteResult) -> None:
+        with self._lock:
+            st = self.stats[stream]
+            st.rows_written += written.rows_written
+            st.files_written += written.files_written
+            st.files_deleted += written.files_deleted
+            st.units += 1
+            st.seconds = time.monotonic() - self._t0[stream]
+
+    def _fail(self, stream: str, key: str, err: Exception) -> None:
+        what = f"{stream}" + (f" (ad account {key})" if key not in (ALL, "") else "")
+        msg = f"{what}: {err}"
+        with self._lock:
+            self.failures.append(msg)
+            if stream in self.stats:
+                self.stats[stream].failed += 1
+        log.error(msg)
+        self.on_event(Event("failed", stream, key=key, message=str(err)))
+
+    def _commit(self, stream: str, key: str, bookmark: dict) -> None:
+        self.state.set(stream, key, bookmark)
+        self.store.save(self.state)
+
+    # -- entities ------------------------------------------------------------------------
+
+    def entity_unit(self, spec: StreamSpec, key: str, df: pl.DataFrame) -> None:
+        """Write an entity table (or one account's partition) if its content changed."""
+        if spec.name not in self.selected:
+            return
+        self._begin(spec.name)
+        fp = fingerprint(df)
+        prev = self.state.get(spec.name, key) or {}
+        keys = {"ad_account_id": key} if spec.partition_by else None
+        written = WriteResult()
+        if self.full_refresh or prev.get("fingerprint") != fp or (df.height and not self.sink.has_file(spec.name, keys)):
+            if keys:
+                written = self.sink.replace_partitions(spec.name, df, spec.partition_by, covers=[keys], sort_by=spec.primary_key)
+            else:
+                written = self.sink.write_table(spec.name, df.sort(list(spec.primary_key)))
+        cursor = df[spec.cursor].max() if df.height else None
+        if cursor is None and prev.get("cursor"):
+            cursor_text = prev["cursor"]
+        else:
+            cursor_text = cursor.isoformat() if cursor is not None else None
+        self._commit(spec.name, key, {"cursor": cursor_text, "rows": df.height, "fingerprint": fp})
+        self._end(spec.name, written)
+
+    # -- ads analytics ------------------------------------------------------------------
+
+    def analytics_range(self, stream: str, key: str) -> tuple[dt.date, dt.date] | None:
+        prev = self.state.get(stream, key) or {}
+        bookmark = None
+        if not self.full_refresh and prev.get("settings") == self.settings_key(stream) and prev.get("last_complete_date"):
+            bookmark = dt.date.fromisoformat(prev["last_complete_date"])
+        gran = self.settings.granularity if stream != "pin_analytics" else "DAY"
+        return fetch_range(today=self.today, start_date=self.config.start_date,
+                           lookback_days=self.config.analytics.lookback_days, bookmark=bookmark, granularity=gran)
+
+    def settings_key(self, stream: str) -> str:
+        if stream == "pin_analytics":
+            p = self.config.pin_analytics
+            return f"{sorted(p.metric_types)}|{p.split_by_app_type}"
+        return self.settings.key()
+
+    def ads_analytics_unit(self, spec: StreamSpec, account: dict, entities: pl.DataFrame) -> None:
+        acct = account["id"]
+        rng = self.analytics_range(spec.name, acct)
+        self._begin(spec.name)
+        if rng is None:
+            self._end(spec.name, WriteResult())
+            return
+        start, end = rng
+        ids = entities
+        if "created_time" in entities.columns and entities.height:
+            # an entity created after the window cannot have metrics in it
+            cutoff = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), tzinfo=dt.timezone.utc)
+            ids = entities.filter(pl.col("created_time").is_null() | (pl.col("created_time") < cutoff))
+        id_list = ids["id"].to_list() if ids.height else []
+        df = self.extractor.ads_analytics(spec, acct, id_list, start, end, currency=account.get("currency"))
+        covers = [{"ad_account_id": acct, "date": d} for d in _buckets(start, end, self.settings.granularity)]
+        written = self.sink.replace_partitions(spec.name, df, spec.partition_by, covers=covers,
+                                               sort_by=spec.primary_key)
+        self._commit(spec.name, acct, {"last_complete_date": end.isoformat(),
+                                       "settings": self.settings_key(spec.name)})
+        self._end(spec.name, written)
+
+    # -- pin analytics ------------------------------------------------------------------
+
+    def pin_analytics_unit(self, pins: pl.DataFrame) -> None:
+        spec = STREAMS["pin_analytics"]
+        rng = self.analytics_range(spec.name, ALL)
+        self._begin(spec.name)
+        if rng is None:
+            self._end(spec.name, WriteResult())
+            return
+        start, end = rng
+        cutoff = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), tzinfo=dt.timezone.utc)
+        live = pins.filter(pl.col("created_at").is_null() | (pl.col("created_at") < cutoff)) if pins.height else pins
+        df = self.extractor.pin_analytics(live["id"].to_list() if live.height else [], start, end)
+        covers = [{"date": start + dt.timedelta(days=i)} for i in range((end - start).days + 1)]
+        written = self.sink.replace_partitions(spec.name, df, spec.partition_by, covers=covers,
+                                               sort_by=spec.primary_key)
+        # days whose numbers may still change (PROCESSING, ESTIMATE...) are fetched again next run
+        pending = df.filter(pl.col("data_status") != api.PIN_DATA_STATUS_FINAL) if df.height else df
+        last = end if not pending.height else pending["date"].min() - dt.timedelta(days=1)
+        self._commit(spec.name, ALL, {"last_complete_date": last.isoformat(), "settings": self.settings_key(spec.name)})
+        self._end(spec.name, written)
+
+    # -- the whole run ----------------------------------------------------------------------
+
+    def account_unit(self, account: dict) -> None:
+        acct = account["id"]
+        entities: dict[str, pl.DataFrame] = {}
+        for name in ("campaigns", "ad_groups", "ads"):
+            if name not in self.needed:
+                continue
+            spec = STREAMS[name]
+            try:
+                entities[name] = self.extractor.entities(spec, acct)
+                self.entity_unit(spec, acct, entities[name])
+            except (ApiError, PayloadError) as e:
+                self._fail(name, acct, e)
+                # the account's analytics need these ids: report them as not synced either
+                for child in ("campaign_analytics", "ad_group_analytics", "ad_analytics"):
+                    if STREAMS[child].parent == name and child in self.selected:
+                        self._fail(child, acct, PinsyncError(f"skipped: {name} could not be listed"))
+                continue
+        for name in ("campaign_analytics", "ad_group_analytics", "ad_analytics"):
+            spec = STREAMS[name]
+            if name not in self.selected or spec.parent not in entities:
+                continue
+            try:
+                self.ads_analytics_unit(spec, account, entities[spec.parent])
+            except (ApiError, PayloadError) as e:
+                self._fail(name, acct, e)
+
+    def pins_unit(self) -> None:
+        try:
+            pins = self.extractor.entities(STREAMS["pins"])
+            self.entity_unit(STREAMS["pins"], ALL, pins)
+        except (ApiError, PayloadError) as e:
+            self._fail("pins", ALL, e)
+            if "pin_analytics" in self.selected:
+                self._fail("pin_analytics", ALL, PinsyncError("skipped: pins could not be listed"))
+            return
+        if "pin_analytics" in self.selected:
+            try:
+                self.pin_analytics_unit(pins)
+            except (ApiError, PayloadError) as e:
+                self._fail("pin_analytics", ALL, e)
+
+    def accounts(self) -> list[dict]:
+        spec = STREAMS["ad_accounts"]
+        df = self.extractor.entities(spec)
+        wanted = tuple(self.config.ad_account_ids)
+        if wanted:
+            missing = [a for a in wanted if a not in set(df["id"].to_list())]
+            for a in missing:
+                self._fail("ad_accounts", a, PinsyncError(
+                    "this ad account is not visible to the token (check the id and the token's access)"))
+            df = df.filter(pl.col("id").is_in(wanted))
+        if self.shard:
+            k, n = self.shard
+            df = df.filter(pl.col("id").map_elements(lambda a: shard_of(a, n) == k, return_dtype=pl.Boolean))
+        # the ad_accounts table is user-level: with shards, only shard 0 writes it
+        if not self.shard or self.shard[0] == 0:
+            self.entity_unit(spec, ALL, df)
+        return df.select("id", "currency").to_dicts()
+
+    def execute(self, units_pool: ThreadPoolExecutor) -> None:
+        ads_needed = self.needed & {"ad_accounts", "campaigns", "ad_groups", "ads", "campaign_analytics",
+                                    "ad_group_analytics", "ad_analytics"}
+        futures = []
+        user_level = not self.shard or self.shard[0] == 0
+        if user_level and self.needed & {"pins", "pin_analytics"}:
+            futures.append(units_pool.submit(self.pins_unit))
+        if ads_needed:
+            try:
+                accounts = self.accounts()
+            except (ApiError, PayloadError) as e:
+                self._fail("ad_accounts", ALL, e)
+                accounts = []
+            if ads_needed - {"ad_accounts"}:
+                futures += [units_pool.submit(self.account_unit, a) for a in accounts]
+        for f in futures:
+            f.result()
+
+
+def run(config, *, today: dt.date | None = None, full_refresh: bool = False,
+        on_event: Callable[[Event], None] | None = None, run_id: str | None = None,
+        shard: tuple[int, int] | None = None, raise_on_failure: bool = True,
+        lock_wait: float = 0.0, sleep: Callable[[float], None] = time.sleep) -> SyncResult:
+    """Sync every selected stream of ``config`` into its output, incrementally.
+
+    Args:
+        config: a :class:`pinsync.config.Config` (see :func:`pinsync.load_config`).
+        today: the current UTC date (injectable for tests).
+        full_refresh: ignore the bookmarks: fetch everything the API serves and rewrite
+            every table of the selected streams (other streams' bookmarks are kept).
+        on_event: receives :class:`Event` progress updates.
+        run_id: names this run in the lock and in the files' metadata.
+        shard: ``(k, n)``: sync only the ad accounts whose stable hash falls in shard k of n;
+            user-level streams (ad_accounts, pins, pin_analytics) are synced by shard 0.
+        raise_on_failure: raise :class:`SyncFailed` (carrying the result) when any part
+            failed; otherwise return the result with ``failures`` filled.
+        lock_wait: seconds to wait for another run's lock before failing.
+
+    Returns:
+        A :class:`SyncResult` with per-stream figures.
+
+    Raises:
+        ConfigError, StateError, LockError, AuthError, SinkError: the run could not start
+        or had to stop; nothing uncommitted was claimed in the state.
+        SyncFailed: some units failed; the others were committed.
+    """
+    today = today or dt.datetime.now(dt.timezone.utc).date()
+    run_id = run_id or new_run_id()
+    on_event = on_event or (lambda e: None)
+    if shard is not None and not (0 <= shard[0] < shard[1]):
+        raise ConfigError(f"--shard: shard {shard[0] + 1}/{shard[1]} does not exist")
+    t0 = time.monotonic()
+    store = StateStore(config.state.url, config.state.storage_options)
+    with store.lock(run_id, wait=lock_wait):
+        try:
+            state = store.load()
+        except StateError as e:
+            if not full_refresh:
+                raise
+            log.warning("%s; --full-refresh starts from an empty state and will replace it", e)
+            state = State()
+        output = Location(config.output.url, config.output.storage_options)
+        output.check_writable()
+        tokens = token_provider(config.auth, config.api_url, config.state.storage_options, owner=run_id,
+                                timeout=config.http.timeout_seconds)
+        policy = RetryPolicy(max_retries=config.http.max_retries, retry_budget=config.http.retry_budget,
+                             max_wait=config.http.max_retry_wait_seconds, timeout=config.http.timeout_seconds)
+        client = PinterestClient(config.api_url, tokens, policy=policy, rate_limits=RateLimits(dict(config.rate_limits), sleep=sleep),
+                                 max_workers=config.max_workers, sleep=sleep)
+        workers = max(1, config.max_workers)
+        with ThreadPoolExecutor(workers, thread_name_prefix="pinsync-req") as requests_pool, \
+                ThreadPoolExecutor(workers, thread_name_prefix="pinsync-unit") as units_pool:
+            job = _Run(config, today=today, full_refresh=full_refresh, run_id=run_id, on_event=on_event, shard=shard,
+                       client=client, store=store, state=state, sink=Sink(output, run_id), pool=requests_pool)
+            try:
+                job.execute(units_pool)
+            except BaseException:
+                requests_pool.shutdown(wait=False, cancel_futures=True)
+                units_pool.shutdown(wait=False, cancel_futures=True)
+                raise
+            finally:
+                client.close()
+        for name, st in job.stats.items():
+            st.requests = client.requests_by_tag.get(name, 0)
+        result = SyncResult(run_id, job.stats, job.failures, dict(client.requests_by_category),
+                            time.monotonic() - t0)
+    if result.failures and raise_on_failure:
+        err = SyncFailed(result.failures)
+        err.result = result
+        raise err
+    return result
+
+
+def _buckets(start: dt.date, end: dt.date, granularity: str) -> list[dt.date]:
+    """The partition dates a fetch of ``[start, end]`` covers."""
+    if granularity == "TOTAL":
+        return [start]
+    out, seen = [], set()
+    d = start
+    while d <= end:
+        b = align_start(d, granularity)
+        if b not in seen:
+            seen.add(b)
+            out.append(b)
+        d += dt.timedelta(days=1)
+    return out
+
+
+__all__ = ["run", "SyncResult", "StreamStats", "Event", "shard_of", "AuthError", "StateError", "SinkError",
+           "api"]
