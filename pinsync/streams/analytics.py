@@ -82,16 +82,17 @@ def fetch_range(
 ) -> tuple[dt.date, dt.date] | None:
     """The dates a run fetches: ``[start, end]``, or None when there is nothing to fetch.
 
-    ``start = min(bookmark + 1, today - lookback_days)``, not before ``start_date`` and not
-    before what the API serves (a warning is logged when ``start_date`` is clamped).
+    The first run starts at ``start_date``; later runs at
+    ``min(bookmark + 1, today - lookback_days)``, not before ``start_date``; never before
+    what the API serves (a warning is logged when ``start_date`` is clamped).
     ``end`` is yesterday: the last complete UTC day. WEEK and MONTH start on a bucket
     start inside the served range, and end on the last complete bucket.
     """
     end = today - dt.timedelta(days=1)
-    start = today - dt.timedelta(days=lookback_days)
-    if bookmark is not None:
-        start = min(bookmark + dt.timedelta(days=1), start)
-    start = max(start, start_date)
+    if bookmark is None:
+        start = start_date                       # first run: all the history asked for
+    else:
+        start = max(min(bookmark + dt.timedelta(days=1), today - dt.timedelta(days=lookback_days)), start_date)
     floor = earliest_start(today, granularity)
     if start < floor:
         if start_date < floor and (bookmark is None or bookmark < floor):

@@ -1,0 +1,113 @@
+"""Typing API payloads: declared dtypes always, lossless coercion, clear errors."""
+
+import datetime as dt
+import json
+
+import polars as pl
+import pytest
+
+from pinsync import frames
+from pinsync.errors import PayloadError
+from pinsync.extract import pin_payload_frame
+from pinsync.schemas import ENTITY_COLUMNS, analytics_columns, pin_analytics_columns, polars_schema
+
+UTC = dt.timezone.utc
+COLS = ("SPEND_IN_DOLLAR", "PAID_IMPRESSION", "CTR", "CPC_IN_MICRO_DOLLAR", "SPEND_IN_MICRO_DOLLAR",
+        "CAMPAIGN_ID", "AD_ACCOUNT_ID", "CAMPAIGN_NAME")
+
+
+def _analytics(body: bytes, columns=COLS):
+    cols = analytics_columns("campaign", columns, "DAY")
+    source = {"campaign_id": "CAMPAIGN_ID", "date": "DATE"}
+    source.update({c.lower(): c for c in columns if c.lower() not in source})
+    return frames.read_json_array(body, cols, stream="campaign_analytics", source_names=source,
+                                  id_field="CAMPAIGN_ID"), cols
+
+
+def test_entity_schema_is_identical_for_an_all_null_page():
+    cols = ENTITY_COLUMNS["campaigns"]
+    full = frames.records_to_frame([{"id": "1", "name": "x", "daily_spend_cap": 5_000_000, "created_time": 1,
+                                     "tracking_urls": {"impression": ["u"]}, "is_performance_plus": True}],
+                                   cols, stream="campaigns")
+    empty = frames.records_to_frame([{"id": "2"}], cols, stream="campaigns")
+    none = frames.records_to_frame([], cols, stream="campaigns")
+    assert full.schema == empty.schema == none.schema == polars_schema(cols)
+
+
+def test_entity_types_ids_times_money_json_and_structs():
+    rec = {"id": 549755813888123456, "ad_account_id": "000123", "created_time": 1700000000,
+           "updated_time": "1700000060", "daily_spend_cap": 12_345_678, "bid_options": {"b": 1, "a": [2]},
+           "unknown_new_field": {"x": 1}}
+    df = frames.records_to_frame([rec], ENTITY_COLUMNS["campaigns"], stream="campaigns")
+    row = df.row(0, named=True)
+    assert row["id"] == "549755813888123456"             # no float rounding of 18-digit ids
+    assert row["ad_account_id"] == "000123"              # leading zeros kept
+    assert row["created_time"] == dt.datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC)
+    assert row["updated_time"] == dt.datetime(2023, 11, 14, 22, 14, 20, tzinfo=UTC)
+    assert row["daily_spend_cap"] == 12_345_678 and df.schema["daily_spend_cap"] == pl.Int64
+    assert json.loads(row["bid_options"]) == {"a": [2], "b": 1}
+    assert "unknown_new_field" not in df.columns
+
+
+def test_pin_created_at_without_zone_is_utc_and_owner_struct():
+    df = frames.records_to_frame([{"id": "1", "created_at": "2022-10-13T01:40:29", "board_owner": {"username": "u"}},
+                                  {"id": "2", "created_at": "2022-10-13T03:40:29+02:00"}],
+                                 ENTITY_COLUMNS["pins"], stream="pins")
+    assert df["created_at"].to_list() == [dt.datetime(2022, 10, 13, 1, 40, 29, tzinfo=UTC)] * 2
+    assert df["board_owner"].to_list()[0] == {"username": "u"}
+
+
+def test_wrong_type_that_would_lose_data_names_stream_field_and_record():
+    with pytest.raises(PayloadError) as e:
+        frames.records_to_frame([{"id": "42", "daily_spend_cap": 1.5}], ENTITY_COLUMNS["campaigns"], stream="campaigns")
+    assert "campaigns" in str(e.value) and "daily_spend_cap" in str(e.value) and "'42'" in str(e.value)
+    with pytest.raises(PayloadError):
+        frames.records_to_frame([{"id": "42", "is_performance_plus": "maybe"}], ENTITY_COLUMNS["campaigns"],
+                                stream="campaigns")
+
+
+def test_lossless_coercions_are_applied():
+    df = frames.records_to_frame([{"id": "1", "daily_spend_cap": "15", "lifetime_spend_cap": 3.0,
+                                   "is_performance_plus": "true"}], ENTITY_COLUMNS["campaigns"], stream="campaigns")
+    assert df.row(0, named=True)["daily_spend_cap"] == 15
+    assert df.row(0, named=True)["lifetime_spend_cap"] == 3
+    assert df.row(0, named=True)["is_performance_plus"] is True
+
+
+def test_analytics_omitted_columns_are_null_with_stable_dtypes():
+    body = json.dumps([{"CAMPAIGN_ID": "1", "DATE": "2026-11-01", "SPEND_IN_DOLLAR": 2.5, "PAID_IMPRESSION": 10},
+                       {"CAMPAIGN_ID": "2", "DATE": "2026-11-01"}]).encode()
+    df, cols = _analytics(body)
+    assert df.schema == polars_schema(cols)
+    assert df.filter(pl.col("campaign_id") == "2")["spend_in_dollar"].to_list() == [None]
+    assert df.schema["paid_impression"] == pl.Int64 and df.schema["ctr"] == pl.Float64
+    assert df.schema["cpc_in_micro_dollar"] == pl.Float64       # a ratio: never truncated
+    assert df.schema["spend_in_micro_dollar"] == pl.Int64       # an additive total
+    assert df.schema["date"] == pl.Date
+
+
+def test_analytics_empty_response_is_a_typed_empty_frame():
+    df, cols = _analytics(b"[]")
+    assert df.height == 0 and df.schema == polars_schema(cols)
+
+
+def test_analytics_fraction_in_an_integer_column_fails_instead_of_truncating():
+    body = b'[{"CAMPAIGN_ID": "7", "DATE": "2026-11-01", "PAID_IMPRESSION": 3.5}]'
+    with pytest.raises(PayloadError, match="paid_impression.*'7'"):
+        _analytics(body)
+
+
+def test_analytics_numeric_strings_are_coerced():
+    df, _ = _analytics(b'[{"CAMPAIGN_ID": 7, "DATE": "2026-11-01", "PAID_IMPRESSION": "3", "CTR": "0.5"}]')
+    assert df.row(0, named=True)["paid_impression"] == 3 and df.row(0, named=True)["campaign_id"] == "7"
+
+
+def test_pin_payload_unnests_metrics_and_types_them():
+    cols = pin_analytics_columns(("IMPRESSION", "SAVE_RATE"))
+    payload = {"p1": {"all": {"daily_metrics": [
+        {"date": "2026-11-01", "data_status": "READY", "metrics": {"IMPRESSION": 240, "SAVE_RATE": 0.18}},
+        {"date": "2026-11-02", "data_status": "PROCESSING", "metrics": {}}]}}}
+    df = pin_payload_frame(payload, cols, ("IMPRESSION", "SAVE_RATE"), "NO_SPLIT")
+    assert df.schema == polars_schema(cols)
+    assert df.rows() == [("p1", "TOTAL", dt.date(2026, 11, 1), "READY", 240, 0.18),
+                         ("p1", "TOTAL", dt.date(2026, 11, 2), "PROCESSING", None, None)]
