@@ -113,6 +113,8 @@ class RefreshingToken:
         owner: a label for the store lock (the run id).
     """
 
+    refreshable = True
+
     def __init__(self, api_url: str, client_id: str, client_secret: str, refresh_token: str,
                  store: TokenStore, *, owner: str = "pinsync", timeout: float = 60.0, attempts: int = 4,
                  sleep=time.sleep):
@@ -220,6 +222,14 @@ def _check_token_response(r: requests.Response) -> requests.Response:
         except ValueError:
             detail = None
         raise _Rejected(f"HTTP {r.status_code}: {detail or r.reason}")
+    # oauthlib parses a non-JSON body as a query string and reports "missing access token",
+    # which would read as a rejected refresh token: a proxy page or truncated body is transient.
+    try:
+        if not isinstance(r.json(), dict):
+            raise ValueError
+    except ValueError:
+        raise _Transient(f"unreadable response (HTTP {r.status_code}, "
+                         f"{r.headers.get('Content-Type', '?').split(';')[0]}, {len(r.content)} bytes)") from None
     return r
 
 

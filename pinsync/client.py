@@ -157,10 +157,13 @@ class PinterestClient:
                         if self.tokens.refresh(token) is not None:
                             continue
                     code, message = _error_fields(resp)
+                    remedy = ("Check the credentials, or re-authorise the app to get a new refresh token."
+                              if getattr(self.tokens, "refreshable", False) else
+                              "The access token is invalid or expired: set a new auth.access_token, or use "
+                              "client_id + client_secret + refresh_token so pinsync can refresh it.")
                     raise AuthError(redact(
                         f"{endpoint}: Pinterest rejected the access token (HTTP 401"
-                        f"{f', code {code}' if code is not None else ''}: {message}). "
-                        "Check the credentials, or re-authorise the app to get a new refresh token."))
+                        f"{f', code {code}' if code is not None else ''}: {message}). {remedy}"))
                 elif status == 429:
                     wait = _server_wait(resp)
                     problem = "rate limited (HTTP 429)"
@@ -180,10 +183,11 @@ class PinterestClient:
                 why = "retries exhausted" if budget_left else "the run's retry budget is used up"
                 msg = f"{endpoint}: {problem}; {why} after {attempt} attempts"
                 if problem.startswith("rate limited"):
-                    raise RateLimitError(msg + " - re-run later", status=429, endpoint=None)
+                    raise RateLimitError(msg + " - re-run later", status=429)
                 raise ApiError(msg)
-            if wait is None:
-                wait = self.policy.backoff_base * (2 ** (attempt - 1)) * (1 + random.random() * 0.25)
+            backoff = self.policy.backoff_base * (2 ** (attempt - 1)) * (1 + random.random() * 0.25)
+            if wait is None or wait <= 0:
+                wait = backoff
             if wait > self.policy.max_wait:
                 log.warning("%s: server asked to wait %.0fs; capped at %.0fs", endpoint, wait, self.policy.max_wait)
                 wait = self.policy.max_wait

@@ -1,0 +1,73 @@
+"""Shared fixtures: pinsync's fake Pinterest API on 127.0.0.1 and configs pointing at it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from pinsync.config import config_from_dict
+from pinsync.fake import Dataset, FakePinterest, FakeServer
+
+TODAY = dt.date(2026, 11, 29)
+TOKEN = "pina.test-access-token-0123456789"
+
+logging.getLogger("werkzeug").setLevel(logging.ERROR)
+
+
+@pytest.fixture
+def dataset() -> Dataset:
+    return Dataset(seed=11, accounts=2, campaigns_per_account=4, ad_groups_per_campaign=2, ads_per_ad_group=3,
+                   pins=30, today=TODAY, history_days=120)
+
+
+@pytest.fixture
+def fake(dataset) -> FakePinterest:
+    return FakePinterest(dataset, access_tokens=(TOKEN,), client_id="1234567", client_secret="app-secret-xyz",
+                         refresh_token="pinr.initial-refresh-token")
+
+
+@pytest.fixture
+def server(fake):
+    with FakeServer(fake) as srv:
+        yield srv
+
+
+@pytest.fixture
+def make_config(tmp_path: Path, server):
+    """Build a Config for the fake API; keyword overrides are merged into the raw mapping."""
+
+    def build(raw: dict | None = None, **overrides):
+        data = {
+            "api_url": server.url,
+            "auth": {"access_token": TOKEN},
+            "start_date": (TODAY - dt.timedelta(days=20)).isoformat(),
+            "output": {"url": str(tmp_path / "out")},
+            "state": {"url": str(tmp_path / "state" / "state.json")},
+            "http": {"max_retries": 3, "timeout_seconds": 10},
+            "analytics": {"lookback_days": 5},
+        }
+        for k, v in (raw or {}).items():
+            if isinstance(v, dict) and isinstance(data.get(k), dict):
+                data[k] = {**data[k], **v}
+            else:
+                data[k] = v
+        return config_from_dict(data, base_dir=tmp_path, env={}, today=TODAY, overrides=overrides or None)
+
+    return build
+
+
+def read_table(out: Path, stream: str) -> pl.DataFrame:
+    """Read a table the way users do (hive partitioning), all files."""
+    files = sorted((out / stream).rglob("*.parquet"))
+    if not files:
+        return pl.DataFrame()
+    return pl.scan_parquet(str(out / stream) + "/", hive_partitioning=True).collect()
+
+
+def data_files(out: Path) -> dict[str, float]:
+    """Every file below the output with its modification time (ns)."""
+    return {str(p.relative_to(out)): p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
