@@ -25,8 +25,26 @@ from pinsync.config import load_config
 from pinsync.secrets import install_log_filter, redact
 from pinsync.streams import STREAMS
 
-err_console = Console(stderr=True)
-out_console = Console()
+
+
+def _console(stderr: bool) -> Console:
+    """A console on the current stdout/stderr; wide enough for the tables when not a terminal."""
+    c = Console(stderr=stderr)
+    if not c.is_terminal:
+        c = Console(stderr=stderr, width=max(c.width, 140))
+    return c
+
+
+class _Lazy:
+    def __init__(self, stderr: bool):
+        self.stderr = stderr
+
+    def __getattr__(self, name):
+        return getattr(_console(self.stderr), name)
+
+
+err_console = _Lazy(stderr=True)
+out_console = _Lazy(stderr=False)
 
 
 def _setup_logging(verbose: int) -> None:
@@ -34,7 +52,7 @@ def _setup_logging(verbose: int) -> None:
     root = logging.getLogger()
     for h in list(root.handlers):
         root.removeHandler(h)
-    handler = RichHandler(console=err_console, show_path=False, rich_tracebacks=False, markup=False)
+    handler = RichHandler(console=_console(stderr=True), show_path=False, rich_tracebacks=False, markup=False)
     root.addHandler(handler)
     root.setLevel(level)
     for noisy in ("urllib3", "botocore", "aiobotocore", "s3fs", "fsspec", "werkzeug"):
@@ -137,8 +155,8 @@ def _run_with_progress(run, config, *, quiet: bool = False, **kwargs):
     from pinsync.sync import Event
 
     progress = Progress(SpinnerColumn(), TextColumn("{task.description:<20}"), BarColumn(bar_width=None),
-                        TextColumn("{task.fields[rows]:>10,} rows"), TimeElapsedColumn(), console=err_console,
-                        transient=False, disable=quiet or not err_console.is_terminal and False)
+                        TextColumn("{task.fields[rows]:>10,} rows"), TimeElapsedColumn(), console=_console(True),
+                        transient=False, disable=quiet)
     tasks: dict[str, int] = {}
 
     def on_event(e: Event) -> None:

@@ -35,12 +35,16 @@ def partition_dir(keys: dict) -> str:
     return "/".join(f"{k}={_value(v)}" for k, v in keys.items())
 
 
-def fingerprint(df: pl.DataFrame) -> str:
-    """A content hash of a frame, independent of row order."""
+def fingerprint(df: pl.DataFrame, key: Sequence[str] = ()) -> str:
+    """A content hash of a frame, stable across processes and Polars versions.
+
+    Rows are ordered by ``key`` (default: the first column) first, so the order the API
+    listed them in does not matter.
+    """
     if df.height == 0:
         return "empty"
-    h = df.hash_rows(seed=0, seed_1=1, seed_2=2, seed_3=3).sort()
-    return hashlib.sha256(h.to_numpy().tobytes() + ",".join(df.columns).encode()).hexdigest()[:32]
+    ordered = df.sort(list(key) or df.columns[0])
+    return hashlib.sha256(ordered.write_ndjson().encode()).hexdigest()[:32]
 
 
 @dataclass

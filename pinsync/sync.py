@@ -164,7 +164,7 @@ class _Run:
         if spec.name not in self.selected:
             return
         self._begin(spec.name)
-        fp = fingerprint(df)
+        fp = fingerprint(df, spec.primary_key)
         prev = self.state.get(spec.name, key) or {}
         keys = {"ad_account_id": key} if spec.partition_by else None
         written = WriteResult()

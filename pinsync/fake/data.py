@@ -1,0 +1,536 @@
+"""Deterministic generation of a realistic Pinterest ads + organic dataset.
+
+:class:`Dataset` builds ad accounts, campaigns, ad groups, ads and pins as JSON-ready
+dicts shaped exactly like the API's items (every property of the spec objects
+``AdAccount``, ``CampaignResponse``, ``AdGroupResponse``, ``AdResponse`` and ``Pin`` of
+the official OpenAPI description v5.23.0 is present, with values of the spec's JSON
+types and enum values, nullable fields sometimes null).
+
+Faithful to the real API:
+
+* ids are digit strings; higher ids belong to more recently created entities (the spec:
+  "higher-value IDs are associated with more-recently added items");
+* ``created_time`` / ``updated_time`` are Unix seconds; a pin's ``created_at`` is an ISO
+  string without a zone (``"2025-03-01T12:34:56"``), as observed from the real API;
+* statuses use ``EntityStatus``; ``summary_status`` is consistent with the status
+  (RUNNING/COMPLETED/PAUSED/ARCHIVED/DRAFT/DELETED_DRAFT; ads APPROVED/REJECTED/PENDING...);
+* money is in micro-units of the account's currency.
+
+Choices (not from the API):
+
+* every id has 16-18 digits, above 2**53, so a client that parses ids as floats corrupts
+  them (ad accounts 16 digits, campaigns/ad groups/ads 17, pins 18);
+* status mix: about 45% ACTIVE, 20% PAUSED, 25% ARCHIVED, 7% DRAFT, 3% DELETED_DRAFT for
+  campaigns, ad groups and ads, drawn independently at each level;
+* each campaign, ad group and ad has an *activity window* (first and last day with
+  delivery, see :attr:`Dataset.activity`): from its start day to today for ACTIVE
+  entities, to the day it was paused/archived (its ``updated_time``) otherwise, none at
+  all for drafts; a child's window lies inside its parent's. Analytics come only from
+  inside that window;
+* all pins have ``media.media_type == "image"``; some ads promote pins of the dataset
+  (those pins have ``has_been_promoted: true``), others promote pins of other users.
+
+Everything is a function of the constructor arguments (``today`` included), so two
+datasets built with the same arguments are equal.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from bisect import bisect_left
+from typing import Any
+
+from pinsync import api
+
+DAY = 86400
+EPOCH = dt.date(1970, 1, 1)
+
+STATUS_WEIGHTS = (("ACTIVE", 45), ("PAUSED", 20), ("ARCHIVED", 25), ("DRAFT", 7), ("DELETED_DRAFT", 3))
+assert tuple(s for s, _ in STATUS_WEIGHTS) == api.ENTITY_STATUSES
+
+CURRENCIES = (("USD", ("US",)), ("GBP", ("GB",)), ("EUR", ("DE", "FR", "ES", "IT", "NL")))
+OBJECTIVES = ("AWARENESS", "CONSIDERATION", "WEB_CONVERSION", "CATALOG_SALES", "VIDEO_COMPLETION")
+AD_CREATIVES = (("REGULAR", 55), ("VIDEO", 15), ("CAROUSEL", 8), ("SHOPPING", 8), ("MAX_VIDEO", 4),
+                ("IDEA", 4), ("COLLECTION", 3), ("QUIZ", 1.5), ("SHOWCASE", 1.5))
+CTAS = ("LEARN_MORE", "SHOP_NOW", "BOOK_NOW", "SIGN_UP", "VISIT_SITE", "BUY_NOW", "GET_OFFER", "ORDER_NOW")
+REJECTED_REASONS = ("HASHTAGS", "PROMOTIONS_AND_PRICES", "LANDING_PAGE", "CAPS_AND_SYMBOLS", "LOW_QUALITY",
+                    "IMAGE_LOW_QUALITY", "LANDING_PAGE_BROKEN", "EXAGGERATED_CLAIMS")
+CONVERSION_EVENTS = ("PAGE_VISIT", "SIGNUP", "CHECKOUT", "CUSTOM", "ADD_TO_CART", "LEAD")
+AGE_BUCKETS = ("18-24", "25-34", "35-44", "45-49", "50-54", "55-64", "65+")
+APP_TYPES = ("android_mobile", "android_tablet", "ipad", "iphone", "web", "web_mobile")
+LOCALES = {"US": "en-US", "GB": "en-GB", "DE": "de", "FR": "fr", "ES": "es", "IT": "it", "NL": "nl"}
+
+BRANDS = ("Acme Home", "Northwind Outdoors", "Blue Fern Kitchen", "Lumen Beauty", "Harbor & Pine", "Velvet Loom",
+          "Trailhead Gear", "Copper Kettle", "Mossy Stone Garden", "Orbit Toys", "Saltwater Linen", "Juniper Pets")
+THEMES = ("Spring Sale", "Summer Collection", "Back to School", "Holiday Gifts", "Black Friday", "New Arrivals",
+          "Evergreen", "Brand Awareness", "Retargeting", "Catalog", "Clearance", "Wedding Season", "Home Refresh",
+          "Cozy Fall", "Valentine's Day", "Prospecting")
+AUDIENCES = ("Women 25-44", "Men 25-54", "Parents", "DIY Enthusiasts", "Home Decor", "Foodies", "Travelers",
+             "Lookalike 1%", "Site Visitors 30d", "Broad", "Interest: Gardening", "Interest: Fitness")
+SUBJECTS = ("linen duvet cover", "ceramic planter", "cast iron skillet", "hiking backpack", "rattan lamp",
+            "vegan lip balm", "oak side table", "wool throw", "herb garden kit", "dog rain jacket",
+            "copper kettle", "wedding centerpiece", "kids' craft set", "reading nook", "sourdough starter",
+            "minimalist desk setup", "boho living room", "fall wreath", "meal prep containers", "yoga mat")
+ADJECTIVES = ("Easy", "Cozy", "Modern", "Rustic", "Budget", "Bright", "Small-space", "Timeless", "Quick", "Bold")
+COLORS = ("#6E7874", "#C8B7A6", "#2F4858", "#F6AE2D", "#86BBD8", "#33658A", "#F26419", "#E0E0E0", "#A3B18A",
+          "#3A5A40", "#D4A373", "#BC6C25")
+
+
+def to_ord(day: dt.date) -> int:
+    """Days since 1970-01-01 (the fake's integer day key)."""
+    return (day - EPOCH).days
+
+
+def from_ord(n: int) -> dt.date:
+    return EPOCH + dt.timedelta(days=n)
+
+
+def _weighted(rng: random.Random, table) -> str:
+    items = [k for k, _ in table]
+    cum, total = [], 0.0
+    for _, w in table:
+        total += w
+        cum.append(total)
+    return items[min(bisect_left(cum, rng.random() * total), len(items) - 1)]
+
+
+def _statuses(rng: random.Random, n: int) -> list[str]:
+    """``n`` statuses in the configured mix: largest-remainder quotas, shuffled (small sets still mix)."""
+    quotas = [(status, n * weight / 100) for status, weight in STATUS_WEIGHTS]
+    counts = {status: int(q) for status, q in quotas}
+    by_remainder = sorted(quotas, key=lambda sq: sq[1] - int(sq[1]), reverse=True)
+    for status, _ in by_remainder[: n - sum(counts.values())]:
+        counts[status] += 1
+    out = [status for status, _ in STATUS_WEIGHTS for _ in range(counts[status])]
+    rng.shuffle(out)
+    return out
+
+
+class Dataset:
+    """A generated Pinterest dataset (see the module docstring).
+
+    Args:
+        seed: everything random derives from it.
+        accounts: number of ad accounts.
+        campaigns_per_account, ad_groups_per_campaign, ads_per_ad_group: the tree's shape.
+        pins: number of pins owned by the token's user.
+        today: the fake's "today" (UTC); defaults to the current UTC date.
+        history_days: entities are created within this many days before ``today``.
+
+    Attributes:
+        ad_accounts, campaigns, ad_groups, ads, pins: lists of API items (dicts). Campaigns,
+            ad groups and ads are in id order; pins in id (= creation) order.
+        activity: ``{"campaign"|"ad_group"|"ad": {id: (first_day, last_day)}}`` with day
+            ordinals (:func:`to_ord`); ``first > last`` means the entity never delivered.
+    """
+
+    def __init__(self, seed: int = 7, accounts: int = 3, campaigns_per_account: int = 8,
+                 ad_groups_per_campaign: int = 3, ads_per_ad_group: int = 5, pins: int = 120,
+                 today: dt.date | None = None, history_days: int = 120):
+        if today is None:
+            today = dt.datetime.now(dt.timezone.utc).date()
+        if history_days < 1:
+            raise ValueError("history_days must be at least 1")
+        self.seed = seed
+        self.n_accounts = accounts
+        self.campaigns_per_account = campaigns_per_account
+        self.ad_groups_per_campaign = ad_groups_per_campaign
+        self.ads_per_ad_group = ads_per_ad_group
+        self.n_pins = pins
+        self.today = today
+        self.history_days = history_days
+        self.today_ord = to_ord(today)
+        self.today_epoch = self.today_ord * DAY
+
+        self._rng = random.Random(f"pinsync-fake:{seed}")
+        self.ad_accounts: list[dict] = []
+        self.campaigns: list[dict] = []
+        self.ad_groups: list[dict] = []
+        self.ads: list[dict] = []
+        self.pins: list[dict] = []
+        self.activity: dict[str, dict[str, tuple[int, int]]] = {"campaign": {}, "ad_group": {}, "ad": {}}
+        self.owner_username = ""
+        self._next_pin_id = 0
+
+        self._gen_accounts()
+        self._gen_pins(pins)
+        self._gen_campaigns()
+        self._gen_ad_groups()
+        self._gen_ads()
+        self.reindex()
+
+    # ------------------------------------------------------------------ lookups
+    def reindex(self) -> None:
+        """Rebuild the id indexes (after items were added)."""
+        self.account_by_id = {a["id"]: a for a in self.ad_accounts}
+        self.campaign_by_id = {c["id"]: c for c in self.campaigns}
+        self.ad_group_by_id = {g["id"]: g for g in self.ad_groups}
+        self.ad_by_id = {a["id"]: a for a in self.ads}
+        self.pin_by_id = {p["id"]: p for p in self.pins}
+
+    def by_level(self, level: str) -> dict[str, dict]:
+        """``{id: item}`` for ``campaign``, ``ad_group`` or ``ad``."""
+        return {"campaign": self.campaign_by_id, "ad_group": self.ad_group_by_id, "ad": self.ad_by_id}[level]
+
+    def items(self, kind: str) -> list[dict]:
+        """The item list for ``ad_accounts``, ``campaigns``, ``ad_groups``, ``ads`` or ``pins``."""
+        return {"ad_accounts": self.ad_accounts, "campaigns": self.campaigns, "ad_groups": self.ad_groups,
+                "ads": self.ads, "pins": self.pins}[kind]
+
+    def __repr__(self) -> str:
+        return (f"Dataset(seed={self.seed}, accounts={len(self.ad_accounts)}, campaigns={len(self.campaigns)}, "
+                f"ad_groups={len(self.ad_groups)}, ads={len(self.ads)}, pins={len(self.pins)}, today={self.today})")
+
+    # ------------------------------------------------------------------ helpers
+    def _ids(self, n: int, base: int, lo: int, hi: int) -> list[str]:
+        rng, cur, out = self._rng, base, []
+        for _ in range(n):
+            cur += rng.randint(lo, hi)
+            out.append(str(cur))
+        return out
+
+    def _history_time(self) -> int:
+        """A second in the history window, before today."""
+        return self.today_epoch - self.history_days * DAY + self._rng.randrange(self.history_days * DAY)
+
+    def _between(self, lo: int, hi: int) -> int:
+        return lo if hi <= lo else self._rng.randint(lo, hi)
+
+    def _tracking_urls(self) -> dict | None:
+        rng = self._rng
+        if rng.random() < 0.7:
+            return None
+        tag = rng.getrandbits(32)
+        return {"impression": [f"https://ad.tracker.example/imp?c={tag:x}"],
+                "click": [f"https://ad.tracker.example/clk?c={tag:x}"],
+                "engagement": [], "buyable_button": [], "audience_verification": []}
+
+    # ------------------------------------------------------------------ accounts
+    def _gen_accounts(self) -> None:
+        rng = self._rng
+        owner_id = str(rng.randint(10 ** 17, 10 ** 18 - 1))
+        brands = list(BRANDS)
+        rng.shuffle(brands)
+        self.owner_username = brands[0].lower().replace(" & ", "_").replace(" ", "")
+        ids = self._ids(self.n_accounts, 9_500_000_000_000_000 + rng.randrange(10 ** 12), 10 ** 6, 10 ** 9)
+        for i, acc_id in enumerate(ids):
+            currency, countries = CURRENCIES[i % len(CURRENCIES)]
+            country = countries[rng.randrange(len(countries))]
+            created = self.today_epoch - (self.history_days + rng.randint(30, 700)) * DAY + rng.randrange(DAY)
+            brand = brands[i % len(brands)]
+            self.ad_accounts.append({
+                "id": acc_id,
+                "name": f"{brand} - {country}" if i < len(brands) else f"{brand} - {country} {i}",
+                "owner": {"id": owner_id, "username": self.owner_username},
+                "country": country,
+                "currency": currency,
+                "permissions": ["OWNER"] if i == 0 else [rng.choice(("ADMIN", "ANALYST", "CAMPAIGN_MANAGER"))],
+                "created_time": created,
+                "updated_time": self._between(created, self.today_epoch - 1) if rng.random() < 0.9 else None,
+            })
+
+    # ------------------------------------------------------------------ pins
+    def _pin_id_base(self) -> int:
+        if not self._next_pin_id:
+            self._next_pin_id = 300_000_000_000_000_000 + self._rng.randrange(10 ** 15)
+        return self._next_pin_id
+
+    def _gen_pins(self, n: int) -> None:
+        times = sorted(self._history_time() for _ in range(n))
+        self.pins = [self.make_pin(t) for t in times]
+
+    def make_pin(self, created: int) -> dict:
+        """A new pin created at epoch second ``created`` (ids keep increasing)."""
+        rng = self._rng
+        self._next_pin_id = self._pin_id_base() + rng.randint(10 ** 6, 10 ** 10)
+        pin_id = str(self._next_pin_id)
+        subject = SUBJECTS[rng.randrange(len(SUBJECTS))]
+        title = f"{ADJECTIVES[rng.randrange(len(ADJECTIVES))]} {subject} ideas"
+        digest = f"{rng.getrandbits(128):032x}"
+        images = {}
+        for size, (w, h) in (("150x150", (150, 150)), ("400x300", (400, 300)), ("600x", (600, 900)),
+                             ("1200x", (1200, 1800))):
+            images[size] = {"width": w, "height": h,
+                            "url": f"https://i.pinimg.com/{size}/{digest[:2]}/{digest[2:4]}/{digest[4:6]}/{digest}.jpg"}
+        metrics = None
+        if rng.random() < 0.7:
+            imp = rng.randint(0, 50_000)
+            clicks, pin_clicks = imp // rng.randint(40, 400), imp // rng.randint(20, 200)
+            metrics = {"90d": {"pin_click": pin_clicks, "impression": imp, "clickthrough": clicks},
+                       "lifetime_metrics": {"pin_click": pin_clicks + rng.randint(0, 50),
+                                            "impression": imp + rng.randint(0, 5000),
+                                            "clickthrough": clicks + rng.randint(0, 20),
+                                            "reaction": rng.randint(0, 80), "comment": rng.randint(0, 12)}}
+        return {
+            "id": pin_id,
+            "created_at": dt.datetime.fromtimestamp(created, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S"),
+            "title": title if rng.random() < 0.92 else None,
+            "description": (f"{title}. Save this pin for later - our favourite {subject} picks for every budget."
+                            if rng.random() < 0.85 else None),
+            "link": f"https://shop.example.com/p/{subject.replace(' ', '-').replace(chr(39), '')}-{pin_id[-5:]}"
+                    if rng.random() < 0.8 else None,
+            "alt_text": f"Photo of a {subject}" if rng.random() < 0.5 else None,
+            "board_id": str(400_000_000_000_000_000 + rng.randrange(12) * 7_919_000_003),
+            "board_section_id": str(500_000_000_000_000_000 + rng.randrange(10 ** 12)) if rng.random() < 0.25
+            else None,
+            "board_owner": {"username": self.owner_username},
+            "creative_type": "SHOPPING" if rng.random() < 0.15 else "REGULAR",
+            "dominant_color": COLORS[rng.randrange(len(COLORS))] if rng.random() < 0.95 else None,
+            "media": {"media_type": "image", "images": images},
+            "parent_pin_id": str(100_000_000_000_000_000 + rng.randrange(10 ** 17)) if rng.random() < 0.15
+            else None,
+            "pin_metrics": metrics,
+            "has_been_promoted": False,
+            "is_owner": rng.random() < 0.97,
+            "is_standard": rng.random() < 0.9,
+        }
+
+    # ------------------------------------------------------------------ campaigns
+    def _window(self, status: str, start: int, parent: tuple[int, int] | None,
+                end_time: int | None) -> tuple[tuple[int, int], int | None]:
+        """(first_day, last_day) of delivery and the day it stopped (paused/archived), if any."""
+        rng = self._rng
+        first = start // DAY
+        last = self.today_ord
+        stopped = None
+        if status in ("DRAFT", "DELETED_DRAFT"):
+            return (first, first - 1), None
+        if status in ("PAUSED", "ARCHIVED"):
+            stopped = self._between(first, self.today_ord - 1)
+            last = stopped
+        if end_time is not None:
+            last = min(last, (end_time - 1) // DAY)
+        if parent is not None:
+            first, last = max(first, parent[0]), min(last, parent[1])
+        if rng.random() < 0.04:   # some entities never delivered (budget too low, rejected, ...)
+            last = first - 1
+        return (first, last), stopped
+
+    def _updated(self, created: int, stopped: int | None) -> int:
+        if stopped is not None:
+            return max(created, stopped * DAY + self._rng.randrange(DAY))
+        return self._between(created, self.today_epoch - 1)
+
+    def _gen_campaigns(self) -> None:
+        rng = self._rng
+        raw = []
+        for acc in self.ad_accounts:
+            for _ in range(self.campaigns_per_account):
+                raw.append((self._history_time(), acc))
+        raw.sort(key=lambda r: r[0])
+        ids = self._ids(len(raw), 62_673_653_350_000_000 + rng.randrange(10 ** 12), 10 ** 5, 10 ** 8)
+        statuses = _statuses(rng, len(raw))
+        for (created, acc), cid, status in zip(raw, ids, statuses):
+            objective = rng.choice(OBJECTIVES)
+            start = created + rng.randrange(2 * DAY)
+            end_time = start + rng.randint(14, 150) * DAY if rng.random() < 0.3 else None
+            cbo = rng.random() < 0.2
+            window, stopped = self._window(status, start, None, end_time)
+            daily = lifetime = None
+            if cbo or rng.random() < 0.5:
+                if rng.random() < 0.6:
+                    daily = rng.randint(20, 2000) * 1_000_000
+                else:
+                    lifetime = rng.randint(500, 50_000) * 1_000_000
+            if status == "ACTIVE":
+                summary = "COMPLETED" if end_time is not None and end_time < self.today_epoch else "RUNNING"
+            else:
+                summary = status
+            theme = THEMES[rng.randrange(len(THEMES))]
+            self.campaigns.append({
+                "id": cid,
+                "ad_account_id": acc["id"],
+                "name": f"{theme} {from_ord(created // DAY).year} - {objective.replace('_', ' ').title()}",
+                "status": status,
+                "lifetime_spend_cap": lifetime,
+                "daily_spend_cap": daily,
+                "order_line_id": str(549_755_000_000 + rng.randrange(10 ** 6)) if rng.random() < 0.2 else None,
+                "tracking_urls": self._tracking_urls(),
+                "start_time": start,
+                "end_time": end_time,
+                "is_flexible_daily_budgets": rng.random() < 0.15 if rng.random() < 0.9 else None,
+                "is_campaign_budget_optimization": cbo,
+                "is_automated_campaign": rng.random() < 0.1,
+                "is_performance_plus": rng.random() < 0.15,
+                "bid_options": ({"app_type_multipliers": {"iphone": 1.2, "web": 0.9}, "audience_multipliers": {},
+                                 "placement_multipliers": None} if rng.random() < 0.1 else None),
+                "objective_type": objective,
+                "created_time": created,
+                "updated_time": self._updated(created, stopped),
+                "type": "campaign",
+                "summary_status": summary,
+            })
+            self.activity["campaign"][cid] = window
+
+    # ------------------------------------------------------------------ ad groups
+    def _gen_ad_groups(self) -> None:
+        rng = self._rng
+        raw = []
+        for camp in self.campaigns:
+            for _ in range(self.ad_groups_per_campaign):
+                created = min(camp["created_time"] + rng.randrange(3 * DAY), self.today_epoch - 1)
+                raw.append((created, camp))
+        raw.sort(key=lambda r: r[0])
+        accounts = {a["id"]: a for a in self.ad_accounts}
+        ids = self._ids(len(raw), 26_800_607_040_000_000 + rng.randrange(10 ** 12), 10 ** 5, 10 ** 8)
+        statuses = _statuses(rng, len(raw))
+        for (created, camp), gid, status in zip(raw, ids, statuses):
+            acc = accounts[camp["ad_account_id"]]
+            objective = camp["objective_type"]
+            start = max(created, camp["start_time"] or created)
+            end_time = camp["end_time"] if camp["end_time"] and rng.random() < 0.5 else None
+            window, stopped = self._window(status, start, self.activity["campaign"][camp["id"]], end_time)
+            billable = {"AWARENESS": "IMPRESSION", "VIDEO_COMPLETION": "VIDEO_V_50_MRC"}.get(objective, "CLICKTHROUGH")
+            cbo = camp["is_campaign_budget_optimization"]
+            budget_type = "CBO_ADGROUP" if cbo else ("LIFETIME" if end_time and rng.random() < 0.5 else "DAILY")
+            country = acc["country"]
+            goal = None
+            if objective == "WEB_CONVERSION" or (objective == "CATALOG_SALES" and rng.random() < 0.5):
+                goal = {"conversion_tag_v3_goal_metadata": {
+                    "attribution_windows": {"click_window_days": 30, "engagement_window_days": 30,
+                                            "view_window_days": 1},
+                    "conversion_event": rng.choice(CONVERSION_EVENTS),
+                    "conversion_tag_id": str(2_614_000_000_000 + rng.randrange(10 ** 6)),
+                    "cpa_goal_value_in_micro_currency": str(rng.randint(2, 60) * 1_000_000),
+                    "is_roas_optimized": rng.random() < 0.2,
+                    "learning_mode_type": rng.choice(("ACTIVE", "NOT_ACTIVE")),
+                }}
+            elif objective == "AWARENESS" and rng.random() < 0.3:
+                goal = {"frequency_goal_metadata": {"frequency": rng.randint(2, 20), "timerange": "SEVEN_DAY"}}
+            age_lo = rng.randrange(4)
+            targeting = {
+                "AGE_BUCKET": list(AGE_BUCKETS[age_lo:age_lo + rng.randint(2, 4)]),
+                "APPTYPE": sorted(rng.sample(APP_TYPES, rng.randint(2, 6))),
+                "GENDER": rng.choice((["female"], ["male"], ["female", "male", "unknown"])),
+                "LOCALE": [LOCALES.get(country, "en-US")],
+                "LOCATION": [country],
+                "INTEREST": [str(900_000_000_000 + rng.randrange(10 ** 9)) for _ in range(rng.randint(0, 3))],
+                "TARGETING_STRATEGY": [rng.choice(("CHOOSE_YOUR_OWN", "FIND_NEW_CUSTOMERS", "RECONNECT_WITH_USERS"))],
+            }
+            if rng.random() < 0.2:
+                targeting["AUDIENCE_INCLUDE"] = [str(2_542_620_000_000 + rng.randrange(10 ** 6))]
+            if rng.random() < 0.1:
+                targeting["SHOPPING_RETARGETING"] = [{"lookback_window": 30, "exclusion_window": 14,
+                                                      "tag_types": [0, 6]}]
+            if status == "ACTIVE":
+                summary = "COMPLETED" if end_time is not None and end_time < self.today_epoch else "RUNNING"
+            else:
+                summary = status
+            self.ad_groups.append({
+                "id": gid,
+                "campaign_id": camp["id"],
+                "ad_account_id": camp["ad_account_id"],
+                "name": f"{AUDIENCES[rng.randrange(len(AUDIENCES))]} - {country} - {gid[-4:]}",
+                "status": status,
+                "budget_in_micro_currency": None if cbo else rng.randint(5, 500) * 1_000_000,
+                "bid_in_micro_currency": rng.randint(1, 40) * 100_000 if rng.random() < 0.6 else None,
+                "optimization_goal_metadata": goal,
+                "budget_type": budget_type,
+                "start_time": start,
+                "end_time": end_time,
+                "targeting_spec": targeting,
+                "lifetime_frequency_cap": rng.randint(3, 20) if billable == "IMPRESSION" and rng.random() < 0.3 else 0,
+                "tracking_urls": self._tracking_urls(),
+                "auto_targeting_enabled": rng.random() < 0.6 if rng.random() < 0.95 else None,
+                "placement_group": rng.choice(("ALL", "ALL", "ALL", "SEARCH", "BROWSE")),
+                "pacing_delivery_type": "STANDARD" if cbo or rng.random() < 0.85 else "ACCELERATED",
+                "conversion_learning_mode_type": (rng.choice(("ACTIVE", "NOT_ACTIVE")) if goal else None),
+                "summary_status": summary,
+                "feed_profile_id": str(626_736_000_000 + rng.randrange(10 ** 6)) if objective == "CATALOG_SALES"
+                else "0",
+                "billable_event": billable,
+                "type": "adgroup",
+                "bid_strategy_type": rng.choice(("AUTOMATIC_BID", "AUTOMATIC_BID", "MAX_BID", "TARGET_AVG")),
+                "targeting_template_ids": [str(rng.randint(100, 9999))] if rng.random() < 0.05 else None,
+                "is_creative_optimization": rng.random() < 0.1 if objective == "CATALOG_SALES" else False,
+                "promotion_id": str(7_834_020_000_000 + rng.randrange(10 ** 6)) if rng.random() < 0.05 else None,
+                "promotion_application_level": None,
+                "bid_multiplier": round(rng.uniform(0.5, 3.0), 2) if rng.random() < 0.15 else None,
+                "dca_assets": ({"titles": ["Shop the look"], "call_to_actions": ["SHOP_NOW"]}
+                               if rng.random() < 0.05 else None),
+                "created_time": created,
+                "updated_time": self._updated(created, stopped),
+            })
+            g = self.ad_groups[-1]
+            if g["promotion_id"] is not None:
+                g["promotion_application_level"] = rng.choice(("ITEM", "AD_GROUP"))
+            self.activity["ad_group"][gid] = window
+
+    # ------------------------------------------------------------------ ads
+    def _gen_ads(self) -> None:
+        rng = self._rng
+        raw = []
+        for grp in self.ad_groups:
+            for _ in range(self.ads_per_ad_group):
+                created = min(grp["created_time"] + rng.randrange(2 * DAY), self.today_epoch - 1)
+                raw.append((created, grp))
+        raw.sort(key=lambda r: r[0])
+        ids = self._ids(len(raw), 68_719_513_430_000_000 + rng.randrange(10 ** 12), 10 ** 5, 10 ** 7)
+        statuses = _statuses(rng, len(raw))
+        promotable = self.pins[: max(1, len(self.pins) * 3 // 10)] if self.pins else []
+        for (created, grp), aid, status in zip(raw, ids, statuses):
+            creative = _weighted(rng, AD_CREATIVES)
+            window, stopped = self._window(status, max(created, grp["start_time"] or created),
+                                           self.activity["ad_group"][grp["id"]], None)
+            if promotable and rng.random() < 0.7:
+                pin = promotable[rng.randrange(len(promotable))]
+                pin["has_been_promoted"] = True
+                pin_id = pin["id"]
+            else:
+                pin_id = str(700_000_000_000_000_000 + rng.randrange(10 ** 17))
+            r = rng.random()
+            review = "REJECTED" if r < 0.05 else ("PENDING" if r < 0.07 else "APPROVED")
+            if status == "ACTIVE":
+                summary = {"REJECTED": "REJECTED", "PENDING": "PENDING"}.get(review, "APPROVED")
+            else:
+                summary = status
+            landing = f"https://shop.example.com/lp/{aid[-6:]}?utm_source=pinterest"
+            carousel = creative == "CAROUSEL"
+            n_cards = rng.randint(2, 5)
+            quiz = None
+            if creative == "QUIZ":
+                quiz = {"questions": [{"question_id": q, "question_text": f"Question {q}?",
+                                       "options": [{"id": o, "text": f"Option {o}"} for o in (1, 2, 3)]}
+                                      for q in (1, 2, 3)],
+                        "results": [{"organic_pin_id": pin_id, "android_deep_link": None, "ios_deep_link": None,
+                                     "destination_url": landing, "result_id": k} for k in (1, 2, 3)],
+                        "tie_breaker_type": "RANDOM", "tie_breaker_custom_result": None}
+            self.ads.append({
+                "ad_group_id": grp["id"],
+                "android_deep_link": None if rng.random() < 0.9 else f"example://product/{aid[-6:]}",
+                "carousel_android_deep_links": ([f"example://card/{k}" for k in range(n_cards)]
+                                                if carousel else None),
+                "carousel_destination_urls": [f"{landing}&card={k}" for k in range(n_cards)] if carousel else None,
+                "carousel_ios_deep_links": [f"example://card/{k}" for k in range(n_cards)] if carousel else None,
+                "click_tracking_url": "https://ad.tracker.example/click" if rng.random() < 0.2 else None,
+                "creative_type": creative,
+                "destination_url": landing if rng.random() < 0.95 else None,
+                "ios_deep_link": None if rng.random() < 0.9 else f"example://product/{aid[-6:]}",
+                "is_pin_deleted": rng.random() < 0.02,
+                "is_removable": rng.random() < 0.5,
+                "name": f"{creative.title()} ad {aid[-5:]}" if rng.random() < 0.95 else None,
+                "status": status,
+                "tracking_urls": self._tracking_urls(),
+                "view_tracking_url": "https://ad.tracker.example/view" if rng.random() < 0.2 else None,
+                "lead_form_id": str(1_000_000_000_000 + rng.randrange(10 ** 9)) if rng.random() < 0.05 else None,
+                "grid_click_type": rng.choice(("CLOSEUP", "DIRECT_TO_DESTINATION")),
+                "customizable_cta_type": rng.choice(CTAS) if rng.random() < 0.6 else None,
+                "quiz_pin_data": quiz,
+                "disclosure_type": None,
+                "disclosure_url": None,
+                "pin_id": pin_id,
+                "ad_account_id": grp["ad_account_id"],
+                "campaign_id": grp["campaign_id"],
+                "collection_items_destination_url_template": (f"{landing}&item={{item_id}}"
+                                                              if creative == "COLLECTION" else None),
+                "created_time": created,
+                "id": aid,
+                "rejected_reasons": rng.sample(REJECTED_REASONS, rng.randint(1, 2)) if review == "REJECTED" else [],
+                "rejection_labels": (["Landing page does not match the Pin"] if review == "REJECTED" else []),
+                "review_status": review,
+                "type": "pinpromotion",
+                "updated_time": self._updated(created, stopped),
+                "summary_status": summary,
+            })
+            self.activity["ad"][aid] = window

@@ -1,0 +1,70 @@
+"""Pinterest-shaped errors raised inside the fake API.
+
+Every error the fake answers with has Pinterest's body ``{"code": int, "message": str}``
+(``#/components/schemas/Error``). :class:`FakeApiError` carries the HTTP status and that
+body; the router turns it into a response, the expected-data helpers let it propagate.
+"""
+
+from __future__ import annotations
+
+from pinsync import api
+
+RATE_LIMIT_MESSAGE = ("This request exceeded a rate limit. This can happen if the client exceeds one of the "
+                      "published rate limits within a short time window.")
+AUTH_FAILED = "Authentication failed."
+FORBIDDEN = "You are not permitted to access that resource."
+
+# Default bodies for a status (used by the "status" fault and the router).
+DEFAULT_BODIES: dict[int, dict] = {
+    400: {"code": 1, "message": "Invalid parameters."},
+    401: {"code": 2, "message": AUTH_FAILED},
+    403: {"code": 29, "message": FORBIDDEN},
+    404: {"code": 404, "message": "Not found."},
+    405: {"code": 405, "message": "Method not allowed."},
+    429: {"code": api.RATE_LIMIT_CODE, "message": RATE_LIMIT_MESSAGE},
+    500: {"code": 500, "message": "Internal server error."},
+    502: {"code": 502, "message": "Bad gateway."},
+    503: {"code": 503, "message": "Service unavailable."},
+    504: {"code": 504, "message": "Gateway timeout."},
+}
+
+
+def default_body(status: int) -> dict:
+    """Pinterest's error body for ``status`` (``{"code": status, ...}`` when none is known)."""
+    body = DEFAULT_BODIES.get(status)
+    return dict(body) if body else {"code": status, "message": f"HTTP {status}."}
+
+
+class FakeApiError(ValueError):
+    """An API error: HTTP ``status`` and Pinterest's ``{"code", "message"}`` body."""
+
+    def __init__(self, status: int, code: int, message: str, headers: dict[str, str] | None = None):
+        super().__init__(f"HTTP {status}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = dict(headers or {})
+
+    def body(self) -> dict:
+        return {"code": self.code, "message": self.message}
+
+
+def bad_params(detail: str) -> FakeApiError:
+    """400 ``{"code": 1, "message": "Invalid parameters. <detail>"}`` (list endpoints)."""
+    return FakeApiError(400, 1, f"Invalid parameters. {detail}".strip())
+
+
+def unauthorized() -> FakeApiError:
+    return FakeApiError(401, 2, AUTH_FAILED)
+
+
+def forbidden() -> FakeApiError:
+    return FakeApiError(403, 29, FORBIDDEN)
+
+
+def account_not_found() -> FakeApiError:
+    return FakeApiError(404, 2, "Ad account not found.")
+
+
+def pin_not_found() -> FakeApiError:
+    return FakeApiError(404, 50, "Pin not found.")
