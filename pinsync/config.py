@@ -121,6 +121,7 @@ class HttpConfig:
     max_retries: int
     max_retry_wait_seconds: float
     retry_budget: int
+    rate_limit_window_seconds: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -308,6 +309,7 @@ _SCHEMA: dict[str, Any] = {
         "max_retries": (6, _integer(0)),
         "max_retry_wait_seconds": (300.0, _positive),
         "retry_budget": (500, _integer(0)),
+        "rate_limit_window_seconds": (60.0, _positive),
     },
 }
 Problems = list[tuple[str, str]]  # (dotted key, message)

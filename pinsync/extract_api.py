@@ -45,7 +45,7 @@ def extract(stream: str, config, *, today: dt.date | None = None,
     client = PinterestClient(config.api_url, tokens, policy=RetryPolicy(
         max_retries=config.http.max_retries, retry_budget=config.http.retry_budget,
         max_wait=config.http.max_retry_wait_seconds, timeout=config.http.timeout_seconds),
-        rate_limits=RateLimits(dict(config.rate_limits)), max_workers=config.max_workers)
+        rate_limits=RateLimits(dict(config.rate_limits), window=config.http.rate_limit_window_seconds), max_workers=config.max_workers)
     with ThreadPoolExecutor(max(1, config.max_workers)) as pool:
         ex = Extractor(client, entity_statuses=tuple(config.entity_statuses),
                        settings=AnalyticsSettings(tuple(a.columns), a.granularity, a.click_window_days,

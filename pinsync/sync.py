@@ -370,7 +370,7 @@ def run(config, *, today: dt.date | None = None, full_refresh: bool = False,
                                 timeout=config.http.timeout_seconds)
         policy = RetryPolicy(max_retries=config.http.max_retries, retry_budget=config.http.retry_budget,
                              max_wait=config.http.max_retry_wait_seconds, timeout=config.http.timeout_seconds)
-        client = PinterestClient(config.api_url, tokens, policy=policy, rate_limits=RateLimits(dict(config.rate_limits), sleep=sleep),
+        client = PinterestClient(config.api_url, tokens, policy=policy, rate_limits=RateLimits(dict(config.rate_limits), window=config.http.rate_limit_window_seconds, sleep=sleep),
                                  max_workers=config.max_workers, sleep=sleep)
         workers = max(1, config.max_workers)
         with ThreadPoolExecutor(workers, thread_name_prefix="pinsync-req") as requests_pool, \

@@ -19,6 +19,7 @@ from pinsync.fake.router import FakePinterest
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True        # headers and body are separate writes: no 40 ms delayed-ACK stalls
     server_version = "pinsync-fake-pinterest/1"
 
     def version_string(self) -> str:
