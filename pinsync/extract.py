@@ -164,8 +164,10 @@ class Extractor:
 
     def _warn_dropped(self, spec: StreamSpec) -> None:
         dropped = [c for c in self.settings.columns if c not in valid_columns_for_level(spec.level, self.settings.columns)]
-        if dropped and spec.name not in self._warned:
+        with self._multi_lock:
+            first = dropped and spec.name not in self._warned
             self._warned.add(spec.name)
+        if first:
             log.warning("%s: columns not valid at the %s level are not requested: %s", spec.name,
                         spec.level.replace("_", " "), ", ".join(dropped))
 

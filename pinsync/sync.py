@@ -295,13 +295,14 @@ class _Run:
                 self._fail("ad_accounts", a, PinsyncError(
                     "this ad account is not visible to the token (check the id and the token's access)"))
             df = df.filter(pl.col("id").is_in(wanted))
-        if self.shard:
-            k, n = self.shard
-            df = df.filter(pl.col("id").map_elements(lambda a: shard_of(a, n) == k, return_dtype=pl.Boolean))
-        # the ad_accounts table is user-level: with shards, only shard 0 writes it
+        # the ad_accounts table lists every account: with shards, shard 0 writes it whole
         if not self.shard or self.shard[0] == 0:
             self.entity_unit(spec, ALL, df)
-        return df.select("id", "currency").to_dicts()
+        accounts = df.select("id", "currency").to_dicts()
+        if self.shard:
+            k, n = self.shard
+            accounts = [a for a in accounts if shard_of(a["id"], n) == k]
+        return accounts
 
     def execute(self, units_pool: ThreadPoolExecutor) -> None:
         ads_needed = self.needed & {"ad_accounts", "campaigns", "ad_groups", "ads", "campaign_analytics",

@@ -814,7 +814,7 @@ def test_html_empty_and_repeat_bookmark_faults(own):
 def test_rate_limits_per_category(own):
     ds, fake, srv = own
     fake.rate_limits = {"org_analytics": 3, "ads_read": 100}
-    fake.rate_limit_window = 1.5
+    fake.rate_limit_window = 1.0
     s = _session()
     end = TODAY - dt.timedelta(days=1)
     params = {"start_date": end.isoformat(), "end_date": end.isoformat(), "metric_types": "IMPRESSION"}
