@@ -129,7 +129,7 @@ def analytics_columns(level: str, columns: tuple[str, ...], granularity: str) ->
     if granularity == "TOTAL":
         cols += [Column("date", "date"), Column("start_date", "date"), Column("end_date", "date")]
     elif granularity == "HOUR":
-        cols.append(Column("date", "hour"))   # the hour's start; partitions are still by day
+        cols.append(Column("date", "hour"))   # the hour's start (UTC); one partition per hour
     else:
         cols.append(Column("date", "date"))
     seen = {c.name for c in cols}

@@ -25,8 +25,10 @@ DATA_FILE = "data.parquet"
 
 
 def _value(v) -> str:
-    if isinstance(v, (dt.datetime, dt.date)):
-        return v.isoformat()[:10]
+    if isinstance(v, dt.datetime):       # HOUR analytics: one partition per hour
+        return v.strftime("%Y-%m-%dT%H:%M:%S")
+    if isinstance(v, dt.date):
+        return v.isoformat()
     return quote(str(v), safe="")
 
 
@@ -112,13 +114,8 @@ class Sink:
         result = WriteResult()
         written: set[str] = set()
         if df.height:
-            # a Datetime partition column (HOUR analytics) is partitioned by its day
-            helpers = {c: f"__part_{c}" for c in partition_by if isinstance(df.schema[c], pl.Datetime)}
-            keyed = df.with_columns(pl.col(c).dt.date().alias(h) for c, h in helpers.items())
-            by = [helpers.get(c, c) for c in partition_by]
-            parts = keyed.partition_by(by, as_dict=True, include_key=True, maintain_order=True)
+            parts = df.partition_by(list(partition_by), as_dict=True, include_key=True, maintain_order=True)
             for key, part in sorted(parts.items(), key=lambda kv: tuple(str(k) for k in kv[0])):
-                part = part.drop(list(helpers.values()))
                 d = partition_dir(dict(zip(partition_by, key)))
                 if sort_by:
                     part = part.sort(list(sort_by))

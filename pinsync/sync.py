@@ -401,6 +401,9 @@ def _buckets(start: dt.date, end: dt.date, granularity: str) -> list[dt.date]:
     """The partition dates a fetch of ``[start, end]`` covers."""
     if granularity == "TOTAL":
         return [start]
+    if granularity == "HOUR":
+        first = dt.datetime.combine(start, dt.time(), tzinfo=dt.timezone.utc)
+        return [first + dt.timedelta(hours=h) for h in range(24 * ((end - start).days + 1))]
     out, seen = [], set()
     d = start
     while d <= end:

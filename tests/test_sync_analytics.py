@@ -147,3 +147,79 @@ def test_columns_invalid_for_a_level_are_not_sent(big, tmp_path, caplog):
     assert "not valid at the campaign level" in caplog.text
     df = read_table(tmp_path / "out", "campaign_analytics")
     assert "ad_id" not in df.columns and "campaign_name" in df.columns
+
+
+@pytest.mark.parametrize("granularity", ["WEEK", "MONTH", "HOUR", "TOTAL"])
+def test_other_granularities_match_the_fake_and_stay_unique(granularity, tmp_path):
+    ds = Dataset(seed=3, accounts=1, campaigns_per_account=5, ad_groups_per_campaign=1, ads_per_ad_group=1, pins=5,
+                 today=TODAY, history_days=150)
+    fake = FakePinterest(ds, access_tokens=(TOKEN,))
+    columns = [c for c in COLUMNS if c not in ("AD_ID", "AD_NAME")]
+    acct, ids = ds.ad_accounts[0]["id"], [c["id"] for c in ds.campaigns]
+
+    def truth_of_last_run():
+        windows = sorted({(q["start_date"][0], q["end_date"][0]) for m, p, q in fake.requests
+                          if p.endswith("/campaigns/analytics")})
+        rows = [r for a, b in windows for r in fake.analytics_rows(
+            "campaign", acct, ids, dt.date.fromisoformat(a), dt.date.fromisoformat(b), granularity=granularity,
+            columns=columns)]
+        return windows, rows
+
+    with FakeServer(fake) as srv:
+        config = _config(tmp_path, srv.url, streams=["campaigns", "campaign_analytics"],
+                         analytics={"columns": COLUMNS, "lookback_days": 14, "granularity": granularity})
+        assert pinsync.run(config, today=TODAY).ok
+        windows, truth = truth_of_last_run()
+        first = read_table(tmp_path / "out", "campaign_analytics").sort("campaign_id", "date")
+        fake.requests.clear()
+        assert pinsync.run(config, today=TODAY).ok
+        windows2, truth2 = truth_of_last_run()
+        second = read_table(tmp_path / "out", "campaign_analytics").sort("campaign_id", "date")
+    assert first.height == len(truth) and first.select("campaign_id", "date").is_duplicated().sum() == 0
+    assert first["spend_in_micro_dollar"].sum() == sum(t.get("SPEND_IN_MICRO_DOLLAR", 0) for t in truth)
+    assert first["granularity"].unique().to_list() == [granularity]
+    assert second.select("campaign_id", "date").is_duplicated().sum() == 0
+    if granularity == "HOUR":
+        assert all((dt.date.fromisoformat(b) - dt.date.fromisoformat(a)).days < 3 for a, b in windows)
+        assert first.schema["date"] == pl.Datetime("us", "UTC")
+        assert (TODAY - first["date"].min().date()).days < 8
+    if granularity == "TOTAL":
+        # one row per entity for each run's window, keyed by the window's start
+        (a, b), = windows2
+        latest = second.filter(pl.col("start_date") == dt.date.fromisoformat(a))
+        assert latest.height == len(truth2) and set(latest["end_date"].to_list()) == {dt.date.fromisoformat(b)}
+    else:
+        assert second.equals(first)            # a re-run of the same data changes nothing
+    if granularity == "WEEK":
+        assert all(d.weekday() == 0 for d in first["date"].to_list()) and len(windows) == 1
+    if granularity == "MONTH":
+        assert all(d.day == 1 for d in first["date"].to_list())
+
+
+def test_pin_analytics_falls_back_to_one_call_per_pin_and_splits_by_app_type(tmp_path):
+    ds = Dataset(seed=4, accounts=1, campaigns_per_account=1, ad_groups_per_campaign=1, ads_per_ad_group=1, pins=12,
+                 today=TODAY, history_days=150)
+    fake = FakePinterest(ds, access_tokens=(TOKEN,), multi_pin_analytics=False)
+    with FakeServer(fake) as srv:
+        config = _config(tmp_path, srv.url, streams=["pins", "pin_analytics"],
+                         pin_analytics={"split_by_app_type": True})
+        assert pinsync.run(config, today=TODAY).ok
+        df = read_table(tmp_path / "out", "pin_analytics")
+        start, end = TODAY - dt.timedelta(days=89), TODAY - dt.timedelta(days=1)
+        live = [p for p in ds.pins if p["created_at"][:10] <= end.isoformat()]
+        assert fake.calls["multi_pin_analytics"] == 1                   # the probe, answered 403
+        assert fake.calls["pin_analytics"] == 2 * len(live)              # NO_SPLIT + APP_TYPE per pin
+        assert set(df["app_type"].unique().to_list()) <= {"TOTAL", "MOBILE", "TABLET", "WEB"}
+        assert "TOTAL" in df["app_type"].to_list() and len(df["app_type"].unique()) > 1
+        assert df.select("pin_id", "app_type", "date").is_duplicated().sum() == 0
+        one = live[0]["id"]
+        payload = fake.pin_analytics_payload(one, start, end, ["IMPRESSION", "OUTBOUND_CLICK", "PIN_CLICK", "SAVE",
+                                                                "SAVE_RATE"])
+        ready = [d for d in payload["all"]["daily_metrics"] if not d["data_status"].startswith("BEFORE_")]
+        mine = df.filter((pl.col("pin_id") == one) & (pl.col("app_type") == "TOTAL")).sort("date")
+        assert mine.height == len(ready)
+        assert mine["impression"].to_list() == [d["metrics"].get("IMPRESSION") for d in ready]
+        # days not READY yet are fetched again next run
+        state = pinsync.state.StateStore(config.state.url).load().as_dict()["bookmarks"]["pin_analytics"]["*"]
+        pending = [d["date"] for d in ready if d["data_status"] != "READY"]
+        assert state["last_complete_date"] < min(pending)

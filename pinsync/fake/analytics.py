@@ -18,8 +18,9 @@ Faithful to the real API (spec v5.23.0 and the reference digest):
 Choices (the API does not say):
 
 * values are a pure function of (dataset seed, level, entity id, day, column, the four
-  attribution settings, the day's restatement version) - per-entity constants come from one
-  blake2b digest, per-cell values from cheap 64-bit integer mixing (splitmix64);
+  attribution settings, the day's restatement version): per-entity constants come from one
+  blake2b digest, per-cell values from cheap integer mixing (lowbias32) vectorised with
+  Polars, so a 250 ids x 90 days call costs about 0.1 s of CPU;
 * an entity delivers only inside its activity window (:attr:`Dataset.activity`), with a
   ramp-up over its first days, a weekly pattern and about 1.6% of days without delivery;
 * column families only some entities have (video, lead, quiz, showcase, idea pins, app
@@ -40,8 +41,11 @@ Choices (the API does not say):
 * ``restate()`` bumps a per-day version: spend then strictly grows (late-billed spend) and
   conversion columns are redrawn; pin metrics of the day are redrawn and impressions grow;
 * pin analytics split by APP_TYPE answer the keys ``MOBILE``, ``TABLET`` and ``WEB``;
-  ``app_types=ALL`` values are the sums of the three; a blanked day is missing from
-  ``daily_metrics``; pins are images, so video metrics are never returned.
+  ``app_types=ALL`` values are the sums of the three; ``daily_metrics`` lists every
+  requested day up to today (later days are not listed; a blanked day is missing);
+  today and the two days before are ``PROCESSING``; a day with no activity is ``READY``
+  with ``metrics: {}``; pins are images, so video metrics are never returned;
+  ``lifetime_metrics`` holds the requested TOTAL_COMMENTS/TOTAL_REACTIONS (integers).
 """
 
 from __future__ import annotations
@@ -59,6 +63,7 @@ import polars as pl
 from pinsync import api
 from pinsync.fake.data import Dataset, from_ord, to_ord
 from pinsync.fake.errors import FakeApiError
+
 
 def seed_of(*parts: Any) -> int:
     """A stable 64-bit integer for ``parts`` (one blake2b per call: use for constants only)."""
@@ -315,7 +320,8 @@ def _hash_columns(df: pl.DataFrame, columns: dict[str, pl.Expr]) -> pl.DataFrame
 
 
 def _scaled(imp: pl.Expr, rate: pl.Expr, u: pl.Expr) -> pl.Expr:
-    """floor(imp * rate * J + U): J in [0.875, 1.125) from 8 bits of ``u``, U in [0, 1) from 24 (stochastic rounding)."""
+    """floor(imp * rate * J + U): J in [0.875, 1.125) from 8 bits of ``u``, U in [0, 1) from the
+    other 24 (stochastic rounding, so small expected values still give some non-zero days)."""
     jitter = (pl.lit(896.0) + (u % _u(256)).cast(pl.Float64)) / 1024.0
     rnd = (u // _u(256)).cast(pl.Float64) / float(1 << 24)
     return (imp.cast(pl.Float64) * rate * jitter + rnd).floor().cast(pl.Int64)
@@ -353,6 +359,12 @@ class AnalyticsState:
     def __init__(self) -> None:
         self.versions: dict[int, int] = {}
         self.blank: set[int] = set()
+
+    def snapshot(self) -> "AnalyticsState":
+        """A copy that later changes do not affect (to compute outside the fake's lock)."""
+        copy = AnalyticsState()
+        copy.versions, copy.blank = dict(self.versions), set(self.blank)
+        return copy
 
 
 class _Meta:
@@ -498,13 +510,16 @@ class AdsAnalytics:
         return json.loads(self.json(*args, **kwargs))
 
     def json(self, level: str, account_id: str, ids, start: dt.date, end: dt.date, granularity: str,
-             columns, click: int, engagement: int, view: int, report_time: str) -> str:
+             columns, click: int, engagement: int, view: int, report_time: str,
+             state: AnalyticsState | None = None) -> str:
         """The endpoint's JSON body for validated parameters.
 
         Rows: entities in request order (unknown ids and ids of other accounts ignored,
         duplicates once), then time. Columns not valid at ``level`` are left out.
+        ``state``: a snapshot to read versions and blank days from (default: the live one).
         """
         ds = self.ds
+        state = state or self.state
         id_col = api.LEVEL_ID_COLUMN[level]
         items = ds.by_level(level)
         entities: dict[str, dict] = {}
@@ -530,7 +545,7 @@ class AdsAnalytics:
         afactor = 0.0 if hour else attribution_factor(click, engagement, view, report_time)
         attr_salt = seed_of("attribution", click, engagement, view, report_time) & 0xFFFFFFFF
         lo_req, hi_req = to_ord(start), to_ord(end)
-        days = [d for d in range(lo_req, hi_req + 1) if d not in self.state.blank]
+        days = [d for d in range(lo_req, hi_req + 1) if d not in state.blank]
 
         # ---- one row per entity with its constants and per-metric rates
         e_cols: dict[str, list] = {k: [] for k in ("ord", "eid", "ehi", "elo", "base", "cpm", "first", "last")}
@@ -576,14 +591,15 @@ class AdsAnalytics:
                             schema_overrides={"ord": pl.Int32})
 
         # ---- entity x day, inside the activity window, with delivery
-        x = ent.join(_day_frame(days, self.state.versions, granularity if granularity in ("WEEK", "MONTH") else None),
+        x = ent.join(_day_frame(days, state.versions, granularity if granularity in ("WEEK", "MONTH") else None),
                      how="cross").filter((pl.col("d") >= pl.col("first")) & (pl.col("d") <= pl.col("last")))
         if x.height == 0:
             return "[]"
         x = _hash_columns(x, {"h1": pl.col("elo").xor((pl.col("d").cast(pl.UInt64) * _u(_G32)) % _u(_TWO32))})
         x = _hash_columns(x, {"h1": pl.col("h1").xor(pl.col("ehi"))})
         age = pl.col("d") - pl.col("first")
-        imp = (pl.col("base") * pl.col("wd") * (pl.lit(768, pl.Int64) + (pl.col("h1") % _u(512)).cast(pl.Int64))) // (1 << 18)
+        jitter = pl.lit(768, pl.Int64) + (pl.col("h1") % _u(512)).cast(pl.Int64)        # 0.75 .. 1.25 (/1024)
+        imp = (pl.col("base") * pl.col("wd") * jitter) // (1 << 18)
         x = x.with_columns(imp=pl.when(age < 4).then(imp * (age.cast(pl.Int64) + 1) // 5).otherwise(imp))
         x = x.filter((pl.col("imp") > 0) & (pl.col("h1") // _u(1 << 26) != 0))
         ver = pl.col("ver").cast(pl.UInt64)
@@ -687,13 +703,14 @@ class PinAnalytics:
         return m
 
     def payload(self, pin: dict, start: dt.date, end: dt.date, metric_types, app_types: str = "ALL",
-                split_field: str = "NO_SPLIT") -> dict:
+                split_field: str = "NO_SPLIT", state: AnalyticsState | None = None) -> dict:
         """The single-pin response for validated parameters."""
-        return self.payloads([pin], start, end, metric_types, app_types, split_field)[pin["id"]]
+        return self.payloads([pin], start, end, metric_types, app_types, split_field, state)[pin["id"]]
 
     def payloads(self, pins: list[dict], start: dt.date, end: dt.date, metric_types, app_types: str = "ALL",
-                 split_field: str = "NO_SPLIT") -> dict[str, dict]:
+                 split_field: str = "NO_SPLIT", state: AnalyticsState | None = None) -> dict[str, dict]:
         """``{pin_id: single-pin response}`` for validated parameters, computed in one pass."""
+        state = state or self.state
         metrics = list(dict.fromkeys(metric_types))
         daily = [t for t in metrics if t not in PIN_LIFETIME_ONLY]
         ints = [t for t in daily if api.pin_metric_kind(t) == "int" and t not in _PIN_VIDEO]
@@ -703,11 +720,11 @@ class PinAnalytics:
         keys = ["all"] if split_field == "NO_SPLIT" else list(apps)
         today = self.ds.today_ord
         lo, hi = to_ord(start), min(to_ord(end), today)
-        days = [d for d in range(lo, hi + 1) if d not in self.state.blank]
+        days = [d for d in range(lo, hi + 1) if d not in state.blank]
         metas = [self.meta(p) for p in pins]
         values: dict[tuple[int, str, int], tuple] = {}
         if days and pins and ints:
-            values = self._values(metas, days, ints, apps, split_field)
+            values = self._values(metas, days, ints, apps, split_field, state.versions)
 
         out: dict[str, dict] = {}
         for n, (pin, m) in enumerate(zip(pins, metas)):
@@ -739,13 +756,14 @@ class PinAnalytics:
             out[pin["id"]] = resp
         return out
 
-    def _values(self, metas, days: list[int], ints: list[str], apps, split_field: str) -> dict:
+    def _values(self, metas, days: list[int], ints: list[str], apps, split_field: str,
+                versions: dict[int, int]) -> dict:
         p = pl.DataFrame({"n": list(range(len(metas))), "phi": [m[0] >> 32 for m in metas],
                           "plo": [m[0] & 0xFFFFFFFF for m in metas], "base": [m[1] for m in metas],
                           "created": [m[2] for m in metas], "quality": [m[3] for m in metas]},
                          schema={"n": pl.Int32, "phi": pl.UInt64, "plo": pl.UInt64, "base": pl.Int64,
                                  "created": pl.Int32, "quality": pl.Float64})
-        dframe = pl.DataFrame({"d": days, "ver": [self.state.versions.get(d, 0) for d in days]},
+        dframe = pl.DataFrame({"d": days, "ver": [versions.get(d, 0) for d in days]},
                               schema={"d": pl.Int32, "ver": pl.Int64})
         aframe = pl.DataFrame({"app": list(apps), "share": [_APP_SHARE[a] for a in apps],
                                "asalt": [_APP_SALT[a] for a in apps]},

@@ -39,7 +39,6 @@ from __future__ import annotations
 import datetime as dt
 import random
 from bisect import bisect_left
-from typing import Any
 
 from pinsync import api
 

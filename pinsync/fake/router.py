@@ -58,6 +58,7 @@ import re
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
 
@@ -102,17 +103,23 @@ JSON_TYPE = "application/json"
 @dataclass
 class Reply:
     """A response: ``action`` ``"reset"``/``"truncate"`` tells the server to misbehave;
-    ``delay`` is slept before it is sent (the ``timeout`` fault)."""
+    ``delay`` is slept before it is sent (the ``timeout`` fault); ``compute``, when set,
+    produces the body outside the fake's lock (analytics)."""
 
     status: int
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
     action: str | None = None
     delay: float = 0.0
+    compute: Callable[[], bytes] | None = None
+
+
+def _dumps(data) -> bytes:
+    return json.dumps(data, separators=(",", ":")).encode()
 
 
 def _json_reply(status: int, data, headers: dict | None = None) -> Reply:
-    body = data if isinstance(data, bytes) else json.dumps(data, separators=(",", ":")).encode()
+    body = data if isinstance(data, bytes) else _dumps(data)
     return Reply(status, {"Content-Type": JSON_TYPE, **(headers or {})}, body)
 
 
@@ -202,6 +209,15 @@ class FakePinterest:
         hdrs = {str(k).lower(): str(v) for k, v in (headers or {}).items()}
         with self.lock:
             reply = self._dispatch(method.upper(), split.path.rstrip("/") or "/", q, hdrs, body or b"")
+        if reply.compute is not None:       # analytics: validated under the lock, computed in parallel
+            compute, reply.compute = reply.compute, None
+            try:
+                reply.body = compute()
+            except Exception as e:          # a bug in the fake: loud, but still an HTTP answer
+                rid = reply.headers["x-pinterest-rid"]
+                reply = _json_reply(500, {"code": 500, "message": f"fake API error: {type(e).__name__}: {e}"},
+                                    {"x-pinterest-rid": rid})
+        reply.headers["Content-Length"] = str(len(reply.body))
         if reply.delay:
             time.sleep(reply.delay)
         return reply
@@ -331,8 +347,8 @@ class FakePinterest:
         with self.lock:
             if str(account_id) not in self.dataset.account_by_id:
                 raise errors.account_not_found()
-            body = self._analytics_body(level, str(account_id), query)
-        return json.loads(body)
+            job = self._analytics_job(level, str(account_id), query)
+        return json.loads(job())
 
     def pin_analytics_payload(self, pin_id: str, start, end, metric_types, split_field: str = "NO_SPLIT",
                               app_types: str = "ALL") -> dict:
@@ -372,7 +388,6 @@ class FakePinterest:
         except Exception as e:    # a bug in the fake: loud, but still an HTTP answer
             reply = _json_reply(500, {"code": 500, "message": f"fake API error: {type(e).__name__}: {e}"})
         reply.headers["x-pinterest-rid"] = self._request_id()
-        reply.headers["Content-Length"] = str(len(reply.body))
         return reply
 
     def _fault_reply(self, fault: Fault, route, method, params, query, headers, body, category, allowed) -> Reply:
@@ -423,12 +438,14 @@ class FakePinterest:
                 reply = self._page(route, self._pin_list(query), query, repeat_bookmark)
             elif route in _ANALYTICS_LEVEL:
                 account = self._account(params["account"])
-                reply = Reply(200, {"Content-Type": JSON_TYPE},
-                              self._analytics_body(_ANALYTICS_LEVEL[route], account, query).encode())
+                job = self._analytics_job(_ANALYTICS_LEVEL[route], account, query)
+                reply = Reply(200, {"Content-Type": JSON_TYPE}, compute=lambda: job().encode())
             elif route == "pin_analytics":
-                reply = _json_reply(200, self._pin_analytics(params["pin"], query))
+                job = self._pin_analytics_job(params["pin"], query)
+                reply = Reply(200, {"Content-Type": JSON_TYPE}, compute=lambda: _dumps(job()))
             else:
-                reply = _json_reply(200, self._multi_pin_analytics(query))
+                job = self._multi_pin_analytics_job(query)
+                reply = Reply(200, {"Content-Type": JSON_TYPE}, compute=lambda: _dumps(job()))
         except FakeApiError as e:
             e.headers.update(limit_headers)
             raise
@@ -578,24 +595,27 @@ class FakePinterest:
             raise errors.bad_params("pin_filter must be exclude_native, exclude_repins or has_been_promoted.")
         return sorted(pins, key=lambda p: (p["created_at"], p["id"]), reverse=True)
 
-    def _analytics_body(self, level: str, account_id: str, query: dict) -> str:
+    def _analytics_job(self, level: str, account_id: str, query: dict) -> Callable[[], str]:
+        """Validate now (under the lock); the returned function computes the JSON body."""
         q = parse_ads_query(level, query, self.dataset.today)
         ids = q.ids
         if q.pin_ids is not None:      # ads: campaign_ids + pin_ids
             campaigns, pins = set(q.ids), set(q.pin_ids)
             ids = [a["id"] for a in self.dataset.ads
                    if a["ad_account_id"] == account_id and a["campaign_id"] in campaigns and a["pin_id"] in pins]
-        return self._ads.json(level, account_id, ids, q.start, q.end, q.granularity, q.columns, q.click,
-                              q.engagement, q.view, q.report_time)
+        state = self.analytics_state.snapshot()
+        return lambda: self._ads.json(level, account_id, ids, q.start, q.end, q.granularity, q.columns, q.click,
+                                      q.engagement, q.view, q.report_time, state)
 
-    def _pin_analytics(self, pin_id: str, query: dict) -> dict:
+    def _pin_analytics_job(self, pin_id: str, query: dict) -> Callable[[], dict]:
         pin = self.dataset.pin_by_id.get(pin_id)
         if pin is None:
             raise errors.pin_not_found()
         p = parse_pin_query(query, self.dataset.today)
-        return self._pins.payload(pin, p.start, p.end, p.metric_types, p.app_types, p.split_field)
+        state = self.analytics_state.snapshot()
+        return lambda: self._pins.payload(pin, p.start, p.end, p.metric_types, p.app_types, p.split_field, state)
 
-    def _multi_pin_analytics(self, query: dict) -> dict:
+    def _multi_pin_analytics_job(self, query: dict) -> Callable[[], dict]:
         if not self.multi_pin_analytics:
             raise errors.forbidden()
         err = pins_error(multi_pin=True)
@@ -608,4 +628,5 @@ class FakePinterest:
         pins = [self.dataset.pin_by_id[i] for i in dict.fromkeys(pin_ids) if i in self.dataset.pin_by_id]
         if not pins:
             raise errors.pin_not_found()
-        return self._pins.payloads(pins, p.start, p.end, p.metric_types, p.app_types, p.split_field)
+        state = self.analytics_state.snapshot()
+        return lambda: self._pins.payloads(pins, p.start, p.end, p.metric_types, p.app_types, p.split_field, state)
