@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from pinsync.auth import token_provider
-from pinsync.client import PinterestClient, RetryPolicy
+from pinsync.connect import client_for
 from pinsync.extract import Extractor
 from pinsync.streams import STREAMS
 
@@ -14,11 +13,7 @@ def list_accounts(config) -> list[dict]:
     Used by orchestrators to fan out one task per account or shard
     (``pinsync accounts --json``).
     """
-    tokens = token_provider(config.auth, config.api_url, config.state.storage_options,
-                            timeout=config.http.timeout_seconds)
-    client = PinterestClient(config.api_url, tokens, policy=RetryPolicy(
-        max_retries=config.http.max_retries, retry_budget=config.http.retry_budget,
-        max_wait=config.http.max_retry_wait_seconds, timeout=config.http.timeout_seconds))
+    client = client_for(config)
     try:
         df = Extractor(client).entities(STREAMS["ad_accounts"])
     finally:

@@ -8,11 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 import polars as pl
 
 from pinsync import frames
-from pinsync.auth import token_provider
-from pinsync.client import PinterestClient, RetryPolicy
+from pinsync.connect import client_for, extractor_for
 from pinsync.errors import ConfigError
-from pinsync.extract import AnalyticsSettings, Extractor
-from pinsync.ratelimit import RateLimits
 from pinsync.schemas import ENTITY_COLUMNS
 from pinsync.streams import STREAMS
 from pinsync.streams.analytics import fetch_range
@@ -39,25 +36,14 @@ def extract(stream: str, config, *, today: dt.date | None = None,
         raise ConfigError(f"unknown stream {stream!r}; see `pinsync streams`")
     spec = STREAMS[stream]
     today = today or dt.datetime.now(dt.timezone.utc).date()
-    a = config.analytics
-    tokens = token_provider(config.auth, config.api_url, config.state.storage_options,
-                            timeout=config.http.timeout_seconds)
-    client = PinterestClient(config.api_url, tokens, policy=RetryPolicy(
-        max_retries=config.http.max_retries, retry_budget=config.http.retry_budget,
-        max_wait=config.http.max_retry_wait_seconds, timeout=config.http.timeout_seconds),
-        rate_limits=RateLimits(dict(config.rate_limits), window=config.http.rate_limit_window_seconds), max_workers=config.max_workers)
+    client = client_for(config)
     with ThreadPoolExecutor(max(1, config.max_workers)) as pool:
-        ex = Extractor(client, entity_statuses=tuple(config.entity_statuses),
-                       settings=AnalyticsSettings(tuple(a.columns), a.granularity, a.click_window_days,
-                                                  a.engagement_window_days, a.view_window_days,
-                                                  a.conversion_report_time),
-                       pin_metric_types=tuple(config.pin_analytics.metric_types),
-                       split_by_app_type=config.pin_analytics.split_by_app_type, pool=pool)
+        ex = extractor_for(client, config, pool=pool)
         try:
             if spec.name == "pins":
                 return ex.entities(spec)
             rng = fetch_range(today=today, start_date=start_date or config.start_date, lookback_days=0,
-                              bookmark=None, granularity=a.granularity if spec.kind == "ads_analytics" else "DAY")
+                              bookmark=None, granularity=config.analytics.granularity if spec.kind == "ads_analytics" else "DAY")
             if spec.name == "pin_analytics":
                 if rng is None:
                     return frames.concat([], ex.pin_analytics_columns())

@@ -29,11 +29,9 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from pinsync import api
-from pinsync.auth import token_provider
-from pinsync.client import PinterestClient, RetryPolicy
+from pinsync.client import PinterestClient
+from pinsync.connect import client_for, extractor_for
 from pinsync.errors import ApiError, AuthError, ConfigError, PayloadError, PinsyncError, SinkError, StateError, SyncFailed
-from pinsync.extract import AnalyticsSettings, Extractor
-from pinsync.ratelimit import RateLimits
 from pinsync.sink import Sink, WriteResult, fingerprint
 from pinsync.state import State, StateStore
 from pinsync.storage import Location
@@ -112,13 +110,8 @@ class _Run:
         self.failures: list[str] = []
         self._lock = threading.Lock()
         self._t0: dict[str, float] = {}
-        a = config.analytics
-        self.settings = AnalyticsSettings(tuple(a.columns), a.granularity, a.click_window_days,
-                                          a.engagement_window_days, a.view_window_days, a.conversion_report_time)
-        self.extractor = Extractor(client, entity_statuses=tuple(config.entity_statuses), settings=self.settings,
-                                   pin_metric_types=tuple(config.pin_analytics.metric_types),
-                                   split_by_app_type=config.pin_analytics.split_by_app_type, pool=pool,
-                                   on_progress=self._progress)
+        self.extractor = extractor_for(client, config, pool=pool, on_progress=self._progress)
+        self.settings = self.extractor.settings
 
     # -- bookkeeping -----------------------------------------------------------------------
 
@@ -367,12 +360,7 @@ def run(config, *, today: dt.date | None = None, full_refresh: bool = False,
             state = State()
         output = Location(config.output.url, config.output.storage_options)
         output.check_writable()
-        tokens = token_provider(config.auth, config.api_url, config.state.storage_options, owner=run_id,
-                                timeout=config.http.timeout_seconds)
-        policy = RetryPolicy(max_retries=config.http.max_retries, retry_budget=config.http.retry_budget,
-                             max_wait=config.http.max_retry_wait_seconds, timeout=config.http.timeout_seconds)
-        client = PinterestClient(config.api_url, tokens, policy=policy, rate_limits=RateLimits(dict(config.rate_limits), window=config.http.rate_limit_window_seconds, sleep=sleep),
-                                 max_workers=config.max_workers, sleep=sleep)
+        client = client_for(config, owner=run_id, sleep=sleep)
         workers = max(1, config.max_workers)
         with ThreadPoolExecutor(workers, thread_name_prefix="pinsync-req") as requests_pool, \
                 ThreadPoolExecutor(workers, thread_name_prefix="pinsync-unit") as units_pool:

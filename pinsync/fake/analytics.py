@@ -726,6 +726,8 @@ class PinAnalytics:
         if days and pins and ints:
             values = self._values(metas, days, ints, apps, split_field, state.versions)
 
+        isos = {d: from_ord(d).isoformat() for d in days}
+        idx = {name: i for i, name in enumerate(ints)}
         out: dict[str, dict] = {}
         for n, (pin, m) in enumerate(zip(pins, metas)):
             created = m[2]
@@ -734,16 +736,15 @@ class PinAnalytics:
                 entries = []
                 totals = [0] * len(ints)
                 for d in days:
-                    iso = from_ord(d).isoformat()
                     if d < created:
-                        entries.append({"date": iso, "data_status": "BEFORE_PIN_CREATED", "metrics": {}})
+                        entries.append({"date": isos[d], "data_status": "BEFORE_PIN_CREATED", "metrics": {}})
                         continue
                     vals = values.get((n, key, d))
                     if vals is not None:
                         for i, v in enumerate(vals):
                             totals[i] += v
-                    entries.append({"date": iso, "data_status": "PROCESSING" if d >= today - 2 else "READY",
-                                    "metrics": _pin_metrics(daily, ints, vals) if vals else {}})
+                    entries.append({"date": isos[d], "data_status": "PROCESSING" if d >= today - 2 else "READY",
+                                    "metrics": _pin_metrics(daily, idx, vals) if vals else {}})
                 group_apps = apps if key == "all" else (key,)
                 lifetime = {}
                 for name in metrics:
@@ -751,7 +752,7 @@ class PinAnalytics:
                         v = self._lifetime(m, name, group_apps)
                         if v:
                             lifetime[name] = v
-                resp[key] = {"daily_metrics": entries, "summary_metrics": _pin_metrics(daily, ints, totals),
+                resp[key] = {"daily_metrics": entries, "summary_metrics": _pin_metrics(daily, idx, totals),
                              "lifetime_metrics": lifetime}
             out[pin["id"]] = resp
         return out
@@ -790,7 +791,8 @@ class PinAnalytics:
             for t in ints])
         if split_field == "NO_SPLIT":
             x = x.group_by("n", "d").agg([pl.col(t).sum() for t in ints]).with_columns(app=pl.lit("all"))
-        return {(r[0], r[1], r[2]): r[3:] for r in x.select("n", "app", "d", *ints).iter_rows()}
+        cols = [x.get_column(c).to_list() for c in ("n", "app", "d", *ints)]
+        return dict(zip(zip(*cols[:3]), zip(*cols[3:])))
 
     def _lifetime(self, m, name: str, apps) -> int:
         """A lifetime total: the integral of the decaying daily volume since creation."""
@@ -800,8 +802,8 @@ class PinAnalytics:
         return int(base * share * 32 * math.log1p(age / 32) * _PIN_RATES[name] * quality)
 
 
-def _pin_metrics(daily: list[str], ints: list[str], vals) -> dict:
-    idx = {n: i for i, n in enumerate(ints)}
+def _pin_metrics(daily: list[str], idx: dict[str, int], vals) -> dict:
+    """The non-zero metrics of ``daily`` from ``vals`` (``idx``: metric -> position)."""
     out: dict[str, Any] = {}
     for name in daily:
         if name in idx:
