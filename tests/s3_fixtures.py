@@ -79,3 +79,26 @@ def list_keys(storage_options: dict, bucket: str, prefix: str = "") -> dict[str,
         for obj in page.get("Contents", []):
             out[obj["Key"]] = obj["ETag"]
     return out
+
+
+# ---------------------------------------------------------------- helpers shared by the S3 / API / interop tests
+def read_tables(output: str, storage_options: dict | None = None, streams=None, *, config=None) -> dict:
+    """Every table below ``output`` read with :func:`pinsync.scan`, rows sorted by the table's key."""
+    import pinsync
+
+    out = {}
+    for name in streams or pinsync.STREAMS:
+        spec = pinsync.STREAMS[name]
+        df = pinsync.scan(name, output=output, storage_options=storage_options, config=config).collect()
+        out[name] = df.sort(list(spec.primary_key), nulls_last=True)
+    return out
+
+
+def assert_same_tables(got: dict, want: dict) -> None:
+    """Same tables, same rows, same dtypes (column order aside)."""
+    from polars.testing import assert_frame_equal
+
+    assert sorted(got) == sorted(want)
+    for name in want:
+        assert got[name].height == want[name].height, name
+        assert_frame_equal(got[name], want[name], check_column_order=False, obj=name)

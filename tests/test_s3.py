@@ -1,0 +1,457 @@
+"""pinsync on S3 end to end, against moto's S3 server on 127.0.0.1 (no mocks of s3fs or boto).
+
+Output, state and the rotated-token store all live in one bucket:
+``s3://<bucket>/out``, ``s3://<bucket>/state/state.json`` and ``s3://<bucket>/state/tokens.json``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import threading
+import time
+
+import fsspec
+import polars as pl
+import pyarrow.parquet as pq
+import pytest
+
+import pinsync
+from pinsync.lock import Lock
+from pinsync.state import StateStore
+from pinsync.storage import Location
+from tests.conftest import TODAY, TOKEN
+from tests.s3_fixtures import (assert_same_tables, list_keys, moto_server, read_tables,  # noqa: F401
+                               s3, s3_client)
+
+REFRESH_AUTH = {"access_token": None, "client_id": "1234567", "client_secret": "app-secret-xyz",
+                "refresh_token": "pinr.initial-refresh-token"}
+SHORT = {"start_date": (TODAY - dt.timedelta(days=7)).isoformat()}   # a week of analytics: fewer objects
+
+
+@pytest.fixture
+def s3_config(s3, make_config):
+    """Build a config whose output, state and token store are in the test's bucket."""
+    bucket, so = s3
+
+    def build(raw: dict | None = None, **overrides):
+        data = {"auth": REFRESH_AUTH,
+                "output": {"url": f"s3://{bucket}/out", "storage_options": so},
+                "state": {"url": f"s3://{bucket}/state/state.json", "storage_options": so}}
+        for k, v in (raw or {}).items():
+            data[k] = {**data[k], **v} if isinstance(v, dict) and isinstance(data.get(k), dict) else v
+        return make_config(data, **overrides)
+
+    return build
+
+
+@pytest.fixture
+def local_config(make_config, tmp_path):
+    """The same config on local disk with the static token (its own state: a reference run)."""
+
+    def build(name: str, raw: dict | None = None, **overrides):
+        data = {"output": {"url": str(tmp_path / name / "out")},
+                "state": {"url": str(tmp_path / name / "state.json")}, **(raw or {})}
+        return make_config(data, **overrides)
+
+    return build
+
+
+def _fs(so: dict):
+    """The s3fs instance pinsync's ``Location`` gets for these options (fsspec caches instances)."""
+    return fsspec.core.url_to_fs("s3://x", **so)[0]
+
+
+def _data_keys(so, bucket, prefix="out/") -> dict[str, str]:
+    return {k: e for k, e in list_keys(so, bucket, prefix).items()}
+
+
+def _bookmarks(config) -> dict:
+    return StateStore(config.state.url, config.state.storage_options).load().as_dict()["bookmarks"]
+
+
+# ------------------------------------------------------------------------------------------ every stream
+def test_every_stream_syncs_to_s3_and_equals_a_local_run(s3, s3_config, local_config, tmp_path):
+    bucket, so = s3
+    config = s3_config()
+    result = pinsync.run(config, today=TODAY)
+    assert result.ok and set(result.streams) == set(pinsync.STREAMS)
+    assert all(st.files_written > 0 for st in result.streams.values())
+
+    reference = local_config("local")
+    pinsync.run(reference, today=TODAY)
+    got = read_tables(config.output.url, so)
+    assert_same_tables(got, read_tables(reference.output.url))
+    assert all(df.height > 0 for df in got.values())
+
+    keys = list_keys(so, bucket)
+    data = [k for k in keys if k.startswith("out/")]
+    assert data and all(k.endswith("/data.parquet") for k in data)          # nothing else in the tables
+    assert sorted(k for k in keys if not k.startswith("out/")) == ["state/state.json", "state/tokens.json"]
+    assert set(_bookmarks(config)) == set(pinsync.STREAMS)
+    assert not (tmp_path / "state").exists() and not (tmp_path / "out").exists()   # nothing went to local disk
+    # the partition layout is the same as on disk
+    assert {k.split("/", 1)[1] for k in data} == {
+        str(p.relative_to(tmp_path / "local" / "out")) for p in (tmp_path / "local" / "out").rglob("*.parquet")}
+
+
+# ------------------------------------------------------------------------------------------ incremental
+def test_incremental_rerun_writes_nothing_new_and_a_touch_rewrites_one_partition(s3, s3_config, fake, dataset):
+    bucket, so = s3
+    config = s3_config({**SHORT, "analytics": {"lookback_days": 0}})
+    pinsync.run(config, today=TODAY)
+    first = _data_keys(so, bucket)
+    before = read_tables(config.output.url, so)
+
+    second = pinsync.run(config, today=TODAY)
+    after = _data_keys(so, bucket)
+    assert set(after) == set(first)
+    rewritten = {k for k in after if after[k] != first[k]}
+    # only pin analytics days still PROCESSING are fetched again (after the bookmark), with the same rows
+    pending_from = dt.date.fromisoformat(_bookmarks(config)["pin_analytics"]["*"]["last_complete_date"])
+    assert all(k.startswith("out/pin_analytics/date=") and dt.date.fromisoformat(k.split("=")[1][:10]) > pending_from
+               for k in rewritten), rewritten
+    assert sum(s.files_written for n, s in second.streams.items() if n != "pin_analytics") == 0
+    assert_same_tables(read_tables(config.output.url, so), before)
+
+    changed = dataset.campaigns[0]
+    fake.touch("campaigns", [changed["id"]])
+    third = pinsync.run(config, today=TODAY)
+    final = _data_keys(so, bucket)
+    rewritten = {k for k in final if final[k] != after[k] and not k.startswith("out/pin_analytics/")}
+    assert rewritten == {f"out/campaigns/ad_account_id={changed['ad_account_id']}/data.parquet"}
+    assert third.streams["campaigns"].files_written == 1
+    campaigns = pinsync.scan("campaigns", output=config.output.url, storage_options=so).collect()
+    assert campaigns.filter(pl.col("id") == changed["id"])["name"].item().endswith(" v2")
+    assert campaigns["id"].n_unique() == campaigns.height == len(dataset.campaigns)
+
+    # the next day adds that day's partitions and rewrites nothing that was complete
+    pinsync.run(config, today=TODAY + dt.timedelta(days=1))
+    nextday = _data_keys(so, bucket)
+    added = set(nextday) - set(final)
+    assert added and all(f"date={TODAY.isoformat()}" in k for k in added)
+    assert not {k for k in final if nextday.get(k) != final[k] and not k.startswith("out/pin_analytics/")}
+
+
+def test_window_rerun_after_restatement_updates_without_duplicates(s3, s3_config, local_config, fake):
+    bucket, so = s3
+    streams = ["campaigns", "campaign_analytics", "ad_groups", "ad_group_analytics", "pins", "pin_analytics"]
+    raw = {"analytics": {"lookback_days": 14}}
+    config = s3_config(raw, streams=streams)
+    pinsync.run(config, today=TODAY)
+    before = read_tables(config.output.url, so, streams)
+
+    fake.restate(days=14)
+    pinsync.run(config, today=TODAY)
+    after = read_tables(config.output.url, so, streams)
+    clean = local_config("clean", raw, streams=streams)
+    pinsync.run(clean, today=TODAY)
+    assert_same_tables(after, read_tables(clean.output.url, None, streams))   # equals a fresh run of the restated API
+    for name, df in after.items():
+        assert not df.select(pinsync.STREAMS[name].primary_key).is_duplicated().any(), name
+
+    recent = pl.col("date") >= TODAY - dt.timedelta(days=14)
+    for name in ("campaign_analytics", "ad_group_analytics"):
+        assert not before[name].filter(recent).equals(after[name].filter(recent)), name
+        assert before[name].filter(~recent).equals(after[name].filter(~recent)), name
+
+    # re-running the same window changes nothing
+    pinsync.run(config, today=TODAY)
+    assert_same_tables(read_tables(config.output.url, so, streams), after)
+
+
+# ------------------------------------------------------------------------------------------ token store
+def test_rotated_refresh_token_is_kept_in_the_s3_token_store_and_used_next_run(s3, s3_config, fake, tmp_path):
+    bucket, so = s3
+    config = s3_config(streams=["ad_accounts"])
+    assert config.auth.token_store == f"s3://{bucket}/state/tokens.json"
+    assert pinsync.run(config, today=TODAY).ok
+    assert fake.refresh_count == 1
+    client = s3_client(so)
+    store = client.get_object(Bucket=bucket, Key="state/tokens.json")["Body"].read().decode()
+    assert fake.current_refresh_token in store and "pinr.initial-refresh-token" not in store
+    state = client.get_object(Bucket=bucket, Key="state/state.json")["Body"].read().decode()
+    assert fake.current_refresh_token not in state
+    assert sorted(list_keys(so, bucket, "state/")) == ["state/state.json", "state/tokens.json"]   # locks released
+    assert not (tmp_path / "state").exists()
+
+    rotated = fake.current_refresh_token
+    fake.expire_access_tokens()            # the next run must refresh, with the rotated token (the initial one is dead)
+    assert pinsync.run(s3_config(streams=["ad_accounts"]), today=TODAY).ok
+    assert fake.refresh_count == 2 and fake.current_refresh_token != rotated
+    store = client.get_object(Bucket=bucket, Key="state/tokens.json")["Body"].read().decode()
+    assert fake.current_refresh_token in store and rotated not in store
+
+
+# ------------------------------------------------------------------------------------------ crashes
+class Crash(BaseException):
+    """A simulated kill: a BaseException, so nothing in pinsync catches it."""
+
+
+def _crash_after(monkeypatch, n: int) -> dict:
+    """Make every ``Location.write`` after the first ``n`` raise :class:`Crash`.
+
+    The token store is exempt: a crash between Pinterest's answer and saving the rotated
+    refresh token loses the token whatever the sink does (that is the token store's
+    concern, tested in test_auth). Lock heartbeats are exempt too (a lost one is harmless).
+    """
+    real = Location.write
+    seen = {"writes": 0, "crashed": False}
+    guard = threading.Lock()
+
+    def write(self, rel, data, *, mode=None):
+        if not (rel.endswith("tokens.json") or rel.endswith(".lock")):
+            with guard:
+                seen["writes"] += 1
+                if seen["writes"] > n:
+                    seen["crashed"] = True
+                    raise Crash(f"killed at write {seen['writes']} ({rel})")
+        return real(self, rel, data, mode=mode)
+
+    monkeypatch.setattr(Location, "write", write)
+    return seen
+
+
+def _count_writes(monkeypatch, config) -> int:
+    seen = _crash_after(monkeypatch, 10**9)
+    pinsync.run(config, today=TODAY)
+    monkeypatch.undo()
+    return seen["writes"]
+
+
+@pytest.mark.parametrize("at", ["first", "early", "middle", "last"])
+def test_crash_mid_run_leaves_readable_tables_an_honest_state_and_the_next_run_repairs(
+        at, s3, s3_config, local_config, monkeypatch):
+    bucket, so = s3
+    clean = local_config("clean", SHORT)
+    total = _count_writes(monkeypatch, clean)          # probe + data files + state saves of a clean run
+    want = read_tables(clean.output.url)
+    n = {"first": 0, "early": 4, "middle": total // 2, "last": total - 1}[at]
+
+    config = s3_config(SHORT)
+    seen = _crash_after(monkeypatch, n)
+    with pytest.raises(Crash):
+        pinsync.run(config, today=TODAY)
+    monkeypatch.undo()
+    assert seen["crashed"]
+
+    # readable, no duplicate keys, no stray objects, no lock left behind by a run that unwound
+    got = read_tables(config.output.url, so)
+    for name, df in got.items():
+        assert not df.select(pinsync.STREAMS[name].primary_key).is_duplicated().any(), name
+    keys = list_keys(so, bucket)
+    assert all(k.endswith("/data.parquet") for k in keys if k.startswith("out/"))
+    assert not [k for k in keys if k.endswith(".lock")]
+
+    # the state claims nothing that is not in the tables
+    marks = _bookmarks(config) if "state/state.json" in keys else {}
+    if at == "first":
+        assert not marks and not [k for k in keys if k.startswith("out/")]
+    for name, by_key in marks.items():
+        spec = pinsync.STREAMS[name]
+        for key, mark in by_key.items():
+            mine, theirs = got[name], want[name]
+            if key != "*" and "ad_account_id" in mine.columns:
+                mine = mine.filter(pl.col("ad_account_id") == key)
+                theirs = theirs.filter(pl.col("ad_account_id") == key)
+            if spec.kind != "entity":
+                last = dt.date.fromisoformat(mark["last_complete_date"])
+                mine, theirs = mine.filter(pl.col("date") <= last), theirs.filter(pl.col("date") <= last)
+            assert mine.equals(theirs), (name, key)
+
+    # the next run repairs everything: the tables and the state equal a clean run's
+    assert pinsync.run(config, today=TODAY).ok
+    assert_same_tables(read_tables(config.output.url, so), want)
+    assert _bookmarks(config) == _bookmarks(clean)
+
+
+# ------------------------------------------------------------------------------------------ one PUT per file
+def test_every_data_file_is_one_put_of_the_whole_object(s3, s3_config, monkeypatch):
+    bucket, so = s3
+    fs = _fs(so)
+    puts, opened, s3_calls = [], [], []
+    real_pipe, real_open, real_call = fs.pipe_file, fs.open, fs._call_s3
+
+    def pipe_file(path, data, *args, **kwargs):
+        puts.append((path, bytes(data), kwargs.get("mode", "overwrite")))
+        return real_pipe(path, data, *args, **kwargs)
+
+    def open_(path, mode="rb", *args, **kwargs):
+        opened.append((path, mode))
+        return real_open(path, mode, *args, **kwargs)
+
+    async def call_s3(method, *args, **kwargs):
+        s3_calls.append((method, kwargs.get("Key")))
+        return await real_call(method, *args, **kwargs)
+
+    monkeypatch.setattr(fs, "pipe_file", pipe_file)
+    monkeypatch.setattr(fs, "open", open_)
+    monkeypatch.setattr(fs, "_call_s3", call_s3)
+    result = pinsync.run(s3_config(SHORT), today=TODAY)
+
+    data_puts = [(p, d) for p, d, _ in puts if p.endswith("/data.parquet")]
+    assert len(data_puts) == sum(s.files_written for s in result.streams.values()) > 0
+    assert len({p for p, _ in data_puts}) == len(data_puts)             # each file sent once
+    keys = list_keys(so, bucket, "out/")
+    client = s3_client(so)
+    for path, body in data_puts:
+        key = path.split("/", 1)[1]
+        assert key in keys
+        head = client.head_object(Bucket=bucket, Key=key)
+        assert head["ContentLength"] == len(body)                       # the object is exactly the bytes sent
+        assert pq.read_metadata(io.BytesIO(body)).num_rows > 0          # a complete Parquet file
+    assert not [p for p, m in opened if set(m) & set("wa")]              # never a streamed write
+    methods = {m for m, _ in s3_calls}
+    assert "put_object" in methods
+    assert not methods & {"create_multipart_upload", "upload_part", "complete_multipart_upload"}
+    assert {k for m, k in s3_calls if m == "put_object" and k.startswith("out/")} == set(keys)
+
+
+def test_a_streamed_write_that_fails_leaves_a_partial_object_on_this_server(s3):
+    """Control for the next test: the failure it guards against is real on this S3 server."""
+    bucket, so = s3
+    fs = _fs(so)
+    with pytest.raises(RuntimeError):
+        with fs.open(f"{bucket}/control/data.parquet", "wb") as f:
+            f.write(b"PAR1 half a file")
+            raise RuntimeError("killed while writing")
+    assert s3_client(so).get_object(Bucket=bucket, Key="control/data.parquet")["Body"].read() == b"PAR1 half a file"
+
+
+@pytest.mark.parametrize("where", ["encode", "put"])
+def test_a_write_failing_before_its_put_leaves_no_partial_object(where, s3, s3_config, monkeypatch):
+    bucket, so = s3
+    config = s3_config(SHORT, streams=["campaigns", "campaign_analytics"])
+    target = "out/campaign_analytics/"
+    fs = _fs(so)
+
+    def sabotage():
+        if where == "encode":        # the Parquet encoder dies after writing half of the file
+            real = pl.DataFrame.write_parquet
+
+            def half(self, file, *args, **kwargs):
+                buf = io.BytesIO()
+                real(self, buf, *args, **kwargs)
+                if "ad_account_id" in self.columns and "date" in self.columns:
+                    file.write(buf.getvalue()[: len(buf.getvalue()) // 2])
+                    raise OSError("encoder killed")
+                file.write(buf.getvalue())
+
+            monkeypatch.setattr(pl.DataFrame, "write_parquet", half)
+        else:                        # the connection drops before S3 has the object
+            real = fs._call_s3
+
+            async def call_s3(method, *args, **kwargs):
+                if method == "put_object" and kwargs.get("Key", "").startswith(target):
+                    raise ConnectionResetError("connection reset by peer")
+                return await real(method, *args, **kwargs)
+
+            monkeypatch.setattr(fs, "_call_s3", call_s3)
+
+    # first run: the table's first file fails -> its key does not exist at all
+    sabotage()
+    with pytest.raises(pinsync.PinsyncError):
+        pinsync.run(config, today=TODAY)
+    monkeypatch.undo()
+    assert not list_keys(so, bucket, target)
+    assert "campaign_analytics" not in (_bookmarks(config) if list_keys(so, bucket, "state/state.json") else {})
+
+    # after a good run, a failing replace leaves every existing object as it was
+    assert pinsync.run(config, today=TODAY).ok
+    good = list_keys(so, bucket, target)
+    before = read_tables(config.output.url, so, ["campaign_analytics"])
+    sabotage()
+    with pytest.raises(pinsync.PinsyncError):
+        pinsync.run(config, today=TODAY, full_refresh=True)
+    monkeypatch.undo()
+    assert list_keys(so, bucket, target) == good
+    assert_same_tables(read_tables(config.output.url, so, ["campaign_analytics"]), before)
+
+
+# ------------------------------------------------------------------------------------------ run lock
+def test_a_held_lock_on_s3_makes_a_second_run_fail_fast_naming_the_holder(s3, s3_config):
+    bucket, so = s3
+    config = s3_config(streams=["ad_accounts"])
+    store = StateStore(config.state.url, config.state.storage_options)
+    with store.lock("run-holding-the-lock"):
+        lock_object = json.loads(s3_client(so).get_object(Bucket=bucket, Key="state/state.json.lock")["Body"].read())
+        assert lock_object["owner"] == "run-holding-the-lock" and lock_object["heartbeat"]
+        t0 = time.monotonic()
+        with pytest.raises(pinsync.LockError) as err:
+            pinsync.run(config, today=TODAY)
+        assert time.monotonic() - t0 < 5
+        assert "run-holding-the-lock" in str(err.value) and "state.json.lock" in str(err.value)
+        assert not list_keys(so, bucket, "out/")                       # the second run wrote nothing
+    assert not list_keys(so, bucket, "state/state.json.lock")          # released on exit
+    assert pinsync.run(config, today=TODAY).ok
+
+
+def test_a_lock_left_by_another_host_with_a_fresh_heartbeat_blocks(s3, s3_config):
+    bucket, so = s3
+    config = s3_config(streams=["ad_accounts"])
+    now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    holder = {"owner": "20261129T070000Z-abcdef", "pid": 4242, "host": "job-7f9c", "since": now, "heartbeat": now}
+    s3_client(so).put_object(Bucket=bucket, Key="state/state.json.lock", Body=json.dumps(holder).encode())
+    with pytest.raises(pinsync.LockError) as err:
+        pinsync.run(config, today=TODAY)
+    assert "20261129T070000Z-abcdef" in str(err.value) and "job-7f9c" in str(err.value)
+    # the holder's lock is left alone
+    body = s3_client(so).get_object(Bucket=bucket, Key="state/state.json.lock")["Body"].read()
+    assert json.loads(body) == holder
+
+
+def test_a_stale_lock_is_taken_over(s3, s3_config):
+    bucket, so = s3
+    config = s3_config(streams=["ad_accounts"])
+    old = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=2)).isoformat(timespec="seconds")
+    holder = {"owner": "dead-run", "pid": 1, "host": "gone", "since": old, "heartbeat": old}
+    s3_client(so).put_object(Bucket=bucket, Key="state/state.json.lock", Body=json.dumps(holder).encode())
+
+    lock = StateStore(config.state.url, so).lock("rescuer")
+    with lock:
+        assert lock.took_over == holder
+        body = json.loads(s3_client(so).get_object(Bucket=bucket, Key="state/state.json.lock")["Body"].read())
+        assert body["owner"] == "rescuer"
+    s3_client(so).put_object(Bucket=bucket, Key="state/state.json.lock", Body=json.dumps(holder).encode())
+    assert pinsync.run(config, today=TODAY).ok                          # a run takes it over too
+    assert not list_keys(so, bucket, "state/state.json.lock")
+
+
+def test_the_lock_is_created_with_a_conditional_put_and_only_one_of_many_wins(s3, monkeypatch):
+    bucket, so = s3
+    fs = _fs(so)
+    calls = []
+    real = fs.pipe_file
+
+    def pipe_file(path, data, *args, **kwargs):
+        calls.append((path, kwargs.get("mode", "overwrite")))
+        return real(path, data, *args, **kwargs)
+
+    monkeypatch.setattr(fs, "pipe_file", pipe_file)
+    where = Location(f"s3://{bucket}/state", so)
+    with Lock(where, "state.json.lock", owner="first"):
+        assert calls == [(f"{bucket}/state/state.json.lock", "create")]
+        with pytest.raises(pinsync.LockError, match="first"):
+            with Lock(where, "state.json.lock", owner="second"):
+                pass
+        assert calls[-1] == (f"{bucket}/state/state.json.lock", "create")
+    assert not where.exists("state.json.lock")
+
+    # many runs at once: the server's If-None-Match lets exactly one in
+    barrier, winners, losers = threading.Barrier(8), [], []
+
+    def contend(i):
+        barrier.wait()
+        try:
+            lock = Lock(where, "race.lock", owner=f"run-{i}")
+            lock.__enter__()
+            winners.append(lock)
+        except pinsync.LockError:
+            losers.append(i)
+
+    threads = [threading.Thread(target=contend, args=(i,)) for i in range(8)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert len(winners) == 1 and len(losers) == 7
+    winners[0].release()
