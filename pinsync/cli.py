@@ -155,16 +155,17 @@ def _run_with_progress(run, config, *, quiet: bool = False, **kwargs):
     from pinsync.sync import Event
 
     progress = Progress(SpinnerColumn(), TextColumn("{task.description:<20}"), BarColumn(bar_width=None),
-                        TextColumn("{task.fields[rows]:>10,} rows"), TimeElapsedColumn(), console=_console(True),
+                        TextColumn("{task.fields[rows]:>10,} rows {task.fields[pages]:>6,} pages"), TimeElapsedColumn(), console=_console(True),
                         transient=False, disable=quiet)
     tasks: dict[str, int] = {}
 
     def on_event(e: Event) -> None:
         if e.stream not in tasks:
-            tasks[e.stream] = progress.add_task(e.stream, total=None, rows=0)
+            tasks[e.stream] = progress.add_task(e.stream, total=None, rows=0, pages=0)
         t = tasks[e.stream]
         if e.kind == "rows":
-            progress.update(t, advance=e.rows, rows=progress.tasks[t].fields["rows"] + e.rows)
+            fields = progress.tasks[t].fields
+            progress.update(t, advance=e.rows, rows=fields["rows"] + e.rows, pages=fields["pages"] + 1)
         elif e.kind == "failed":
             progress.update(t, description=f"[red]{e.stream}")
 
