@@ -32,7 +32,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from pinsync import api
-from pinsync.errors import ApiError, AuthError, PinsyncError, RateLimitError
+from pinsync.errors import ApiError, AuthError, Cancelled, PinsyncError, RateLimitError
 from pinsync.ratelimit import RateLimits
 from pinsync.secrets import redact
 
@@ -96,6 +96,7 @@ class PinterestClient:
         self.session.headers["User-Agent"] = USER_AGENT
         self._lock = threading.Lock()
         self._inflight = threading.BoundedSemaphore(max(1, max_workers))
+        self.cancelled = threading.Event()      # set by the sync to stop every request loop
         self.requests_by_tag: Counter[str] = Counter()
         self.requests_by_category: Counter[str] = Counter()
         self.retries_used = 0
@@ -124,6 +125,8 @@ class PinterestClient:
         refreshed = False
         limiter = self.rate_limits.get(category) if self.rate_limits else None
         while True:
+            if self.cancelled.is_set():
+                raise Cancelled("the run was stopped")
             if limiter:
                 limiter.acquire()
             token = self.tokens.token()

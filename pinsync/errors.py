@@ -11,6 +11,7 @@
     │   └── RateLimitError       429s outlasted the retry budget
     ├── PayloadError             the API answered something we cannot type safely
     ├── SinkError                output cannot be written or read
+    ├── Cancelled                the run was stopped (Ctrl-C, or a fatal error elsewhere)
     └── SyncFailed               the run finished but some parts failed (lists them)
 
 Messages never contain secrets: anything built from a request is passed through
@@ -97,6 +98,10 @@ class PayloadError(PinsyncError):
 
 class SinkError(PinsyncError):
     """The output location cannot be written or read."""
+
+
+class Cancelled(PinsyncError):
+    """The run was stopped; work in flight ends at its next request or commit."""
 
 
 class SyncFailed(PinsyncError):

@@ -23,7 +23,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -31,7 +31,8 @@ import polars as pl
 from pinsync import api
 from pinsync.client import PinterestClient
 from pinsync.connect import client_for, extractor_for
-from pinsync.errors import ApiError, AuthError, ConfigError, PayloadError, PinsyncError, SinkError, StateError, SyncFailed
+from pinsync.errors import (ApiError, AuthError, Cancelled, ConfigError, PayloadError, PinsyncError, SinkError,
+                            StateError, SyncFailed)
 from pinsync.sink import Sink, WriteResult, fingerprint
 from pinsync.state import State, StateStore
 from pinsync.storage import Location
@@ -108,6 +109,7 @@ class _Run:
         self.needed = needed([STREAMS[n] for n in self.selected])
         self.stats = {n: StreamStats(n) for n in STREAMS if n in self.selected}
         self.failures: list[str] = []
+        self.cancel = client.cancelled
         self._lock = threading.Lock()
         self._t0: dict[str, float] = {}
         self.extractor = extractor_for(client, config, pool=pool, on_progress=self._progress)
@@ -147,6 +149,8 @@ class _Run:
         self.on_event(Event("failed", stream, key=key, message=str(err)))
 
     def _commit(self, stream: str, key: str, bookmark: dict) -> None:
+        if self.cancel.is_set():
+            raise Cancelled("the run was stopped")
         self.state.set(stream, key, bookmark)
         self.store.save(self.state)
 
@@ -312,8 +316,20 @@ class _Run:
                 accounts = []
             if ads_needed - {"ad_accounts"}:
                 futures += [units_pool.submit(self.account_unit, a) for a in accounts]
-        for f in futures:
-            f.result()
+        try:
+            for f in futures:
+                f.result()
+        except KeyboardInterrupt:
+            self.cancel.set()           # the process is stopping: don't wait for in-flight work
+            raise
+        except BaseException:
+            # a fatal error (e.g. credentials rejected): stop the other units at their next
+            # request or commit, and wait for them so nothing is written after we return
+            self.cancel.set()
+            for f in futures:
+                f.cancel()
+            wait(futures)
+            raise
 
 
 def run(config, *, today: dt.date | None = None, full_refresh: bool = False,
@@ -362,18 +378,18 @@ def run(config, *, today: dt.date | None = None, full_refresh: bool = False,
         output.check_writable()
         client = client_for(config, owner=run_id, sleep=sleep)
         workers = max(1, config.max_workers)
-        with ThreadPoolExecutor(workers, thread_name_prefix="pinsync-req") as requests_pool, \
-                ThreadPoolExecutor(workers, thread_name_prefix="pinsync-unit") as units_pool:
-            job = _Run(config, today=today, full_refresh=full_refresh, run_id=run_id, on_event=on_event, shard=shard,
-                       client=client, store=store, state=state, sink=Sink(output, run_id), pool=requests_pool)
-            try:
-                job.execute(units_pool)
-            except BaseException:
-                requests_pool.shutdown(wait=False, cancel_futures=True)
-                units_pool.shutdown(wait=False, cancel_futures=True)
-                raise
-            finally:
-                client.close()
+        requests_pool = ThreadPoolExecutor(workers, thread_name_prefix="pinsync-req")
+        units_pool = ThreadPoolExecutor(workers, thread_name_prefix="pinsync-unit")
+        job = _Run(config, today=today, full_refresh=full_refresh, run_id=run_id, on_event=on_event, shard=shard,
+                   client=client, store=store, state=state, sink=Sink(output, run_id), pool=requests_pool)
+        try:
+            job.execute(units_pool)
+        finally:
+            # after an error the units have stopped (or, on Ctrl-C, will stop at their next
+            # request or commit): never block the caller on in-flight requests
+            requests_pool.shutdown(wait=False, cancel_futures=True)
+            units_pool.shutdown(wait=False, cancel_futures=True)
+            client.close()
         for name, st in job.stats.items():
             st.requests = client.requests_by_tag.get(name, 0)
         result = SyncResult(run_id, job.stats, job.failures, dict(client.requests_by_category),
