@@ -5,8 +5,9 @@
   the last holder's details, and is simply taken over).
 * Object stores: the lock object is created with a conditional PUT (put-if-absent) and
   holds the owner's details and a heartbeat refreshed every ``heartbeat`` seconds. A lock
-  whose heartbeat is older than ``stale_after`` belongs to a run that died; it is deleted
-  and re-created with a conditional PUT, so of two runs taking over only one succeeds.
+  whose heartbeat is older than ``stale_after`` belongs to a run that died; it is replaced
+  with a conditional PUT on its ETag (``If-Match``), so of two runs taking over only one
+  succeeds. (Stores without conditional replace: deleted, then re-created put-if-absent.)
 """
 
 from __future__ import annotations
@@ -18,13 +19,21 @@ import socket
 import threading
 import time
 
-from pinsync.errors import LockError
+from pinsync.errors import LockError, StateError
 from pinsync.storage import Location
 
 try:
     import fcntl
 except ImportError:   # pragma: no cover - Windows
     fcntl = None
+
+
+def _parse(raw: bytes | None) -> dict:
+    try:
+        holder = json.loads(raw or b"{}")
+    except ValueError:
+        return {}
+    return holder if isinstance(holder, dict) else {}
 
 
 def _now() -> str:
@@ -78,8 +87,13 @@ class Lock:
         """None on success, else the current holder's details."""
         if self.location.local and fcntl is not None:
             path = self.location.path(self.rel)
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as e:   # e.g. a file where a folder should be: say so, no traceback
+                why = ("part of the path is a file, not a folder" if isinstance(e, (FileExistsError, NotADirectoryError))
+                       else e.strerror or str(e))
+                raise StateError(f"cannot create the {self.what} lock {path}: {why}") from None
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
@@ -101,25 +115,35 @@ class Lock:
             os.fsync(fd)
             self._fd = fd
             return None
-        if self.location.put_if_absent(self.rel, self._info()):
-            self._start_heartbeat()
-            return None
-        raw = self.location.read(self.rel)
-        try:
-            holder = json.loads(raw or b"{}")
-        except ValueError:
-            holder = {}
+        for _ in range(3):   # a lock released between our create and our read: just try again
+            if self.location.put_if_absent(self.rel, self._info()):
+                self._start_heartbeat()
+                return None
+            version = self.location.version(self.rel)   # before reading: never replace a newer lock
+            raw = self.location.read(self.rel)
+            if raw is not None:
+                break
+        else:
+            return {}
+        holder = _parse(raw)
         beat = holder.get("heartbeat")
         try:
             age = (dt.datetime.now(dt.timezone.utc) - dt.datetime.fromisoformat(beat)).total_seconds()
         except (TypeError, ValueError):
             age = float("inf")
         if age > self.stale_after:
-            self.location.delete(self.rel)
-            if self.location.put_if_absent(self.rel, self._info()):
+            if version is not None:
+                # replace exactly the stale object (If-Match): of two runs taking over, one wins.
+                # Deleting it first would let a slower taker delete the winner's fresh lock.
+                taken = self.location.replace_if_version(self.rel, self._info(), version)
+            else:   # stores without conditional replace: delete, then create-if-absent
+                self.location.delete(self.rel)
+                taken = self.location.put_if_absent(self.rel, self._info())
+            if taken:
                 self.took_over = holder
                 self._start_heartbeat()
                 return None
+            return _parse(self.location.read(self.rel))   # whoever won
         return holder
 
     def _start_heartbeat(self) -> None:

@@ -8,8 +8,11 @@ as null in it.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import polars as pl
 
+from pinsync.config import DEFAULT_ANALYTICS_COLUMNS, DEFAULT_PIN_METRIC_TYPES
 from pinsync.errors import SinkError
 from pinsync.schemas import ENTITY_COLUMNS, analytics_columns, pin_analytics_columns, polars_schema
 from pinsync.sink import DATA_FILE
@@ -43,20 +46,32 @@ def table_schema(stream: str, config=None, files: list[str] | None = None,
     """The declared schema of a table.
 
     Entity tables have a fixed schema. Analytics tables depend on the configured columns:
-    from ``config`` when given, else the union of the files' schemas (newest columns last).
+    from ``config`` when given, else the union of the files' schemas (newest columns last),
+    else (no files yet) the columns of the default configuration.
     """
     if stream in ENTITY_COLUMNS:
         return polars_schema(ENTITY_COLUMNS[stream])
     spec = STREAMS[stream]
+    if config is None and not files:
+        # nothing to learn from: an empty table still has its (default) columns and dtypes
+        if spec.kind == "pin_analytics":
+            return polars_schema(pin_analytics_columns(DEFAULT_PIN_METRIC_TYPES))
+        return polars_schema(analytics_columns(spec.level, DEFAULT_ANALYTICS_COLUMNS, "DAY"))
     if config is not None:
         if spec.kind == "pin_analytics":
             return polars_schema(pin_analytics_columns(tuple(config.pin_analytics.metric_types)))
         return polars_schema(analytics_columns(spec.level, tuple(config.analytics.columns),
                                                config.analytics.granularity))
-    merged: dict[str, pl.DataType] = {}
-    for f in files or []:
+
+    def footer(f: str) -> pl.Schema:
         with location.fs.open(location.path(f), "rb") as fh:
-            for name, dtype in pl.read_parquet_schema(fh).items():
+            return pl.read_parquet_schema(fh)
+
+    merged: dict[str, pl.DataType] = {}
+    # one round trip per file on an object store: read the footers concurrently (in order)
+    with ThreadPoolExecutor(max(1, min(16, len(files)))) as pool:
+        for schema in pool.map(footer, files):
+            for name, dtype in schema.items():
                 merged.setdefault(name, dtype)
     return pl.Schema(merged)
 
@@ -67,13 +82,15 @@ def scan(stream: str, output: str = "data", storage_options: dict | None = None,
     Args:
         stream: the table (a stream name, see ``pinsync streams``).
         output: the output root (``output.url``): a local folder or e.g. ``s3://bucket/prefix``.
-        storage_options: fsspec-style options (as in ``output.storage_options``); they are
-            translated for Polars' object store.
+        storage_options: fsspec-style options (as in ``output.storage_options``); for
+            ``s3://`` they are translated for Polars' object store, other fsspec stores
+            (``memory://``...) are read through fsspec.
         config: a loaded :class:`pinsync.config.Config`; when given, ``output`` and
             ``storage_options`` default to it and analytics columns come from it.
 
     Returns:
-        A ``pl.LazyFrame``; an empty table (no files yet) gives an empty frame with the schema.
+        A ``pl.LazyFrame``; an empty table (no files yet) gives an empty frame with the schema
+        (without ``config``, an analytics table's default columns).
 
     Example:
         >>> pinsync.scan("ad_analytics", output="s3://lake/pinterest",
@@ -89,13 +106,19 @@ def scan(stream: str, output: str = "data", storage_options: dict | None = None,
                           location)
     if not files:
         return pl.LazyFrame(schema=schema)
+    proto = location.fs.protocol if isinstance(location.fs.protocol, str) else location.fs.protocol[0]
     if location.local:
         paths = [location.path(f) for f in files]
         options = None
-    else:
-        proto = location.fs.protocol if isinstance(location.fs.protocol, str) else location.fs.protocol[0]
-        paths = [f"{'s3' if proto in ('s3', 's3a') else proto}://{location.path(f)}" for f in files]
+    elif proto in ("s3", "s3a"):
+        paths = [f"s3://{location.path(f)}" for f in files]
         options = polars_storage_options(storage_options)
+    else:
+        # a store Polars cannot reach with these (fsspec-style) options, e.g. memory:// or an
+        # fsspec-only protocol: read the files through fsspec instead
+        with ThreadPoolExecutor(max(1, min(16, len(files)))) as pool:
+            paths = list(pool.map(lambda f: location.fs.cat_file(location.path(f)), files))
+        options = None
     return pl.scan_parquet(paths, schema=schema, missing_columns="insert", extra_columns="ignore",
                            hive_partitioning=False, storage_options=options,
                            cast_options=pl.ScanCastOptions(integer_cast="upcast"))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import os
 import posixpath
+import re
 import uuid
 from typing import Any
 
@@ -73,6 +74,7 @@ class Location:
             except OSError:
                 pass
             raise
+        _remove_stale_temps(folder, os.path.basename(path))
         _fsync_dir(folder)
 
     def put_if_absent(self, rel: str, data: bytes) -> bool:
@@ -94,13 +96,39 @@ class Location:
         except FileExistsError:
             return False
         except OSError as e:   # some stores answer 412 Precondition Failed as a generic error
-            if "PreconditionFailed" in str(e) or "412" in str(e):
+            if _precondition_failed(e):
+                return False
+            raise
+        return True
+
+    def version(self, rel: str) -> str | None:
+        """An opaque version of ``rel`` (its ETag) on stores that can replace it conditionally
+        (S3), for :meth:`replace_if_version`; None if it does not exist or the store cannot."""
+        if self.local or not _is_s3(self.fs):
+            return None
+        try:
+            return self.fs.info(self.path(rel), refresh=True).get("ETag")
+        except FileNotFoundError:
+            return None
+
+    def replace_if_version(self, rel: str, data: bytes, version: str) -> bool:
+        """Replace ``rel`` only if it is still at ``version`` (a conditional PUT, ``If-Match``):
+        of several callers holding the same version, exactly one succeeds. True if replaced."""
+        try:
+            self.fs.pipe_file(self.path(rel), data, IfMatch=version)
+        except FileNotFoundError:
+            return False
+        except OSError as e:
+            if _precondition_failed(e):
                 return False
             raise
         return True
 
     def exists(self, rel: str) -> bool:
-        return self.fs.exists(self.path(rel))
+        path = self.path(rel)
+        if not self.local:   # ask the store: a listing cached by an earlier scan may be stale
+            self.fs.invalidate_cache(path)
+        return self.fs.exists(path)
 
     def delete(self, rel: str, *, recursive: bool = False) -> None:
         path = self.path(rel)
@@ -130,6 +158,23 @@ class Location:
         prefix = self.root.rstrip("/") + "/"
         return sorted(f[len(prefix):] if f.startswith(prefix) else f for f in found)
 
+    def remove_stale_temps(self, rel: str = "") -> int:
+        """Remove the temp files (``.<name>.<hex>.tmp``) that writers killed before their rename
+        left anywhere below ``rel``; only for a part of the location the caller alone writes.
+        Object stores never hold temp files. Returns how many were removed."""
+        if not self.local:
+            return 0
+        removed = 0
+        for folder, _, names in os.walk(self.path(rel)):
+            for name in names:
+                if _TEMP_NAME.fullmatch(name):
+                    try:
+                        os.unlink(os.path.join(folder, name))
+                        removed += 1
+                    except OSError:
+                        pass
+        return removed
+
     def check_writable(self) -> None:
         """Fail early, with a clear message, if nothing can be written here."""
         probe = f"_pinsync/.probe-{uuid.uuid4().hex}"
@@ -140,6 +185,44 @@ class Location:
             raise SinkError(f"cannot write to {self.url}: {e.strerror if hasattr(e, 'strerror') and e.strerror else e}") from None
         except Exception as e:   # botocore / aiohttp errors from object stores
             raise SinkError(f"cannot write to {self.url}: {type(e).__name__}: {e}") from None
+
+
+_TEMP_NAME = re.compile(r"\..+\.[0-9a-f]{32}\.tmp")   # what write() names its temp files
+
+
+def _remove_stale_temps(folder: str, name: str) -> None:
+    """Remove temp files of ``name`` left by a writer that was killed before its rename.
+
+    Only writers of the same file create these (one partition has one writer at a time),
+    so a leftover can never belong to a write still in progress. Left in place, it would
+    break readers that list the folder (``pl.scan_parquet("out/campaigns/")``).
+    """
+    pattern = re.compile(r"\." + re.escape(name) + r"\.[0-9a-f]{32}\.tmp")
+    try:
+        leftovers = [n for n in os.listdir(folder) if pattern.fullmatch(n)]
+    except OSError:
+        return
+    for n in leftovers:
+        try:
+            os.unlink(os.path.join(folder, n))
+        except OSError:
+            pass
+
+
+def _is_s3(fs: Any) -> bool:
+    proto = fs.protocol if isinstance(fs.protocol, (tuple, list)) else (fs.protocol,)
+    return "s3" in proto or "s3a" in proto
+
+
+def _precondition_failed(e: OSError) -> bool:
+    """Whether a conditional write was refused because the object is not as required: 412
+    Precondition Failed (s3fs turns it into a generic OSError), or 409 ConditionalRequestConflict
+    (S3: a concurrent conditional write to the same key won)."""
+    cause = getattr(e, "__cause__", None)
+    code = str(getattr(cause, "response", {}).get("Error", {}).get("Code", "")) if cause is not None else ""
+    text = f"{e} {code}"
+    return any(m in text for m in ("PreconditionFailed", "412", "pre-conditions you specified",
+                                   "ConditionalRequestConflict"))
 
 
 def _fsync_dir(folder: str) -> None:

@@ -5,7 +5,9 @@ port once per session (with fake AWS credentials in the environment, so no SDK e
 looks for real ones or probes the EC2 metadata service), and ``s3`` gives each test its
 own bucket plus the fsspec/s3fs ``storage_options`` pinsync takes in its config.
 
-Use it from a test module with ``from tests.s3_fixtures import moto_server, s3  # noqa: F401``.
+Use it from a test module with ``pytest_plugins = ["tests.s3_fixtures"]``: the fixtures are then
+defined once, so the whole session shares one server (importing them into each module would
+give every module its own).
 """
 
 from __future__ import annotations
@@ -101,4 +103,7 @@ def assert_same_tables(got: dict, want: dict) -> None:
     assert sorted(got) == sorted(want)
     for name in want:
         assert got[name].height == want[name].height, name
-        assert_frame_equal(got[name], want[name], check_column_order=False, obj=name)
+        try:
+            assert_frame_equal(got[name], want[name], check_column_order=False)
+        except AssertionError as e:
+            raise AssertionError(f"table {name}: {e}") from None
