@@ -288,7 +288,7 @@ or directly:
 
 or DuckDB:
 
-  duckdb -c "select * from read_parquet('{out}/ad_analytics/**/*.parquet', hive_partitioning=true) limit 5"
+  duckdb -c "select * from read_parquet('{out}/ad_analytics/**/*.parquet', hive_partitioning=false) limit 5"
 """
 
 

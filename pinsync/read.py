@@ -85,8 +85,8 @@ def scan(stream: str, output: str = "data", storage_options: dict | None = None,
         storage_options: fsspec-style options (as in ``output.storage_options``); for
             ``s3://`` they are translated for Polars' object store, other fsspec stores
             (``memory://``...) are read through fsspec.
-        config: a loaded :class:`pinsync.config.Config`; when given, ``output`` and
-            ``storage_options`` default to it and analytics columns come from it.
+        config: a loaded :class:`pinsync.config.Config`; when given, ``output`` (unless
+            passed) and ``storage_options`` default to it and analytics columns come from it.
 
     Returns:
         A ``pl.LazyFrame``; an empty table (no files yet) gives an empty frame with the schema
@@ -98,7 +98,7 @@ def scan(stream: str, output: str = "data", storage_options: dict | None = None,
     """
     if stream not in STREAMS:
         raise SinkError(f"unknown table {stream!r}; see `pinsync streams`")
-    if config is not None:
+    if config is not None and output == "data":      # an explicit output wins over the config's
         output, storage_options = config.output.url, (storage_options or config.output.storage_options)
     location = Location(output, storage_options)
     files = [f for f in location.find(stream) if f.rsplit("/", 1)[-1] == DATA_FILE]

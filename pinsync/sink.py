@@ -79,11 +79,11 @@ class Sink:
 
     def _put(self, rel: str, df: pl.DataFrame) -> None:
         buf = io.BytesIO()
-        df.write_parquet(buf, compression="zstd", statistics=True, metadata={"pinsync.run_id": self.run_id})
         try:
+            df.write_parquet(buf, compression="zstd", statistics=True, metadata={"pinsync.run_id": self.run_id})
             self.location.write(rel, buf.getvalue())
         except Exception as e:
-            raise SinkError(f"cannot write {self.location.path(rel)}: {e}") from None
+            raise SinkError(f"cannot write {self.location.path(rel)}: {type(e).__name__}: {e}") from None
 
     def write_table(self, stream: str, df: pl.DataFrame) -> WriteResult:
         """Replace an unpartitioned table with ``df``."""
@@ -141,6 +141,12 @@ class Sink:
         """Partition folder names directly below ``stream/prefix`` (e.g. the dates of an account)."""
         rel = stream + ("/" + partition_dir(prefix) if prefix else "")
         return [n for n in self.location.listdir(rel) if "=" in n]
+
+    def remove_stale_temps(self, stream: str, prefix: dict | None = None) -> int:
+        """Remove temp files a killed run left below a table (or one account's partitions),
+        so that even partitions this run does not rewrite stay readable as a folder. Only
+        the unit that owns that part of the table may call this."""
+        return self.location.remove_stale_temps(stream + ("/" + partition_dir(prefix) if prefix else ""))
 
     def has_file(self, stream: str, keys: dict | None = None) -> bool:
         rel = f"{stream}/{partition_dir(keys)}/{DATA_FILE}" if keys else f"{stream}/{DATA_FILE}"

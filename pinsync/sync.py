@@ -63,7 +63,7 @@ class StreamStats:
 class Event:
     """Progress, for whoever renders it (the CLI draws rich progress bars from these)."""
 
-    kind: str                  # "start", "rows", "done", "failed"
+    kind: str                  # "start", "rows" (a page or batch arrived), "done" (a unit committed), "failed"
     stream: str
     rows: int = 0
     key: str = ""
@@ -137,6 +137,7 @@ class _Run:
             st.files_deleted += written.files_deleted
             st.units += 1
             st.seconds = time.monotonic() - self._t0[stream]
+        self.on_event(Event("done", stream, rows=written.rows_written))
 
     def _fail(self, stream: str, key: str, err: Exception) -> None:
         what = f"{stream}" + (f" (ad account {key})" if key not in (ALL, "") else "")
@@ -164,6 +165,7 @@ class _Run:
         fp = fingerprint(df, spec.primary_key)
         prev = self.state.get(spec.name, key) or {}
         keys = {"ad_account_id": key} if spec.partition_by else None
+        self.sink.remove_stale_temps(spec.name, keys)   # left by a killed run; the next write may skip this part
         written = WriteResult()
         if self.full_refresh or prev.get("fingerprint") != fp or (df.height and not self.sink.has_file(spec.name, keys)):
             if keys:
@@ -199,6 +201,7 @@ class _Run:
         acct = account["id"]
         rng = self.analytics_range(spec.name, acct)
         self._begin(spec.name)
+        self.sink.remove_stale_temps(spec.name, {"ad_account_id": acct})
         if rng is None:
             self._end(spec.name, WriteResult())
             return
@@ -223,6 +226,7 @@ class _Run:
         spec = STREAMS["pin_analytics"]
         rng = self.analytics_range(spec.name, ALL)
         self._begin(spec.name)
+        self.sink.remove_stale_temps(spec.name)
         if rng is None:
             self._end(spec.name, WriteResult())
             return
@@ -306,17 +310,19 @@ class _Run:
                                     "ad_group_analytics", "ad_analytics"}
         futures = []
         user_level = not self.shard or self.shard[0] == 0
-        if user_level and self.needed & {"pins", "pin_analytics"}:
-            futures.append(units_pool.submit(self.pins_unit))
-        if ads_needed:
-            try:
-                accounts = self.accounts()
-            except (ApiError, PayloadError) as e:
-                self._fail("ad_accounts", ALL, e)
-                accounts = []
-            if ads_needed - {"ad_accounts"}:
-                futures += [units_pool.submit(self.account_unit, a) for a in accounts]
         try:
+            # inside the try: a fatal error while listing the accounts (in this thread) must
+            # also stop the pins unit already running, not leave it writing after we return
+            if user_level and self.needed & {"pins", "pin_analytics"}:
+                futures.append(units_pool.submit(self.pins_unit))
+            if ads_needed:
+                try:
+                    accounts = self.accounts()
+                except (ApiError, PayloadError) as e:
+                    self._fail("ad_accounts", ALL, e)
+                    accounts = []
+                if ads_needed - {"ad_accounts"}:
+                    futures += [units_pool.submit(self.account_unit, a) for a in accounts]
             for f in futures:
                 f.result()
         except KeyboardInterrupt:
@@ -350,6 +356,7 @@ def run(config, *, today: dt.date | None = None, full_refresh: bool = False,
         raise_on_failure: raise :class:`SyncFailed` (carrying the result) when any part
             failed; otherwise return the result with ``failures`` filled.
         lock_wait: seconds to wait for another run's lock before failing.
+        sleep: how retries and rate limits wait (injectable for tests).
 
     Returns:
         A :class:`SyncResult` with per-stream figures.
@@ -365,7 +372,10 @@ def run(config, *, today: dt.date | None = None, full_refresh: bool = False,
     if shard is not None and not (0 <= shard[0] < shard[1]):
         raise ConfigError(f"--shard: shard {shard[0] + 1}/{shard[1]} does not exist")
     t0 = time.monotonic()
-    store = StateStore(config.state.url, config.state.storage_options)
+    try:
+        store = StateStore(config.state.url, config.state.storage_options)
+    except SinkError as e:   # e.g. an unknown protocol: a configuration mistake (exit 2)
+        raise ConfigError(f"state.url: {e}") from None
     with store.lock(run_id, wait=lock_wait):
         try:
             state = store.load()
@@ -374,8 +384,11 @@ def run(config, *, today: dt.date | None = None, full_refresh: bool = False,
                 raise
             log.warning("%s; --full-refresh starts from an empty state and will replace it", e)
             state = State()
-        output = Location(config.output.url, config.output.storage_options)
-        output.check_writable()
+        try:
+            output = Location(config.output.url, config.output.storage_options)
+            output.check_writable()
+        except SinkError as e:   # an output that cannot be written is a configuration mistake (exit 2)
+            raise ConfigError(f"output.url: {e}") from None
         client = client_for(config, owner=run_id, sleep=sleep)
         workers = max(1, config.max_workers)
         requests_pool = ThreadPoolExecutor(workers, thread_name_prefix="pinsync-req")
