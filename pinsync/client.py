@@ -110,7 +110,8 @@ class PinterestClient:
     def get_json(self, path: str, params: Mapping[str, Any] | None = None, *, category: str | None = None,
                  tag: str = "") -> Any:
         """GET ``path`` and return the decoded JSON body (retried as described above)."""
-        return json.loads(self.get_bytes(path, params, category=category, tag=tag, expect="any"))
+        body, value = self._get(path, params, category=category, tag=tag, expect="any")
+        return json.loads(body) if value is _NOT_PARSED else value
 
     def get_bytes(self, path: str, params: Mapping[str, Any] | None = None, *, category: str | None = None,
                   tag: str = "", expect: str = "any") -> bytes:
@@ -119,6 +120,13 @@ class PinterestClient:
         ``expect`` is ``"array"``, ``"object"`` or ``"any"``; a body that does not parse
         as such is treated as a transient failure (retried), never returned.
         """
+        return self._get(path, params, category=category, tag=tag, expect=expect)[0]
+
+    def _get(self, path: str, params: Mapping[str, Any] | None, *, category: str | None, tag: str,
+             expect: str) -> tuple[bytes, Any]:
+        """:meth:`get_bytes`, plus the JSON value decoded while checking the body (decoding
+        a page or a multi-pin answer twice costs as much as the rest of its handling), or
+        ``_NOT_PARSED`` for arrays (checked and read by the frame reader)."""
         url = f"{self.api_url}/{path.lstrip('/')}"
         endpoint = f"GET /{path.lstrip('/')}"
         attempt = 0
@@ -151,8 +159,9 @@ class PinterestClient:
                 status = resp.status_code
                 if status == 200:
                     body = resp.content
-                    if _is_json(body, expect):
-                        return body
+                    value = _parse_json(body, expect)
+                    if value is not _INVALID:
+                        return body, value
                     problem = f"unreadable response body ({_describe_body(resp)})"
                 elif status == 401:
                     if not refreshed:
@@ -215,14 +224,13 @@ class PinterestClient:
             if bookmark:
                 query["bookmark"] = bookmark
             try:
-                body = self.get_bytes(path, query, category=category, tag=tag, expect="object")
+                _, data = self._get(path, query, category=category, tag=tag, expect="object")
             except ApiError as e:
                 if e.status == 400 and "page_size" in (e.api_message or "") and page_size > 25:
                     page_size = max(25, page_size // 2)
                     log.warning("GET /%s: page_size rejected; retrying with %d", path.lstrip("/"), page_size)
                     continue
                 raise
-            data = json.loads(body)
             items = data.get("items")
             if not isinstance(items, list):
                 raise ApiError(f"GET /{path.lstrip('/')}: response has no 'items' list")
@@ -250,24 +258,29 @@ def _encode(params: Mapping[str, Any] | None) -> list[tuple[str, str]] | None:
     return out
 
 
-def _is_json(body: bytes, expect: str) -> bool:
+_INVALID = object()       # the body is not JSON of the expected shape
+_NOT_PARSED = object()    # looks right; decoding is left to the caller
+
+
+def _parse_json(body: bytes, expect: str) -> Any:
+    """The decoded body, ``_NOT_PARSED`` for an array (the frame reader parses and validates
+    it), or ``_INVALID`` when it is not JSON of the expected shape."""
     start = body.lstrip()[:1]
     if expect == "array" and start != b"[":
-        return False
+        return _INVALID
     if expect == "object" and start != b"{":
-        return False
+        return _INVALID
     if not start:
-        return False
+        return _INVALID
     tail = body.rstrip()[-1:]
     if (start == b"[" and tail != b"]") or (start == b"{" and tail != b"}"):
-        return False
+        return _INVALID
     if expect == "array":
-        return True     # parsed (and validated) by the frame reader
+        return _NOT_PARSED
     try:
-        json.loads(body)
+        return json.loads(body)
     except ValueError:
-        return False
-    return True
+        return _INVALID
 
 
 def _describe_body(resp: requests.Response) -> str:

@@ -99,6 +99,14 @@ def table_files(out: Path) -> set[str]:
     return names
 
 
+def frames_equal(got: pl.DataFrame, want: pl.DataFrame | None, *, label: str) -> None:
+    assert want is not None, f"{label}: not in the reference output"
+    try:
+        assert_frame_equal(got, want, check_exact=True)
+    except AssertionError as e:
+        raise AssertionError(f"{label}: {e}") from None
+
+
 def assert_no_duplicate_keys(found: dict[str, pl.DataFrame]) -> None:
     for stream, df in found.items():
         key = list(STREAMS[stream].primary_key)
@@ -116,7 +124,7 @@ def assert_same_output(out: Path, ref: Path | dict, *, streams=None) -> None:
     assert_no_duplicate_keys(got)
     assert sorted(got) == sorted(want), f"tables differ: {sorted(got)} != {sorted(want)}"
     for stream in want:
-        assert_frame_equal(got[stream], want[stream], check_exact=True, obj=stream)
+        frames_equal(got[stream], want[stream], label=stream)
     if not isinstance(ref, dict):
         only = {f for f in table_files(out) ^ table_files(ref)}
         if streams is not None:
@@ -172,7 +180,7 @@ def assert_state_not_ahead(state_path: Path, out: Path, ref_out: Path) -> int:
                 assert got is not None, f"state claims {mark['rows']} {stream} rows for {key}; no file on disk"
                 assert got.height == mark["rows"], (stream, key, got.height, mark["rows"])
                 assert fingerprint(got.sort(list(spec.primary_key))) == mark["fingerprint"], (stream, key)
-                assert_frame_equal(got, want, check_exact=True, obj=f"{stream}/{rel}")
+                frames_equal(got, want, label=f"{stream}/{rel}")
             else:
                 last = dt.date.fromisoformat(mark["last_complete_date"])
                 prefix = f"ad_account_id={key}" if spec.kind == "ads_analytics" else ""
@@ -183,8 +191,7 @@ def assert_state_not_ahead(state_path: Path, out: Path, ref_out: Path) -> int:
                         continue
                     got = partition_frame(out, stream, rel)
                     assert got is not None, f"state says {stream}/{key} is complete up to {last}; {rel} is missing"
-                    assert_frame_equal(got, partition_frame(ref_out, stream, rel), check_exact=True,
-                                       obj=f"{stream}/{rel}")
+                    frames_equal(got, partition_frame(ref_out, stream, rel), label=f"{stream}/{rel}")
     return checked
 
 

@@ -1,0 +1,410 @@
+"""Crashes, Ctrl-C and concurrent runs.
+
+* ``pinsync run`` (a real subprocess) is killed with SIGKILL at random moments, seeded,
+  and re-run; after every kill the state may lag behind the files but never claims data
+  that is not on disk, and the final uninterrupted run leaves exactly a clean run's output.
+* In-process, every Nth file write (data files, state saves) "crashes the process", also
+  halfway through the temp file, for deterministic coverage of the moments a kill rarely hits.
+* SIGINT stops a run promptly with a message (exit 130); a second run on the same state
+  fails fast naming the holder; a lock left by a killed run is taken over.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import polars as pl
+import pytest
+from click.testing import CliRunner
+
+import pinsync
+from pinsync.cli import main
+from pinsync.fake import FakePinterest, FakeServer
+from pinsync.state import StateStore
+from pinsync.storage import Location
+from tests.conftest import TODAY
+from tests.reliability_support import (assert_same_output, assert_state_not_ahead, bookmarks, build_config,
+                                       raw_config, small_dataset, tables, write_yaml)
+
+ROOT = Path(__file__).resolve().parents[1]
+TOKEN = "pina.crash-suite-static-token-0123456789"
+SUBPROCESS_ENV = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+                  "COLUMNS": "200", "NO_COLOR": "1"}
+
+
+def _utc_today() -> dt.date:
+    return dt.datetime.now(dt.timezone.utc).date()
+
+
+# ------------------------------------------------------------------ a real `pinsync run`, in a subprocess
+class Cli:
+    """``python -m pinsync run --config <root>/pinsync.yaml`` against the fake API."""
+
+    def __init__(self, root: Path, url: str, today: dt.date, **extra):
+        self.root = root
+        raw = raw_config(url, root, today, days=7, max_workers=2, **extra)
+        raw["auth"] = {"access_token": TOKEN}
+        self.config = write_yaml(root / "pinsync.yaml", raw)
+        self.n = 0
+
+    @property
+    def out(self) -> Path:
+        return self.root / "out"
+
+    @property
+    def state(self) -> Path:
+        return self.root / "state" / "state.json"
+
+    @property
+    def lock_file(self) -> Path:
+        return self.root / "state" / "state.json.lock"
+
+    def start(self, *args: str) -> subprocess.Popen:
+        self.n += 1
+        self.stdout = (self.root / f"run{self.n}.out").open("w")
+        self.stderr_path = self.root / f"run{self.n}.err"
+        self.stderr = self.stderr_path.open("w")
+        return subprocess.Popen([sys.executable, "-m", "pinsync", "run", "--config", str(self.config), *args],
+                                cwd=ROOT, env=SUBPROCESS_ENV, stdout=self.stdout, stderr=self.stderr)
+
+    def finish(self, proc: subprocess.Popen, timeout: float = 120) -> tuple[int, str]:
+        rc = proc.wait(timeout=timeout)
+        self.stdout.close()
+        self.stderr.close()
+        return rc, self.stderr_path.read_text()
+
+    def run(self, *args: str) -> tuple[int, str]:
+        return self.finish(self.start(*args))
+
+
+def _wait_for(predicate, timeout: float = 30.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.005)
+
+
+@pytest.fixture
+def slow(api):
+    """The module's fake answers slowly for one test, so a run surely lasts a few seconds."""
+    fake = api[1]
+    fake.latency = 0.15
+    yield
+    fake.latency = 0.02
+
+
+def _lock_holder(lock_file: Path) -> dict:
+    try:
+        return json.loads(lock_file.read_text() or "{}")
+    except (OSError, ValueError):
+        return {}
+
+
+@pytest.fixture(scope="module")
+def api():
+    """A fake API with some latency, serving today's (real UTC) data to subprocesses."""
+    today = _utc_today()
+    fake = FakePinterest(small_dataset(today), access_tokens=(TOKEN,), latency=0.02)
+    with FakeServer(fake) as srv:
+        yield today, fake, srv
+
+
+@pytest.fixture(scope="module")
+def clean_cli(api, tmp_path_factory):
+    """An uninterrupted CLI run: the reference output and how long a run takes."""
+    today, fake, srv = api
+    cli = Cli(tmp_path_factory.mktemp("clean-cli"), srv.url, today)
+    t0 = time.monotonic()
+    rc, err = cli.run()
+    duration = time.monotonic() - t0
+    assert rc == 0, err
+    assert len(tables(cli.out)) == len(pinsync.STREAMS)
+    return cli, duration
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_sigkill_at_random_moments_then_rerun_equals_a_clean_run(api, clean_cli, tmp_path, seed):
+    today, fake, srv = api
+    clean, duration = clean_cli
+    cli = Cli(tmp_path, srv.url, today)
+    rng = random.Random(seed)
+    kills, checked = 0, 0
+    for _ in range(30):
+        if kills >= 6:
+            break
+        # a third of the attempts rewrite everything, so kills also land in long write phases
+        proc = cli.start(*(["--full-refresh"] if rng.random() < 0.35 else []))
+        try:
+            proc.wait(timeout=rng.uniform(0.5, duration))
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGKILL)
+        rc, err = cli.finish(proc)
+        assert rc in (0, -signal.SIGKILL), err
+        assert "Traceback" not in err
+        kills += rc == -signal.SIGKILL
+        # the state may lag behind the files, never run ahead of them
+        checked += assert_state_not_ahead(cli.state, cli.out, clean.out)
+    assert kills == 6, f"only {kills} kills landed while the run was still going"
+    assert checked, "no bookmark was ever committed between kills"
+    rc, err = cli.run()
+    assert rc == 0, err
+    assert_same_output(cli.out, clean.out)
+    assert bookmarks(cli.state) == bookmarks(clean.state)
+    assert not [p for p in cli.out.rglob("*") if p.name.endswith(".tmp")], "temp files left in the output"
+
+
+def test_sigint_stops_promptly_with_a_message_and_a_rerun_completes(api, clean_cli, tmp_path, slow):
+    today, fake, srv = api
+    clean, _ = clean_cli
+    cli = Cli(tmp_path, srv.url, today)
+    before = sum(fake.calls.values())
+    proc = cli.start()
+    _wait_for(lambda: sum(fake.calls.values()) >= before + 6, what="the run to be under way")
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    rc, err = cli.finish(proc, timeout=30)
+    assert time.monotonic() - t0 < 5, "Ctrl-C must stop the run promptly"
+    assert rc == 130, err
+    assert "interrupted" in err and "re-run" in err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err
+    assert_state_not_ahead(cli.state, cli.out, clean.out)
+    fake.latency = 0.02
+    rc, err = cli.run()
+    assert rc == 0, err
+    assert_same_output(cli.out, clean.out)
+    assert bookmarks(cli.state) == bookmarks(clean.state)
+
+
+# ------------------------------------------------------------------ concurrent runs
+def test_a_second_run_fails_fast_naming_the_run_that_holds_the_lock(api, tmp_path, slow):
+    today, fake, srv = api
+    cli = Cli(tmp_path, srv.url, today)
+    first = cli.start()
+    try:
+        _wait_for(lambda: _lock_holder(cli.lock_file).get("pid") == first.pid, what="the first run's lock")
+        holder = _lock_holder(cli.lock_file)
+        t0 = time.monotonic()
+        res = CliRunner().invoke(main, ["run", "--config", str(cli.config)])
+        elapsed = time.monotonic() - t0
+        assert first.poll() is None, "the first run must still be going for this test to mean anything"
+    finally:
+        rc, err = cli.finish(first)
+    assert res.exit_code == 1, res.output
+    assert elapsed < 5
+    assert f"locked by run {holder['owner']}" in res.output and f"since {holder['since']}" in res.output
+    assert "Traceback" not in res.output
+    assert rc == 0, err                       # the first run was not disturbed
+
+
+def test_a_run_while_another_holds_the_lock_fetches_and_writes_nothing(tmp_path):
+    fake = FakePinterest(small_dataset(TODAY), access_tokens=(TOKEN,))
+    with FakeServer(fake) as srv:
+        raw = raw_config(srv.url, tmp_path, _utc_today())
+        raw["auth"] = {"access_token": TOKEN}
+        cfg = write_yaml(tmp_path / "pinsync.yaml", raw)
+        store = StateStore(str(tmp_path / "state" / "state.json"))
+        t0 = time.monotonic()
+        with store.lock("other-run-20261129T0800Z"):
+            res = CliRunner().invoke(main, ["run", "--config", str(cfg)])
+    assert time.monotonic() - t0 < 5
+    assert res.exit_code == 1, res.output
+    lines = [line for line in res.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "other-run-20261129T0800Z" in lines[0] and "since 20" in lines[0], res.output
+    assert sum(fake.calls.values()) == 0
+    assert not (tmp_path / "out").exists() and not (tmp_path / "state" / "state.json").exists()
+
+
+def test_a_lock_left_by_a_killed_run_is_taken_over(api, clean_cli, tmp_path, slow):
+    today, fake, srv = api
+    clean, _ = clean_cli
+    cli = Cli(tmp_path, srv.url, today)
+    proc = cli.start()
+    _wait_for(lambda: _lock_holder(cli.lock_file).get("pid") == proc.pid, what="the run's lock")
+    proc.send_signal(signal.SIGKILL)
+    cli.finish(proc)
+    assert _lock_holder(cli.lock_file).get("pid") == proc.pid        # the file still names the dead run
+    fake.latency = 0.02
+    res = CliRunner().invoke(main, ["run", "--config", str(cli.config)])
+    assert res.exit_code == 0, res.output
+    assert_same_output(cli.out, clean.out)
+
+
+def test_a_lock_file_without_a_live_holder_is_stale_and_taken_over(tmp_path):
+    fake = FakePinterest(small_dataset(TODAY), access_tokens=(TOKEN,))
+    with FakeServer(fake) as srv:
+        config = build_config({**raw_config(srv.url, tmp_path, TODAY), "auth": {"access_token": TOKEN}}, TODAY)
+        lock = tmp_path / "state" / "state.json.lock"
+        lock.parent.mkdir(parents=True)
+        lock.write_text(json.dumps({"owner": "ghost-run", "pid": 2 ** 22 + 7, "host": "elsewhere",
+                                    "since": "2026-11-28T01:00:00+00:00"}))
+        assert pinsync.run(config, today=TODAY).ok
+    assert _lock_holder(lock)["owner"] != "ghost-run"
+
+
+# ------------------------------------------------------------------ crashes at every kind of write, in-process
+class Crash(BaseException):
+    """The process died (nothing may catch this)."""
+
+
+class CrashAt:
+    """Patches Location.write/delete: the ``target``-th matching write crashes the "process"
+    (optionally after writing half its temp file), and every write or delete after it too."""
+
+    def __init__(self, monkeypatch, target: int, *, only=lambda rel: True, halfway: bool = False):
+        self.target, self.only, self.halfway = target, only, halfway
+        self.count, self.crashed, self.paths = 0, False, []
+        self._lock = threading.Lock()
+        write, delete = Location.write, Location.delete
+        this = self
+
+        def crashing_write(loc, rel, data, **kw):
+            with this._lock:
+                if this.crashed:
+                    raise Crash()
+                if this.only(rel):
+                    this.count += 1
+                    this.paths.append(rel)
+                    if this.count == this.target:
+                        this.crashed = True
+                        if this.halfway and loc.local:
+                            path = Path(loc.path(rel))
+                            path.parent.mkdir(parents=True, exist_ok=True)
+                            (path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp").write_bytes(data[: len(data) // 2])
+                        raise Crash()
+            return write(loc, rel, data, **kw)
+
+        def crashing_delete(loc, rel, **kw):
+            if this.crashed:
+                raise Crash()
+            return delete(loc, rel, **kw)
+
+        monkeypatch.setattr(Location, "write", crashing_write)
+        monkeypatch.setattr(Location, "delete", crashing_delete)
+
+
+def _is_state(rel: str) -> bool:
+    return rel.endswith("state.json")
+
+
+def _is_data(rel: str) -> bool:
+    return rel.endswith("data.parquet")
+
+
+@pytest.fixture(scope="module")
+def write_points(tmp_path_factory):
+    """A clean in-process run (the reference) and how many data writes and state saves it makes."""
+    root = tmp_path_factory.mktemp("write-points")
+    fake = FakePinterest(small_dataset(TODAY), access_tokens=(TOKEN,))
+    mp = pytest.MonkeyPatch()
+    counter = CrashAt(mp, target=-1)
+    try:
+        with FakeServer(fake) as srv:
+            config = build_config({**raw_config(srv.url, root, TODAY, days=5), "auth": {"access_token": TOKEN}},
+                                  TODAY)
+            assert pinsync.run(config, today=TODAY).ok
+    finally:
+        mp.undo()
+    data = sum(map(_is_data, counter.paths))
+    saves = sum(map(_is_state, counter.paths))
+    assert data > 30 and saves > 15
+    return root, data, saves
+
+
+def _crash_points(data: int, saves: int, seed: int) -> list[tuple[str, int, bool]]:
+    """Where to crash: state saves and data writes (first, last and a seeded sample), each
+    either before the write started or halfway through its temp file."""
+    rng = random.Random(seed)
+    points = [("state", k, rng.random() < 0.5) for k in sorted({1, saves, *rng.sample(range(2, saves), 5)})]
+    points += [("data", n, rng.random() < 0.5) for n in sorted({1, data, *rng.sample(range(2, data), 4)})]
+    points.append(("any", 1, False))                                     # the output probe
+    rng.shuffle(points)
+    return points
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_crash_during_file_writes_and_state_saves_then_rerun_equals_a_clean_run(write_points, tmp_path,
+                                                                                 monkeypatch, seed):
+    """A chain of runs, each dying at a chosen write; the state is checked after every death
+    and the final uninterrupted run must leave exactly the clean output."""
+    ref, data, saves = write_points
+    fake = FakePinterest(small_dataset(TODAY), access_tokens=(TOKEN,))
+    with FakeServer(fake) as srv:
+        config = build_config({**raw_config(srv.url, tmp_path, TODAY, days=5), "auth": {"access_token": TOKEN}},
+                              TODAY)
+        state, out = tmp_path / "state" / "state.json", tmp_path / "out"
+        for i, (what, target, halfway) in enumerate(_crash_points(data, saves, seed)):
+            only = {"state": _is_state, "data": _is_data, "any": lambda rel: True}[what]
+            with monkeypatch.context() as mp:
+                crash = CrashAt(mp, target, only=only, halfway=halfway)
+                with pytest.raises(Crash):
+                    # after the first death, --full-refresh: every write of a first run happens again
+                    pinsync.run(config, today=TODAY, full_refresh=i > 0)
+            assert crash.crashed, (what, target)
+            assert_state_not_ahead(state, out, ref / "out")
+        # the next run starts in a fresh "process" and repairs everything
+        assert pinsync.run(config, today=TODAY).ok
+    assert_same_output(out, ref / "out")
+    assert bookmarks(state) == bookmarks(ref / "state" / "state.json")
+    assert not [p for p in out.rglob("*") if p.name.endswith(".tmp")], "temp files left in the output"
+
+
+def test_a_fatal_error_leaves_no_unit_running_after_the_run_returns(tmp_path, monkeypatch):
+    """A run that stops (here: the ad_accounts table cannot be written) must not return, and
+    release its lock, while another unit is still fetching and writing in the background."""
+    fake = FakePinterest(small_dataset(TODAY), access_tokens=(TOKEN,), latency=0.05)
+    original = pinsync.sink.Sink.write_table
+
+    def failing_write_table(sink, stream, df):
+        if stream == "ad_accounts":
+            raise pinsync.SinkError("cannot write ad_accounts/data.parquet: disk full")
+        return original(sink, stream, df)
+
+    monkeypatch.setattr(pinsync.sink.Sink, "write_table", failing_write_table)
+    with FakeServer(fake) as srv:
+        config = build_config({**raw_config(srv.url, tmp_path, TODAY), "auth": {"access_token": TOKEN}}, TODAY)
+        with pytest.raises(pinsync.SinkError):
+            pinsync.run(config, today=TODAY)
+        calls = sum(fake.calls.values())
+        files = sorted(str(p) for p in tmp_path.rglob("*"))
+        state = (tmp_path / "state" / "state.json").read_bytes() if (tmp_path / "state" / "state.json").exists() else b""
+        time.sleep(0.6)
+        assert sum(fake.calls.values()) == calls, "requests were still made after run() had returned"
+    assert sorted(str(p) for p in tmp_path.rglob("*")) == files, "files were written after run() had returned"
+    assert ((tmp_path / "state" / "state.json").read_bytes()
+            if (tmp_path / "state" / "state.json").exists() else b"") == state
+
+
+@pytest.mark.parametrize("stream", ["ad_accounts", "campaigns", "campaign_analytics", "pins", "pin_analytics"])
+def test_a_crash_in_the_middle_of_a_full_refresh_leaves_every_table_readable(write_points, tmp_path, monkeypatch,
+                                                                             stream):
+    """A --full-refresh rewrites partitions the next incremental run will not touch (unchanged
+    entities, days before the look-back): a temp file it leaves there must not outlive it, or
+    reading the table folder (``pl.scan_parquet("out/campaigns/")``) fails for good."""
+    ref = write_points[0]
+    fake = FakePinterest(small_dataset(TODAY), access_tokens=(TOKEN,))
+    with FakeServer(fake) as srv:
+        config = build_config({**raw_config(srv.url, tmp_path, TODAY, days=5), "auth": {"access_token": TOKEN}},
+                              TODAY)
+        assert pinsync.run(config, today=TODAY).ok
+        with monkeypatch.context() as mp:
+            crash = CrashAt(mp, 1, only=lambda rel: rel.startswith(f"{stream}/"), halfway=True)
+            with pytest.raises(Crash):
+                pinsync.run(config, today=TODAY, full_refresh=True)
+        assert crash.crashed and list((tmp_path / "out" / stream).rglob(".*.tmp"))
+        assert pinsync.run(config, today=TODAY).ok
+    assert not [p for p in (tmp_path / "out").rglob("*") if p.name.endswith(".tmp")], "temp files left behind"
+    for name in pinsync.STREAMS:
+        lf = pl.scan_parquet(str(tmp_path / "out" / name) + "/", hive_partitioning=True)
+        assert lf.collect().height == pl.scan_parquet(str(ref / "out" / name) + "/", hive_partitioning=True).collect().height
+    assert_same_output(tmp_path / "out", ref / "out")
