@@ -17,7 +17,8 @@ MASK = "***"
 # Bearer / Basic headers and token-looking query or form values, even if never registered.
 _PATTERNS = [
     re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?(?:bearer|basic)\s+)[^\s'\",}]+"),
-    re.compile(r"(?i)((?:access_token|refresh_token|client_secret)['\"]?\s*[:=]\s*['\"]?)[^\s'\"&,}]+"),
+    # form fields (refresh_token=...) and JSON members ("access_token": "...")
+    re.compile(r"(?i)((?:access_token|refresh_token|client_secret)(?:=|['\"]\s*:\s*['\"]))[^\s'\"&,}]+"),
 ]
 
 
