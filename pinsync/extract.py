@@ -185,29 +185,37 @@ class Extractor:
         ids = sorted(pin_ids)
         if not ids:
             return frames.concat([], columns)
+        multi_tasks = [(w, b, s) for w in windows for b in batched(ids, spec.batch_size) for s in splits]
+        first = None
         if self._multi_pin is None:
-            self._detect_multi_pin(ids, windows[0], splits[0], spec)
+            # the first real batch doubles as the capability check: no extra request
+            first = self._detect_multi_pin(multi_tasks[0], spec, columns)
+            if first is not None:
+                multi_tasks = multi_tasks[1:]
         if self._multi_pin:
-            tasks = [(w, b, s) for w in windows for b in batched(ids, spec.batch_size) for s in splits]
+            tasks = multi_tasks
         else:
             tasks = [(w, [p], s) for w in windows for p in ids for s in splits]
         parts = self._map(lambda w, b, s: self._pin_batch(w, b, s, spec, columns), tasks)
-        df = frames.concat(parts, columns)
+        df = frames.concat(([first] if first is not None else []) + parts, columns)
         return df.unique(subset=["pin_id", "app_type", "date"], keep="last", maintain_order=True).sort(
             ["pin_id", "app_type", "date"])
 
-    def _detect_multi_pin(self, ids, window, split, spec) -> None:
+    def _detect_multi_pin(self, task: tuple, spec: StreamSpec, columns) -> pl.DataFrame | None:
+        """Ask the multi-pin beta for ``task``'s batch; its frame, or None if the app lacks access."""
         with self._multi_lock:
             if self._multi_pin is not None:
-                return
+                return None
             try:
-                self._pin_request(window, ids[:1], split, spec, multi=True)
                 self._multi_pin = True
+                return self._pin_batch(*task, spec, columns)
             except ApiError as e:
                 if e.status != 403:
+                    self._multi_pin = None
                     raise
                 log.info("the multi-pin analytics beta is not available to this app; one call per pin")
                 self._multi_pin = False
+                return None
 
     def _pin_request(self, window, batch, split, spec, *, multi: bool) -> dict:
         params = {"start_date": window[0].isoformat(), "end_date": window[1].isoformat(),

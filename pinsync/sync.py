@@ -392,7 +392,9 @@ def run(config, *, today: dt.date | None = None, full_refresh: bool = False,
         client = client_for(config, owner=run_id, sleep=sleep)
         workers = max(1, config.max_workers)
         requests_pool = ThreadPoolExecutor(workers, thread_name_prefix="pinsync-req")
-        units_pool = ThreadPoolExecutor(workers, thread_name_prefix="pinsync-unit")
+        # units (a stream for one account) mostly wait on their requests, which run in the
+        # request pool; fewer units at once bound the memory held by unwritten frames
+        units_pool = ThreadPoolExecutor(max(2, workers // 2), thread_name_prefix="pinsync-unit")
         job = _Run(config, today=today, full_refresh=full_refresh, run_id=run_id, on_event=on_event, shard=shard,
                    client=client, store=store, state=state, sink=Sink(output, run_id), pool=requests_pool)
         try:

@@ -80,7 +80,7 @@ def test_four_streams_equal_the_fake_in_the_fewest_calls(big, tmp_path):
     assert fake.calls["ad_analytics"] == 3 * math.ceil(600 / 250)
     pins = read_table(out, "pin_analytics")
     assert pins.select("pin_id", "app_type", "date").is_duplicated().sum() == 0
-    assert fake.calls["multi_pin_analytics"] == math.ceil(150 / 100) + 1   # + the one-pin capability probe
+    assert fake.calls["multi_pin_analytics"] == math.ceil(150 / 100)   # the first batch doubles as the probe
     # every ads analytics row carries its context
     row = read_table(out, "ad_analytics").row(0, named=True)
     assert row["granularity"] == "DAY" and row["click_window_days"] == 30 and row["currency"]
@@ -207,7 +207,7 @@ def test_pin_analytics_falls_back_to_one_call_per_pin_and_splits_by_app_type(tmp
         df = read_table(tmp_path / "out", "pin_analytics")
         start, end = TODAY - dt.timedelta(days=89), TODAY - dt.timedelta(days=1)
         live = [p for p in ds.pins if p["created_at"][:10] <= end.isoformat()]
-        assert fake.calls["multi_pin_analytics"] == 1                   # the probe, answered 403
+        assert fake.calls["multi_pin_analytics"] == 1                   # the first batch, answered 403
         assert fake.calls["pin_analytics"] == 2 * len(live)              # NO_SPLIT + APP_TYPE per pin
         assert set(df["app_type"].unique().to_list()) <= {"TOTAL", "MOBILE", "TABLET", "WEB"}
         assert "TOTAL" in df["app_type"].to_list() and len(df["app_type"].unique()) > 1
