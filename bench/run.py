@@ -1,0 +1,900 @@
+"""pinsync benchmark (issue #5): a full sync, then the next day's incremental run, against the fake API.
+
+    python bench/run.py [--latency 0.05] [--scale 20] [--workers 8] [--accounts 5] [--ads 1000]
+                        [--pins 2000] [--days 90] [--out bench/results.json]
+
+What it does:
+
+* builds a deterministic dataset (``--accounts`` ad accounts x ``--ads`` ads each, in campaigns of
+  ``--ad-groups-per-campaign`` ad groups of ``--ads-per-ad-group`` ads, plus ``--pins`` pins; 120+ days of
+  history; ``today`` = the real UTC date) and serves it with the fake API on 127.0.0.1, with
+  ``--latency`` seconds per request and the published rate limits
+  (:data:`pinsync.api.RATE_LIMITS_PER_MINUTE`) enforced per window of ``60/--scale`` seconds; pinsync is
+  configured with the same limits and ``http.rate_limit_window_seconds = 60/--scale``;
+* runs ``pinsync.run`` in a child process (all streams, ``start_date`` = ``--days`` back, DAY
+  granularity; output and state in a new folder under ``--workdir``, default the system temp folder)
+  and measures its wall time, CPU time (``wait4``) and peak RSS (the child's ``VmHWM``);
+* computes the minimum number of requests per rate-limit category from the dataset, with pinsync's own
+  rules (which ids it sends, batch sizes, windows), and the wall-time floor
+  ``max(max_c requests_c / limit_c x window, requests x latency / workers)``; also a *compute floor*:
+  the CPU time ``pl.read_json`` + ``write_parquet`` need to turn the run's bodies into the same files;
+* times pinsync's transform (JSON body -> typed frame -> hive partitions -> Parquet bytes) on real
+  response bodies against a ``pl.read_json`` + ``write_parquet`` floor on the same bytes (and against
+  the same floor writing the same partitions);
+* does it again for an incremental run "the next day" (a dataset with the same seed and ``today + 1``,
+  pinsync on the same output and state);
+* measures peak RSS at other sizes (fewer days, twice the accounts, twice the pins; ``--no-rss-sweep``);
+* prints a table and writes everything to ``--out`` (JSON), with pass/fail against the targets.
+
+Rate limits: with the default dataset every category needs fewer requests than one window allows
+(e.g. org_analytics 21 of 60), so the sliding windows never make pinsync wait at any ``--scale``; the
+scale only sets how long the issue's rate floor is (1 s at the default 20). A default run takes 2-4
+minutes on 2 CPUs.
+
+The fake computes analytics responses on the fly (tens to hundreds of ms of CPU per response) in this
+process, on the same CPUs as pinsync. A real server's compute is part of its latency, so by default
+every analytics response is computed once in an untimed warm-up run (no latency, no limits, scratch
+output) and served from memory in the timed run; ``--no-cache`` measures without that. The fake's time
+under its lock and computing bodies are reported either way (``fake_busy_seconds``,
+``fake_compute_seconds``).
+
+``PINSYNC_BENCH_PROFILE=file.prof`` makes the pinsync child cProfile every thread into that file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import io
+import json
+import math
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+TOKEN = "pina.bench-access-token"
+SEED = 42
+CATEGORIES = ("ads_read", "ads_analytics", "org_read", "org_analytics")
+TARGET_REQUESTS = 1.05
+TARGET_WALL = 1.5
+TARGET_TRANSFORM = 1.5
+TARGET_RSS_MB = 300.0
+
+
+# ======================================================================================== child
+def child_main(spec_path: str) -> None:
+    """Run pinsync once (in this process) and print its figures as JSON on the last stdout line."""
+    import resource
+
+    t_start = time.perf_counter()
+    import logging
+
+    import pinsync
+    from pinsync.config import config_from_dict
+
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    spec = json.loads(Path(spec_path).read_text())
+    today = dt.date.fromisoformat(spec["today"])
+    config = config_from_dict(spec["config"], env={}, today=today)
+    rss_ready = _vm_hwm_kb()
+    profile = os.environ.get("PINSYNC_BENCH_PROFILE")      # debugging aid: cProfile every thread
+    if profile:
+        import cProfile
+        import pstats
+        profiles = []
+        thread_run = threading.Thread.run
+
+        def profiled_run(self):
+            prof = cProfile.Profile()
+            profiles.append(prof)
+            prof.enable()
+            try:
+                thread_run(self)
+            finally:
+                prof.disable()
+        threading.Thread.run = profiled_run
+        main_prof = cProfile.Profile()
+        profiles.append(main_prof)
+        main_prof.enable()
+    t_run = time.perf_counter()
+    result = pinsync.run(config, today=today, raise_on_failure=False)
+    run_seconds = time.perf_counter() - t_run
+    if profile:
+        main_prof.disable()
+        pstats.Stats(*profiles).dump_stats(profile)
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    print(json.dumps({
+        "ok": result.ok,
+        "failures": result.failures,
+        "seconds": result.seconds,
+        "run_seconds": run_seconds,
+        "startup_seconds": t_run - t_start,
+        "requests_by_category": result.requests_by_category,
+        "streams": {n: {"rows_fetched": s.rows_fetched, "rows_written": s.rows_written,
+                        "files_written": s.files_written, "files_deleted": s.files_deleted,
+                        "requests": s.requests, "seconds": round(s.seconds, 3)}
+                    for n, s in result.streams.items()},
+        "rss_ready_kb": rss_ready,
+        "rss_peak_kb": _vm_hwm_kb(),
+        "cpu_user": ru.ru_utime,
+        "cpu_sys": ru.ru_stime,
+    }))
+
+
+def _vm_hwm_kb() -> int:
+    """This process's peak RSS (VmHWM). Not ru_maxrss: a child started by vfork + exec inherits the
+    parent's high-water mark in ru_maxrss, and the parent (dataset, cached bodies) is large."""
+    m = re.search(r"VmHWM:\s+(\d+)", Path("/proc/self/status").read_text())
+    return int(m.group(1)) if m else 0
+
+
+# ======================================================================================== the fake
+def make_fake_class():
+    import dataclasses
+
+    from pinsync.fake import FakePinterest
+    from pinsync.fake.router import ROUTES, Reply
+
+    compiled = [(re.compile(f"^{p}$"), cat) for _, p, _, cat in ROUTES]
+    can_cache = "compute" in {f.name for f in dataclasses.fields(Reply)}
+
+    class BenchFake(FakePinterest):
+        """The fake, plus: memoised analytics bodies, time under its lock and computing bodies,
+        statuses per rate-limit category."""
+
+        def __init__(self, *args, cache: bool = True, **kwargs):
+            super().__init__(*args, **kwargs)
+            if cache and not can_cache:
+                print("warning: this fake has no Reply.compute hook: running without the response cache")
+            self.cache_enabled = cache and can_cache
+            self._cache: dict = {}
+            self._bench_lock = threading.Lock()
+            self.cache_hits = 0
+            self.busy = 0.0              # under the fake's lock (serialized)
+            self.compute_seconds = 0.0   # computing analytics bodies (outside the lock, in parallel)
+            self.statuses: Counter = Counter()
+
+        def reset_bench(self) -> None:
+            with self.lock:
+                self.reset_counters()
+                self.cache_hits = 0
+                self.busy = self.compute_seconds = 0.0
+                self.statuses.clear()
+
+        def _dispatch(self, method, path, query, headers, body):
+            t = time.perf_counter()
+            reply = super()._dispatch(method, path, query, headers, body)
+            self.busy += time.perf_counter() - t
+            cat = next((c for rx, c in compiled if rx.match(path)), "other")
+            self.statuses[(cat, reply.status)] += 1
+            return reply
+
+        def _respond(self, route, method, params, query, headers, body, category, allowed, *args, **kwargs):
+            reply = super()._respond(route, method, params, query, headers, body, category, allowed, *args, **kwargs)
+            compute = getattr(reply, "compute", None)
+            if compute is not None:
+                key = (route, tuple(sorted(params.items())), tuple(sorted((k, tuple(v)) for k, v in query.items())))
+                reply.compute = lambda: self._body(key, compute)
+            return reply
+
+        def _body(self, key, compute) -> bytes:
+            if self.cache_enabled:
+                with self._bench_lock:
+                    hit = self._cache.get(key)
+                    if hit is not None:
+                        self.cache_hits += 1
+                        return hit
+            t = time.perf_counter()
+            body = compute()
+            with self._bench_lock:
+                self.compute_seconds += time.perf_counter() - t
+                if self.cache_enabled:
+                    self._cache[key] = body
+            return body
+
+    return BenchFake
+
+
+# ======================================================================================== expectations
+def pages(n: int, size: int = 250) -> int:
+    """Requests to list ``n`` items: the fake's last page has a null bookmark, even when ``n`` is an
+    exact multiple of ``size`` (so no empty trailing page); an empty list still costs one request."""
+    return max(1, math.ceil(n / size))
+
+
+def n_windows(start: dt.date, end: dt.date, span: int = 90) -> int:
+    return 0 if start > end else math.ceil(((end - start).days + 1) / span)
+
+
+def analytics_range(today: dt.date, start_date: dt.date, bookmark: dt.date | None, lookback: int):
+    """The documented fetch rule: first run from start_date, later runs from min(bookmark + 1,
+    today - lookback); never before today - 89 (what the API serves, with a day of margin); end
+    yesterday."""
+    end = today - dt.timedelta(days=1)
+    start = start_date if bookmark is None else max(
+        min(bookmark + dt.timedelta(days=1), today - dt.timedelta(days=lookback)), start_date)
+    start = max(start, today - dt.timedelta(days=89))
+    return start, end
+
+
+def minimum_requests(ds, today: dt.date, ads_range, pins_range) -> dict:
+    """The fewest requests per category for pinsync's job on ``ds``, from the dataset itself.
+
+    Entity lists: every status, 250 a page. Ads analytics: the ids pinsync sends (entities created
+    before the end of the window: later ones cannot have metrics in it), 250 a call, one call per
+    90-day window. Pin analytics: the pins created before the end of the window, 100 a call (the
+    multi-pin endpoint), per window. pinsync's one-pin capability probe is *not* in the minimum.
+    """
+    accounts = [a["id"] for a in ds.ad_accounts]
+    ads_read = pages(len(accounts))
+    ads_analytics = 0
+    detail = {"ad_accounts": len(accounts), "per_account": {}}
+    a_start, a_end = ads_range
+    a_windows = n_windows(a_start, a_end)
+    cutoff = dt.datetime.combine(a_end + dt.timedelta(days=1), dt.time(), tzinfo=dt.timezone.utc).timestamp()
+    for acct in accounts:
+        row = {}
+        for kind in ("campaigns", "ad_groups", "ads"):
+            items = [e for e in ds.items(kind) if e["ad_account_id"] == acct]
+            live = [e for e in items if e.get("created_time") is None or e["created_time"] < cutoff]
+            ads_read += pages(len(items))
+            ads_analytics += math.ceil(len(live) / 250) * a_windows
+            row[kind] = {"listed": len(items), "sent_to_analytics": len(live)}
+        detail["per_account"][acct] = row
+    p_start, p_end = pins_range
+    p_windows = n_windows(p_start, p_end)
+    pin_cutoff = (p_end + dt.timedelta(days=1)).isoformat()
+    live_pins = [p for p in ds.pins if p["created_at"] is None or p["created_at"][:10] < pin_cutoff]
+    detail.update(pins=len(ds.pins), pins_sent_to_analytics=len(live_pins),
+                  ads_window=[a_start.isoformat(), a_end.isoformat(), a_windows],
+                  pins_window=[p_start.isoformat(), p_end.isoformat(), p_windows])
+    return {"by_category": {"ads_read": ads_read, "ads_analytics": ads_analytics, "org_read": pages(len(ds.pins)),
+                            "org_analytics": math.ceil(len(live_pins) / 100) * p_windows},
+            "detail": detail}
+
+
+def floors(requests: dict[str, int], limits: dict[str, float], window: float, latency: float, workers: int) -> dict:
+    """The issue's floor, plus a burst-aware variant (a sliding window admits ``limit`` at once)."""
+    rate = {c: requests.get(c, 0) / limits[c] * window for c in limits}
+    burst = {c: (max(0, math.ceil(requests.get(c, 0) / limits[c]) - 1) * window) for c in limits}
+    total = sum(requests.values())
+    lat = total * latency / workers
+    return {"rate_by_category": {c: round(v, 3) for c, v in rate.items()}, "rate": max(rate.values()),
+            "latency": lat, "floor": max(max(rate.values()), lat),
+            "burst_aware_floor": max(max(burst.values()) + latency, lat)}
+
+
+# ======================================================================================== transform
+class _StubClient:
+    """Hands pinsync's Extractor recorded bodies instead of talking HTTP."""
+
+    def __init__(self, bodies: dict[str, bytes]):
+        self.bodies = bodies
+
+    def get_bytes(self, path, params=None, *, category=None, tag="", expect="any") -> bytes:
+        key = params.get("pin_ids") or next(v for k, v in params.items() if k.endswith("_ids"))
+        return self.bodies[key]
+
+    def get_json(self, path, params=None, *, category=None, tag=""):
+        return json.loads(self.get_bytes(path, params, category=category, tag=tag))
+
+
+def transform_bench(fake, ds, today: dt.date, days: int, repeat: int, settings) -> dict:
+    """pinsync's transform vs a read_json + write_parquet floor, on the same response bodies.
+
+    Ads: every ad-level body of the first two ad accounts (250 ads x ``days`` days each; one
+    "unit" per account, as the sync does). Pins: 5 multi-pin bodies (100 pins x ``days`` days).
+    pinsync: ``Extractor.ads_analytics`` / ``Extractor.pin_analytics`` (``frames.read_json_array``,
+    ``pin_payload_frame`` after ``json.loads``, typing, dedup, sort) + ``Sink.replace_partitions``
+    to an in-memory filesystem (partitioning, per-file sort, ``write_parquet`` to BytesIO).
+    Floor: ``pl.read_json(BytesIO(body))`` + ``write_parquet(BytesIO)`` per body (pins: plus the
+    unpivot/explode/unnest that turns the nested object into rows).
+    """
+    import importlib
+
+    import polars as pl
+
+    from pinsync.config import DEFAULT_PIN_METRIC_TYPES
+    from pinsync.sink import Sink
+    from pinsync.storage import Location
+    from pinsync.streams import STREAMS
+
+    extract = importlib.import_module("pinsync.extract")
+    start, end = today - dt.timedelta(days=days), today - dt.timedelta(days=1)
+    hdr = {"Authorization": f"Bearer {TOKEN}"}
+    out: dict = {"days": days, "window": [start.isoformat(), end.isoformat()]}
+
+    # ---- ads analytics bodies (the exact requests pinsync makes)
+    spec = STREAMS["ad_analytics"]
+    base = settings.params("ad")
+    units = []
+    for acct in [a["id"] for a in ds.ad_accounts[:2]]:
+        ids = sorted(a["id"] for a in ds.ads if a["ad_account_id"] == acct)
+        bodies = {}
+        for i in range(0, len(ids), 250):
+            batch = ",".join(ids[i:i + 250])
+            q = {k: [str(v)] for k, v in {**base, "ad_ids": batch, "start_date": start.isoformat(),
+                                          "end_date": end.isoformat()}.items()}
+            status, _, body = fake.handle("GET", f"/v5/ad_accounts/{acct}/ads/analytics", q, hdr)
+            assert status == 200, body[:200]
+            bodies[batch] = body
+        units.append((acct, ids, bodies))
+
+    # ---- multi-pin bodies
+    pspec = STREAMS["pin_analytics"]
+    metric_types = tuple(DEFAULT_PIN_METRIC_TYPES)      # pinsync's default pin_analytics.metric_types
+    pin_ids = sorted(p["id"] for p in ds.pins)[:500]
+    pin_bodies = {}
+    for i in range(0, len(pin_ids), 100):
+        batch = ",".join(pin_ids[i:i + 100])
+        q = {"pin_ids": [batch], "start_date": [start.isoformat()], "end_date": [end.isoformat()],
+             "metric_types": [",".join(metric_types)], "split_field": ["NO_SPLIT"]}
+        status, _, body = fake.handle("GET", "/v5/pins/analytics", q, hdr)
+        assert status == 200, body[:200]
+        pin_bodies[batch] = body
+
+    def pinsync_ads():
+        ex = extract.Extractor(_StubClient({k: v for _, _, b in units for k, v in b.items()}), settings=settings)
+        sink = Sink(Location(f"memory://pinsync-bench-{time.monotonic_ns()}"), "bench")
+        rows = files = 0
+        t_parse = t_write = 0.0
+        for acct, ids, _ in units:
+            t0 = time.perf_counter()
+            df = ex.ads_analytics(spec, acct, ids, start, end, currency="USD")
+            t1 = time.perf_counter()
+            covers = [{"ad_account_id": acct, "date": start + dt.timedelta(days=d)} for d in range(days)]
+            w = sink.replace_partitions(spec.name, df, spec.partition_by, covers=covers, sort_by=spec.primary_key)
+            t_parse += t1 - t0
+            t_write += time.perf_counter() - t1
+            rows += df.height
+            files += w.files_written
+        return rows, files, t_parse, t_write
+
+    def floor_ads():
+        rows = 0
+        for _, _, bodies in units:
+            for body in bodies.values():
+                df = pl.read_json(io.BytesIO(body))
+                df.write_parquet(io.BytesIO())
+                rows += df.height
+        return rows
+
+    def pinsync_pins():
+        ex = extract.Extractor(_StubClient(pin_bodies), pin_metric_types=metric_types)
+        ex._multi_pin = True          # the capability probe is a request, not transform work
+        sink = Sink(Location(f"memory://pinsync-bench-{time.monotonic_ns()}"), "bench")
+        t0 = time.perf_counter()
+        df = ex.pin_analytics(pin_ids, start, end)
+        t1 = time.perf_counter()
+        covers = [{"date": start + dt.timedelta(days=d)} for d in range(days)]
+        w = sink.replace_partitions(pspec.name, df, pspec.partition_by, covers=covers, sort_by=pspec.primary_key)
+        return df.height, w.files_written, t1 - t0, time.perf_counter() - t1
+
+    def pin_rows(body: bytes) -> pl.DataFrame:
+        df = pl.read_json(io.BytesIO(body))
+        return (df.select(pl.all().struct.field("all").struct.field("daily_metrics").name.keep())
+                .unpivot(variable_name="pin_id").explode("value").unnest("value"))
+
+    def floor_pins():
+        rows = 0
+        for body in pin_bodies.values():
+            df = pin_rows(body)
+            df.write_parquet(io.BytesIO())
+            rows += df.height
+        return rows
+
+    def write_partitions(df: pl.DataFrame, by: list[str]) -> None:
+        for part in df.partition_by(by, maintain_order=True):
+            part.write_parquet(io.BytesIO())
+
+    def layout_ads():      # the floor with pinsync's layout: one file per (ad account, day)
+        rows = 0
+        for _, _, bodies in units:
+            df = pl.concat([pl.read_json(io.BytesIO(b)) for b in bodies.values()], how="diagonal_relaxed")
+            write_partitions(df, ["DATE"])
+            rows += df.height
+        return rows
+
+    def layout_pins():     # one file per day
+        df = pl.concat([pin_rows(b) for b in pin_bodies.values()], how="diagonal_relaxed")
+        write_partitions(df, ["date"])
+        return df.height
+
+    def best(fn):
+        times, res = [], None
+        for _ in range(repeat):
+            t = time.perf_counter()
+            res = fn()
+            times.append(time.perf_counter() - t)
+        return min(times), res
+
+    for name, mine, floor, layout, nbodies, nbytes in (
+            ("ad_analytics", pinsync_ads, floor_ads, layout_ads, sum(len(b) for _, _, b in units),
+             sum(len(x) for _, _, b in units for x in b.values())),
+            ("pin_analytics", pinsync_pins, floor_pins, layout_pins, len(pin_bodies),
+             sum(len(x) for x in pin_bodies.values()))):
+        t_mine, (rows, files, t_parse, t_write) = best(mine)
+        t_floor, floor_rows = best(floor)
+        t_layout, _ = best(layout)
+        out[name] = {
+            "bodies": nbodies, "mb": round(nbytes / 1e6, 2), "rows": rows, "files": files,
+            "pinsync_seconds": round(t_mine, 4), "pinsync_parse_seconds": round(t_parse, 4),
+            "pinsync_write_seconds": round(t_write, 4), "floor_seconds": round(t_floor, 4), "floor_rows": floor_rows,
+            "pinsync_rows_per_s": round(rows / t_mine), "floor_rows_per_s": round(rows / t_floor),
+            "ratio": round(t_mine / t_floor, 3),
+            "same_layout_floor_seconds": round(t_layout, 4), "ratio_to_same_layout_floor": round(t_mine / t_layout, 3),
+        }
+    return out
+
+
+def compute_floor(fake, cpus: int) -> dict | None:
+    """The least CPU work that turns this run's analytics bodies into the same files: every body the
+    fake served (its cache) through ``pl.read_json`` -> one frame per (stream, ad account) ->
+    ``partition_by`` date -> ``write_parquet`` (BytesIO) per partition, single-threaded; divided
+    by the CPU count for a (generous) lower bound on wall time. Entity lists are left out (small)."""
+    import polars as pl
+
+    if not fake._cache:
+        return None
+    ads: dict = {}
+    pin_bodies = []
+    for (route, params, _), body in fake._cache.items():
+        if route.endswith("pin_analytics"):
+            pin_bodies.append(body)
+        else:
+            ads.setdefault((route, params), []).append(body)
+    t = time.perf_counter()
+    files = rows = 0
+    for bodies in ads.values():
+        frames = [pl.read_json(io.BytesIO(b)) for b in bodies if b.strip() != b"[]"]
+        if not frames:
+            continue
+        df = pl.concat(frames, how="diagonal_relaxed")
+        for part in df.partition_by("DATE", maintain_order=True):
+            part.write_parquet(io.BytesIO())
+            files += 1
+        rows += df.height
+    if pin_bodies:
+        parts = []
+        for b in pin_bodies:
+            df = pl.read_json(io.BytesIO(b))
+            parts.append(df.select(pl.all().struct.field("all").struct.field("daily_metrics").name.keep())
+                         .unpivot(variable_name="pin_id").explode("value").unnest("value")
+                         .filter(~pl.col("data_status").str.starts_with("BEFORE_")))
+        df = pl.concat(parts, how="diagonal_relaxed")
+        for part in df.partition_by("date", maintain_order=True):
+            part.write_parquet(io.BytesIO())
+            files += 1
+        rows += df.height
+    single = time.perf_counter() - t
+    return {"single_thread_seconds": round(single, 3), "cpus": cpus, "floor": round(single / cpus, 3),
+            "rows": rows, "files": files, "bodies": len(fake._cache)}
+
+
+def rss_sweep(args, shape: dict, today: dt.date, workdir: Path, server_cls, fake_cls) -> list[dict]:
+    """Peak RSS of a full sync at other sizes (no latency, no limits, no cache: only memory matters)."""
+    from pinsync.fake import Dataset
+
+    out = []
+    for accounts, pins, days in ((1, 500, 30), (args.accounts, args.pins, 30), (args.accounts, args.pins, args.days),
+                                 (args.accounts * 2, args.pins, args.days), (args.accounts, args.pins * 2, args.days)):
+        ds = Dataset(today=today, **{**shape, "accounts": accounts, "pins": pins})
+        fake = fake_cls(ds, access_tokens=(TOKEN,), cache=False)
+        label = f"sweep-{accounts}a-{pins}p-{days}d"
+        with server_cls(fake) as srv:
+            cfg = config_for(srv.url, workdir / label, today - dt.timedelta(days=days), args.workers, 60.0, {},
+                             args.lookback)
+            cfg.pop("rate_limits")
+            res = run_child({"today": today.isoformat(), "config": cfg}, workdir, label, args.malloc_conf)
+        shutil.rmtree(workdir / label, ignore_errors=True)
+        row = {"accounts": accounts, "ads": len(ds.ads), "pins": pins, "days": days,
+               "rows": sum(s["rows_fetched"] for s in res["streams"].values()),
+               "peak_rss_mb": round(res["rss_peak_kb"] / 1024, 1), "run_seconds": round(res["run_seconds"], 2)}
+        print(f"  {accounts:>3} accounts {len(ds.ads):>6} ads {pins:>6} pins {days:>3} days: "
+              f"{row['rows']:>9,} rows, peak RSS {row['peak_rss_mb']:.0f} MB", flush=True)
+        out.append(row)
+    return out
+
+
+# ======================================================================================== runs
+def run_child(spec: dict, workdir: Path, label: str, malloc_conf: str | None = None) -> dict:
+    spec_path = workdir / f"{label}.spec.json"
+    spec_path.write_text(json.dumps(spec))
+    err_path = workdir / f"{label}.stderr.log"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
+    if malloc_conf:
+        env["_RJEM_MALLOC_CONF"] = malloc_conf      # polars' jemalloc reads it when it loads
+    t0 = time.perf_counter()
+    with open(err_path, "wb") as err:
+        p = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--child", str(spec_path)],
+                             stdout=subprocess.PIPE, stderr=err, env=env)
+        hwm = [0]
+        stop = threading.Event()
+
+        def poll():   # VmHWM while it runs: a cross-check of the child's own figure
+            status = Path(f"/proc/{p.pid}/status")
+            while not stop.wait(0.05):
+                try:
+                    m = re.search(r"VmHWM:\s+(\d+)", status.read_text())
+                    if m:
+                        hwm[0] = max(hwm[0], int(m.group(1)))
+                except OSError:
+                    return
+        poller = threading.Thread(target=poll, daemon=True)
+        poller.start()
+        stdout = p.stdout.read()
+        _, status, ru = os.wait4(p.pid, 0)
+        p.returncode = os.waitstatus_to_exitcode(status)
+        stop.set()
+    wall = time.perf_counter() - t0
+    if p.returncode != 0:
+        raise SystemExit(f"{label}: pinsync child failed (exit {p.returncode}); see {err_path}:\n"
+                         + err_path.read_text()[-3000:])
+    res = json.loads(stdout.decode().strip().splitlines()[-1])
+    res.update(child_wall_seconds=wall, wait4_maxrss_kb=ru.ru_maxrss, child_vmhwm_poll_kb=hwm[0],
+               child_cpu_seconds=ru.ru_utime + ru.ru_stime)
+    if not res["ok"]:
+        raise SystemExit(f"{label}: pinsync reported failures: {res['failures']}")
+    return res
+
+
+def config_for(url: str, out: Path, start_date: dt.date, workers: int, window: float, limits: dict,
+               lookback: int = 30) -> dict:
+    return {
+        "api_url": url,
+        "auth": {"access_token": TOKEN},
+        "start_date": start_date.isoformat(),
+        "output": {"url": str(out / "out")},
+        "state": {"url": str(out / "state" / "state.json")},
+        "max_workers": workers,
+        "analytics": {"lookback_days": lookback},
+        "rate_limits": dict(limits),
+        "http": {"rate_limit_window_seconds": window},
+    }
+
+
+def timed_run(fake, server_cls, *, label: str, today: dt.date, start_date: dt.date, workdir: Path, target: Path,
+              args, limits: dict, window: float, warm_from: Path | None) -> dict:
+    """A warm-up run (fills the fake's cache; no latency, no limits, scratch copy), then the timed run."""
+    with server_cls(fake) as srv:
+        if fake.cache_enabled:
+            scratch = workdir / f"warm-{label}"
+            if warm_from is not None:
+                shutil.copytree(warm_from, scratch)
+            fake.latency, fake.rate_limits = 0.0, None
+            t = time.perf_counter()
+            run_child({"today": today.isoformat(),
+                       "config": config_for(srv.url, scratch, start_date, args.workers, window, limits,
+                                            args.lookback)},
+                      workdir, f"warm-{label}", args.malloc_conf)
+            print(f"  [{label}] warm-up (fills the fake's response cache): {time.perf_counter() - t:.1f}s", flush=True)
+            shutil.rmtree(scratch, ignore_errors=True)
+        fake.latency, fake.rate_limits = args.latency, dict(limits)
+        fake.reset_bench()
+        load = os.getloadavg()[0]
+        res = run_child({"today": today.isoformat(),
+                         "config": config_for(srv.url, target, start_date, args.workers, window, limits,
+                                              args.lookback)},
+                        workdir, label, args.malloc_conf)
+        res["loadavg_1min_at_start"] = load
+        res["fake_busy_seconds"] = round(fake.busy, 3)
+        res["fake_compute_seconds"] = round(fake.compute_seconds, 3)
+        res["fake_cache_hits"] = fake.cache_hits
+        res["fake_requests_by_category"] = {}
+        res["fake_429_by_category"] = {}
+        for (cat, status), n in sorted(fake.statuses.items()):
+            res["fake_requests_by_category"][cat] = res["fake_requests_by_category"].get(cat, 0) + n
+            if status == 429:
+                res["fake_429_by_category"][cat] = n
+        print(f"  [{label}] timed run: {res['run_seconds']:.2f}s", flush=True)
+        return res
+
+
+def assess(res: dict, minimum: dict, fl: dict, args, cf: dict | None = None) -> dict:
+    sent = {c: res["requests_by_category"].get(c, 0) for c in CATEGORIES}
+    total, total_min = sum(sent.values()), sum(minimum["by_category"].values())
+    rows = sum(s["rows_fetched"] for s in res["streams"].values())
+    per_cat = {c: {"requests": sent[c], "minimum": minimum["by_category"][c],
+                   "ratio": round(sent[c] / minimum["by_category"][c], 3) if minimum["by_category"][c] else None}
+               for c in CATEGORIES}
+    wall = res["run_seconds"]
+    return {
+        "requests": per_cat,
+        "requests_total": {"requests": total, "minimum": total_min, "ratio": round(total / total_min, 3)},
+        "requests_pass": all(v["ratio"] is None or v["ratio"] <= TARGET_REQUESTS for v in per_cat.values()),
+        "floor": {k: (round(v, 3) if isinstance(v, float) else v) for k, v in fl.items()},
+        "wall_seconds": round(wall, 3),
+        "child_wall_seconds": round(res["child_wall_seconds"], 3),
+        "wall_over_floor": round(wall / fl["floor"], 3),
+        "wall_pass": wall <= TARGET_WALL * fl["floor"],
+        "rows_fetched": rows,
+        "rows_per_second": round(rows / wall),
+        "peak_rss_mb": round(res["rss_peak_kb"] / 1024, 1),
+        "rss_after_imports_mb": round(res["rss_ready_kb"] / 1024, 1),
+        "rss_pass": res["rss_peak_kb"] / 1024 < TARGET_RSS_MB,
+        "child_cpu_seconds": round(res["child_cpu_seconds"], 2),
+        "fake_busy_seconds": res["fake_busy_seconds"],
+        "fake_compute_seconds": res["fake_compute_seconds"],
+        "fake_429": res["fake_429_by_category"],
+        "compute_floor": cf,
+        "wall_over_floor_incl_compute": round(wall / max(fl["floor"], cf["floor"]), 3) if cf else None,
+    }
+
+
+# ======================================================================================== report
+def print_run(title: str, a: dict, res: dict) -> None:
+    print(f"\n== {title}")
+    print(f"  {'category':<15}{'requests':>9}{'minimum':>9}{'ratio':>8}   (target <= {TARGET_REQUESTS})")
+    for c, v in a["requests"].items():
+        print(f"  {c:<15}{v['requests']:>9}{v['minimum']:>9}{(v['ratio'] or 0):>8.3f}")
+    t = a["requests_total"]
+    print(f"  {'total':<15}{t['requests']:>9}{t['minimum']:>9}{t['ratio']:>8.3f}   "
+          f"{'PASS' if a['requests_pass'] else 'FAIL'}; 429s seen by the fake: {a['fake_429'] or 'none'}")
+    f = a["floor"]
+    print(f"  wall {a['wall_seconds']:.2f}s (pinsync.run; child process incl. start-up {a['child_wall_seconds']:.2f}s)"
+          f" vs floor {f['floor']:.2f}s = max(rate {f['rate']:.2f}s, latency {f['latency']:.2f}s): "
+          f"{a['wall_over_floor']:.2f}x (target <= {TARGET_WALL}) {'PASS' if a['wall_pass'] else 'FAIL'}")
+    print(f"       rate floor by category: {f['rate_by_category']}; burst-aware floor {f['burst_aware_floor']:.2f}s")
+    if a["compute_floor"]:
+        c = a["compute_floor"]
+        print(f"       compute floor {c['floor']:.2f}s (read_json + write_parquet of the same {c['bodies']} bodies into "
+              f"the same {c['files']} files: {c['single_thread_seconds']:.2f}s on one thread / {c['cpus']} CPUs); "
+              f"wall / max(floor, compute floor) = {a['wall_over_floor_incl_compute']:.2f}x")
+    print(f"  rows fetched {a['rows_fetched']:,} ({a['rows_per_second']:,} rows/s end to end); "
+          f"child CPU {a['child_cpu_seconds']:.1f}s; the fake: {a['fake_busy_seconds']:.2f}s under its lock, "
+          f"{a['fake_compute_seconds']:.2f}s computing bodies")
+    print(f"  peak RSS {a['peak_rss_mb']:.0f} MB (after imports {a['rss_after_imports_mb']:.0f} MB; "
+          f"polled {res['child_vmhwm_poll_kb'] / 1024:.0f} MB) target < {TARGET_RSS_MB:.0f} MB "
+          f"{'PASS' if a['rss_pass'] else 'FAIL'}")
+    print("  " + "  ".join(f"{n}:{s['rows_fetched']}r/{s['requests']}q/{s['seconds']}s" for n, s in res["streams"].items()))
+
+
+def print_transform(tr: dict) -> None:
+    print(f"\n== transform ({tr['days']} days a body; best of the repeats)")
+    for name in ("ad_analytics", "pin_analytics"):
+        v = tr[name]
+        print(f"  {name:<14} {v['bodies']} bodies {v['mb']} MB -> {v['rows']:,} rows, {v['files']} files: "
+              f"pinsync {v['pinsync_seconds']:.3f}s (typing {v['pinsync_parse_seconds']:.3f}s + partitions/parquet "
+              f"{v['pinsync_write_seconds']:.3f}s) = {v['pinsync_rows_per_s']:,} rows/s; floor {v['floor_seconds']:.3f}s "
+              f"= {v['floor_rows_per_s']:,} rows/s; ratio {v['ratio']:.2f}x (target <= {TARGET_TRANSFORM}) "
+              f"{'PASS' if v['ratio'] <= TARGET_TRANSFORM else 'FAIL'}; floor with the same partitions "
+              f"({v['files']} files) {v['same_layout_floor_seconds']:.3f}s: {v['ratio_to_same_layout_floor']:.2f}x")
+
+
+def print_summary(results: dict, transform: dict) -> None:
+    runs = [r for r in ("full", "incremental") if r in results]
+    print("\n== summary" + " " * 27 + "".join(f"{r:>22}" for r in runs) + "   target")
+
+    def row(label, cells, target):
+        print(f"  {label:<35}" + "".join(f"{c:>22}" for c in cells) + f"   {target}")
+
+    a = {r: results[r]["assessment"] for r in runs}
+    for c in CATEGORIES:
+        row(f"requests {c}", [f"{a[r]['requests'][c]['requests']}/{a[r]['requests'][c]['minimum']} = "
+                             f"{a[r]['requests'][c]['ratio']:.2f}x" for r in runs], f"<= {TARGET_REQUESTS}x")
+    row("wall / floor", [f"{a[r]['wall_seconds']:.2f}/{a[r]['floor']['floor']:.2f}s = {a[r]['wall_over_floor']:.1f}x"
+                         for r in runs], f"<= {TARGET_WALL}x")
+    row("compute floor (same files)", [f"{a[r]['compute_floor']['floor']:.2f}s" if a[r]["compute_floor"] else "-"
+                                        for r in runs], "")
+    row("wall / max(floor, compute floor)", [f"{a[r]['wall_over_floor_incl_compute']:.1f}x"
+                                              if a[r]["wall_over_floor_incl_compute"] else "-" for r in runs], "")
+    row("rows/s end to end", [f"{a[r]['rows_per_second']:,}" for r in runs], "")
+    for k in ("ad_analytics", "pin_analytics"):
+        row(f"transform {k} / floor", [f"{transform[r][k]['ratio']:.2f}x" for r in runs], f"<= {TARGET_TRANSFORM}x")
+        row(f"  ... / same-partitions floor", [f"{transform[r][k]['ratio_to_same_layout_floor']:.2f}x" for r in runs], "")
+    row("peak RSS", [f"{a[r]['peak_rss_mb']:.0f} MB" for r in runs], f"< {TARGET_RSS_MB:.0f} MB")
+    notes = []
+    for r in runs:
+        cf, fl = a[r]["compute_floor"], a[r]["floor"]["floor"]
+        if cf and cf["floor"] > TARGET_WALL * fl:
+            notes.append(f"{r}: writing the same {cf['files']} files from the same bodies takes at least "
+                         f"{cf['floor']:.2f}s of CPU per CPU here, more than {TARGET_WALL} x the request floor "
+                         f"({fl:.2f}s): the wall target cannot be met on this machine with this layout")
+    for n in notes:
+        print(f"  note: {n}")
+    results["summary_notes"] = notes
+
+
+# ======================================================================================== main
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--latency", type=float, default=0.05, help="seconds the fake waits per request (default 0.05)")
+    ap.add_argument("--scale", type=float, default=20.0,
+                    help="rate-limit windows last 60/scale seconds, for the fake and pinsync (default 20)")
+    ap.add_argument("--workers", type=int, default=8, help="pinsync max_workers (default 8)")
+    ap.add_argument("--accounts", type=int, default=5)
+    ap.add_argument("--ads", type=int, default=1000, help="ads per ad account (default 1000)")
+    ap.add_argument("--ad-groups-per-campaign", type=int, default=5)
+    ap.add_argument("--ads-per-ad-group", type=int, default=10)
+    ap.add_argument("--pins", type=int, default=2000)
+    ap.add_argument("--days", type=int, default=90, help="start_date this many days back (pinsync clamps to 89)")
+    ap.add_argument("--lookback", type=int, default=30, help="analytics.lookback_days (pinsync's default 30)")
+    ap.add_argument("--repeat", type=int, default=3, help="transform timings: best of N (default 3)")
+    ap.add_argument("--no-cache", action="store_true", help="let the fake compute every response in the timed run")
+    ap.add_argument("--no-incremental", action="store_true", help="skip the next-day run")
+    ap.add_argument("--keep", action="store_true", help="keep the output folder")
+    ap.add_argument("--workdir", help="where the output and state go (default: a new temporary folder on disk)")
+    ap.add_argument("--no-rss-sweep", action="store_true", help="skip the peak-RSS runs at other sizes")
+    ap.add_argument("--malloc-conf", help="_RJEM_MALLOC_CONF for the pinsync child, e.g. "
+                                          "'dirty_decay_ms:0,muzzy_decay_ms:0' (polars' allocator)")
+    ap.add_argument("--out", default=str(ROOT / "bench" / "results.json"))
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        child_main(args.child)
+        return
+
+    import polars as pl
+
+    import pinsync
+    from pinsync import api
+    from pinsync.config import DEFAULT_ANALYTICS_COLUMNS
+    from pinsync.extract import AnalyticsSettings
+    from pinsync.fake import Dataset, FakeServer
+
+    t_all = time.perf_counter()
+    today = dt.datetime.now(dt.timezone.utc).date()
+    start_date = today - dt.timedelta(days=args.days)
+    window = 60.0 / args.scale
+    limits = dict(api.RATE_LIMITS_PER_MINUTE)
+    per_campaign = args.ad_groups_per_campaign * args.ads_per_ad_group
+    campaigns = max(1, math.ceil(args.ads / per_campaign))
+    shape = dict(seed=SEED, accounts=args.accounts, campaigns_per_account=campaigns,
+                 ad_groups_per_campaign=args.ad_groups_per_campaign, ads_per_ad_group=args.ads_per_ad_group,
+                 pins=args.pins, history_days=max(120, args.days + 30))
+    BenchFake = make_fake_class()
+    workdir = Path(tempfile.mkdtemp(prefix="pinsync-bench-", dir=args.workdir))
+    target = workdir / "sync"
+
+    print(f"pinsync benchmark: {args.accounts} ad accounts x {campaigns * per_campaign} ads "
+          f"({campaigns} campaigns x {args.ad_groups_per_campaign} ad groups x {args.ads_per_ad_group} ads), "
+          f"{args.pins} pins, start_date {start_date} ({args.days} days back), today {today} (UTC)")
+    print(f"latency {args.latency * 1000:.0f} ms/request; rate limits {limits} per {window:g}s window "
+          f"(scale {args.scale:g}); max_workers {args.workers}; fake response cache "
+          f"{'off' if args.no_cache else 'on (warm-up run first)'}; output {target}", flush=True)
+
+    ds = Dataset(today=today, **shape)
+    fake = BenchFake(ds, access_tokens=(TOKEN,), latency=args.latency, rate_limits=limits, rate_limit_window=window,
+                     multi_pin_analytics=True, cache=not args.no_cache)
+    results: dict = {
+        "issue": 5,
+        "command": " ".join([Path(sys.executable).name, "bench/run.py", *sys.argv[1:]]),
+        "when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
+                    "polars": pl.__version__, "pinsync": pinsync.__version__, "git": _git_rev(),
+                    "loadavg_at_start": os.getloadavg()},
+        "parameters": {**vars(args), "today": today.isoformat(), "start_date": start_date.isoformat(),
+                       "rate_limits_per_window": limits, "window_seconds": window, "dataset": shape},
+        "targets": {"requests_ratio_max": TARGET_REQUESTS, "wall_over_floor_max": TARGET_WALL,
+                    "transform_ratio_max": TARGET_TRANSFORM, "peak_rss_mb_max": TARGET_RSS_MB},
+        "dataset": repr(ds),
+        "notes": [
+            "minimum requests: computed from the dataset with pinsync's rules; entity lists at 250 a page "
+            "(the fake's last page has a null bookmark even when a count is an exact multiple of 250, so no "
+            "empty trailing page; the real API may spend one more call there); ads analytics: ids created "
+            "before the window's end, 250 a call, per 90-day window; pin analytics: pins created before the "
+            "window's end, 100 a call. pinsync's one-pin probe of the multi-pin endpoint is counted as overhead.",
+            "floor (issue #5): max(max over categories of requests/limit x window, requests x latency / workers). "
+            "A sliding window admits `limit` requests at once, so when a category needs fewer requests than its "
+            "limit the rate term overstates what is needed: burst_aware_floor shows that variant.",
+            "wall: seconds inside pinsync.run in the child (child_wall_seconds adds interpreter start-up and imports).",
+            "the fake runs in this (parent) process and shares the machine's CPUs with pinsync; "
+            "fake_busy_seconds: its time under its lock; fake_compute_seconds: computing analytics bodies "
+            "(0 when served from the warm-up cache).",
+        ],
+    }
+
+    # ---- full run
+    print("\nfull run ...", flush=True)
+    full = timed_run(fake, FakeServer, label="full", today=today, start_date=start_date, workdir=workdir,
+                     target=target, args=args, limits=limits, window=window, warm_from=None)
+    ads_range = analytics_range(today, start_date, None, args.lookback)
+    minimum_full = minimum_requests(ds, today, ads_range, ads_range)
+    fl_full = floors(minimum_full["by_category"], limits, window, args.latency, args.workers)
+    cf_full = compute_floor(fake, os.cpu_count() or 1)
+    results["full"] = {"assessment": assess(full, minimum_full, fl_full, args, cf_full), "minimum": minimum_full,
+                       "raw": full}
+
+    # ---- transform
+    print("\ntransform ...", flush=True)
+    settings = AnalyticsSettings(tuple(DEFAULT_ANALYTICS_COLUMNS))
+    transform = {"full": transform_bench(fake, ds, today, ads_range[1].toordinal() - ads_range[0].toordinal() + 1,
+                                         args.repeat, settings)}
+
+    # ---- the next day
+    if not args.no_incremental:
+        print("\nincremental run (today + 1) ...", flush=True)
+        today2 = today + dt.timedelta(days=1)
+        ds2 = Dataset(today=today2, **shape)
+        fake2 = BenchFake(ds2, access_tokens=(TOKEN,), latency=args.latency, rate_limits=limits,
+                          rate_limit_window=window, multi_pin_analytics=True, cache=not args.no_cache)
+        state = json.loads((target / "state" / "state.json").read_text())
+        inc = timed_run(fake2, FakeServer, label="incremental", today=today2, start_date=start_date, workdir=workdir,
+                        target=target, args=args, limits=limits, window=window, warm_from=target)
+        ads_bm = _bookmark(state, "ad_analytics")
+        pin_bm = _bookmark(state, "pin_analytics")
+        minimum_inc = minimum_requests(ds2, today2, analytics_range(today2, start_date, ads_bm, args.lookback),
+                                       analytics_range(today2, start_date, pin_bm, args.lookback))
+        fl_inc = floors(minimum_inc["by_category"], limits, window, args.latency, args.workers)
+        cf_inc = compute_floor(fake2, os.cpu_count() or 1)
+        results["incremental"] = {"assessment": assess(inc, minimum_inc, fl_inc, args, cf_inc), "minimum": minimum_inc,
+                                  "raw": inc, "bookmarks_before": {"ad_analytics": str(ads_bm),
+                                                                   "pin_analytics": str(pin_bm)}}
+        inc_days = analytics_range(today2, start_date, ads_bm, args.lookback)
+        transform["incremental"] = transform_bench(fake2, ds2, today2, (inc_days[1] - inc_days[0]).days + 1,
+                                                   args.repeat, settings)
+    results["transform"] = transform
+    if not args.no_rss_sweep:
+        print("\npeak RSS at other sizes (no latency, no limits) ...", flush=True)
+        results["rss_sweep"] = rss_sweep(args, shape, today, workdir, FakeServer, BenchFake)
+    results["machine"]["loadavg_at_end"] = os.getloadavg()
+
+    # ---- report
+    print_run(f"full run: {ads_range[0]} .. {ads_range[1]}", results["full"]["assessment"], full)
+    print_transform(transform["full"])
+    if "incremental" in results:
+        r = results["incremental"]
+        w = r["minimum"]["detail"]["ads_window"]
+        print_run(f"incremental run the next day: {w[0]} .. {w[1]}", r["assessment"], r["raw"])
+        print_transform(transform["incremental"])
+    verdict = {}
+    for run in ("full", "incremental"):
+        if run in results:
+            a = results[run]["assessment"]
+            verdict[run] = {"requests": a["requests_pass"], "wall": a["wall_pass"], "rss": a["rss_pass"],
+                            "transform": all(transform[run][k]["ratio"] <= TARGET_TRANSFORM
+                                             for k in ("ad_analytics", "pin_analytics"))}
+    if "rss_sweep" in results:
+        print("\n== peak RSS by size (target < 300 MB, flat)")
+        for r in results["rss_sweep"]:
+            print(f"  {r['accounts']:>3} accounts {r['ads']:>6} ads {r['pins']:>6} pins {r['days']:>3} days: "
+                  f"{r['rows']:>9,} rows -> {r['peak_rss_mb']:.0f} MB")
+        for run in verdict:
+            verdict[run]["rss_at_all_sizes"] = all(r["peak_rss_mb"] < TARGET_RSS_MB for r in results["rss_sweep"])
+    load = (results["machine"]["loadavg_at_start"][0], results["machine"]["loadavg_at_end"][0])
+    if max(load) > (os.cpu_count() or 1):
+        print(f"\nnote: the machine was busy (1-min load average {load[0]:.1f} at the start, {load[1]:.1f} at the end, "
+              f"{os.cpu_count()} CPUs): wall times are inflated")
+    print_summary(results, transform)
+    results["pass"] = verdict
+    results["bench_seconds"] = round(time.perf_counter() - t_all, 1)
+    print(f"\npass/fail: {json.dumps(verdict)}; benchmark took {results['bench_seconds']:.0f}s")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    print(f"wrote {out}")
+    if args.keep:
+        print(f"kept {workdir}")
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _bookmark(state: dict, stream: str) -> dt.date | None:
+    """The earliest ``last_complete_date`` pinsync saved for ``stream`` (over its keys)."""
+    found = [dt.date.fromisoformat(v["last_complete_date"])
+             for v in state.get("bookmarks", {}).get(stream, {}).values() if v.get("last_complete_date")]
+    return min(found) if found else None
+
+
+def _git_rev() -> str | None:
+    try:
+        return subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, timeout=5).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+if __name__ == "__main__":
+    main()
