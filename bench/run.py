@@ -311,7 +311,7 @@ def transform_bench(fake, ds, today: dt.date, days: int, repeat: int, settings) 
     from pinsync.storage import Location
     from pinsync.streams import STREAMS
 
-    extract = importlib.import_module("pinsync.extract")
+    extract = importlib.import_module("pinsync.extractor")
     start, end = today - dt.timedelta(days=days), today - dt.timedelta(days=1)
     hdr = {"Authorization": f"Bearer {TOKEN}"}
     out: dict = {"days": days, "window": [start.isoformat(), end.isoformat()]}
@@ -741,7 +741,7 @@ def main() -> None:
     import pinsync
     from pinsync import api
     from pinsync.config import DEFAULT_ANALYTICS_COLUMNS
-    from pinsync.extract import AnalyticsSettings
+    from pinsync.extractor import AnalyticsSettings
     from pinsync.fake import Dataset, FakeServer
 
     t_all = time.perf_counter()

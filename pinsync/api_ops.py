@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pinsync.connect import client_for
-from pinsync.extract import Extractor
+from pinsync.extractor import Extractor
 from pinsync.streams import STREAMS
 
 

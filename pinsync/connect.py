@@ -22,8 +22,8 @@ def client_for(config, *, owner: str = "pinsync", sleep: Callable[[float], None]
 
 
 def extractor_for(client: PinterestClient, config, *, pool=None, on_progress=None):
-    """The :class:`~pinsync.extract.Extractor` for ``config``'s statuses and analytics settings."""
-    from pinsync.extract import AnalyticsSettings, Extractor
+    """The :class:`~pinsync.extractor.Extractor` for ``config``'s statuses and analytics settings."""
+    from pinsync.extractor import AnalyticsSettings, Extractor
 
     a = config.analytics
     settings = AnalyticsSettings(tuple(a.columns), a.granularity, a.click_window_days, a.engagement_window_days,

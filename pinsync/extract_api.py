@@ -7,11 +7,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import polars as pl
 
-# Load the ``pinsync.extract`` submodule now, before ``pinsync/__init__`` binds the name
-# ``pinsync.extract`` to the function below: a submodule imported later for the first time
-# (connect.py imports it lazily) would rebind the package attribute to the module, and
-# ``pinsync.extract(...)`` would fail with "'module' object is not callable" after a run.
-import pinsync.extract  # noqa: F401,E402
 from pinsync import frames
 from pinsync.connect import client_for, extractor_for
 from pinsync.errors import ConfigError

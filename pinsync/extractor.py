@@ -25,7 +25,7 @@ from pinsync.schemas import (ENTITY_COLUMNS, Column, analytics_columns, pin_anal
 from pinsync.streams import STREAMS, StreamSpec
 from pinsync.streams.analytics import MULTI_PIN_PATH, batched, date_windows
 
-log = logging.getLogger("pinsync.extract")
+log = logging.getLogger("pinsync.extractor")
 
 @dataclass(frozen=True)
 class AnalyticsSettings:
