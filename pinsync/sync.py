@@ -37,7 +37,7 @@ from pinsync.sink import Sink, WriteResult, fingerprint
 from pinsync.state import State, StateStore
 from pinsync.storage import Location
 from pinsync.streams import STREAMS, StreamSpec, needed, select
-from pinsync.streams.analytics import align_start, fetch_range
+from pinsync.streams.analytics import align_start, fetch_range, warn_clamp
 
 log = logging.getLogger("pinsync.sync")
 
@@ -111,6 +111,7 @@ class _Run:
         self.failures: list[str] = []
         self.cancel = client.cancelled
         self._lock = threading.Lock()
+        self._clamp_warned = False
         self._t0: dict[str, float] = {}
         self.extractor = extractor_for(client, config, pool=pool, on_progress=self._progress)
         self.settings = self.extractor.settings
@@ -189,7 +190,15 @@ class _Run:
             bookmark = dt.date.fromisoformat(prev["last_complete_date"])
         gran = self.settings.granularity if stream != "pin_analytics" else "DAY"
         return fetch_range(today=self.today, start_date=self.config.start_date,
-                           lookback_days=self.config.analytics.lookback_days, bookmark=bookmark, granularity=gran)
+                           lookback_days=self.config.analytics.lookback_days, bookmark=bookmark, granularity=gran,
+                           on_clamp=self._clamped)
+
+    def _clamped(self, start_date: dt.date, floor: dt.date) -> None:
+        with self._lock:                 # once per run, not once per stream and account
+            first = not self._clamp_warned
+            self._clamp_warned = True
+        if first:
+            warn_clamp(start_date, floor)
 
     def settings_key(self, stream: str) -> str:
         if stream == "pin_analytics":

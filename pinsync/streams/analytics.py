@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TypeVar
 
 from pinsync import api
@@ -79,13 +79,15 @@ def fetch_range(
     lookback_days: int,
     bookmark: dt.date | None,
     granularity: str = "DAY",
+    on_clamp: Callable[[dt.date, dt.date], None] | None = None,
 ) -> tuple[dt.date, dt.date] | None:
     """The dates a run fetches: ``[start, end]``, or None when there is nothing to fetch.
 
     The first run starts at ``start_date``; later runs at
     ``min(bookmark + 1, today - lookback_days)``, not before ``start_date``; never before
     what the API serves (a warning is logged when ``start_date`` is clamped).
-    ``end`` is yesterday: the last complete UTC day. WEEK and MONTH start on a bucket
+    ``on_clamp(start_date, floor)`` is called when ``start_date`` had to be moved (default:
+    a warning). ``end`` is yesterday: the last complete UTC day. WEEK and MONTH start on a bucket
     start inside the served range, and end on the last complete bucket.
     """
     end = today - dt.timedelta(days=1)
@@ -96,9 +98,7 @@ def fetch_range(
     floor = earliest_start(today, granularity)
     if start < floor:
         if start_date < floor and (bookmark is None or bookmark < floor):
-            log.warning("start_date %s is older than the %s days the analytics API serves; starting at %s "
-                        "(older history needs asynchronous reports)", start_date,
-                        api.ANALYTICS_DAYS_BACK if granularity != "HOUR" else api.HOUR_DAYS_BACK, floor)
+            (on_clamp or warn_clamp)(start_date, floor)
         start = floor
     if granularity in ("WEEK", "MONTH"):
         aligned = align_start(start, granularity)
@@ -108,6 +108,11 @@ def fetch_range(
     if start > end:
         return None
     return start, end
+
+
+def warn_clamp(start_date: dt.date, floor: dt.date) -> None:
+    log.warning("start_date %s is older than the analytics API serves; starting at %s "
+                "(older history needs asynchronous reports)", start_date, floor)
 
 
 def date_windows(start: dt.date, end: dt.date, granularity: str = "DAY") -> list[tuple[dt.date, dt.date]]:
