@@ -11,9 +11,9 @@ Library first; the ``pinsync`` command is a thin layer over these functions::
 
 from __future__ import annotations
 
-from pinsync.memory import tune_before_polars
+from pinsync import memory as _memory
 
-tune_before_polars()   # before anything imports Polars  # noqa: E402
+_memory.tune_before_polars()   # before anything imports Polars
 
 from pinsync.config import Config, config_from_dict, load_config
 from pinsync.errors import (ApiError, AuthError, ConfigError, LockError, PayloadError, PinsyncError,
