@@ -216,12 +216,7 @@ class _Run:
             self._end(spec.name, WriteResult())
             return
         start, end = rng
-        ids = entities
-        if "created_time" in entities.columns and entities.height:
-            # an entity created after the window cannot have metrics in it
-            cutoff = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), tzinfo=dt.timezone.utc)
-            ids = entities.filter(pl.col("created_time").is_null() | (pl.col("created_time") < cutoff))
-        id_list = ids["id"].to_list() if ids.height else []
+        id_list = _ids_created_by(entities, "created_time", end)
         df = self.extractor.ads_analytics(spec, acct, id_list, start, end, currency=account.get("currency"))
         covers = [{"ad_account_id": acct, "date": d} for d in _buckets(start, end, self.settings.granularity)]
         written = self.sink.replace_partitions(spec.name, df, spec.partition_by, covers=covers,
@@ -241,10 +236,8 @@ class _Run:
             self._end(spec.name, WriteResult())
             return
         start, end = rng
-        cutoff = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), tzinfo=dt.timezone.utc)
-        live = pins.filter(pl.col("created_at").is_null() | (pl.col("created_at") < cutoff)) if pins.height else pins
-        df = self.extractor.pin_analytics(live["id"].to_list() if live.height else [], start, end)
-        covers = [{"date": start + dt.timedelta(days=i)} for i in range((end - start).days + 1)]
+        df = self.extractor.pin_analytics(_ids_created_by(pins, "created_at", end), start, end)
+        covers = [{"date": d} for d in _buckets(start, end, "DAY")]
         written = self.sink.replace_partitions(spec.name, df, spec.partition_by, covers=covers,
                                                sort_by=spec.primary_key)
         # days whose numbers may still change (PROCESSING, ESTIMATE...) are fetched again next run
@@ -425,6 +418,14 @@ def run(config, *, today: dt.date | None = None, full_refresh: bool = False,
         err.result = result
         raise err
     return result
+
+
+def _ids_created_by(entities: pl.DataFrame, column: str, end: dt.date) -> list[str]:
+    """Ids of the entities created by the end of ``end``: the others cannot have metrics yet."""
+    if not entities.height:
+        return []
+    cutoff = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), tzinfo=dt.timezone.utc)
+    return entities.filter(pl.col(column).is_null() | (pl.col(column) < cutoff))["id"].to_list()
 
 
 def _buckets(start: dt.date, end: dt.date, granularity: str) -> list[dt.date]:
