@@ -414,6 +414,20 @@ _HOURS = pl.DataFrame({"hr": list(range(24)), "c0": list(_PROFILE_CUM[:24]), "c1
                       schema={"hr": pl.Int32, "c0": pl.Int64, "c1": pl.Int64, "hs": pl.String})
 
 
+# Attribute columns that are one field of the entity or of its parents: column -> (whose, field).
+_FIELD_COLUMNS = {
+    "AD_ACCOUNT_ID": ("item", "ad_account_id"), "ADVERTISER_ID": ("item", "ad_account_id"),
+    "CAMPAIGN_ID": ("campaign", "id"), "CAMPAIGN_NAME": ("campaign", "name"),
+    "CAMPAIGN_ENTITY_STATUS": ("campaign", "status"), "CAMPAIGN_OBJECTIVE_TYPE": ("campaign", "objective_type"),
+    "CAMPAIGN_DAILY_SPEND_CAP": ("campaign", "daily_spend_cap"),
+    "CAMPAIGN_LIFETIME_SPEND_CAP": ("campaign", "lifetime_spend_cap"), "ORDER_LINE_ID": ("campaign", "order_line_id"),
+    "AD_GROUP_ID": ("ad_group", "id"), "AD_GROUP_NAME": ("ad_group", "name"),
+    "AD_GROUP_ENTITY_STATUS": ("ad_group", "status"), "AD_GROUP_BUDGET_TYPE": ("ad_group", "budget_type"),
+    "AD_GROUP_BID_MULTIPLIER": ("ad_group", "bid_multiplier"),
+    "AD_ID": ("ad", "id"), "PIN_PROMOTION_ID": ("ad", "id"), "AD_NAME": ("ad", "name"), "PIN_ID": ("ad", "pin_id"),
+}
+
+
 class AdsAnalytics:
     """Rows of the synchronous ads analytics endpoints for a :class:`Dataset`."""
 
@@ -450,53 +464,26 @@ class AdsAnalytics:
             camp, group, ad = ds.campaign_by_id[item["campaign_id"]], item, None
         else:
             camp, group, ad = ds.campaign_by_id[item["campaign_id"]], ds.ad_group_by_id[item["ad_group_id"]], item
+        sources = {"campaign": camp, "ad_group": group, "ad": ad, "item": item}
         out: dict[str, Any] = {}
         for c in columns:
             v: Any = None
-            if c in ("AD_ACCOUNT_ID", "ADVERTISER_ID"):
-                v = item["ad_account_id"]
-            elif c == "CAMPAIGN_ID":
-                v = camp["id"]
-            elif c == "CAMPAIGN_NAME":
-                v = camp["name"]
-            elif c == "CAMPAIGN_ENTITY_STATUS":
-                v = camp["status"]
-            elif c == "CAMPAIGN_OBJECTIVE_TYPE":
-                v = camp["objective_type"]
-            elif c == "CAMPAIGN_DAILY_SPEND_CAP":
-                v = camp["daily_spend_cap"]
-            elif c == "CAMPAIGN_LIFETIME_SPEND_CAP":
-                v = camp["lifetime_spend_cap"]
+            if c in _FIELD_COLUMNS:
+                source, field = _FIELD_COLUMNS[c]
+                if sources[source] is not None:
+                    v = sources[source][field]
             elif c == "CAMPAIGN_BUDGET_OPTIMIZATION":
                 v = bool(camp["is_campaign_budget_optimization"])
             elif c == "IS_PREMIERE_CAMPAIGN":
                 v = False
-            elif c == "ORDER_LINE_ID":
-                v = camp["order_line_id"]
             elif c == "ORDER_LINE_NAME":
                 v = f"IO {camp['order_line_id']}" if camp["order_line_id"] else None
-            elif group is not None and c == "AD_GROUP_ID":
-                v = group["id"]
-            elif group is not None and c == "AD_GROUP_NAME":
-                v = group["name"]
-            elif group is not None and c == "AD_GROUP_ENTITY_STATUS":
-                v = group["status"]
-            elif group is not None and c == "AD_GROUP_BUDGET_TYPE":
-                v = group["budget_type"]
             elif group is not None and c == "AD_GROUP_BUDGET_IN_LOCAL_CURRENCY":
                 b = group["budget_in_micro_currency"]
                 v = round(b / 1e6, 6) if b else None
-            elif group is not None and c == "AD_GROUP_BID_MULTIPLIER":
-                v = group["bid_multiplier"]
             elif group is not None and c == "AD_GROUP_OPTIMIZATION":
                 goal = (group["optimization_goal_metadata"] or {}).get("conversion_tag_v3_goal_metadata")
                 v = goal["conversion_event"] if goal else group["billable_event"]
-            elif ad is not None and c in ("AD_ID", "PIN_PROMOTION_ID"):
-                v = ad["id"]
-            elif ad is not None and c == "AD_NAME":
-                v = ad["name"]
-            elif ad is not None and c == "PIN_ID":
-                v = ad["pin_id"]
             elif c == "VIDEO_LENGTH":
                 m = self.meta(level, item["id"])
                 v = round(6 + (m.eh % 5400) / 100, 2) if "video" in m.families else None
