@@ -77,11 +77,11 @@ class Sink:
         self.location = location
         self.run_id = run_id
 
-    def _put(self, rel: str, df: pl.DataFrame) -> None:
+    def _put(self, rel: str, df: pl.DataFrame, batch=None) -> None:
         buf = io.BytesIO()
         try:
             df.write_parquet(buf, compression="zstd", statistics=True, metadata={"pinsync.run_id": self.run_id})
-            self.location.write(rel, buf.getvalue())
+            self.location.write(rel, buf.getvalue(), batch=batch)
         except Exception as e:
             raise SinkError(f"cannot write {self.location.path(rel)}: {type(e).__name__}: {e}") from None
 
@@ -94,7 +94,7 @@ class Sink:
     def replace_partitions(
         self,
         stream: str,
-        df: pl.DataFrame,
+        df: pl.DataFrame | Iterable[pl.DataFrame],
         partition_by: Sequence[str],
         *,
         covers: Iterable[dict] = (),
@@ -104,26 +104,38 @@ class Sink:
 
         Args:
             stream: the table.
-            df: the rows; partition columns stay in the files.
+            df: the rows; partition columns stay in the files. Or an iterable of frames
+                (e.g. from a spilled buffer), each holding whole partitions: a partition
+                must not be split across two frames.
             partition_by: hive partition columns, outermost first.
             covers: partition keys the fetch covered (e.g. every date of a window): those
                 absent from ``df`` are deleted, so a re-fetch that returned nothing for a
                 day leaves that day empty.
             sort_by: row order inside each file.
+
+        Files are written as one batch (see :meth:`pinsync.storage.Location.batch`): if
+        anything fails, no partition of this call is replaced or deleted.
         """
         result = WriteResult()
         written: set[str] = set()
-        if df.height:
-            parts = df.partition_by(list(partition_by), as_dict=True, include_key=True, maintain_order=True)
-            for key, part in sorted(parts.items(), key=lambda kv: tuple(str(k) for k in kv[0])):
-                d = partition_dir(dict(zip(partition_by, key)))
-                if sort_by:
-                    part = part.sort(list(sort_by))
-                self._put(f"{stream}/{d}/{DATA_FILE}", part)
-                written.add(d)
-                result.files_written += 1
-                result.rows_written += part.height
-                result.paths.append(f"{stream}/{d}/{DATA_FILE}")
+        chunks = [df] if isinstance(df, pl.DataFrame) else df
+        by = list(partition_by)
+        with self.location.batch() as batch:
+            for chunk in chunks:
+                if not chunk.height:
+                    continue
+                # one sort for the whole chunk: each partition comes out already in file order
+                chunk = chunk.sort([*by, *sort_by], maintain_order=True)
+                for part in chunk.partition_by(by, maintain_order=True):
+                    d = partition_dir({k: part[k][0] for k in by})
+                    if d in written:
+                        raise SinkError(f"{stream}: partition {d} was split across two writes (a bug in pinsync)")
+                    rel = f"{stream}/{d}/{DATA_FILE}"
+                    self._put(rel, part, batch)
+                    written.add(d)
+                    result.files_written += 1
+                    result.rows_written += part.height
+                    result.paths.append(rel)
         by_parent: dict[str, set[str]] = {}
         for keys in covers:
             d = partition_dir(keys)

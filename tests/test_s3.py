@@ -207,14 +207,14 @@ def _crash_after(monkeypatch, n: int) -> dict:
     seen = {"writes": 0, "crashed": False}
     guard = threading.Lock()
 
-    def write(self, rel, data, *, mode=None):
+    def write(self, rel, data, **kw):
         if not (rel.endswith("tokens.json") or rel.endswith(".lock")):
             with guard:
                 seen["writes"] += 1
                 if seen["writes"] > n:
                     seen["crashed"] = True
                     raise Crash(f"killed at write {seen['writes']} ({rel})")
-        return real(self, rel, data, mode=mode)
+        return real(self, rel, data, **kw)
 
     monkeypatch.setattr(Location, "write", write)
     return seen
