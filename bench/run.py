@@ -562,7 +562,11 @@ def config_for(url: str, out: Path, start_date: dt.date, workers: int, window: f
         "analytics": {"lookback_days": lookback},
         "rate_limits": dict(limits),
         "http": {"rate_limit_window_seconds": window},
+        **EXTRA_CONFIG,
     }
+
+
+EXTRA_CONFIG: dict = {}     # --config: more pinsync settings for every run (e.g. {"buffer_mb": 16})
 
 
 def timed_run(fake, server_cls, *, label: str, today: dt.date, start_date: dt.date, workdir: Path, target: Path,
@@ -729,9 +733,12 @@ def main() -> None:
     ap.add_argument("--no-rss-sweep", action="store_true", help="skip the peak-RSS runs at other sizes")
     ap.add_argument("--malloc-conf", help="_RJEM_MALLOC_CONF for the pinsync child, e.g. "
                                           "'dirty_decay_ms:0,muzzy_decay_ms:0' (polars' allocator)")
+    ap.add_argument("--config", type=json.loads, default={},
+                    help='more pinsync settings, as JSON, for every run (e.g. \'{"buffer_mb": 16}\')')
     ap.add_argument("--out", default=str(ROOT / "bench" / "results.json"))
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    EXTRA_CONFIG.update(args.config)
     if args.child:
         child_main(args.child)
         return

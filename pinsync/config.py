@@ -144,6 +144,7 @@ class Config:
     pin_analytics: PinAnalyticsConfig
     max_workers: int
     rate_limits: dict[str, float]
+    buffer_mb: int
     http: HttpConfig
     source: str | None
 
@@ -303,6 +304,7 @@ _SCHEMA: dict[str, Any] = {
         "split_by_app_type": (False, lambda v: _typed(v, (bool,), "true or false")),
     },
     "max_workers": (8, _integer(1, 64)),
+    "buffer_mb": (128, _integer(8)),
     "rate_limits": {k: (float(v), _positive) for k, v in api.RATE_LIMITS_PER_MINUTE.items()},
     "http": {
         "timeout_seconds": (60.0, _positive),
@@ -521,6 +523,7 @@ def config_from_dict(data: Mapping, *, base_dir: str | os.PathLike | None = None
         analytics=AnalyticsConfig(**v["analytics"]),
         pin_analytics=PinAnalyticsConfig(**v["pin_analytics"]),
         max_workers=v["max_workers"],
+        buffer_mb=v["buffer_mb"],
         rate_limits=dict(v["rate_limits"]),
         http=HttpConfig(**v["http"]),
         source=source,

@@ -124,18 +124,19 @@ class Sink:
             for chunk in chunks:
                 if not chunk.height:
                     continue
-                # one sort for the whole chunk: each partition comes out already in file order
-                chunk = chunk.sort([*by, *sort_by], maintain_order=True)
-                for part in chunk.partition_by(by, maintain_order=True):
-                    d = partition_dir({k: part[k][0] for k in by})
+                for keys, data in self._encode_partitions(chunk, by, sort_by):
+                    d = partition_dir(keys)
                     if d in written:
-                        raise SinkError(f"{stream}: partition {d} was split across two writes (a bug in pinsync)")
+                        raise SinkError(f"{stream}: partition {d} was split across two files (a bug in pinsync)")
                     rel = f"{stream}/{d}/{DATA_FILE}"
-                    self._put(rel, part, batch)
+                    try:
+                        self.location.write(rel, data, batch=batch)
+                    except Exception as e:
+                        raise SinkError(f"cannot write {self.location.path(rel)}: {type(e).__name__}: {e}") from None
                     written.add(d)
                     result.files_written += 1
-                    result.rows_written += part.height
                     result.paths.append(rel)
+                result.rows_written += chunk.height
         by_parent: dict[str, set[str]] = {}
         for keys in covers:
             d = partition_dir(keys)
@@ -148,6 +149,26 @@ class Sink:
                 self.location.delete(f"{base}/{leaf}", recursive=True)
                 result.files_deleted += 1
         return result
+
+    def _encode_partitions(self, df: pl.DataFrame, by: list[str], sort_by: Sequence[str]) -> list[tuple[dict, bytes]]:
+        """Each partition of ``df`` as Parquet bytes, sorted by ``sort_by``: one call into
+        Polars' partitioned writer (about half the cost of a ``write_parquet`` per partition)."""
+        outputs: list[tuple[int, dict, io.BytesIO]] = []
+
+        def target(args) -> io.BytesIO:
+            buf = io.BytesIO()
+            outputs.append((args.index_in_partition, args.partition_keys.row(0, named=True), buf))
+            return buf
+        try:
+            df.lazy().sort([*by, *sort_by], maintain_order=True).sink_parquet(
+                pl.PartitionBy(self.location.root or ".", key=by, include_key=True, file_path_provider=target,
+                               approximate_bytes_per_file=None),
+                compression="zstd", statistics=True, metadata={"pinsync.run_id": self.run_id})
+        except Exception as e:
+            raise SinkError(f"cannot encode Parquet for {self.location.path('')}: {type(e).__name__}: {e}") from None
+        if any(index for index, _, _ in outputs):
+            raise SinkError("a partition was split across two Parquet files (a bug in pinsync)")
+        return [(keys, buf.getvalue()) for _, keys, buf in outputs]
 
     def existing_partitions(self, stream: str, prefix: dict | None = None) -> list[str]:
         """Partition folder names directly below ``stream/prefix`` (e.g. the dates of an account)."""

@@ -23,13 +23,14 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 import polars as pl
 
 from pinsync import api
 from pinsync.client import PinterestClient
+from pinsync.buffer import FrameBuffer
 from pinsync.connect import client_for, extractor_for
 from pinsync.errors import (ApiError, AuthError, Cancelled, ConfigError, PayloadError, PinsyncError, SinkError,
                             StateError, SyncFailed)
@@ -116,6 +117,8 @@ class _Run:
         self._t0: dict[str, float] = {}
         self.extractor = extractor_for(client, config, pool=pool, on_progress=self._progress)
         self.settings = self.extractor.settings
+        # the units running at once (max_workers) share buffer_mb; beyond it they spill to disk
+        self.buffer_bytes = config.buffer_mb * 2**20 // max(1, config.max_workers)
 
     # -- bookkeeping -----------------------------------------------------------------------
 
@@ -217,10 +220,13 @@ class _Run:
             return
         start, end = rng
         id_list = _ids_created_by(entities, "created_time", end)
-        df = self.extractor.ads_analytics(spec, acct, id_list, start, end, currency=account.get("currency"))
         covers = [{"ad_account_id": acct, "date": d} for d in _buckets(start, end, self.settings.granularity)]
-        written = self.sink.replace_partitions(spec.name, df, spec.partition_by, covers=covers,
-                                               sort_by=spec.primary_key)
+        with FrameBuffer(spec.partition_by, self.buffer_bytes) as buf:
+            for batch in self.extractor.ads_analytics_batches(spec, acct, id_list, start, end,
+                                                              currency=account.get("currency")):
+                buf.add(batch)
+            written = self.sink.replace_partitions(spec.name, buf.chunks(lambda df: self.extractor.dedupe(spec, df)),
+                                                   spec.partition_by, covers=covers, sort_by=spec.primary_key)
         self._commit(spec.name, acct, {"last_complete_date": end.isoformat(),
                                        "settings": self.settings_key(spec.name)})
         self._end(spec.name, written)
@@ -236,58 +242,68 @@ class _Run:
             self._end(spec.name, WriteResult())
             return
         start, end = rng
-        df = self.extractor.pin_analytics(_ids_created_by(pins, "created_at", end), start, end)
         covers = [{"date": d} for d in _buckets(start, end, "DAY")]
-        written = self.sink.replace_partitions(spec.name, df, spec.partition_by, covers=covers,
-                                               sort_by=spec.primary_key)
-        # days whose numbers may still change (PROCESSING, ESTIMATE...) are fetched again next run
-        pending = df.filter(pl.col("data_status") != api.PIN_DATA_STATUS_FINAL) if df.height else df
-        last = end if not pending.height else pending["date"].min() - dt.timedelta(days=1)
+        first_pending: dt.date | None = None     # days that may still change (PROCESSING, ESTIMATE...)
+        with FrameBuffer(spec.partition_by, self.buffer_bytes) as buf:
+            for batch in self.extractor.pin_analytics_batches(_ids_created_by(pins, "created_at", end), start, end):
+                buf.add(batch)
+                pending = batch.filter(pl.col("data_status") != api.PIN_DATA_STATUS_FINAL)["date"].min()
+                if pending is not None and (first_pending is None or pending < first_pending):
+                    first_pending = pending
+            written = self.sink.replace_partitions(spec.name, buf.chunks(lambda df: self.extractor.dedupe(spec, df)),
+                                                   spec.partition_by, covers=covers, sort_by=spec.primary_key)
+        # pending days are fetched again next run
+        last = end if first_pending is None else first_pending - dt.timedelta(days=1)
         self._commit(spec.name, ALL, {"last_complete_date": last.isoformat(), "settings": self.settings_key(spec.name)})
         self._end(spec.name, written)
 
     # -- the whole run ----------------------------------------------------------------------
 
-    def account_unit(self, account: dict) -> None:
+    def listing_unit(self, name: str, account: dict) -> pl.DataFrame | None:
+        """List one entity stream of an account and write it; None if it failed (its
+        analytics are then reported as not synced either)."""
         acct = account["id"]
-        entities: dict[str, pl.DataFrame] = {}
-        for name in ("campaigns", "ad_groups", "ads"):
-            if name not in self.needed:
-                continue
-            spec = STREAMS[name]
-            try:
-                entities[name] = self.extractor.entities(spec, acct)
-                self.entity_unit(spec, acct, entities[name])
-            except (ApiError, PayloadError) as e:
-                self._fail(name, acct, e)
-                # the account's analytics need these ids: report them as not synced either
-                for child in ("campaign_analytics", "ad_group_analytics", "ad_analytics"):
-                    if STREAMS[child].parent == name and child in self.selected:
-                        self._fail(child, acct, PinsyncError(f"skipped: {name} could not be listed"))
-                continue
-        for name in ("campaign_analytics", "ad_group_analytics", "ad_analytics"):
-            spec = STREAMS[name]
-            if name not in self.selected or spec.parent not in entities:
-                continue
-            try:
-                self.ads_analytics_unit(spec, account, entities[spec.parent])
-            except (ApiError, PayloadError) as e:
-                self._fail(name, acct, e)
+        spec = STREAMS[name]
+        try:
+            df = self.extractor.entities(spec, acct)
+            self.entity_unit(spec, acct, df)
+            return df
+        except (ApiError, PayloadError) as e:
+            self._fail(name, acct, e)
+            for child in ("campaign_analytics", "ad_group_analytics", "ad_analytics"):
+                if STREAMS[child].parent == name and child in self.selected:
+                    self._fail(child, acct, PinsyncError(f"skipped: {name} could not be listed"))
+            return None
 
-    def pins_unit(self) -> None:
+    def analytics_unit(self, spec: StreamSpec, account: dict, listing: Future) -> None:
+        """Sync one analytics stream of an account once its parent entities are listed."""
+        entities = listing.result()
+        if entities is None:
+            return
+        try:
+            self.ads_analytics_unit(spec, account, entities)
+        except (ApiError, PayloadError) as e:
+            self._fail(spec.name, account["id"], e)
+
+    def pins_listing_unit(self) -> pl.DataFrame | None:
         try:
             pins = self.extractor.entities(STREAMS["pins"])
             self.entity_unit(STREAMS["pins"], ALL, pins)
+            return pins
         except (ApiError, PayloadError) as e:
             self._fail("pins", ALL, e)
             if "pin_analytics" in self.selected:
                 self._fail("pin_analytics", ALL, PinsyncError("skipped: pins could not be listed"))
+            return None
+
+    def pins_analytics_after(self, listing: Future) -> None:
+        pins = listing.result()
+        if pins is None:
             return
-        if "pin_analytics" in self.selected:
-            try:
-                self.pin_analytics_unit(pins)
-            except (ApiError, PayloadError) as e:
-                self._fail("pin_analytics", ALL, e)
+        try:
+            self.pin_analytics_unit(pins)
+        except (ApiError, PayloadError) as e:
+            self._fail("pin_analytics", ALL, e)
 
     def accounts(self) -> list[dict]:
         spec = STREAMS["ad_accounts"]
@@ -309,23 +325,35 @@ class _Run:
         return accounts
 
     def execute(self, units_pool: ThreadPoolExecutor) -> None:
+        """Run every unit. A unit waits only for units submitted before it (its entity
+        listing), and those never wait, so a bounded pool cannot deadlock."""
         ads_needed = self.needed & {"ad_accounts", "campaigns", "ad_groups", "ads", "campaign_analytics",
                                     "ad_group_analytics", "ad_analytics"}
-        futures = []
+        futures: list[Future] = []
         user_level = not self.shard or self.shard[0] == 0
         try:
             # inside the try: a fatal error while listing the accounts (in this thread) must
             # also stop the pins unit already running, not leave it writing after we return
             if user_level and self.needed & {"pins", "pin_analytics"}:
-                futures.append(units_pool.submit(self.pins_unit))
+                pins = units_pool.submit(self.pins_listing_unit)
+                futures.append(pins)
+                if "pin_analytics" in self.selected:
+                    futures.append(units_pool.submit(self.pins_analytics_after, pins))
             if ads_needed:
                 try:
                     accounts = self.accounts()
                 except (ApiError, PayloadError) as e:
                     self._fail("ad_accounts", ALL, e)
                     accounts = []
-                if ads_needed - {"ad_accounts"}:
-                    futures += [units_pool.submit(self.account_unit, a) for a in accounts]
+                listings = {(a["id"], name): units_pool.submit(self.listing_unit, name, a)
+                            for a in accounts for name in ("campaigns", "ad_groups", "ads") if name in self.needed}
+                futures += listings.values()
+                for a in accounts:
+                    for name in ("campaign_analytics", "ad_group_analytics", "ad_analytics"):
+                        if name in self.selected:
+                            spec = STREAMS[name]
+                            futures.append(units_pool.submit(self.analytics_unit, spec, a,
+                                                             listings[(a["id"], spec.parent)]))
             for f in futures:
                 f.result()
         except KeyboardInterrupt:
@@ -396,9 +424,9 @@ def run(config, *, today: dt.date | None = None, full_refresh: bool = False,
         client = client_for(config, owner=run_id, sleep=sleep)
         workers = max(1, config.max_workers)
         requests_pool = ThreadPoolExecutor(workers, thread_name_prefix="pinsync-req")
-        # units (a stream for one account) mostly wait on their requests, which run in the
-        # request pool; fewer units at once bound the memory held by unwritten frames
-        units_pool = ThreadPoolExecutor(max(2, workers // 2), thread_name_prefix="pinsync-unit")
+        # units (an entity listing, or an analytics stream of one account) mostly wait on
+        # their requests, which run in the request pool
+        units_pool = ThreadPoolExecutor(workers, thread_name_prefix="pinsync-unit")
         job = _Run(config, today=today, full_refresh=full_refresh, run_id=run_id, on_event=on_event, shard=shard,
                    client=client, store=store, state=state, sink=Sink(output, run_id), pool=requests_pool)
         try:

@@ -1,0 +1,128 @@
+"""Bounded memory: a unit's rows spill to disk past the buffer, and the tables stay the same."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+import pinsync
+from pinsync.buffer import FrameBuffer
+from tests.conftest import TODAY
+
+D0 = dt.date(2026, 9, 1)
+
+
+def _batch(ids: range, days: int, value: int = 1) -> pl.DataFrame:
+    return pl.DataFrame({
+        "ad_id": [str(i) for i in ids for _ in range(days)],
+        "ad_account_id": ["7"] * (len(ids) * days),
+        "date": [D0 + dt.timedelta(days=d) for _ in ids for d in range(days)],
+        "spend": [float(value)] * (len(ids) * days),
+    })
+
+
+def _chunks_frame(buf: FrameBuffer) -> pl.DataFrame:
+    chunks = list(buf.chunks())
+    for c in chunks:      # a partition is never split across chunks
+        assert c["date"].n_unique() == c.height or c.height
+    dates = [set(c["date"].to_list()) for c in chunks]
+    for i, a in enumerate(dates):
+        for b in dates[i + 1:]:
+            assert not a & b
+    return pl.concat(chunks) if chunks else pl.DataFrame()
+
+
+def test_a_small_unit_stays_in_memory_and_comes_back_as_one_chunk(tmp_path):
+    with FrameBuffer(["ad_account_id", "date"], 10 * 2**20, spill_dir=str(tmp_path)) as buf:
+        buf.add(_batch(range(0, 5), 10))
+        buf.add(_batch(range(5, 10), 10))
+        assert not buf.spilled and not list(tmp_path.iterdir())
+        chunks = list(buf.chunks())
+    assert len(chunks) == 1 and chunks[0].height == 100
+
+
+def test_past_its_limit_the_buffer_spills_and_gives_back_every_row_in_partition_chunks(tmp_path):
+    batches = [_batch(range(i * 50, i * 50 + 50), 30, value=i) for i in range(8)]
+    limit = batches[0].estimated_size() * 2         # a few batches fit, the unit does not
+    with FrameBuffer(["ad_account_id", "date"], limit, spill_dir=str(tmp_path)) as buf:
+        for b in batches:
+            buf.add(b)
+        assert buf.spilled and buf.spills >= 3
+        spill_folders = list(tmp_path.iterdir())
+        assert len(spill_folders) == 1 and list(spill_folders[0].glob("*.arrow"))
+        chunks = list(buf.chunks())
+        assert len(chunks) > 1
+        for c in chunks:                            # each chunk is about the limit, never a split day
+            assert c.estimated_size() <= limit * 1.5
+        seen: set = set()
+        for c in chunks:
+            days = set(c["date"].to_list())
+            assert not days & seen
+            seen |= days
+        got = pl.concat(chunks).sort("ad_id", "date")
+    assert_frame_equal(got, pl.concat(batches).sort("ad_id", "date"))
+    assert not list(tmp_path.iterdir())             # the spill folder is gone after close
+
+
+def test_rows_keep_the_order_they_were_added_in_so_the_last_answer_wins(tmp_path):
+    first = _batch(range(0, 20), 5, value=1)
+    again = _batch(range(0, 20), 5, value=2)        # the same keys answered twice
+    with FrameBuffer(["date"], first.estimated_size() // 2, spill_dir=str(tmp_path)) as buf:
+        buf.add(first)
+        buf.add(again)
+        assert buf.spilled
+        out = pl.concat(buf.chunks(lambda df: df.unique(["ad_id", "date"], keep="last", maintain_order=True)))
+    assert out.height == 100 and out["spend"].unique().to_list() == [2.0]
+
+
+def test_the_spill_folder_is_removed_when_the_unit_fails(tmp_path):
+    with pytest.raises(RuntimeError):
+        with FrameBuffer(["date"], 1, spill_dir=str(tmp_path)) as buf:
+            buf.add(_batch(range(3), 3))
+            assert buf.spilled
+            raise RuntimeError("the unit failed")
+    assert not list(tmp_path.iterdir())
+
+
+def _tables(root: Path) -> dict[str, pl.DataFrame]:
+    out = {}
+    for table in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("_")):
+        files = sorted(table.rglob("data.parquet"))
+        out[table.name] = {str(f.relative_to(table)): pl.read_parquet(f, hive_partitioning=False) for f in files}
+    return out
+
+
+def test_a_sync_whose_units_all_spill_writes_the_same_tables(make_config, tmp_path, monkeypatch):
+    """The whole sync with every unit spilling equals the in-memory sync, file for file."""
+    spill = tmp_path / "spill"
+    spill.mkdir()
+    big = make_config(output={"url": str(tmp_path / "big")}, state={"url": str(tmp_path / "s1" / "state.json")})
+    tiny = make_config(output={"url": str(tmp_path / "tiny")}, state={"url": str(tmp_path / "s2" / "state.json")},
+                       buffer_mb=8)
+    pinsync.run(big, today=TODAY)
+
+    spills = []
+    real_init, real_spill = FrameBuffer.__init__, FrameBuffer._spill
+
+    def tiny_init(self, partition_by, limit_bytes, spill_dir=None):
+        assert limit_bytes == 8 * 2**20 // tiny.max_workers      # the units running at once share buffer_mb
+        real_init(self, partition_by, 2048, str(spill))          # a few rows: every unit spills
+
+    def counting_spill(self):
+        spills.append(self.rows)
+        return real_spill(self)
+    monkeypatch.setattr(FrameBuffer, "__init__", tiny_init)
+    monkeypatch.setattr(FrameBuffer, "_spill", counting_spill)
+    pinsync.run(tiny, today=TODAY)
+    assert len(spills) >= 7, "some analytics unit (2 accounts x 3 streams + pins) did not spill"
+    assert not list(spill.iterdir())                 # every spill folder was removed
+    a, b = _tables(tmp_path / "big"), _tables(tmp_path / "tiny")
+    assert {"campaign_analytics", "ad_analytics", "pin_analytics"} <= a.keys() and a.keys() == b.keys()
+    for table in a:
+        assert a[table].keys() == b[table].keys() and a[table]
+        for f in a[table]:
+            assert_frame_equal(a[table][f].drop("run_id", strict=False), b[table][f].drop("run_id", strict=False))
