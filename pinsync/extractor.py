@@ -8,10 +8,12 @@ the frames and moves the bookmarks; :func:`pinsync.extract` uses it directly.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import logging
 import threading
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor
 from dataclasses import dataclass
 
@@ -63,6 +65,8 @@ class Extractor:
         settings: ads analytics settings.
         pin_metric_types, split_by_app_type: pin analytics settings.
         pool: executor for independent requests (id batches, windows); None runs them inline.
+        ahead: how many requests of one stream may run ahead of the one being typed
+            (default: 8).
         on_progress: called with (stream, rows, requests) as data arrives.
     """
 
@@ -70,13 +74,14 @@ class Extractor:
                  settings: AnalyticsSettings | None = None,
                  pin_metric_types: tuple[str, ...] = ("IMPRESSION", "OUTBOUND_CLICK", "PIN_CLICK", "SAVE", "SAVE_RATE"),
                  split_by_app_type: bool = False, pool: Executor | None = None,
-                 on_progress: Callable[[str, int], None] | None = None):
+                 on_progress: Callable[[str, int], None] | None = None, ahead: int = 8):
         self.client = client
         self.entity_statuses = entity_statuses
         self.settings = settings or AnalyticsSettings(columns=())
         self.pin_metric_types = pin_metric_types
         self.split_by_app_type = split_by_app_type
         self.pool = pool
+        self.ahead = max(1, ahead)
         self.on_progress = on_progress or (lambda stream, rows: None)
         self._multi_pin: bool | None = None     # detected once per run
         self._multi_lock = threading.Lock()
@@ -107,10 +112,17 @@ class Extractor:
     def ads_analytics(self, spec: StreamSpec, ad_account_id: str, ids: list[str], start: dt.date, end: dt.date,
                       *, currency: str | None = None) -> pl.DataFrame:
         """Metrics of ``ids`` over ``[start, end]``: the fewest calls (250 ids x widest windows)."""
+        batches = self.ads_analytics_batches(spec, ad_account_id, ids, start, end, currency=currency)
+        return self.finish(spec, frames.concat(batches, self.ads_analytics_columns(spec)))
+
+    def ads_analytics_batches(self, spec: StreamSpec, ad_account_id: str, ids: list[str], start: dt.date,
+                              end: dt.date, *, currency: str | None = None) -> Iterator[pl.DataFrame]:
+        """Like :meth:`ads_analytics`, one typed frame per call as the answers arrive (in
+        request order, a bounded number of requests ahead), not deduplicated or sorted
+        (see :meth:`finish`). Lets the caller keep memory flat."""
         self._warn_dropped(spec)
         columns = self.ads_analytics_columns(spec)
         id_key = api.LEVEL_ID_COLUMN[spec.level]
-        id_col = id_key.lower()
         source = {c.name: c.name.upper() for c in columns[:1]}
         time_key = "date"
         source[time_key] = "DATE"
@@ -125,21 +137,6 @@ class Extractor:
             source.pop("date")
         path = spec.path.format(ad_account_id=ad_account_id)
         base = self.settings.params(spec.level)
-
-        def one(window: tuple[dt.date, dt.date], batch: list[str]) -> pl.DataFrame:
-            params = {**base, spec.id_param: ",".join(batch), "start_date": window[0].isoformat(),
-                      "end_date": window[1].isoformat()}
-            body = self._get_analytics(path, params, spec)
-            df = frames.read_json_array(body, columns, stream=spec.name, source_names=source, id_field=id_key)
-            if gran == "TOTAL":
-                df = df.with_columns(date=pl.lit(window[0]), start_date=pl.lit(window[0]),
-                                     end_date=pl.lit(window[1]))
-            self.on_progress(spec.name, df.height)
-            return df
-
-        tasks = [(w, b) for w in date_windows(start, end, gran) for b in batched(sorted(ids), spec.batch_size)]
-        parts = self._map(one, tasks)
-        df = frames.concat(parts, columns)
         context = {
             "ad_account_id": pl.coalesce(pl.col("ad_account_id"), pl.lit(ad_account_id)),
             "granularity": pl.lit(gran),
@@ -149,8 +146,36 @@ class Extractor:
             "conversion_report_time": pl.lit(self.settings.conversion_report_time),
             "currency": pl.lit(currency, pl.String),
         }
-        df = df.with_columns(**context).select([c.name for c in columns])
-        return df.unique(subset=[id_col, "date"], keep="last", maintain_order=True).sort([id_col, "date"])
+        names = [c.name for c in columns]
+
+        def one(window: tuple[dt.date, dt.date], batch: list[str]) -> pl.DataFrame:
+            params = {**base, spec.id_param: ",".join(batch), "start_date": window[0].isoformat(),
+                      "end_date": window[1].isoformat()}
+            body = self._get_analytics(path, params, spec)
+            df = frames.read_json_array(body, columns, stream=spec.name, source_names=source, id_field=id_key)
+            del body
+            if gran == "TOTAL":
+                df = df.with_columns(date=pl.lit(window[0]), start_date=pl.lit(window[0]),
+                                     end_date=pl.lit(window[1]))
+            self.on_progress(spec.name, df.height)
+            return df.with_columns(**context).select(names)
+
+        tasks = [(w, b) for w in date_windows(start, end, gran) for b in batched(sorted(ids), spec.batch_size)]
+        yield from self._imap(one, tasks)
+
+    @staticmethod
+    def dedupe(spec: StreamSpec, df: pl.DataFrame) -> pl.DataFrame:
+        """One row per key: the last answer wins (order otherwise kept). Without duplicates
+        (the usual case) ``df`` itself is returned: no copy."""
+        key = list(spec.primary_key)
+        if df.select(pl.struct(key).n_unique()).item() == df.height:
+            return df
+        return df.unique(subset=key, keep="last", maintain_order=True)
+
+    @classmethod
+    def finish(cls, spec: StreamSpec, df: pl.DataFrame) -> pl.DataFrame:
+        """One row per key, sorted by the key: what a table holds."""
+        return cls.dedupe(spec, df).sort(list(spec.primary_key))
 
     def _get_analytics(self, path: str, params: dict, spec: StreamSpec) -> bytes:
         try:
@@ -179,27 +204,31 @@ class Extractor:
     def pin_analytics(self, pin_ids: list[str], start: dt.date, end: dt.date) -> pl.DataFrame:
         """Daily organic metrics of ``pin_ids`` (TOTAL, plus each app type when split)."""
         spec = STREAMS["pin_analytics"]
+        return self.finish(spec, frames.concat(self.pin_analytics_batches(pin_ids, start, end),
+                                               self.pin_analytics_columns()))
+
+    def pin_analytics_batches(self, pin_ids: list[str], start: dt.date, end: dt.date) -> Iterator[pl.DataFrame]:
+        """Like :meth:`pin_analytics`, one typed frame per call as the answers arrive (see
+        :meth:`ads_analytics_batches`)."""
+        spec = STREAMS["pin_analytics"]
         columns = self.pin_analytics_columns()
         splits = ["NO_SPLIT"] + (["APP_TYPE"] if self.split_by_app_type else [])
         windows = date_windows(start, end)
         ids = sorted(pin_ids)
         if not ids:
-            return frames.concat([], columns)
+            return
         multi_tasks = [(w, b, s) for w in windows for b in batched(ids, spec.batch_size) for s in splits]
-        first = None
         if self._multi_pin is None:
             # the first real batch doubles as the capability check: no extra request
             first = self._detect_multi_pin(multi_tasks[0], spec, columns)
             if first is not None:
                 multi_tasks = multi_tasks[1:]
+                yield first
         if self._multi_pin:
             tasks = multi_tasks
         else:
             tasks = [(w, [p], s) for w in windows for p in ids for s in splits]
-        parts = self._map(lambda w, b, s: self._pin_batch(w, b, s, spec, columns), tasks)
-        df = frames.concat(([first] if first is not None else []) + parts, columns)
-        return df.unique(subset=["pin_id", "app_type", "date"], keep="last", maintain_order=True).sort(
-            ["pin_id", "app_type", "date"])
+        yield from self._imap(lambda w, b, s: self._pin_batch(w, b, s, spec, columns), tasks)
 
     def _detect_multi_pin(self, task: tuple, spec: StreamSpec, columns) -> pl.DataFrame | None:
         """Ask the multi-pin beta for ``task``'s batch; its frame, or None if the app lacks access."""
@@ -238,16 +267,26 @@ class Extractor:
 
     # -- helpers ---------------------------------------------------------------------------
 
-    def _map(self, fn, tasks: list[tuple]) -> list:
+    def _imap(self, fn, tasks: list[tuple]) -> Iterator:
+        """``fn(*task)`` for each task, in order, with up to the pool's size running ahead."""
         if self.pool is None or len(tasks) <= 1:
-            return [fn(*t) for t in tasks]
-        futures = [self.pool.submit(fn, *t) for t in tasks]
+            for t in tasks:
+                yield fn(*t)
+            return
+        pending: deque = deque()
+        todo = iter(tasks)
         try:
-            return [f.result() for f in futures]
-        except BaseException:
-            for f in futures:
+            for t in itertools.islice(todo, self.ahead):
+                pending.append(self.pool.submit(fn, *t))
+            while pending:
+                result = pending.popleft().result()
+                nxt = next(todo, None)
+                if nxt is not None:
+                    pending.append(self.pool.submit(fn, *nxt))
+                yield result
+        finally:
+            for f in pending:
                 f.cancel()
-            raise
 
 
 def pin_payload_frame(data: dict, columns: tuple[Column, ...], metric_types: tuple[str, ...],
