@@ -697,7 +697,7 @@ def print_summary(results: dict, transform: dict) -> None:
     row("rows/s end to end", [f"{a[r]['rows_per_second']:,}" for r in runs], "")
     for k in ("ad_analytics", "pin_analytics"):
         row(f"transform {k} / floor", [f"{transform[r][k]['ratio']:.2f}x" for r in runs], f"<= {TARGET_TRANSFORM}x")
-        row(f"  ... / same-partitions floor", [f"{transform[r][k]['ratio_to_same_layout_floor']:.2f}x" for r in runs], "")
+        row("  ... / same-partitions floor", [f"{transform[r][k]['ratio_to_same_layout_floor']:.2f}x" for r in runs], "")
     row("peak RSS", [f"{a[r]['peak_rss_mb']:.0f} MB" for r in runs], f"< {TARGET_RSS_MB:.0f} MB")
     notes = []
     for r in runs:

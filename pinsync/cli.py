@@ -7,7 +7,6 @@ result with rich. Every :class:`PinsyncError` becomes one red line and an exit c
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 import os

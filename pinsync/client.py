@@ -120,13 +120,13 @@ class PinterestClient:
         ``expect`` is ``"array"``, ``"object"`` or ``"any"``; a body that does not parse
         as such is treated as a transient failure (retried), never returned.
         """
-        return self._get(path, params, category=category, tag=tag, expect=expect)[0]
+        return self._get(path, params, category=category, tag=tag, expect=expect, decode=False)[0]
 
     def _get(self, path: str, params: Mapping[str, Any] | None, *, category: str | None, tag: str,
-             expect: str) -> tuple[bytes, Any]:
+             expect: str, decode: bool = True) -> tuple[bytes, Any]:
         """:meth:`get_bytes`, plus the JSON value decoded while checking the body (decoding
-        a page or a multi-pin answer twice costs as much as the rest of its handling), or
-        ``_NOT_PARSED`` for arrays (checked and read by the frame reader)."""
+        a page twice costs as much as the rest of its handling), or ``_NOT_PARSED`` for
+        arrays and when not ``decode`` (the frame readers check and read those)."""
         url = f"{self.api_url}/{path.lstrip('/')}"
         endpoint = f"GET /{path.lstrip('/')}"
         attempt = 0
@@ -159,7 +159,7 @@ class PinterestClient:
                 status = resp.status_code
                 if status == 200:
                     body = resp.content
-                    value = _parse_json(body, expect)
+                    value = _parse_json(body, expect, decode)
                     if value is not _INVALID:
                         return body, value
                     problem = f"unreadable response body ({_describe_body(resp)})"
@@ -262,9 +262,10 @@ _INVALID = object()       # the body is not JSON of the expected shape
 _NOT_PARSED = object()    # looks right; decoding is left to the caller
 
 
-def _parse_json(body: bytes, expect: str) -> Any:
-    """The decoded body, ``_NOT_PARSED`` for an array (the frame reader parses and validates
-    it), or ``_INVALID`` when it is not JSON of the expected shape."""
+def _parse_json(body: bytes, expect: str, decode: bool = True) -> Any:
+    """The decoded body, ``_NOT_PARSED`` for an array or when not ``decode`` (the frame
+    readers parse and validate those), or ``_INVALID`` when it is not JSON of the expected
+    shape."""
     start = body.lstrip()[:1]
     if expect == "array" and start != b"[":
         return _INVALID
@@ -275,7 +276,7 @@ def _parse_json(body: bytes, expect: str) -> Any:
     tail = body.rstrip()[-1:]
     if (start == b"[" and tail != b"]") or (start == b"{" and tail != b"}"):
         return _INVALID
-    if expect == "array":
+    if expect == "array" or not decode:
         return _NOT_PARSED
     try:
         return json.loads(body)

@@ -21,9 +21,9 @@ import polars as pl
 
 from pinsync import api, frames
 from pinsync.client import PinterestClient
-from pinsync.errors import ApiError, PayloadError
+from pinsync.errors import ApiError
 from pinsync.schemas import (ENTITY_COLUMNS, Column, analytics_columns, pin_analytics_columns,
-                             polars_schema, valid_columns_for_level)
+                             valid_columns_for_level)
 from pinsync.streams import STREAMS, StreamSpec
 from pinsync.streams.analytics import MULTI_PIN_PATH, batched, date_windows
 
@@ -246,21 +246,18 @@ class Extractor:
                 self._multi_pin = False
                 return None
 
-    def _pin_request(self, window, batch, split, spec, *, multi: bool) -> dict:
+    def _pin_batch(self, window, batch, split, spec, columns) -> pl.DataFrame:
         params = {"start_date": window[0].isoformat(), "end_date": window[1].isoformat(),
                   "metric_types": ",".join(self.pin_metric_types), "split_field": split}
-        if multi:
+        if self._multi_pin:
             params["pin_ids"] = ",".join(batch)
-            return self.client.get_json(MULTI_PIN_PATH, params, category=spec.category, tag=spec.name)
-        data = self.client.get_json(spec.path.format(pin_id=batch[0]), params, category=spec.category,
-                                    tag=spec.name)
-        return {batch[0]: data}
-
-    def _pin_batch(self, window, batch, split, spec, columns) -> pl.DataFrame:
-        data = self._pin_request(window, batch, split, spec, multi=bool(self._multi_pin))
-        if not isinstance(data, dict):
-            raise PayloadError("pin_analytics: expected a JSON object keyed by pin id")
-        df = pin_payload_frame(data, columns, self.pin_metric_types, split)
+            body = self.client.get_bytes(MULTI_PIN_PATH, params, category=spec.category, tag=spec.name,
+                                         expect="object")
+            df = frames.read_pin_payload(body, columns, self.pin_metric_types, split, pin_ids=batch)
+        else:
+            data = self.client.get_json(spec.path.format(pin_id=batch[0]), params, category=spec.category,
+                                        tag=spec.name)
+            df = frames.pin_payload_frame({batch[0]: data}, columns, self.pin_metric_types, split)
         self.on_progress(spec.name, df.height)
         # days before a pin existed carry nothing: drop them now, not after every batch is held
         return df.filter(~pl.col("data_status").str.starts_with("BEFORE_"))
@@ -287,56 +284,3 @@ class Extractor:
         finally:
             for f in pending:
                 f.cancel()
-
-
-def pin_payload_frame(data: dict, columns: tuple[Column, ...], metric_types: tuple[str, ...],
-                      split: str) -> pl.DataFrame:
-    """Type ``{pin_id: {group: {"daily_metrics": [...]}}}`` into pin_analytics rows.
-
-    The ``all`` group (no split) becomes ``app_type = "TOTAL"``; with the app-type split
-    each group key is the app type. Metrics missing from a day are null.
-    """
-    metric_schema = {m: pl.Float64 for m in metric_types}
-    row_schema = {"date": pl.String, "data_status": pl.String, "metrics": pl.Struct(metric_schema)}
-    # one frame for the whole response (a frame per pin costs ~1.5 ms and memory each)
-    daily_rows: list = []
-    pin_col: list[str] = []
-    app_col: list[str] = []
-    groups_read: list[tuple[str, list]] = []
-    for pin_id, groups in data.items():
-        if not isinstance(groups, dict):
-            raise PayloadError(f"pin_analytics: pin {pin_id!r}: expected an object of groups")
-        for group, body in groups.items():
-            daily = body.get("daily_metrics") if isinstance(body, dict) else None
-            if not daily:
-                continue
-            if not isinstance(daily, list):
-                raise PayloadError(f"pin_analytics: pin {pin_id!r}: unreadable daily_metrics (not a list)")
-            app_type = "TOTAL" if (split == "NO_SPLIT" or group.lower() == "all") else group.upper()
-            daily_rows.extend(daily)
-            pin_col.extend([str(pin_id)] * len(daily))
-            app_col.extend([app_type] * len(daily))
-            groups_read.append((pin_id, daily))
-    if not daily_rows:
-        return frames.concat([], columns)
-    try:
-        raw = pl.from_dicts(daily_rows, schema=row_schema)
-    except (TypeError, ValueError, pl.exceptions.PolarsError) as e:
-        for pin_id, daily in groups_read:     # name the pin whose daily_metrics cannot be read
-            try:
-                pl.from_dicts(daily, schema=row_schema)
-            except (TypeError, ValueError, pl.exceptions.PolarsError) as pin_error:
-                raise PayloadError(f"pin_analytics: pin {pin_id!r}: unreadable daily_metrics ({pin_error})") from None
-        raise PayloadError(f"pin_analytics: unreadable daily_metrics ({e})") from None
-    raw = raw.with_columns(pin_id=pl.Series(pin_col, dtype=pl.String),
-                           app_type=pl.Series(app_col, dtype=pl.String)).unnest("metrics")
-    exprs = [pl.col("pin_id"), pl.col("app_type"), pl.col("date").str.to_date("%Y-%m-%d"), pl.col("data_status")]
-    for m in metric_types:
-        col = next(c for c in columns if c.name == m.lower())
-        if col.kind == "int":
-            bad = raw.filter((pl.col(m).round(0) != pl.col(m)) & pl.col(m).is_not_null())
-            if bad.height:
-                raise PayloadError(f"pin_analytics: field '{m.lower()}' of record {bad['pin_id'][0]!r} cannot be "
-                                   f"read as int without loss (got {bad[m][0]})")
-        exprs.append(pl.col(m).cast(col.dtype).alias(col.name))
-    return raw.select(exprs).select(list(polars_schema(columns)))

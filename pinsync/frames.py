@@ -18,6 +18,7 @@ from typing import Any
 
 import polars as pl
 
+from pinsync import api
 from pinsync.errors import PayloadError
 from pinsync.schemas import Column, polars_schema
 
@@ -241,3 +242,289 @@ def concat(frames: Iterable[pl.DataFrame], columns: Sequence[Column]) -> pl.Data
     if not frames:
         return pl.DataFrame(schema=polars_schema(tuple(columns)))
     return pl.concat(frames, how="vertical")
+
+
+
+# -- organic pin analytics ------------------------------------------------------------------
+#
+# A multi-pin response is ``{pin_id: {group: {"daily_metrics": [day, ...], ...}}}``; its rows
+# are the days. ``pin_payload_frame`` types the decoded body (the validating path) and
+# ``read_pin_payload`` the raw bytes, with Polars' JSON reader, falling back to the former
+# whenever its read cannot be trusted: both give the same frame or raise the same error.
+
+
+def pin_payload_frame(data: dict, columns: tuple[Column, ...], metric_types: tuple[str, ...],
+                      split: str) -> pl.DataFrame:
+    """Type ``{pin_id: {group: {"daily_metrics": [...]}}}`` into pin_analytics rows.
+
+    The ``all`` group (no split) becomes ``app_type = "TOTAL"``; with the app-type split
+    each group key is the app type. Metrics missing from a day are null.
+    """
+    metric_schema = {m: pl.Float64 for m in metric_types}
+    row_schema = {"date": pl.String, "data_status": pl.String, "metrics": pl.Struct(metric_schema)}
+    # one frame for the whole response (a frame per pin costs ~1.5 ms and memory each)
+    daily_rows: list = []
+    pin_col: list[str] = []
+    app_col: list[str] = []
+    groups_read: list[tuple[str, list]] = []
+    for pin_id, groups in data.items():
+        if not isinstance(groups, dict):
+            raise PayloadError(f"pin_analytics: pin {pin_id!r}: expected an object of groups")
+        for group, body in groups.items():
+            daily = body.get("daily_metrics") if isinstance(body, dict) else None
+            if not daily:
+                continue
+            if not isinstance(daily, list):
+                raise PayloadError(f"pin_analytics: pin {pin_id!r}: unreadable daily_metrics (not a list)")
+            app_type = _app_type(group, split)
+            daily_rows.extend(daily)
+            pin_col.extend([str(pin_id)] * len(daily))
+            app_col.extend([app_type] * len(daily))
+            groups_read.append((pin_id, daily))
+    if not daily_rows:
+        return concat([], columns)
+    try:
+        raw = pl.from_dicts(daily_rows, schema=row_schema)
+    except (TypeError, ValueError, pl.exceptions.PolarsError) as e:
+        for pin_id, daily in groups_read:     # name the pin whose daily_metrics cannot be read
+            try:
+                pl.from_dicts(daily, schema=row_schema)
+            except (TypeError, ValueError, pl.exceptions.PolarsError) as pin_error:
+                raise PayloadError(f"pin_analytics: pin {pin_id!r}: unreadable daily_metrics ({pin_error})") from None
+        raise PayloadError(f"pin_analytics: unreadable daily_metrics ({e})") from None
+    raw = raw.with_columns(pin_id=pl.Series(pin_col, dtype=pl.String),
+                           app_type=pl.Series(app_col, dtype=pl.String)).unnest("metrics")
+    exprs = [pl.col("pin_id"), pl.col("app_type"), pl.col("date").str.to_date("%Y-%m-%d"), pl.col("data_status")]
+    for m in metric_types:
+        col = next(c for c in columns if c.name == m.lower())
+        if col.kind == "int":
+            bad = raw.filter((pl.col(m).round(0) != pl.col(m)) & pl.col(m).is_not_null())
+            if bad.height:
+                raise PayloadError(f"pin_analytics: field '{m.lower()}' of record {bad['pin_id'][0]!r} cannot be "
+                                   f"read as int without loss (got {bad[m][0]})")
+        exprs.append(pl.col(m).cast(col.dtype).alias(col.name))
+    return raw.select(exprs).select(list(polars_schema(columns)))
+
+
+def _app_type(group: str, split: str) -> str:
+    return "TOTAL" if (split == "NO_SPLIT" or group.lower() == "all") else group.upper()
+
+
+def read_pin_payload(body: bytes, columns: tuple[Column, ...], metric_types: tuple[str, ...], split: str, *,
+                     pin_ids: Sequence[str] | None = None) -> pl.DataFrame:
+    """Type the raw bytes of a multi-pin analytics response into pin_analytics rows.
+
+    Gives exactly ``pin_payload_frame(json.loads(body), ...)`` (the same rows in the same
+    order, the same dtypes and values) or raises the same :class:`PayloadError`, without
+    decoding the body into Python objects: Polars parses it (see the comment below). What
+    that read cannot vouch for (a shape or type it does not expect, a fractional count, a
+    date that does not parse, an escape anywhere in the body...) goes through
+    :func:`pin_payload_frame` after ``json.loads``.
+
+    ``pin_ids`` (the batch asked for) only makes the read faster: pins missing from the body
+    give no rows, pins in the body that were not asked for are read all the same.
+    """
+    if not isinstance(body, bytes):
+        body = body.encode() if isinstance(body, str) else bytes(body)
+    try:
+        df = _read_pin_frame(body, columns, metric_types, split, pin_ids)
+    except (Exception, pl.exceptions.PanicException):  # noqa: BLE001 - a Rust panic is not an Exception
+        df = None       # whatever went wrong, pin_payload_frame decides
+    if df is not None:
+        return df
+    try:
+        data = json.loads(body)
+    except ValueError as e:     # JSONDecodeError, UnicodeDecodeError
+        raise PayloadError(f"pin_analytics: response is not valid JSON ({e})") from None
+    if not isinstance(data, dict):
+        raise PayloadError("pin_analytics: expected a JSON object keyed by pin id")
+    return pin_payload_frame(data, columns, metric_types, split)
+
+
+# How the fast read works. Python cuts the body, without decoding it, into its group objects
+# (``{"P1":{"all":G1},"P2":{"all":G2}}`` -> G1, G2) by searching for the keys expected (the
+# pin ids, the group names), and Polars parses them, with the day schema declared, as JSON
+# arrays ``[G1,S,G2,S,...,Gn]`` of about 64 KiB each (faster than one big array, and a third
+# of the memory). ``S`` is a sentinel group whose one day is dated "\u0000". The cut is
+# trusted only when
+#   * the body is ASCII without a backslash: no string in it holds an escape, so every '"'
+#     opens or closes a string, and none can hold "\u0000" (a raw control character in a
+#     string is invalid JSON, which Polars rejects as json.loads does);
+#   * only '{', ',', '}' and whitespace lie around the keys cut out;
+#   * every array parses, with one element per piece and sentinel, and each sentinel's
+#     element is one group whose one day is dated "\u0000".
+# Each sentinel then sits at the top level of its array, so each piece (between two of them,
+# or one of them and the end of the array) is exactly one JSON value: the body is valid JSON
+# and its members are exactly the keys found (a key not searched for, or one found inside a
+# value, would leave a piece that is not one value). Pins and groups come out in body order,
+# days in list order, as pin_payload_frame reads them. The one case where the two paths can
+# differ: a key repeated inside a group object, a day or its metrics (Polars keeps the first
+# value, json.loads the last); repeated pin or group keys are caught by the cut.
+
+_JSON_WS = b" \t\n\r"
+_DIGIT_KEY = re.compile(rb'"(\d+)"[ \t\n\r]*:')
+_PLAIN_ID = re.compile(r"[A-Za-z0-9_.-]+")
+_MAX_MISSES = 4         # pin ids not found ahead before scanning the body for every key instead
+_SENTINEL = b'{"daily_metrics":[{"date":"\\u0000"}]}'
+_READ_BYTES = 64 * 1024
+
+
+def _strip(body: bytes, lo: int, hi: int) -> tuple[int, int]:
+    while lo < hi and body[lo] in _JSON_WS:
+        lo += 1
+    while hi > lo and body[hi - 1] in _JSON_WS:
+        hi -= 1
+    return lo, hi
+
+
+def _find_key(body: bytes, key: bytes, lo: int, hi: int) -> tuple[int, int] | None:
+    """(start of the first ``"key"`` in ``body[lo:hi]`` that a colon follows, start of its value)."""
+    needle = b'"' + key + b'"'
+    i = body.find(needle, lo, hi)
+    while i >= 0:
+        j = i + len(needle)
+        while j < hi and body[j] in _JSON_WS:
+            j += 1
+        if j < hi and body[j] == 0x3A:      # ':'
+            return i, j + 1
+        i = body.find(needle, i + 1, hi)
+    return None
+
+
+def _locate(body: bytes, keys: Iterable[bytes], lo: int, hi: int,
+            max_misses: int | None = None) -> list[tuple[int, int, bytes]] | None:
+    """``[(key start, value start, key)]`` of the keys found in ``body[lo:hi]``, in body order.
+
+    Each key is searched from where the previous one was found, then before it, so keys
+    listed in body order cost one pass. None once more than ``max_misses`` keys were not
+    found ahead (the caller then scans the body for its keys instead).
+    """
+    found = []
+    cursor = lo
+    misses = 0
+    for key in keys:
+        hit = _find_key(body, key, cursor, hi)
+        if hit is None:
+            misses += 1
+            if max_misses is not None and misses > max_misses:
+                return None
+            if cursor > lo:
+                hit = _find_key(body, key, lo, min(hi, cursor + len(key) + 2))
+        if hit is not None:
+            found.append((hit[0], hit[1], key))
+            cursor = hit[1]
+    found.sort()
+    return found
+
+
+def _members(body: bytes, lo: int, hi: int,
+             found: list[tuple[int, int, bytes]]) -> list[tuple[bytes, int, int]] | None:
+    """``[(key, value start, value end)]`` if ``body[lo:hi]`` is '{', the members keyed by
+    ``found`` (from :func:`_locate`) and '}', with nothing else between; else None.
+    The values themselves are not looked at."""
+    lo, hi = _strip(body, lo, hi)
+    if hi - lo < 2 or body[lo] != 0x7B or body[hi - 1] != 0x7D:     # '{' ... '}'
+        return None
+    first = found[0][0] if found else hi - 1
+    if _strip(body, lo + 1, first)[0] != first:
+        return None
+    out = []
+    for n, (_, value_lo, key) in enumerate(found):
+        last = n + 1 == len(found)
+        end = hi - 1 if last else found[n + 1][0]
+        if end <= value_lo:
+            return None
+        v_lo, v_hi = _strip(body, value_lo, end)
+        if not last:
+            if v_hi == v_lo or body[v_hi - 1] != 0x2C:   # ','
+                return None
+            v_lo, v_hi = _strip(body, v_lo, v_hi - 1)
+        if v_hi == v_lo:
+            return None
+        out.append((key, v_lo, v_hi))
+    return out
+
+
+def _pin_keys(body: bytes, pin_ids: Sequence[str] | None) -> list[tuple[int, int, bytes]] | None:
+    """The top-level keys to cut the body at, located (see :func:`_locate`)."""
+    if pin_ids:
+        # other ids are not searched: were one a key of the body, the cut would fail
+        keys = [p.encode() for p in dict.fromkeys(str(p) for p in pin_ids) if _PLAIN_ID.fullmatch(p)]
+        found = _locate(body, keys, 0, len(body), _MAX_MISSES)
+        if found is not None:
+            return found
+    return _locate(body, dict.fromkeys(m.group(1) for m in _DIGIT_KEY.finditer(body)), 0, len(body))
+
+
+def _read_pin_frame(body: bytes, columns: tuple[Column, ...], metric_types: tuple[str, ...], split: str,
+                    pin_ids: Sequence[str] | None) -> pl.DataFrame | None:
+    """:func:`read_pin_payload`'s Polars read (see the comment above), or None when the body
+    has to go through :func:`pin_payload_frame`."""
+    if not body.isascii() or b"\\" in body:
+        return None
+    pins = _members(body, 0, len(body), _pin_keys(body, pin_ids))
+    if pins is None and pin_ids:    # say, the first pin was not asked for
+        pins = _members(body, 0, len(body), _pin_keys(body, None))
+    if pins is None:
+        return None
+    groups = tuple(g.encode() for g in (("all",) if split == "NO_SPLIT" else api.PIN_APP_TYPES))
+    arrays: list[list[bytes]] = [[]]    # read in parts of ~64 KiB: as fast, and a third of the memory
+    size = 0
+    pin_col: list[str | None] = []      # per element of the arrays; None marks a sentinel
+    app_col: list[str | None] = []
+    for pin, lo, hi in pins:
+        members = _members(body, lo, hi, _locate(body, groups, lo, hi))
+        if members is None:     # not an object, or a group not expected: pin_payload_frame decides
+            return None
+        for group, g_lo, g_hi in members:
+            if size >= _READ_BYTES and arrays[-1]:
+                arrays.append([])
+                size = 0
+            if arrays[-1]:
+                arrays[-1].append(_SENTINEL)
+                pin_col.append(None)
+                app_col.append(None)
+            piece = body[g_lo:g_hi]
+            arrays[-1].append(b"{}" if piece == b"null" else piece)  # both give no rows; Polars rejects a null row
+            size += len(piece)
+            pin_col.append(pin.decode())
+            app_col.append(_app_type(group.decode(), split))
+    if not pin_col:
+        return concat([], columns)
+    day = pl.Struct({"date": pl.String, "data_status": pl.String,
+                     "metrics": pl.Struct({m: pl.Float64 for m in metric_types})})
+    schema = {"daily_metrics": pl.List(day)}
+    read = pl.concat([pl.read_json(io.BytesIO(b"[" + b",".join(a) + b"]"), schema=schema) for a in arrays])
+    if read.height != len(pin_col):
+        return None
+
+    real = pl.col("pin_id").is_not_null()
+    days = pl.col("daily_metrics")
+    # the same typing as pin_payload_frame; sentinel days are dropped at the end
+    exprs = [pl.col("pin_id"), pl.col("app_type"), pl.when(real).then(pl.col("date")).str.to_date("%Y-%m-%d"),
+             pl.col("data_status")]
+    suspect = [
+        # a sentinel that did not give exactly one day dated "\0": the cut is wrong
+        ((~real).sum() != pin_col.count(None)) | (~real & (pl.col("date") != "\0")).fill_null(True).any(),
+        pl.col("_null_day").first(),
+        # Polars reads a number or a boolean given as a status as text ("3", "true"), which
+        # from_dicts may format otherwise ("1e+20"); a date so read fails to parse anyway
+        (real & pl.col("data_status").str.contains(r"^(?:-|[0-9]|true$|false$)")).any(),
+    ]
+    for m in metric_types:
+        col = next(c for c in columns if c.name == m.lower())
+        if col.kind == "int":       # pin_payload_frame names the first fractional count
+            suspect.append(((pl.col(m).round(0) != pl.col(m)) & pl.col(m).is_not_null()).any())
+        exprs.append(pl.col(m).cast(col.dtype).alias(col.name))
+    df = (read.lazy()
+          .with_columns(pl.Series("pin_id", pin_col, dtype=pl.String), pl.Series("app_type", app_col, dtype=pl.String))
+          .filter(~real | (days.list.len() > 0))     # a group with null or no days gives no rows
+          .explode("daily_metrics")
+          .with_columns(_null_day=(real & days.is_null()).any())   # pin_payload_frame names the pin
+          .unnest("daily_metrics")
+          .unnest("metrics")
+          .select(*exprs, pl.any_horizontal(suspect).alias("_suspect"))
+          .collect(engine="in-memory"))
+    if df.height and df.get_column("_suspect")[0]:
+        return None
+    return df.lazy().filter(real).select(list(polars_schema(columns))).collect(engine="in-memory")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import pytest
@@ -11,7 +10,7 @@ import yaml
 from click.testing import CliRunner
 
 from pinsync.cli import main
-from tests.conftest import TODAY, TOKEN
+from tests.conftest import TOKEN
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -8,7 +8,7 @@ import pytest
 
 from pinsync import frames
 from pinsync.errors import PayloadError
-from pinsync.extractor import pin_payload_frame
+from pinsync.frames import pin_payload_frame
 from pinsync.schemas import ENTITY_COLUMNS, analytics_columns, pin_analytics_columns, polars_schema
 
 UTC = dt.timezone.utc

@@ -7,7 +7,6 @@ import re
 import stat
 
 import polars as pl
-import pytest
 
 import pinsync
 from pinsync.schemas import ENTITY_COLUMNS, UTC_DATETIME
