@@ -304,7 +304,7 @@ _SCHEMA: dict[str, Any] = {
         "split_by_app_type": (False, lambda v: _typed(v, (bool,), "true or false")),
     },
     "max_workers": (8, _integer(1, 64)),
-    "buffer_mb": (128, _integer(8)),
+    "buffer_mb": (64, _integer(8)),
     "rate_limits": {k: (float(v), _positive) for k, v in api.RATE_LIMITS_PER_MINUTE.items()},
     "http": {
         "timeout_seconds": (60.0, _positive),

@@ -21,6 +21,7 @@ import polars as pl
 
 from pinsync import api, frames
 from pinsync.client import PinterestClient
+from pinsync.memory import cpu_slot
 from pinsync.errors import ApiError
 from pinsync.schemas import (ENTITY_COLUMNS, Column, analytics_columns, pin_analytics_columns,
                              valid_columns_for_level)
@@ -152,13 +153,15 @@ class Extractor:
             params = {**base, spec.id_param: ",".join(batch), "start_date": window[0].isoformat(),
                       "end_date": window[1].isoformat()}
             body = self._get_analytics(path, params, spec)
-            df = frames.read_json_array(body, columns, stream=spec.name, source_names=source, id_field=id_key)
-            del body
-            if gran == "TOTAL":
-                df = df.with_columns(date=pl.lit(window[0]), start_date=pl.lit(window[0]),
-                                     end_date=pl.lit(window[1]))
+            with cpu_slot():
+                df = frames.read_json_array(body, columns, stream=spec.name, source_names=source, id_field=id_key)
+                del body
+                if gran == "TOTAL":
+                    df = df.with_columns(date=pl.lit(window[0]), start_date=pl.lit(window[0]),
+                                         end_date=pl.lit(window[1]))
+                df = df.with_columns(**context).select(names)
             self.on_progress(spec.name, df.height)
-            return df.with_columns(**context).select(names)
+            return df
 
         tasks = [(w, b) for w in date_windows(start, end, gran) for b in batched(sorted(ids), spec.batch_size)]
         yield from self._imap(one, tasks)
@@ -253,7 +256,8 @@ class Extractor:
             params["pin_ids"] = ",".join(batch)
             body = self.client.get_bytes(MULTI_PIN_PATH, params, category=spec.category, tag=spec.name,
                                          expect="object")
-            df = frames.read_pin_payload(body, columns, self.pin_metric_types, split, pin_ids=batch)
+            with cpu_slot():
+                df = frames.read_pin_payload(body, columns, self.pin_metric_types, split, pin_ids=batch)
         else:
             data = self.client.get_json(spec.path.format(pin_id=batch[0]), params, category=spec.category,
                                         tag=spec.name)

@@ -11,10 +11,12 @@ the environment wins.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import os
 import sys
+import threading
 
 JEMALLOC_CONF = "dirty_decay_ms:0,muzzy_decay_ms:0"
 ARENAS = 2
@@ -36,3 +38,17 @@ def limit_arenas() -> None:
         libc.mallopt(_M_ARENA_MAX, ARENAS)
     except (OSError, AttributeError):   # not glibc
         pass
+
+
+# CPU-bound steps (typing a response, encoding a table's partitions) allocate several times
+# their input while they run. More of them at once than there are CPUs would not finish
+# sooner, only hold more memory, so however many requests are in flight they take turns.
+_CPU_SLOTS = threading.BoundedSemaphore(max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                                               else os.cpu_count() or 1))
+
+
+@contextlib.contextmanager
+def cpu_slot():
+    """Hold one of the process's CPU slots for a CPU-bound step (never nest them)."""
+    with _CPU_SLOTS:
+        yield

@@ -19,6 +19,7 @@ from urllib.parse import quote
 import polars as pl
 
 from pinsync.errors import SinkError
+from pinsync.memory import cpu_slot
 from pinsync.storage import Location
 
 DATA_FILE = "data.parquet"
@@ -160,10 +161,11 @@ class Sink:
             outputs.append((args.index_in_partition, args.partition_keys.row(0, named=True), buf))
             return buf
         try:
-            df.lazy().sort([*by, *sort_by], maintain_order=True).sink_parquet(
-                pl.PartitionBy(self.location.root or ".", key=by, include_key=True, file_path_provider=target,
-                               approximate_bytes_per_file=None),
-                compression="zstd", statistics=True, metadata={"pinsync.run_id": self.run_id})
+            with cpu_slot():
+                df.lazy().sort([*by, *sort_by], maintain_order=True).sink_parquet(
+                    pl.PartitionBy(self.location.root or ".", key=by, include_key=True, file_path_provider=target,
+                                   approximate_bytes_per_file=None),
+                    compression="zstd", statistics=True, metadata={"pinsync.run_id": self.run_id})
         except Exception as e:
             raise SinkError(f"cannot encode Parquet for {self.location.path('')}: {type(e).__name__}: {e}") from None
         if any(index for index, _, _ in outputs):

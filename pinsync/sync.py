@@ -260,14 +260,15 @@ class _Run:
     # -- the whole run ----------------------------------------------------------------------
 
     def listing_unit(self, name: str, account: dict) -> pl.DataFrame | None:
-        """List one entity stream of an account and write it; None if it failed (its
-        analytics are then reported as not synced either)."""
+        """List one entity stream of an account and write it. Returns what its analytics
+        need (ids and creation times, not the whole frame: a run holds one per account), or
+        None if it failed (its analytics are then reported as not synced either)."""
         acct = account["id"]
         spec = STREAMS[name]
         try:
             df = self.extractor.entities(spec, acct)
             self.entity_unit(spec, acct, df)
-            return df
+            return df.select("id", "created_time")
         except (ApiError, PayloadError) as e:
             self._fail(name, acct, e)
             for child in ("campaign_analytics", "ad_group_analytics", "ad_analytics"):
@@ -289,7 +290,7 @@ class _Run:
         try:
             pins = self.extractor.entities(STREAMS["pins"])
             self.entity_unit(STREAMS["pins"], ALL, pins)
-            return pins
+            return pins.select("id", "created_at")
         except (ApiError, PayloadError) as e:
             self._fail("pins", ALL, e)
             if "pin_analytics" in self.selected:

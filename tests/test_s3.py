@@ -333,18 +333,15 @@ def test_a_write_failing_before_its_put_leaves_no_partial_object(where, s3, s3_c
     fs = _fs(so)
 
     def sabotage():
-        if where == "encode":        # the Parquet encoder dies after writing half of the file
-            real = pl.DataFrame.write_parquet
+        if where == "encode":        # the Parquet encoder dies while encoding the table's partitions
+            real = pl.LazyFrame.sink_parquet
 
-            def half(self, file, *args, **kwargs):
-                buf = io.BytesIO()
-                real(self, buf, *args, **kwargs)
-                if "ad_account_id" in self.columns and "date" in self.columns:
-                    file.write(buf.getvalue()[: len(buf.getvalue()) // 2])
+            def dying(self, path, *args, **kwargs):
+                if isinstance(path, pl.PartitionBy) and "date" in self.collect_schema():
                     raise OSError("encoder killed")
-                file.write(buf.getvalue())
+                return real(self, path, *args, **kwargs)
 
-            monkeypatch.setattr(pl.DataFrame, "write_parquet", half)
+            monkeypatch.setattr(pl.LazyFrame, "sink_parquet", dying)
         else:                        # the connection drops before S3 has the object
             real = fs._call_s3
 
@@ -355,7 +352,7 @@ def test_a_write_failing_before_its_put_leaves_no_partial_object(where, s3, s3_c
 
             monkeypatch.setattr(fs, "_call_s3", call_s3)
 
-    failed = Exception if where == "encode" else pinsync.PinsyncError
+    failed = pinsync.PinsyncError       # one clear error either way (SinkError), never a traceback
 
     # first run: the table's first file fails -> its key does not exist at all
     sabotage()
