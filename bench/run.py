@@ -71,6 +71,7 @@ TARGET_REQUESTS = 1.05
 TARGET_WALL = 1.5
 TARGET_TRANSFORM = 1.5
 TARGET_RSS_MB = 300.0
+TARGET_RSS_FLAT = 1.10      # peak RSS at 2-4x the accounts or pins, over the benchmark size's
 
 
 # ======================================================================================== child
@@ -296,9 +297,10 @@ def transform_bench(fake, ds, today: dt.date, days: int, repeat: int, settings) 
 
     Ads: every ad-level body of the first two ad accounts (250 ads x ``days`` days each; one
     "unit" per account, as the sync does). Pins: 5 multi-pin bodies (100 pins x ``days`` days).
-    pinsync: ``Extractor.ads_analytics`` / ``Extractor.pin_analytics`` (``frames.read_json_array``,
-    ``pin_payload_frame`` after ``json.loads``, typing, dedup, sort) + ``Sink.replace_partitions``
-    to an in-memory filesystem (partitioning, per-file sort, ``write_parquet`` to BytesIO).
+    pinsync: what a sync unit does - ``Extractor.ads_analytics_batches`` /
+    ``pin_analytics_batches`` (``frames.read_json_array`` / ``frames.read_pin_payload``: typing)
+    into a ``FrameBuffer``, then ``Sink.replace_partitions`` of its chunks (dedupe, one sort,
+    Polars' partitioned Parquet writer) to an in-memory filesystem.
     Floor: ``pl.read_json(BytesIO(body))`` + ``write_parquet(BytesIO)`` per body (pins: plus the
     unpivot/explode/unnest that turns the nested object into rows).
     """
@@ -306,12 +308,16 @@ def transform_bench(fake, ds, today: dt.date, days: int, repeat: int, settings) 
 
     import polars as pl
 
+    from pinsync.buffer import FrameBuffer
     from pinsync.config import DEFAULT_PIN_METRIC_TYPES
     from pinsync.sink import Sink
     from pinsync.storage import Location
     from pinsync.streams import STREAMS
 
     extract = importlib.import_module("pinsync.extractor")
+    from pinsync.config import _SCHEMA
+    # a unit's share of the default buffer_mb with the default max_workers, as in a sync
+    buffer_bytes = _SCHEMA["buffer_mb"][0] * 2**20 // _SCHEMA["max_workers"][0]
     start, end = today - dt.timedelta(days=days), today - dt.timedelta(days=1)
     hdr = {"Authorization": f"Bearer {TOKEN}"}
     out: dict = {"days": days, "window": [start.isoformat(), end.isoformat()]}
@@ -352,13 +358,16 @@ def transform_bench(fake, ds, today: dt.date, days: int, repeat: int, settings) 
         t_parse = t_write = 0.0
         for acct, ids, _ in units:
             t0 = time.perf_counter()
-            df = ex.ads_analytics(spec, acct, ids, start, end, currency="USD")
-            t1 = time.perf_counter()
-            covers = [{"ad_account_id": acct, "date": start + dt.timedelta(days=d)} for d in range(days)]
-            w = sink.replace_partitions(spec.name, df, spec.partition_by, covers=covers, sort_by=spec.primary_key)
+            with FrameBuffer(spec.partition_by, buffer_bytes) as buf:
+                for batch in ex.ads_analytics_batches(spec, acct, ids, start, end, currency="USD"):
+                    buf.add(batch)
+                t1 = time.perf_counter()
+                covers = [{"ad_account_id": acct, "date": start + dt.timedelta(days=d)} for d in range(days)]
+                w = sink.replace_partitions(spec.name, buf.chunks(lambda df: ex.dedupe(spec, df)), spec.partition_by,
+                                            covers=covers, sort_by=spec.primary_key)
             t_parse += t1 - t0
             t_write += time.perf_counter() - t1
-            rows += df.height
+            rows += w.rows_written
             files += w.files_written
         return rows, files, t_parse, t_write
 
@@ -376,11 +385,14 @@ def transform_bench(fake, ds, today: dt.date, days: int, repeat: int, settings) 
         ex._multi_pin = True          # the capability probe is a request, not transform work
         sink = Sink(Location(f"memory://pinsync-bench-{time.monotonic_ns()}"), "bench")
         t0 = time.perf_counter()
-        df = ex.pin_analytics(pin_ids, start, end)
-        t1 = time.perf_counter()
-        covers = [{"date": start + dt.timedelta(days=d)} for d in range(days)]
-        w = sink.replace_partitions(pspec.name, df, pspec.partition_by, covers=covers, sort_by=pspec.primary_key)
-        return df.height, w.files_written, t1 - t0, time.perf_counter() - t1
+        with FrameBuffer(pspec.partition_by, buffer_bytes) as buf:
+            for batch in ex.pin_analytics_batches(pin_ids, start, end):
+                buf.add(batch)
+            t1 = time.perf_counter()
+            covers = [{"date": start + dt.timedelta(days=d)} for d in range(days)]
+            w = sink.replace_partitions(pspec.name, buf.chunks(lambda df: ex.dedupe(pspec, df)), pspec.partition_by,
+                                        covers=covers, sort_by=pspec.primary_key)
+        return w.rows_written, w.files_written, t1 - t0, time.perf_counter() - t1
 
     def pin_rows(body: bytes) -> pl.DataFrame:
         df = pl.read_json(io.BytesIO(body))
@@ -489,7 +501,8 @@ def rss_sweep(args, shape: dict, today: dt.date, workdir: Path, server_cls, fake
 
     out = []
     for accounts, pins, days in ((1, 500, 30), (args.accounts, args.pins, 30), (args.accounts, args.pins, args.days),
-                                 (args.accounts * 2, args.pins, args.days), (args.accounts, args.pins * 2, args.days)):
+                                 (args.accounts * 2, args.pins, args.days), (args.accounts * 4, args.pins, args.days),
+                                 (args.accounts, args.pins * 2, args.days), (args.accounts, args.pins * 4, args.days)):
         ds = Dataset(today=today, **{**shape, "accounts": accounts, "pins": pins})
         fake = fake_cls(ds, access_tokens=(TOKEN,), cache=False)
         label = f"sweep-{accounts}a-{pins}p-{days}d"
@@ -501,9 +514,12 @@ def rss_sweep(args, shape: dict, today: dt.date, workdir: Path, server_cls, fake
         shutil.rmtree(workdir / label, ignore_errors=True)
         row = {"accounts": accounts, "ads": len(ds.ads), "pins": pins, "days": days,
                "rows": sum(s["rows_fetched"] for s in res["streams"].values()),
-               "peak_rss_mb": round(res["rss_peak_kb"] / 1024, 1), "run_seconds": round(res["run_seconds"], 2)}
+               "peak_rss_mb": round(res["rss_peak_kb"] / 1024, 1),
+               "peak_rss_anon_mb": round(res["child_rss_anon_peak_poll_kb"] / 1024, 1),
+               "run_seconds": round(res["run_seconds"], 2)}
         print(f"  {accounts:>3} accounts {len(ds.ads):>6} ads {pins:>6} pins {days:>3} days: "
-              f"{row['rows']:>9,} rows, peak RSS {row['peak_rss_mb']:.0f} MB", flush=True)
+              f"{row['rows']:>9,} rows, peak RSS {row['peak_rss_mb']:.0f} MB "
+              f"(anonymous {row['peak_rss_anon_mb']:.0f} MB)", flush=True)
         out.append(row)
     return out
 
@@ -520,18 +536,20 @@ def run_child(spec: dict, workdir: Path, label: str, malloc_conf: str | None = N
     with open(err_path, "wb") as err:
         p = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--child", str(spec_path)],
                              stdout=subprocess.PIPE, stderr=err, env=env)
-        hwm = [0]
+        hwm = [0, 0]
         stop = threading.Event()
 
-        def poll():   # VmHWM while it runs: a cross-check of the child's own figure
+        def poll():   # VmHWM while it runs (a cross-check of the child's own figure) and peak RssAnon
             status = Path(f"/proc/{p.pid}/status")
-            while not stop.wait(0.05):
+            while not stop.wait(0.02):
                 try:
-                    m = re.search(r"VmHWM:\s+(\d+)", status.read_text())
-                    if m:
-                        hwm[0] = max(hwm[0], int(m.group(1)))
+                    text = status.read_text()
                 except OSError:
                     return
+                for i, field in enumerate(("VmHWM", "RssAnon")):
+                    m = re.search(field + r":\s+(\d+)", text)
+                    if m:
+                        hwm[i] = max(hwm[i], int(m.group(1)))
         poller = threading.Thread(target=poll, daemon=True)
         poller.start()
         stdout = p.stdout.read()
@@ -544,6 +562,7 @@ def run_child(spec: dict, workdir: Path, label: str, malloc_conf: str | None = N
                          + err_path.read_text()[-3000:])
     res = json.loads(stdout.decode().strip().splitlines()[-1])
     res.update(child_wall_seconds=wall, wait4_maxrss_kb=ru.ru_maxrss, child_vmhwm_poll_kb=hwm[0],
+               child_rss_anon_peak_poll_kb=hwm[1],
                child_cpu_seconds=ru.ru_utime + ru.ru_stime)
     if not res["ok"]:
         raise SystemExit(f"{label}: pinsync reported failures: {res['failures']}")
@@ -865,11 +884,20 @@ def main() -> None:
                                              for k in ("ad_analytics", "pin_analytics"))}
     if "rss_sweep" in results:
         print("\n== peak RSS by size (target < 300 MB, flat)")
-        for r in results["rss_sweep"]:
+        sweep = results["rss_sweep"]
+        base = next(r for r in sweep if (r["accounts"], r["pins"], r["days"]) == (args.accounts, args.pins, args.days))
+        for r in sweep:
             print(f"  {r['accounts']:>3} accounts {r['ads']:>6} ads {r['pins']:>6} pins {r['days']:>3} days: "
-                  f"{r['rows']:>9,} rows -> {r['peak_rss_mb']:.0f} MB")
+                  f"{r['rows']:>9,} rows -> {r['peak_rss_mb']:.0f} MB (anonymous {r['peak_rss_anon_mb']:.0f} MB; "
+                  f"{r['peak_rss_mb'] / base['peak_rss_mb']:.2f}x the benchmark's size)")
+        bigger = [r for r in sweep if r["rows"] > base["rows"]]
+        growth = max(r["peak_rss_mb"] for r in bigger) / base["peak_rss_mb"] if bigger else 1.0
+        results["rss_growth_beyond_benchmark"] = round(growth, 3)
+        print(f"  up to {max(r['rows'] for r in sweep) / base['rows']:.1f}x the rows: peak RSS at most {growth:.2f}x "
+              f"the benchmark's (flat: <= {TARGET_RSS_FLAT}x)")
         for run in verdict:
-            verdict[run]["rss_at_all_sizes"] = all(r["peak_rss_mb"] < TARGET_RSS_MB for r in results["rss_sweep"])
+            verdict[run]["rss_at_all_sizes"] = all(r["peak_rss_mb"] < TARGET_RSS_MB for r in sweep)
+            verdict[run]["rss_flat"] = growth <= TARGET_RSS_FLAT
     load = (results["machine"]["loadavg_at_start"][0], results["machine"]["loadavg_at_end"][0])
     if max(load) > (os.cpu_count() or 1):
         print(f"\nnote: the machine was busy (1-min load average {load[0]:.1f} at the start, {load[1]:.1f} at the end, "

@@ -3,10 +3,17 @@
 Order of every unit of work (a stream for one ad account, or a user-level stream):
 
 1. fetch everything the unit covers (all pages, all id batches, all windows) into typed
-   frames - nothing is written while anything is missing;
-2. write the partitions (each file atomic; covered partitions that came back empty are
-   removed);
+   frames - held in a :class:`~pinsync.buffer.FrameBuffer`, which spills to local temp
+   files past the unit's share of ``buffer_mb`` - nothing is written while anything is
+   missing;
+2. write the partitions as one batch (each file atomic, all made durable with two disk
+   flushes; covered partitions that came back empty are removed);
 3. move the bookmark and save the state file (atomic).
+
+Units run on a pool of ``max_workers`` threads: each entity listing of an account is a
+unit, and each analytics stream of an account is a unit that starts once its parent
+entities are listed; their requests share a second pool of ``max_workers`` under the rate
+limiters.
 
 A crash at any point leaves the previous state, and the next run re-fetches and
 overwrites the same files: nothing is lost and nothing is duplicated. A unit that fails

@@ -90,6 +90,8 @@ BAD = [
     # ranges
     ("workers too low", {"max_workers": 0}, ["max_workers: must be between 1 and 64 (got 0)"]),
     ("workers too high", {"max_workers": 65}, ["max_workers: must be between 1 and 64 (got 65)"]),
+    ("buffer too small", {"buffer_mb": 4}, ["buffer_mb: must be >= 8 (got 4)"]),
+    ("buffer not a number", {"buffer_mb": "lots"}, ["buffer_mb: must be an integer (got string)"]),
     ("lookback too long", {"analytics.lookback_days": 90}, ["analytics.lookback_days: must be between 0 and 89"]),
     ("negative retries", {"http.max_retries": -1}, ["http.max_retries: must be >= 0 (got -1)"]),
     ("zero timeout", {"http.timeout_seconds": 0}, ["http.timeout_seconds: must be a positive number"]),
@@ -233,6 +235,7 @@ def test_defaults():
     assert config.entity_statuses == api.ENTITY_STATUSES
     assert config.rate_limits == {k: float(v) for k, v in api.RATE_LIMITS_PER_MINUTE.items()}
     assert (config.max_workers, config.http.timeout_seconds, config.http.retry_budget) == (8, 60.0, 500)
+    assert config.buffer_mb == 64
     assert config.analytics.view_window_days == 1 and config.pin_analytics.split_by_app_type is False
     assert config.ad_account_ids == () and config.source is None
     assert set(DEFAULT_ANALYTICS_COLUMNS) <= set(api.ANALYTICS_COLUMNS)
