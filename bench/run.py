@@ -316,8 +316,9 @@ def transform_bench(fake, ds, today: dt.date, days: int, repeat: int, settings) 
 
     extract = importlib.import_module("pinsync.extractor")
     from pinsync.config import _SCHEMA
+    from pinsync.sync import units_at_once
     # a unit's share of the default buffer_mb with the default max_workers, as in a sync
-    buffer_bytes = _SCHEMA["buffer_mb"][0] * 2**20 // _SCHEMA["max_workers"][0]
+    buffer_bytes = _SCHEMA["buffer_mb"][0] * 2**20 // units_at_once(_SCHEMA["max_workers"][0])
     start, end = today - dt.timedelta(days=days), today - dt.timedelta(days=1)
     hdr = {"Authorization": f"Bearer {TOKEN}"}
     out: dict = {"days": days, "window": [start.isoformat(), end.isoformat()]}

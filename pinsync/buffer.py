@@ -6,7 +6,7 @@ once every batch has arrived, because a partition (one day) holds rows from ever
 spills them to uncompressed Arrow IPC files in a private temp folder, so what a unit holds
 in memory stays under the limit however many days, ids or pins it covers. When the unit
 writes, :meth:`FrameBuffer.chunks` hands the rows back a few whole partitions at a time,
-each chunk again about ``limit_bytes`` big.
+each chunk about a quarter of ``limit_bytes`` (writing a chunk holds a few times its size).
 
 Small units never touch the disk: a buffer that stayed under its limit returns its frames
 as one chunk.
@@ -23,12 +23,17 @@ from pathlib import Path
 import polars as pl
 
 
+# Writing a chunk (sort, encode each partition) holds a few times its size, so a spilled
+# buffer is read back a quarter of its limit at a time: the write stays within the limit.
+_CHUNKS_PER_LIMIT = 4
+
+
 class FrameBuffer:
     """Typed frames of one unit, held in memory up to ``limit_bytes`` and spilled beyond.
 
     Args:
         partition_by: the table's partition columns; a chunk never splits a partition.
-        limit_bytes: memory (Polars' estimate) held before spilling; also the size of a chunk.
+        limit_bytes: memory (Polars' estimate) held before spilling.
         spill_dir: where the private temp folder is made (default: the system temp folder).
 
     Use as a context manager (or call :meth:`close`): the spill files are removed on exit.
@@ -87,7 +92,7 @@ class FrameBuffer:
         through ``finish`` (e.g. dedupe and sort). Nothing held: no chunk."""
         if not self.rows:
             return
-        if not self._files:
+        if not self._files and self._held <= self.limit // _CHUNKS_PER_LIMIT:
             # hand the frames over (no copy): once ``finish`` has made its own, they are freed
             frames, self._frames, self._held = self._frames, [], 0
             yield finish(_concat(frames))
@@ -97,7 +102,7 @@ class FrameBuffer:
         group_bytes = 0.0
         for key in self.partitions():
             size = self._rows[key] * per_row
-            if group and group_bytes + size > self.limit:
+            if group and group_bytes + size > self.limit // _CHUNKS_PER_LIMIT:
                 yield finish(self._read(group))
                 group, group_bytes = [], 0.0
             group.append(key)
@@ -110,8 +115,13 @@ class FrameBuffer:
         sources = [pl.scan_ipc(p) for p in self._files]
         if self._frames:
             sources.append(_concat(self._frames).lazy())
-        lf = pl.concat(sources, how="vertical")
-        return lf.join(wanted.lazy(), on=self.by, how="semi", nulls_equal=True, maintain_order="left").collect()
+        # a filter per key column first: the streaming engine applies it batch by batch, so
+        # only this chunk's rows are ever held (a join alone would read every file whole)
+        coarse = [pl.col(k).is_in(wanted[k].drop_nulls().unique().implode()) | (
+            pl.col(k).is_null() if wanted[k].null_count() else pl.lit(False)) for k in self.by]
+        lf = pl.concat(sources, how="vertical").filter(*coarse)
+        exact = lf.join(wanted.lazy(), on=self.by, how="semi", nulls_equal=True, maintain_order="left")
+        return exact.collect(engine="streaming")
 
     def _key_schema(self) -> dict:
         sample = self._frames[0] if self._frames else pl.read_ipc_schema(self._files[0])

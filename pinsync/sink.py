@@ -47,7 +47,13 @@ def fingerprint(df: pl.DataFrame, key: Sequence[str] = ()) -> str:
     if df.height == 0:
         return "empty"
     ordered = df.sort(list(key) or df.columns[0])
-    return hashlib.sha256(ordered.write_ndjson().encode()).hexdigest()[:32]
+    digest = hashlib.sha256()
+    for start in range(0, ordered.height, _FINGERPRINT_ROWS):   # a slice at a time: bounded memory
+        digest.update(ordered.slice(start, _FINGERPRINT_ROWS).write_ndjson().encode())
+    return digest.hexdigest()[:32]
+
+
+_FINGERPRINT_ROWS = 2000
 
 
 @dataclass

@@ -124,8 +124,8 @@ class _Run:
         self._t0: dict[str, float] = {}
         self.extractor = extractor_for(client, config, pool=pool, on_progress=self._progress)
         self.settings = self.extractor.settings
-        # the units running at once (max_workers) share buffer_mb; beyond it they spill to disk
-        self.buffer_bytes = config.buffer_mb * 2**20 // max(1, config.max_workers)
+        # the units running at once share buffer_mb; beyond their share they spill to disk
+        self.buffer_bytes = config.buffer_mb * 2**20 // units_at_once(config.max_workers)
 
     # -- bookkeeping -----------------------------------------------------------------------
 
@@ -434,7 +434,7 @@ def run(config, *, today: dt.date | None = None, full_refresh: bool = False,
         requests_pool = ThreadPoolExecutor(workers, thread_name_prefix="pinsync-req")
         # units (an entity listing, or an analytics stream of one account) mostly wait on
         # their requests, which run in the request pool
-        units_pool = ThreadPoolExecutor(workers, thread_name_prefix="pinsync-unit")
+        units_pool = ThreadPoolExecutor(units_at_once(workers), thread_name_prefix="pinsync-unit")
         job = _Run(config, today=today, full_refresh=full_refresh, run_id=run_id, on_event=on_event, shard=shard,
                    client=client, store=store, state=state, sink=Sink(output, run_id), pool=requests_pool)
         try:
@@ -454,6 +454,13 @@ def run(config, *, today: dt.date | None = None, full_refresh: bool = False,
         err.result = result
         raise err
     return result
+
+
+def units_at_once(max_workers: int) -> int:
+    """How many units run at once: half the request pool (each keeps up to ``max_workers``
+    of its requests in flight, so fewer units still fill the pool), which halves the rows
+    held in memory."""
+    return max(2, max_workers // 2)
 
 
 def _ids_created_by(entities: pl.DataFrame, column: str, end: dt.date) -> list[str]:

@@ -11,6 +11,7 @@ from polars.testing import assert_frame_equal
 
 import pinsync
 from pinsync.buffer import FrameBuffer
+from pinsync.sync import units_at_once
 from tests.conftest import TODAY
 
 D0 = dt.date(2026, 9, 1)
@@ -56,8 +57,8 @@ def test_past_its_limit_the_buffer_spills_and_gives_back_every_row_in_partition_
         assert len(spill_folders) == 1 and list(spill_folders[0].glob("*.arrow"))
         chunks = list(buf.chunks())
         assert len(chunks) > 1
-        for c in chunks:                            # each chunk is about the limit, never a split day
-            assert c.estimated_size() <= limit * 1.5
+        for c in chunks:                            # each chunk is within the limit, never a split day
+            assert c.estimated_size() <= limit
         seen: set = set()
         for c in chunks:
             days = set(c["date"].to_list())
@@ -109,7 +110,7 @@ def test_a_sync_whose_units_all_spill_writes_the_same_tables(make_config, tmp_pa
     real_init, real_spill = FrameBuffer.__init__, FrameBuffer._spill
 
     def tiny_init(self, partition_by, limit_bytes, spill_dir=None):
-        assert limit_bytes == 8 * 2**20 // tiny.max_workers      # the units running at once share buffer_mb
+        assert limit_bytes == 8 * 2**20 // units_at_once(tiny.max_workers)   # the running units share buffer_mb
         real_init(self, partition_by, 2048, str(spill))          # a few rows: every unit spills
 
     def counting_spill(self):
