@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 
 import polars as pl
@@ -223,3 +224,23 @@ def test_pin_analytics_falls_back_to_one_call_per_pin_and_splits_by_app_type(tmp
         state = pinsync.state.StateStore(config.state.url).load().as_dict()["bookmarks"]["pin_analytics"]["*"]
         pending = [d["date"] for d in ready if d["data_status"] != "READY"]
         assert state["last_complete_date"] < min(pending)
+
+
+def test_a_failed_listing_skips_only_its_own_analytics(fake, make_config, tmp_path):
+    """Units form a graph: ad groups that cannot be listed fail ad_group_analytics (said so),
+    while campaigns, ads and their analytics still sync and commit."""
+    config = make_config()
+    fake.add_fault("ad_groups", "status", times=10**6, status=403)
+    result = pinsync.run(config, today=TODAY, raise_on_failure=False)
+    failed = sorted({f.split(" ")[0] for f in result.failures})
+    assert failed == ["ad_group_analytics", "ad_groups"], result.failures
+    assert all("could not be listed" in f for f in result.failures if f.startswith("ad_group_analytics"))
+    streams = json.loads((tmp_path / "state" / "state.json").read_text())["bookmarks"]
+    accounts = {a["id"] for a in fake.dataset.ad_accounts}
+    for stream in ("campaigns", "ads", "campaign_analytics", "ad_analytics"):
+        assert set(streams[stream]) == accounts, stream             # committed for every account
+    assert "ad_groups" not in streams and "ad_group_analytics" not in streams
+    for stream in ("campaign_analytics", "ad_analytics"):
+        assert {p.name.split("=")[1] for p in (tmp_path / "out" / stream).iterdir()} == accounts
+    assert not (tmp_path / "out" / "ad_group_analytics").exists()
+    assert not (tmp_path / "out" / "ad_groups").exists()
