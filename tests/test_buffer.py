@@ -127,3 +127,31 @@ def test_a_sync_whose_units_all_spill_writes_the_same_tables(make_config, tmp_pa
         assert a[table].keys() == b[table].keys() and a[table]
         for f in a[table]:
             assert_frame_equal(a[table][f].drop("run_id", strict=False), b[table][f].drop("run_id", strict=False))
+
+
+def test_batches_are_fetched_a_bounded_number_ahead_of_the_consumer():
+    """Answers that arrive while a unit is busy wait in memory: never more than ``ahead``."""
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from pinsync.extractor import Extractor
+
+    started, consumed = [], []
+    lock = threading.Lock()
+
+    def task(i):
+        with lock:
+            started.append(i)
+        return i
+
+    with ThreadPoolExecutor(8) as pool:
+        ex = Extractor(None, pool=pool, ahead=3)
+        out = []
+        for i in ex._imap(task, [(i,) for i in range(20)]):
+            time.sleep(0.01)                      # a slow consumer: the pool could run far ahead
+            with lock:
+                assert len(started) - len(consumed) <= 4, (started, consumed)
+                consumed.append(i)
+            out.append(i)
+    assert out == list(range(20))                 # in request order
