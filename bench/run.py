@@ -298,9 +298,9 @@ def transform_bench(fake, ds, today: dt.date, days: int, repeat: int, settings) 
     Ads: every ad-level body of the first two ad accounts (250 ads x ``days`` days each; one
     "unit" per account, as the sync does). Pins: 5 multi-pin bodies (100 pins x ``days`` days).
     pinsync: what a sync unit does - ``Extractor.ads_analytics_batches`` /
-    ``pin_analytics_batches`` (``frames.read_json_array`` / ``frames.read_pin_payload``: typing)
-    into a ``FrameBuffer``, then ``Sink.replace_partitions`` of its chunks (dedupe, one sort,
-    Polars' partitioned Parquet writer) to an in-memory filesystem.
+    ``pin_analytics_batches`` (``frames.read_json_array`` / ``frames.read_pin_payload``: typing),
+    then ``sync.write_batches`` (buffer, dedupe, one sort, Polars' partitioned Parquet writer)
+    to an in-memory filesystem.
     Floor: ``pl.read_json(BytesIO(body))`` + ``write_parquet(BytesIO)`` per body (pins: plus the
     unpivot/explode/unnest that turns the nested object into rows).
     """
@@ -308,7 +308,6 @@ def transform_bench(fake, ds, today: dt.date, days: int, repeat: int, settings) 
 
     import polars as pl
 
-    from pinsync.buffer import FrameBuffer
     from pinsync.config import DEFAULT_PIN_METRIC_TYPES
     from pinsync.sink import Sink
     from pinsync.storage import Location
@@ -316,7 +315,7 @@ def transform_bench(fake, ds, today: dt.date, days: int, repeat: int, settings) 
 
     extract = importlib.import_module("pinsync.extractor")
     from pinsync.config import _SCHEMA
-    from pinsync.sync import units_at_once
+    from pinsync.sync import units_at_once, write_batches
     # a unit's share of the default buffer_mb with the default max_workers, as in a sync
     buffer_bytes = _SCHEMA["buffer_mb"][0] * 2**20 // units_at_once(_SCHEMA["max_workers"][0])
     start, end = today - dt.timedelta(days=days), today - dt.timedelta(days=1)
@@ -359,13 +358,11 @@ def transform_bench(fake, ds, today: dt.date, days: int, repeat: int, settings) 
         t_parse = t_write = 0.0
         for acct, ids, _ in units:
             t0 = time.perf_counter()
-            with FrameBuffer(spec.partition_by, buffer_bytes) as buf:
-                for batch in ex.ads_analytics_batches(spec, acct, ids, start, end, currency="USD"):
-                    buf.add(batch)
-                t1 = time.perf_counter()
-                covers = [{"ad_account_id": acct, "date": start + dt.timedelta(days=d)} for d in range(days)]
-                w = sink.replace_partitions(spec.name, buf.chunks(lambda df: ex.dedupe(spec, df)), spec.partition_by,
-                                            covers=covers, sort_by=spec.primary_key)
+            batches = list(ex.ads_analytics_batches(spec, acct, ids, start, end, currency="USD"))
+            t1 = time.perf_counter()
+            covers = [{"ad_account_id": acct, "date": start + dt.timedelta(days=d)} for d in range(days)]
+            w = write_batches(sink, spec, batches, covers, buffer_bytes)
+            del batches
             t_parse += t1 - t0
             t_write += time.perf_counter() - t1
             rows += w.rows_written
@@ -386,13 +383,10 @@ def transform_bench(fake, ds, today: dt.date, days: int, repeat: int, settings) 
         ex._multi_pin = True          # the capability probe is a request, not transform work
         sink = Sink(Location(f"memory://pinsync-bench-{time.monotonic_ns()}"), "bench")
         t0 = time.perf_counter()
-        with FrameBuffer(pspec.partition_by, buffer_bytes) as buf:
-            for batch in ex.pin_analytics_batches(pin_ids, start, end):
-                buf.add(batch)
-            t1 = time.perf_counter()
-            covers = [{"date": start + dt.timedelta(days=d)} for d in range(days)]
-            w = sink.replace_partitions(pspec.name, buf.chunks(lambda df: ex.dedupe(pspec, df)), pspec.partition_by,
-                                        covers=covers, sort_by=pspec.primary_key)
+        batches = list(ex.pin_analytics_batches(pin_ids, start, end))
+        t1 = time.perf_counter()
+        covers = [{"date": start + dt.timedelta(days=d)} for d in range(days)]
+        w = write_batches(sink, pspec, batches, covers, buffer_bytes)
         return w.rows_written, w.files_written, t1 - t0, time.perf_counter() - t1
 
     def pin_rows(body: bytes) -> pl.DataFrame:

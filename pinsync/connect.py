@@ -30,4 +30,5 @@ def extractor_for(client: PinterestClient, config, *, pool=None, on_progress=Non
                                  a.view_window_days, a.conversion_report_time)
     return Extractor(client, entity_statuses=tuple(config.entity_statuses), settings=settings,
                      pin_metric_types=tuple(config.pin_analytics.metric_types),
-                     split_by_app_type=config.pin_analytics.split_by_app_type, pool=pool, on_progress=on_progress)
+                     split_by_app_type=config.pin_analytics.split_by_app_type, pool=pool, on_progress=on_progress,
+                     ahead=config.max_workers)

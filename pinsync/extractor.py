@@ -21,8 +21,8 @@ import polars as pl
 
 from pinsync import api, frames
 from pinsync.client import PinterestClient
-from pinsync.memory import cpu_slot
 from pinsync.errors import ApiError
+from pinsync.memory import cpu_slot
 from pinsync.schemas import (ENTITY_COLUMNS, Column, analytics_columns, pin_analytics_columns,
                              valid_columns_for_level)
 from pinsync.streams import STREAMS, StreamSpec
@@ -269,7 +269,7 @@ class Extractor:
     # -- helpers ---------------------------------------------------------------------------
 
     def _imap(self, fn, tasks: list[tuple]) -> Iterator:
-        """``fn(*task)`` for each task, in order, with up to the pool's size running ahead."""
+        """``fn(*task)`` for each task, in order, with up to ``ahead`` tasks running ahead."""
         if self.pool is None or len(tasks) <= 1:
             for t in tasks:
                 yield fn(*t)

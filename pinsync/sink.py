@@ -84,11 +84,17 @@ class Sink:
         self.location = location
         self.run_id = run_id
 
-    def _put(self, rel: str, df: pl.DataFrame, batch=None) -> None:
+    def _put(self, rel: str, df: pl.DataFrame) -> None:
         buf = io.BytesIO()
         try:
             df.write_parquet(buf, compression="zstd", statistics=True, metadata={"pinsync.run_id": self.run_id})
-            self.location.write(rel, buf.getvalue(), batch=batch)
+        except Exception as e:
+            raise SinkError(f"cannot write {self.location.path(rel)}: {type(e).__name__}: {e}") from None
+        self._write(rel, buf.getvalue())
+
+    def _write(self, rel: str, data: bytes, batch=None) -> None:
+        try:
+            self.location.write(rel, data, batch=batch)
         except Exception as e:
             raise SinkError(f"cannot write {self.location.path(rel)}: {type(e).__name__}: {e}") from None
 
@@ -136,10 +142,7 @@ class Sink:
                     if d in written:
                         raise SinkError(f"{stream}: partition {d} was split across two files (a bug in pinsync)")
                     rel = f"{stream}/{d}/{DATA_FILE}"
-                    try:
-                        self.location.write(rel, data, batch=batch)
-                    except Exception as e:
-                        raise SinkError(f"cannot write {self.location.path(rel)}: {type(e).__name__}: {e}") from None
+                    self._write(rel, data, batch)
                     written.add(d)
                     result.files_written += 1
                     result.paths.append(rel)

@@ -10,10 +10,10 @@ Order of every unit of work (a stream for one ad account, or a user-level stream
    flushes; covered partitions that came back empty are removed);
 3. move the bookmark and save the state file (atomic).
 
-Units run on a pool of ``max_workers`` threads: each entity listing of an account is a
-unit, and each analytics stream of an account is a unit that starts once its parent
-entities are listed; their requests share a second pool of ``max_workers`` under the rate
-limiters.
+Units run ``max_workers / 2`` at a time (:func:`units_at_once`): each entity listing is a
+unit, and each analytics stream of an account (or pin analytics) is a unit that starts once
+its parent entities are listed; their requests share a pool of ``max_workers`` under the
+rate limiters.
 
 A crash at any point leaves the previous state, and the next run re-fetches and
 overwrites the same files: nothing is lost and nothing is duplicated. A unit that fails
@@ -29,18 +29,19 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 import polars as pl
 
 from pinsync import api
-from pinsync.client import PinterestClient
 from pinsync.buffer import FrameBuffer
+from pinsync.client import PinterestClient
 from pinsync.connect import client_for, extractor_for
 from pinsync.errors import (ApiError, AuthError, Cancelled, ConfigError, PayloadError, PinsyncError, SinkError,
                             StateError, SyncFailed)
+from pinsync.extractor import Extractor
 from pinsync.memory import limit_arenas
 from pinsync.sink import Sink, WriteResult, fingerprint
 from pinsync.state import State, StateStore
@@ -226,14 +227,11 @@ class _Run:
             self._end(spec.name, WriteResult())
             return
         start, end = rng
-        id_list = _ids_created_by(entities, "created_time", end)
+        id_list = _ids_created_by(entities, _CREATED[spec.parent], end)
         covers = [{"ad_account_id": acct, "date": d} for d in _buckets(start, end, self.settings.granularity)]
-        with FrameBuffer(spec.partition_by, self.buffer_bytes) as buf:
-            for batch in self.extractor.ads_analytics_batches(spec, acct, id_list, start, end,
-                                                              currency=account.get("currency")):
-                buf.add(batch)
-            written = self.sink.replace_partitions(spec.name, buf.chunks(lambda df: self.extractor.dedupe(spec, df)),
-                                                   spec.partition_by, covers=covers, sort_by=spec.primary_key)
+        batches = self.extractor.ads_analytics_batches(spec, acct, id_list, start, end,
+                                                       currency=account.get("currency"))
+        written = write_batches(self.sink, spec, batches, covers, self.buffer_bytes)
         self._commit(spec.name, acct, {"last_complete_date": end.isoformat(),
                                        "settings": self.settings_key(spec.name)})
         self._end(spec.name, written)
@@ -250,68 +248,52 @@ class _Run:
             return
         start, end = rng
         covers = [{"date": d} for d in _buckets(start, end, "DAY")]
-        first_pending: dt.date | None = None     # days that may still change (PROCESSING, ESTIMATE...)
-        with FrameBuffer(spec.partition_by, self.buffer_bytes) as buf:
-            for batch in self.extractor.pin_analytics_batches(_ids_created_by(pins, "created_at", end), start, end):
-                buf.add(batch)
-                pending = batch.filter(pl.col("data_status") != api.PIN_DATA_STATUS_FINAL)["date"].min()
-                if pending is not None and (first_pending is None or pending < first_pending):
-                    first_pending = pending
-            written = self.sink.replace_partitions(spec.name, buf.chunks(lambda df: self.extractor.dedupe(spec, df)),
-                                                   spec.partition_by, covers=covers, sort_by=spec.primary_key)
+        pending: list[dt.date] = []     # the first day per batch that may still change (PROCESSING...)
+
+        def note_pending(batch: pl.DataFrame) -> None:
+            day = batch.filter(pl.col("data_status") != api.PIN_DATA_STATUS_FINAL)["date"].min()
+            if day is not None:
+                pending.append(day)
+        batches = self.extractor.pin_analytics_batches(_ids_created_by(pins, _CREATED["pins"], end), start, end)
+        written = write_batches(self.sink, spec, batches, covers, self.buffer_bytes, on_batch=note_pending)
         # pending days are fetched again next run
-        last = end if first_pending is None else first_pending - dt.timedelta(days=1)
+        last = min(pending) - dt.timedelta(days=1) if pending else end
         self._commit(spec.name, ALL, {"last_complete_date": last.isoformat(), "settings": self.settings_key(spec.name)})
         self._end(spec.name, written)
 
     # -- the whole run ----------------------------------------------------------------------
 
-    def listing_unit(self, name: str, account: dict) -> pl.DataFrame | None:
-        """List one entity stream of an account and write it. Returns what its analytics
-        need (ids and creation times, not the whole frame: a run holds one per account), or
-        None if it failed (its analytics are then reported as not synced either)."""
-        acct = account["id"]
+    def listing_unit(self, name: str, account: dict | None = None) -> pl.DataFrame | None:
+        """List one entity stream (of an account, or the user's pins) and write it. Returns
+        what its analytics need (ids and creation times, not the whole frame: a run holds
+        one per account), or None if it failed (its analytics are then reported as not
+        synced either)."""
+        key = account["id"] if account else ALL
         spec = STREAMS[name]
         try:
-            df = self.extractor.entities(spec, acct)
-            self.entity_unit(spec, acct, df)
-            return df.select("id", "created_time")
+            df = self.extractor.entities(spec, account and account["id"])
+            self.entity_unit(spec, key, df)
+            return df.select("id", _CREATED[name])
         except (ApiError, PayloadError) as e:
-            self._fail(name, acct, e)
-            for child in ("campaign_analytics", "ad_group_analytics", "ad_analytics"):
-                if STREAMS[child].parent == name and child in self.selected:
-                    self._fail(child, acct, PinsyncError(f"skipped: {name} could not be listed"))
+            self._fail(name, key, e)
+            for child in STREAMS.values():
+                if child.parent == name and child.name in self.selected:
+                    self._fail(child.name, key, PinsyncError(f"skipped: {name} could not be listed"))
             return None
 
-    def analytics_unit(self, spec: StreamSpec, account: dict, listing: Future) -> None:
-        """Sync one analytics stream of an account once its parent entities are listed."""
+    def analytics_unit(self, spec: StreamSpec, account: dict | None, listing: Future) -> None:
+        """Sync one analytics stream (of an account, or pin analytics) once its parent
+        entities are listed."""
         entities = listing.result()
         if entities is None:
             return
         try:
-            self.ads_analytics_unit(spec, account, entities)
+            if account:
+                self.ads_analytics_unit(spec, account, entities)
+            else:
+                self.pin_analytics_unit(entities)
         except (ApiError, PayloadError) as e:
-            self._fail(spec.name, account["id"], e)
-
-    def pins_listing_unit(self) -> pl.DataFrame | None:
-        try:
-            pins = self.extractor.entities(STREAMS["pins"])
-            self.entity_unit(STREAMS["pins"], ALL, pins)
-            return pins.select("id", "created_at")
-        except (ApiError, PayloadError) as e:
-            self._fail("pins", ALL, e)
-            if "pin_analytics" in self.selected:
-                self._fail("pin_analytics", ALL, PinsyncError("skipped: pins could not be listed"))
-            return None
-
-    def pins_analytics_after(self, listing: Future) -> None:
-        pins = listing.result()
-        if pins is None:
-            return
-        try:
-            self.pin_analytics_unit(pins)
-        except (ApiError, PayloadError) as e:
-            self._fail("pin_analytics", ALL, e)
+            self._fail(spec.name, account["id"] if account else ALL, e)
 
     def accounts(self) -> list[dict]:
         spec = STREAMS["ad_accounts"]
@@ -343,10 +325,10 @@ class _Run:
             # inside the try: a fatal error while listing the accounts (in this thread) must
             # also stop the pins unit already running, not leave it writing after we return
             if user_level and self.needed & {"pins", "pin_analytics"}:
-                pins = units_pool.submit(self.pins_listing_unit)
+                pins = units_pool.submit(self.listing_unit, "pins")
                 futures.append(pins)
                 if "pin_analytics" in self.selected:
-                    futures.append(units_pool.submit(self.pins_analytics_after, pins))
+                    futures.append(units_pool.submit(self.analytics_unit, STREAMS["pin_analytics"], None, pins))
             if ads_needed:
                 try:
                     accounts = self.accounts()
@@ -454,6 +436,23 @@ def run(config, *, today: dt.date | None = None, full_refresh: bool = False,
         err.result = result
         raise err
     return result
+
+
+def write_batches(sink: Sink, spec: StreamSpec, batches: Iterable[pl.DataFrame], covers: list[dict],
+                  buffer_bytes: int, *, on_batch: Callable[[pl.DataFrame], None] | None = None) -> WriteResult:
+    """Hold an analytics unit's batches in a :class:`FrameBuffer` (spilling past
+    ``buffer_bytes``), then replace the partitions they cover, deduplicated by key."""
+    with FrameBuffer(spec.partition_by, buffer_bytes) as buf:
+        for batch in batches:
+            buf.add(batch)
+            if on_batch:
+                on_batch(batch)
+        return sink.replace_partitions(spec.name, buf.chunks(lambda df: Extractor.dedupe(spec, df)),
+                                       spec.partition_by, covers=covers, sort_by=spec.primary_key)
+
+
+# the creation time of each parent entity: children created after a window cannot have metrics
+_CREATED = {"campaigns": "created_time", "ad_groups": "created_time", "ads": "created_time", "pins": "created_at"}
 
 
 def units_at_once(max_workers: int) -> int:
