@@ -11,19 +11,24 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import itertools
 import json
 import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import polars as pl
+import pyarrow as pa
 
 from pinsync import api
 from pinsync.errors import PayloadError
-from pinsync.schemas import Column, polars_schema
+from pinsync.schemas import UTC_DATETIME, Column, polars_schema
 
 _INT_RE = re.compile(r"^-?\d+$")
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+# Unix seconds of 0001-01-01 and 9999-12-31T23:59:59 (what a datetime can hold)
+_EPOCH_MIN, _EPOCH_MAX = -62135596800, 253402300799
 
 
 class _Lossy(ValueError):
@@ -45,6 +50,13 @@ def _from_epoch(v: int | float) -> dt.datetime:
 
 def _coerce(kind: str, v: Any) -> Any:
     """One value to ``kind``, or raise ``_Lossy`` if that would lose information."""
+    try:
+        return _coerce_value(kind, v)
+    except OverflowError:   # e.g. a number too large for a float, or a time past the year 9999
+        raise _Lossy(f"is out of range for {kind} (got {_preview(v)})") from None
+
+
+def _coerce_value(kind: str, v: Any) -> Any:
     if v is None:
         return None
     if kind in ("id", "str"):
@@ -53,10 +65,15 @@ def _coerce(kind: str, v: Any) -> Any:
         if isinstance(v, int) and not isinstance(v, bool):
             return str(v)
     elif kind == "int":
+        n = None
         if _is_num(v) and float(v).is_integer():
-            return int(v)
-        if isinstance(v, str) and _INT_RE.match(v.strip()):
-            return int(v)
+            n = int(v)
+        elif isinstance(v, str) and _INT_RE.match(v.strip()):
+            n = int(v)
+        if n is not None:
+            if _INT64_MIN <= n <= _INT64_MAX:
+                return n
+            raise _Lossy(f"is out of the 64-bit integer range (got {_preview(v)})")
     elif kind == "float":
         if _is_num(v):
             return float(v)
@@ -75,9 +92,9 @@ def _coerce(kind: str, v: Any) -> Any:
     elif kind in ("epoch", "iso", "hour"):
         if _is_num(v):
             return _from_epoch(v)
+        if isinstance(v, str) and _INT_RE.match(v.strip()):
+            return _from_epoch(int(v))
         if isinstance(v, str):
-            if _INT_RE.match(v.strip()):
-                return _from_epoch(int(v))
             try:
                 return _parse_iso(v)
             except ValueError:
@@ -101,8 +118,53 @@ def _preview(v: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+# The JSON value types each kind reads without any conversion: a column whose values are
+# all of these (or null) is typed in one vectorised step; any other goes value by value.
+_PLAIN_TYPES: dict[str, frozenset[type]] = {
+    "id": frozenset({str}), "str": frozenset({str}), "int": frozenset({int}),
+    "float": frozenset({int, float}), "bool": frozenset({bool}), "epoch": frozenset({int}),
+    "iso": frozenset({str}), "date": frozenset({str}), "list": frozenset({list}),
+}
+# ISO timestamps read without Python: seconds (with up to 6 decimals), UTC or no zone
+_PLAIN_ISO = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|\+00:00)?$"
+_STRING_LIST = pa.list_(pa.string())
+
+
+def _plain_series(col: Column, values: list) -> pl.Series | None:
+    """``values`` typed in one step when every value already has the kind's JSON type, or
+    None when that cannot be done exactly (the caller then goes value by value)."""
+    kind = col.kind
+    types = set(map(type, values))
+    types.discard(type(None))
+    if not types <= _PLAIN_TYPES[kind]:
+        return None
+    try:
+        if kind == "list":
+            if not set(map(type, itertools.chain.from_iterable(v for v in values if v))) <= {str}:
+                return None
+            return pl.from_arrow(pa.array(values, _STRING_LIST)).alias(col.name)
+        if kind == "epoch":
+            s = pl.Series(col.name, values, pl.Int64, strict=True)
+            if s.null_count() < len(s) and not (_EPOCH_MIN <= s.min() and s.max() <= _EPOCH_MAX):
+                return None
+            return (s * 1_000_000).cast(UTC_DATETIME)
+        if kind == "iso":
+            s = pl.Series(col.name, values, pl.String)
+            if not s.str.contains(_PLAIN_ISO).all():
+                return None
+            return s.str.replace(r"(Z|\+00:00)$", "").str.to_datetime(
+                "%Y-%m-%dT%H:%M:%S%.f", time_unit="us", time_zone="UTC", strict=True)
+        if kind == "date":
+            parsed = pl.Series(col.name, values, pl.String).str.to_date("%Y-%m-%d", strict=False)
+            return parsed if parsed.null_count() == values.count(None) else None
+        return pl.Series(col.name, values, col.dtype, strict=True)
+    except (TypeError, OverflowError, pa.ArrowException, pl.exceptions.PolarsError):
+        return None
+
+
 def _series(col: Column, values: list, *, stream: str, ids: Sequence[Any]) -> pl.Series:
-    """A typed Series for ``col`` from raw JSON values (fast attempt, then value by value)."""
+    """A typed Series for ``col`` from raw JSON values (one vectorised step when the values
+    already have the right JSON types, else value by value)."""
     kind = col.kind
     if kind == "json":
         return pl.Series(col.name, [_coerce("json", v) for v in values], pl.String)
@@ -113,19 +175,10 @@ def _series(col: Column, values: list, *, stream: str, ids: Sequence[Any]) -> pl
                                              for f in col.fields} for i, v in enumerate(values)]
             return pl.Series(col.name, clean, col.dtype)
         raise _error(stream, col.name, ids[bad], f"must be an object (got {_preview(values[bad])})")
-    if kind in ("epoch", "iso", "hour", "date"):
-        if kind == "epoch" and all(v is None or (isinstance(v, int) and not isinstance(v, bool)) for v in values):
-            s = pl.Series(col.name, values, pl.Int64)
-            return (s * 1_000_000).cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
-        if kind == "date" and all(v is None or isinstance(v, str) for v in values):
-            parsed = pl.Series(col.name, values, pl.String).str.to_date("%Y-%m-%d", strict=False)
-            if parsed.null_count() == sum(v is None for v in values):
-                return parsed
-    elif not (kind in ("int", "float") and any(isinstance(v, bool) for v in values)):
-        try:
-            return pl.Series(col.name, values, col.dtype, strict=True)
-        except (TypeError, OverflowError, pl.exceptions.PolarsError):
-            pass
+    if kind in _PLAIN_TYPES:
+        plain = _plain_series(col, values)
+        if plain is not None:
+            return plain
     out = []
     for i, v in enumerate(values):
         try:

@@ -2,6 +2,7 @@
 
 import datetime as dt
 import json
+import random
 
 import polars as pl
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from pinsync import frames
 from pinsync.errors import PayloadError
 from pinsync.frames import pin_payload_frame
-from pinsync.schemas import ENTITY_COLUMNS, analytics_columns, pin_analytics_columns, polars_schema
+from pinsync.schemas import ENTITY_COLUMNS, Column, analytics_columns, pin_analytics_columns, polars_schema
 
 UTC = dt.timezone.utc
 COLS = ("SPEND_IN_DOLLAR", "PAID_IMPRESSION", "CTR", "CPC_IN_MICRO_DOLLAR", "SPEND_IN_MICRO_DOLLAR",
@@ -72,6 +73,53 @@ def test_lossless_coercions_are_applied():
     assert df.row(0, named=True)["daily_spend_cap"] == 15
     assert df.row(0, named=True)["lifetime_spend_cap"] == 3
     assert df.row(0, named=True)["is_performance_plus"] is True
+
+
+_POOL = [None, True, False, 0, 1, 2, -5, 2**63 - 1, 2**63, -(2**63), 2**70, 1.0, 1.5, -0.0, 1e300, "", "x", "12",
+         " 12 ", "1.5", "true", "False", "2026-11-29", "2026-02-30", "2026-11-29T22:40:25", "2026-11-29T22:40:25Z",
+         "2026-11-29T22:40:25.5+00:00", "2026-11-29T22:40:25+02:00", "2026-11-29T22:40:25.1234567",
+         "2026-11-29 22:40:25", "1700000000", [], ["a"], ["a", 1], ["a", None], [True], [["a"]], {}, {"a": 1},
+         1700000000, -62135596800, 253402300799, 253402300800, 10**13]
+_TYPICAL = {
+    "id": [None, "1", "0042", "x", 7], "str": [None, "", "x", 7], "int": [None, 0, -5, 2**63 - 1, 2**63, 3.0],
+    "float": [None, 0, 1.5, -0.0, 2**53 + 1, 2**63, True], "bool": [None, True, False, 1],
+    "epoch": [None, 0, 1700000000, -62135596800, 253402300799, 253402300800, 1.5],
+    "iso": [None, "2026-11-29T22:40:25", "2026-11-29T22:40:25Z", "2026-11-29T22:40:25.123456+00:00",
+            "2026-11-29T22:40:25+02:00", "2026-02-30T00:00:00", "2026-11-29T22:40:25.1234567", 1700000000],
+    "date": [None, "2026-11-29", "2026-02-30", "2026-11-29T00:00:00", "29/11/2026"],
+    "list": [None, [], ["a"], ["a", "b"], ["a", 1], ["a", None], "a", [["a"]]],
+}
+
+
+def _value_by_value(kind: str, values: list):
+    """The reference: every value through the lossless per-value coercion."""
+    out = []
+    for i, v in enumerate(values):
+        try:
+            out.append(frames._coerce(kind, v))
+        except frames._Lossy as e:
+            return f"t: field 'v' of record '{i}' {e}"
+    return pl.Series("v", out, Column("v", kind).dtype)
+
+
+@pytest.mark.parametrize("kind", sorted(_TYPICAL))
+def test_vectorised_entity_typing_equals_value_by_value(kind):
+    """Whole columns are typed in one step when their JSON types allow: the result (or the
+    error) is exactly what typing each value on its own gives, for odd values too."""
+    rng = random.Random(kind)
+    cols = (Column("id", "id"), Column("v", kind))
+    for _ in range(400):
+        pool = _TYPICAL[kind] if rng.random() < 0.7 else _POOL
+        values = [rng.choice(pool) for _ in range(rng.randint(1, 6))]
+        expected = _value_by_value(kind, values)
+        records = [{"id": str(i), "v": v} for i, v in enumerate(values)]
+        if isinstance(expected, str):
+            with pytest.raises(PayloadError) as e:
+                frames.records_to_frame(records, cols, stream="t")
+            assert str(e.value) == expected, values
+        else:
+            got = frames.records_to_frame(records, cols, stream="t")["v"]
+            assert got.dtype == expected.dtype and got.equals(expected), values
 
 
 def test_analytics_omitted_columns_are_null_with_stable_dtypes():
