@@ -18,7 +18,6 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import polars as pl
-import pyarrow as pa
 
 from pinsync import api
 from pinsync.errors import PayloadError
@@ -127,7 +126,6 @@ _PLAIN_TYPES: dict[str, frozenset[type]] = {
 }
 # ISO timestamps read without Python: seconds (with up to 6 decimals), UTC or no zone
 _PLAIN_ISO = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|\+00:00)?$"
-_STRING_LIST = pa.list_(pa.string())
 
 
 def _plain_series(col: Column, values: list) -> pl.Series | None:
@@ -142,7 +140,9 @@ def _plain_series(col: Column, values: list) -> pl.Series | None:
         if kind == "list":
             if not set(map(type, itertools.chain.from_iterable(v for v in values if v))) <= {str}:
                 return None
-            return pl.from_arrow(pa.array(values, _STRING_LIST)).alias(col.name)
+            # a JSON array of the lists, decoded by Polars: exact, as every item is a string
+            whole = pl.Series([json.dumps(values)]).str.json_decode(pl.List(col.dtype))
+            return whole.explode().alias(col.name) if values else pl.Series(col.name, [], col.dtype)
         if kind == "epoch":
             s = pl.Series(col.name, values, pl.Int64, strict=True)
             if s.null_count() < len(s) and not (_EPOCH_MIN <= s.min() and s.max() <= _EPOCH_MAX):
@@ -158,7 +158,7 @@ def _plain_series(col: Column, values: list) -> pl.Series | None:
             parsed = pl.Series(col.name, values, pl.String).str.to_date("%Y-%m-%d", strict=False)
             return parsed if parsed.null_count() == values.count(None) else None
         return pl.Series(col.name, values, col.dtype, strict=True)
-    except (TypeError, OverflowError, pa.ArrowException, pl.exceptions.PolarsError):
+    except (TypeError, OverflowError, pl.exceptions.PolarsError):
         return None
 
 
