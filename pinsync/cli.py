@@ -179,17 +179,18 @@ def _run_with_progress(run, config, *, quiet: bool = False, **kwargs):
 
 def _summary(result) -> None:
     table = Table(title=f"pinsync run {result.run_id}", title_justify="left")
-    for col in ("stream", "rows fetched", "rows written", "files written", "requests", "seconds"):
+    for col in ("stream", "rows fetched", "rows written", "files written", "files unchanged", "requests",
+                "seconds"):
         table.add_column(col, justify="left" if col == "stream" else "right")
     for st in result.streams.values():
         name = st.stream if not st.failed else f"[red]{st.stream} (failed)"
         table.add_row(name, f"{st.rows_fetched:,}", f"{st.rows_written:,}", f"{st.files_written:,}",
-                      f"{st.requests:,}", f"{st.seconds:.1f}")
+                      f"{st.files_unchanged:,}", f"{st.requests:,}", f"{st.seconds:.1f}")
     table.add_section()
-    table.add_row("total", f"{sum(s.rows_fetched for s in result.streams.values()):,}",
-                  f"{sum(s.rows_written for s in result.streams.values()):,}",
-                  f"{sum(s.files_written for s in result.streams.values()):,}", f"{result.requests:,}",
-                  f"{result.seconds:.1f}")
+    total = result.streams.values()
+    table.add_row("total", f"{sum(s.rows_fetched for s in total):,}", f"{sum(s.rows_written for s in total):,}",
+                  f"{sum(s.files_written for s in total):,}", f"{sum(s.files_unchanged for s in total):,}",
+                  f"{result.requests:,}", f"{result.seconds:.1f}")
     err_console.print(table)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
@@ -20,6 +20,7 @@ import polars as pl
 
 from pinsync.errors import SinkError
 from pinsync.memory import cpu_slot
+from pinsync.schemas import Column
 from pinsync.storage import Location
 
 DATA_FILE = "data.parquet"
@@ -55,6 +56,41 @@ def fingerprint(df: pl.DataFrame, key: Sequence[str] = ()) -> str:
 
 _FINGERPRINT_ROWS = 2000
 
+# Partition fingerprints use Polars' row hash, which is stable within one Polars version
+# only: fingerprints recorded under another version (or another table schema) are ignored.
+_ROW_SEEDS = (0x5EED1, 0x5EED2)
+
+
+def fingerprint_scheme(columns: Sequence[Column]) -> str:
+    """What partition fingerprints depend on besides the rows: the hash implementation and
+    the table's columns. Fingerprints recorded under another scheme are not comparable."""
+    spec = ",".join(f"{c.name}:{c.dtype}" for c in columns)
+    return f"polars-{pl.__version__}/" + hashlib.sha256(spec.encode()).hexdigest()[:12]
+
+
+def partition_fingerprints(df: pl.DataFrame, by: Sequence[str]) -> dict[str, str]:
+    """A content hash of each partition of ``df`` (keyed by :func:`partition_dir`), without
+    encoding anything: 128 bits of row hashes, sorted, so row order does not matter."""
+    parts = _partition_hashes(df, by)
+    return dict(zip(parts["_dir"], parts["_fp"]))
+
+
+def _partition_hashes(df: pl.DataFrame, by: Sequence[str]) -> pl.DataFrame:
+    """One row per partition of ``df``: its key columns, ``_dir`` and ``_fp``."""
+    by = list(by)
+    h = df.select(*by, _h1=pl.struct(df.columns).hash(_ROW_SEEDS[0]), _h2=pl.struct(df.columns).hash(_ROW_SEEDS[1]))
+    h = h.sort([*by, "_h1", "_h2"])
+    parts = h.group_by(by, maintain_order=True).len()
+    h1, h2 = h["_h1"].to_numpy(), h["_h2"].to_numpy()
+    dirs, fps, at = [], [], 0
+    for keys, n in zip(parts.select(by).iter_rows(named=True), parts["len"]):
+        digest = hashlib.blake2b(h1[at:at + n].tobytes(), digest_size=16)
+        digest.update(h2[at:at + n].tobytes())
+        dirs.append(partition_dir(keys))
+        fps.append(digest.hexdigest())
+        at += n
+    return parts.select(by).with_columns(_dir=pl.Series(dirs, dtype=pl.String), _fp=pl.Series(fps, dtype=pl.String))
+
 
 @dataclass
 class WriteResult:
@@ -64,12 +100,16 @@ class WriteResult:
     files_deleted: int = 0
     rows_written: int = 0
     paths: list[str] = field(default_factory=list)
+    files_unchanged: int = 0
+    fingerprints: dict[str, str] = field(default_factory=dict)   # partition dir -> content hash
 
     def add(self, other: "WriteResult") -> None:
         self.files_written += other.files_written
         self.files_deleted += other.files_deleted
         self.rows_written += other.rows_written
         self.paths += other.paths
+        self.files_unchanged += other.files_unchanged
+        self.fingerprints.update(other.fingerprints)
 
 
 class Sink:
@@ -112,6 +152,9 @@ class Sink:
         *,
         covers: Iterable[dict] = (),
         sort_by: Sequence[str] = (),
+        on_disk: Mapping[str, str] | None = None,
+        before_change: Callable[[list[str]], None] | None = None,
+        rewrite: bool = False,
     ) -> WriteResult:
         """Write each partition of ``df``; delete covered partitions that got no rows.
 
@@ -125,6 +168,16 @@ class Sink:
                 absent from ``df`` are deleted, so a re-fetch that returned nothing for a
                 day leaves that day empty.
             sort_by: row order inside each file.
+            on_disk: the :func:`partition_fingerprints` of files already written (from the
+                state). A partition whose rows have the same fingerprint, and whose file
+                exists, is left alone instead of being rewritten. Every written partition's
+                fingerprint is returned in the result (``fingerprints``).
+            before_change: called with the partition folders about to be replaced by
+                different rows, or deleted, before any is: the caller must stop vouching
+                for their old fingerprints (e.g. save the state without them) so that a
+                crash half-way can never leave a changed file behind a matching fingerprint.
+            rewrite: write every partition, even those ``on_disk`` shows unchanged (a
+                full refresh); ``before_change`` still hears only of changed ones.
 
         Files are written as one batch (see :meth:`pinsync.storage.Location.batch`): if
         anything fails, no partition of this call is replaced or deleted.
@@ -133,10 +186,27 @@ class Sink:
         written: set[str] = set()
         chunks = [df] if isinstance(df, pl.DataFrame) else df
         by = list(partition_by)
+        covers = list(covers)
+        on_disk = dict(on_disk or {})
+        present = self._data_dirs(stream, covers) if on_disk else set()
         with self.location.batch() as batch:
             for chunk in chunks:
                 if not chunk.height:
                     continue
+                parts = _partition_hashes(chunk, by)
+                fps = dict(zip(parts["_dir"], parts["_fp"]))
+                same = {d for d, fp in fps.items() if on_disk.get(d) == fp and d in present}
+                result.fingerprints.update(fps)
+                if before_change and len(same) < len(fps):
+                    before_change(sorted(set(fps) - same))
+                if not rewrite:
+                    result.files_unchanged += len(same)
+                    written |= same
+                    if len(same) == len(fps):
+                        continue
+                    if same:
+                        changed = parts.filter(~pl.col("_dir").is_in(list(same))).select(by)
+                        chunk = chunk.join(changed, on=by, how="semi", nulls_equal=True)
                 for keys, data in self._encode_partitions(chunk, by, sort_by):
                     d = partition_dir(keys)
                     if d in written:
@@ -155,10 +225,26 @@ class Sink:
                 by_parent.setdefault(parent, set()).add(leaf)
         for parent, leaves in by_parent.items():   # one listing per parent, not one probe per day
             base = f"{stream}/{parent}" if parent else stream
-            for leaf in leaves.intersection(self.location.listdir(base)):
+            gone = sorted(leaves.intersection(self.location.listdir(base)))
+            if gone and before_change:
+                before_change([f"{parent}/{leaf}" if parent else leaf for leaf in gone])
+            for leaf in gone:
                 self.location.delete(f"{base}/{leaf}", recursive=True)
                 result.files_deleted += 1
         return result
+
+    def _data_dirs(self, stream: str, covers: list[dict]) -> set[str]:
+        """The partition folders (of those ``covers`` lies in) that hold a data file: one
+        recursive listing per parent folder."""
+        parents = {partition_dir(keys).rpartition("/")[0] for keys in covers} or {""}
+        found = set()
+        for parent in parents:
+            base = f"{stream}/{parent}" if parent else stream
+            for rel in self.location.find(base):
+                folder, _, name = rel.rpartition("/")
+                if name == DATA_FILE and folder.startswith(stream + "/"):
+                    found.add(folder[len(stream) + 1:])
+        return found
 
     def _encode_partitions(self, df: pl.DataFrame, by: list[str], sort_by: Sequence[str]) -> list[tuple[dict, bytes]]:
         """Each partition of ``df`` as Parquet bytes, sorted by ``sort_by``: one call into

@@ -44,7 +44,7 @@ from pinsync.errors import (ApiError, AuthError, Cancelled, ConfigError, Payload
                             StateError, SyncFailed)
 from pinsync.extractor import Extractor
 from pinsync.memory import limit_arenas
-from pinsync.sink import Sink, WriteResult, fingerprint
+from pinsync.sink import Sink, WriteResult, fingerprint, fingerprint_scheme, partition_dir
 from pinsync.state import State, StateStore
 from pinsync.storage import Location
 from pinsync.streams import STREAMS, StreamSpec, needed, select
@@ -64,6 +64,7 @@ class StreamStats:
     rows_written: int = 0
     files_written: int = 0
     files_deleted: int = 0
+    files_unchanged: int = 0       # analytics partitions fetched again and found identical: not rewritten
     requests: int = 0
     seconds: float = 0.0
     units: int = 0
@@ -149,6 +150,7 @@ class _Run:
             st.rows_written += written.rows_written
             st.files_written += written.files_written
             st.files_deleted += written.files_deleted
+            st.files_unchanged += written.files_unchanged
             st.units += 1
             st.seconds = time.monotonic() - self._t0[stream]
         self.on_event(Event("done", stream, rows=written.rows_written))
@@ -232,9 +234,12 @@ class _Run:
         covers = [{"ad_account_id": acct, "date": d} for d in _buckets(start, end, self.settings.granularity)]
         batches = self.extractor.ads_analytics_batches(spec, acct, id_list, start, end,
                                                        currency=account.get("currency"))
-        written = write_batches(self.sink, spec, batches, covers, self.buffer_bytes)
+        scheme = fingerprint_scheme(self.extractor.ads_analytics_columns(spec))
+        written = write_batches(self.sink, spec, batches, covers, self.buffer_bytes,
+                                **self._partition_memory(spec.name, acct, scheme))
         self._commit(spec.name, acct, {"last_complete_date": end.isoformat(),
-                                       "settings": self.settings_key(spec.name)})
+                                       "settings": self.settings_key(spec.name),
+                                       **self._partitions_bookmark(spec.name, acct, scheme, written, covers, end)})
         self._end(spec.name, written)
 
     # -- pin analytics ------------------------------------------------------------------
@@ -256,11 +261,58 @@ class _Run:
             if day is not None:
                 pending.append(day)
         batches = self.extractor.pin_analytics_batches(_ids_created_by(pins, _CREATED["pins"], end), start, end)
-        written = write_batches(self.sink, spec, batches, covers, self.buffer_bytes, on_batch=note_pending)
+        scheme = fingerprint_scheme(self.extractor.pin_analytics_columns())
+        written = write_batches(self.sink, spec, batches, covers, self.buffer_bytes, on_batch=note_pending,
+                                **self._partition_memory(spec.name, ALL, scheme))
         # pending days are fetched again next run
         last = min(pending) - dt.timedelta(days=1) if pending else end
-        self._commit(spec.name, ALL, {"last_complete_date": last.isoformat(), "settings": self.settings_key(spec.name)})
+        self._commit(spec.name, ALL, {"last_complete_date": last.isoformat(), "settings": self.settings_key(spec.name),
+                                      **self._partitions_bookmark(spec.name, ALL, scheme, written, covers, end)})
         self._end(spec.name, written)
+
+    # -- unchanged partitions are not rewritten ------------------------------------------
+
+    def _partition_memory(self, stream: str, key: str, scheme: str) -> dict:
+        """What :meth:`Sink.replace_partitions` needs to leave unchanged partitions alone:
+        the fingerprints the state vouches for (none after a settings change or under
+        another fingerprint scheme), whether to rewrite them anyway (a full refresh), and a
+        callback that stops vouching for partitions before they change."""
+        prefix = _unit_prefix(key)
+        on_disk = {prefix + leaf: fp for leaf, fp in self._vouched(stream, key, scheme).items()}
+
+        def before_change(dirs: list[str]) -> None:
+            leaves = {d[len(prefix):] for d in dirs}
+            with self._lock:
+                bookmark = self.state.get(stream, key)
+                held = (bookmark or {}).get("partitions") or {}
+                if not leaves & held.keys():
+                    return
+                bookmark["partitions"] = {leaf: fp for leaf, fp in held.items() if leaf not in leaves}
+                self.state.set(stream, key, bookmark)
+            self.store.save(self.state)
+        return {"on_disk": on_disk, "before_change": before_change, "rewrite": self.full_refresh}
+
+    def _vouched(self, stream: str, key: str, scheme: str) -> dict[str, str]:
+        """The partition fingerprints (by folder below the unit's prefix) in the state, if
+        they were made with the same settings and scheme."""
+        prev = self.state.get(stream, key) or {}
+        if prev.get("settings") != self.settings_key(stream) or prev.get("partition_scheme") != scheme:
+            return {}
+        return prev.get("partitions") or {}
+
+    def _partitions_bookmark(self, stream: str, key: str, scheme: str, written: WriteResult, covers: list[dict],
+                             end: dt.date) -> dict:
+        """The fingerprints of the partitions a later run may fetch again (those of the last
+        ``lookback_days``, plus a month for WEEK and MONTH buckets): this run's, and the
+        earlier ones it did not fetch again."""
+        prefix = _unit_prefix(key)
+        keep_from = (end - dt.timedelta(days=self.config.analytics.lookback_days + 31)).isoformat()
+        held = dict(self._vouched(stream, key, scheme))
+        for keys in covers:
+            held.pop(partition_dir(keys)[len(prefix):], None)
+        held.update((d[len(prefix):], fp) for d, fp in written.fingerprints.items() if d.startswith(prefix))
+        kept = {leaf: fp for leaf, fp in held.items() if leaf.partition("=")[2][:10] >= keep_from}
+        return {"partition_scheme": scheme, "partitions": dict(sorted(kept.items()))}
 
     # -- the whole run ----------------------------------------------------------------------
 
@@ -446,20 +498,30 @@ def run(config, *, today: dt.date | None = None, full_refresh: bool = False,
 
 
 def write_batches(sink: Sink, spec: StreamSpec, batches: Iterable[pl.DataFrame], covers: list[dict],
-                  buffer_bytes: int, *, on_batch: Callable[[pl.DataFrame], None] | None = None) -> WriteResult:
+                  buffer_bytes: int, *, on_batch: Callable[[pl.DataFrame], None] | None = None,
+                  on_disk: dict[str, str] | None = None,
+                  before_change: Callable[[list[str]], None] | None = None, rewrite: bool = False) -> WriteResult:
     """Hold an analytics unit's batches in a :class:`FrameBuffer` (spilling past
-    ``buffer_bytes``), then replace the partitions they cover, deduplicated by key."""
+    ``buffer_bytes``), then replace the partitions they cover, deduplicated by key
+    (leaving alone those whose fingerprint in ``on_disk`` matches: see
+    :meth:`Sink.replace_partitions`)."""
     with FrameBuffer(spec.partition_by, buffer_bytes) as buf:
         for batch in batches:
             buf.add(batch)
             if on_batch:
                 on_batch(batch)
         return sink.replace_partitions(spec.name, buf.chunks(lambda df: Extractor.dedupe(spec, df)),
-                                       spec.partition_by, covers=covers, sort_by=spec.primary_key)
+                                       spec.partition_by, covers=covers, sort_by=spec.primary_key,
+                                       on_disk=on_disk, before_change=before_change, rewrite=rewrite)
 
 
 # the creation time of each parent entity: children created after a window cannot have metrics
 _CREATED = {"campaigns": "created_time", "ad_groups": "created_time", "ads": "created_time", "pins": "created_at"}
+
+
+def _unit_prefix(key: str) -> str:
+    """The partition folder prefix of an analytics unit: ``ad_account_id=1/``, or none."""
+    return "" if key == ALL else partition_dir({"ad_account_id": key}) + "/"
 
 
 def units_at_once(max_workers: int) -> int:
