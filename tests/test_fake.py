@@ -886,3 +886,25 @@ def test_handle_works_without_a_server(shared):
     assert json.loads(body) == {"items": ds.ad_accounts, "bookmark": None}
     status, _, body = fake.handle("GET", "/v5/ad_accounts?page_size=1", None, {"authorization": f"Bearer {TOKEN}"})
     assert status == 200 and len(json.loads(body)["items"]) == 1
+
+
+def test_advance_is_the_same_world_a_day_later():
+    """A benchmark's "next day": same entities and the same history; today's delivery goes on."""
+    today = dt.date(2026, 11, 29)
+    shape = dict(seed=3, accounts=2, campaigns_per_account=4, ad_groups_per_campaign=2, ads_per_ad_group=3, pins=40)
+    before, after = Dataset(today=today, **shape), Dataset(today=today, **shape).advance(1)
+    assert after.today == today + dt.timedelta(days=1)
+    for kind in ("ad_accounts", "campaigns", "ad_groups", "ads", "pins"):
+        assert after.items(kind) == before.items(kind)
+    f0, f1 = FakePinterest(before), FakePinterest(after)
+    start = today - dt.timedelta(days=30)
+    for acct in before.ad_accounts:
+        ids = [a["id"] for a in before.ads if a["ad_account_id"] == acct["id"]]
+        old = f0.analytics_rows("ad", acct["id"], ids, start, today - dt.timedelta(days=1))
+        new = f1.analytics_rows("ad", acct["id"], ids, start, today)
+        assert [r for r in new if r["DATE"] < today.isoformat()] == old          # history unchanged
+        assert [r for r in new if r["DATE"] == today.isoformat()]               # delivery goes on
+    pin = before.pins[0]["id"]
+    old = f0.pin_analytics_payload(pin, start, today - dt.timedelta(days=3), ["IMPRESSION", "SAVE"])
+    new = f1.pin_analytics_payload(pin, start, today - dt.timedelta(days=3), ["IMPRESSION", "SAVE"])
+    assert old["all"]["daily_metrics"] == new["all"]["daily_metrics"]

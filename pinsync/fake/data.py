@@ -159,6 +159,24 @@ class Dataset:
         self._gen_ads()
         self.reindex()
 
+    def advance(self, days: int = 1) -> "Dataset":
+        """The same world ``days`` later (e.g. a benchmark's run "the next day"): ``today``
+        moves on; entities that were delivering up to today go on delivering (within
+        their end time); nothing else changes, so every earlier day's analytics stay
+        the same. Call it before the dataset is served. Returns the dataset."""
+        old = self.today_ord
+        self.today = self.today + dt.timedelta(days=days)
+        self.today_ord = to_ord(self.today)
+        self.today_epoch = self.today_ord * DAY
+        for level, windows in self.activity.items():
+            items = self.by_level(level)
+            for entity_id, (first, last) in windows.items():
+                if last == old and first <= last:
+                    end_time = items[entity_id].get("end_time")
+                    windows[entity_id] = (first, self.today_ord if end_time is None
+                                          else min(self.today_ord, (end_time - 1) // DAY))
+        return self
+
     # ------------------------------------------------------------------ lookups
     def reindex(self) -> None:
         """Rebuild the id indexes (after items were added)."""
