@@ -21,7 +21,9 @@ What it does:
 * times pinsync's transform (JSON body -> typed frame -> hive partitions -> Parquet bytes) on real
   response bodies against a ``pl.read_json`` + ``write_parquet`` floor on the same bytes (and against
   the same floor writing the same partitions);
-* does it again for an incremental run "the next day" (a dataset with the same seed and ``today + 1``,
+* does it again for an incremental run "the next day" (by default the same dataset a day later,
+  :meth:`Dataset.advance`: history unchanged, today's delivery goes on; ``--next-day shifted``: a
+  dataset generated for ``today + 1``, where every re-fetched day differs,
   pinsync on the same output and state);
 * measures peak RSS at other sizes (fewer days, twice the accounts, twice the pins; ``--no-rss-sweep``);
 * prints a table and writes everything to ``--out`` (JSON), with pass/fail against the targets.
@@ -109,12 +111,34 @@ def child_main(spec_path: str) -> None:
         main_prof = cProfile.Profile()
         profiles.append(main_prof)
         main_prof.enable()
+    trace = os.environ.get("PINSYNC_BENCH_TRACE")       # debugging aid: a timeline of units and requests
+    if trace:
+        events = []
+        from pinsync import client as _client, sync as _sync, frames as _frames
+
+        def traced(cls, name, label):
+            fn = getattr(cls, name)
+
+            def wrapper(*a, **k):
+                t = time.perf_counter()
+                try:
+                    return fn(*a, **k)
+                finally:
+                    events.append((label(a, k), threading.current_thread().name, t, time.perf_counter()))
+            setattr(cls, name, wrapper)
+        traced(_sync._Run, "listing_unit", lambda a, k: f"list {a[1]} {a[2]['id'][-4:] if len(a) > 2 and a[2] else ''}")
+        traced(_sync._Run, "analytics_unit", lambda a, k: f"analytics {a[1].name} {a[2]['id'][-4:] if a[2] else ''}")
+        traced(_client.PinterestClient, "_get", lambda a, k: f"  get {a[1][-40:]}")
+        traced(_frames, "records_to_frame", lambda a, k: f"  type {k.get('stream')}")
     t_run = time.perf_counter()
     result = pinsync.run(config, today=today, raise_on_failure=False)
     run_seconds = time.perf_counter() - t_run
     if profile:
         main_prof.disable()
         pstats.Stats(*profiles).dump_stats(profile)
+    if trace:
+        Path(f"{trace}.{Path(spec_path).stem}").write_text("\n".join(f"{a - t_run:7.3f} {b - t_run:7.3f} {b - a:6.3f} {th:18s} {lbl}"
+                                          for lbl, th, a, b in sorted(events, key=lambda e: e[2])))
     ru = resource.getrusage(resource.RUSAGE_SELF)
     print(json.dumps({
         "ok": result.ok,
@@ -125,6 +149,7 @@ def child_main(spec_path: str) -> None:
         "requests_by_category": result.requests_by_category,
         "streams": {n: {"rows_fetched": s.rows_fetched, "rows_written": s.rows_written,
                         "files_written": s.files_written, "files_deleted": s.files_deleted,
+                        "files_unchanged": s.files_unchanged,
                         "requests": s.requests, "seconds": round(s.seconds, 3)}
                     for n, s in result.streams.items()},
         "rss_ready_kb": rss_ready,
@@ -529,7 +554,9 @@ def run_child(spec: dict, workdir: Path, label: str, malloc_conf: str | None = N
         env["_RJEM_MALLOC_CONF"] = malloc_conf      # polars' jemalloc reads it when it loads
     t0 = time.perf_counter()
     with open(err_path, "wb") as err:
-        p = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--child", str(spec_path)],
+        pyspy = os.environ.get("PINSYNC_BENCH_PYSPY")
+        pre = ["py-spy", "record", "-r", "250", "--format", "raw", "-o", f"{pyspy}.{label}", "--"] if pyspy else []
+        p = subprocess.Popen(pre + [sys.executable, str(Path(__file__).resolve()), "--child", str(spec_path)],
                              stdout=subprocess.PIPE, stderr=err, env=env)
         hwm = [0, 0]
         stop = threading.Event()
@@ -555,7 +582,7 @@ def run_child(spec: dict, workdir: Path, label: str, malloc_conf: str | None = N
     if p.returncode != 0:
         raise SystemExit(f"{label}: pinsync child failed (exit {p.returncode}); see {err_path}:\n"
                          + err_path.read_text()[-3000:])
-    res = json.loads(stdout.decode().strip().splitlines()[-1])
+    res = json.loads([ln for ln in stdout.decode().splitlines() if ln.startswith("{")][-1])
     res.update(child_wall_seconds=wall, wait4_maxrss_kb=ru.ru_maxrss, child_vmhwm_poll_kb=hwm[0],
                child_rss_anon_peak_poll_kb=hwm[1],
                child_cpu_seconds=ru.ru_utime + ru.ru_stime)
@@ -676,7 +703,9 @@ def print_run(title: str, a: dict, res: dict) -> None:
     print(f"  peak RSS {a['peak_rss_mb']:.0f} MB (after imports {a['rss_after_imports_mb']:.0f} MB; "
           f"polled {res['child_vmhwm_poll_kb'] / 1024:.0f} MB) target < {TARGET_RSS_MB:.0f} MB "
           f"{'PASS' if a['rss_pass'] else 'FAIL'}")
-    print("  " + "  ".join(f"{n}:{s['rows_fetched']}r/{s['requests']}q/{s['seconds']}s" for n, s in res["streams"].items()))
+    print("  " + "  ".join(f"{n}:{s['rows_fetched']}r/{s['requests']}q/{s['files_written']}w/"
+                           f"{s.get('files_unchanged', 0)}u/{s['seconds']}s" for n, s in res["streams"].items()))
+    print("  (per stream: rows fetched / requests / files written / files unchanged, not rewritten / seconds)")
 
 
 def print_transform(tr: dict) -> None:
@@ -742,6 +771,10 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3, help="transform timings: best of N (default 3)")
     ap.add_argument("--no-cache", action="store_true", help="let the fake compute every response in the timed run")
     ap.add_argument("--no-incremental", action="store_true", help="skip the next-day run")
+    ap.add_argument("--next-day", choices=("same-world", "shifted"), default="same-world",
+                    help="the next day's data: the same world a day later (default: history stays, today's "
+                         "delivery goes on), or a world generated for today + 1 (every day's rows differ: the "
+                         "worst case, where every re-fetched partition must be rewritten)")
     ap.add_argument("--keep", action="store_true", help="keep the output folder")
     ap.add_argument("--workdir", help="where the output and state go (default: a new temporary folder on disk)")
     ap.add_argument("--no-rss-sweep", action="store_true", help="skip the peak-RSS runs at other sizes")
@@ -838,7 +871,8 @@ def main() -> None:
     if not args.no_incremental:
         print("\nincremental run (today + 1) ...", flush=True)
         today2 = today + dt.timedelta(days=1)
-        ds2 = Dataset(today=today2, **shape)
+        ds2 = (Dataset(today=today, **shape).advance(1) if args.next_day == "same-world"
+               else Dataset(today=today2, **shape))
         fake2 = BenchFake(ds2, access_tokens=(TOKEN,), latency=args.latency, rate_limits=limits,
                           rate_limit_window=window, multi_pin_analytics=True, cache=not args.no_cache)
         state = json.loads((target / "state" / "state.json").read_text())
