@@ -51,9 +51,9 @@ class State:
             return copy.deepcopy(self._data)
 
     def to_json(self) -> bytes:
-        data = self.as_dict()
-        data["updated_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-        return (json.dumps(data, indent=2, sort_keys=True) + "\n").encode()
+        now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        with self._lock:    # serialised in place: no copy of the bookmarks
+            return (json.dumps({**self._data, "updated_at": now}, indent=2, sort_keys=True) + "\n").encode()
 
 
 def parse_state(raw: bytes, where: str) -> State:

@@ -303,10 +303,12 @@ class _Run:
     def _partitions_bookmark(self, stream: str, key: str, scheme: str, written: WriteResult, covers: list[dict],
                              end: dt.date) -> dict:
         """The fingerprints of the partitions a later run may fetch again (those of the last
-        ``lookback_days``, plus a month for WEEK and MONTH buckets): this run's, and the
-        earlier ones it did not fetch again."""
+        ``lookback_days``, and the bucket they start in): this run's, and the earlier ones
+        it did not fetch again."""
         prefix = _unit_prefix(key)
-        keep_from = (end - dt.timedelta(days=self.config.analytics.lookback_days + 31)).isoformat()
+        gran = self.settings.granularity if stream != "pin_analytics" else "DAY"
+        margin = {"WEEK": 7, "MONTH": 31}.get(gran, 1)
+        keep_from = (end - dt.timedelta(days=self.config.analytics.lookback_days + margin)).isoformat()
         held = dict(self._vouched(stream, key, scheme))
         for keys in covers:
             held.pop(partition_dir(keys)[len(prefix):], None)
