@@ -188,14 +188,13 @@ class Sink:
         by = list(partition_by)
         covers = list(covers)
         on_disk = dict(on_disk or {})
-        present = self._data_dirs(stream, covers) if on_disk else set()
         with self.location.batch() as batch:
             for chunk in chunks:
                 if not chunk.height:
                     continue
                 parts = _partition_hashes(chunk, by)
                 fps = dict(zip(parts["_dir"], parts["_fp"]))
-                same = {d for d, fp in fps.items() if on_disk.get(d) == fp and d in present}
+                same = self._present(stream, [d for d, fp in fps.items() if on_disk.get(d) == fp])
                 result.fingerprints.update(fps)
                 if before_change and len(same) < len(fps):
                     before_change(sorted(set(fps) - same))
@@ -233,18 +232,19 @@ class Sink:
                 result.files_deleted += 1
         return result
 
-    def _data_dirs(self, stream: str, covers: list[dict]) -> set[str]:
-        """The partition folders (of those ``covers`` lies in) that hold a data file: one
-        recursive listing per parent folder."""
-        parents = {partition_dir(keys).rpartition("/")[0] for keys in covers} or {""}
+    def _present(self, stream: str, dirs: list[str]) -> set[str]:
+        """Those of the partition folders ``dirs`` that hold a data file: a probe per
+        folder locally, one recursive listing per parent folder on object stores."""
+        if not dirs:
+            return set()
+        if self.location.local:
+            return {d for d in dirs if self.location.exists(f"{stream}/{d}/{DATA_FILE}")}
         found = set()
-        for parent in parents:
+        for parent in {d.rpartition("/")[0] for d in dirs}:
             base = f"{stream}/{parent}" if parent else stream
-            for rel in self.location.find(base):
-                folder, _, name = rel.rpartition("/")
-                if name == DATA_FILE and folder.startswith(stream + "/"):
-                    found.add(folder[len(stream) + 1:])
-        return found
+            found.update(rel[len(stream) + 1:].rpartition("/")[0] for rel in self.location.find(base)
+                         if rel.endswith("/" + DATA_FILE))
+        return found.intersection(dirs)
 
     def _encode_partitions(self, df: pl.DataFrame, by: list[str], sort_by: Sequence[str]) -> list[tuple[dict, bytes]]:
         """Each partition of ``df`` as Parquet bytes, sorted by ``sort_by``: one call into
