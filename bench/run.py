@@ -120,16 +120,24 @@ def child_main(spec_path: str) -> None:
             fn = getattr(cls, name)
 
             def wrapper(*a, **k):
-                t = time.perf_counter()
+                t, c = time.perf_counter(), time.thread_time()
                 try:
                     return fn(*a, **k)
                 finally:
-                    events.append((label(a, k), threading.current_thread().name, t, time.perf_counter()))
+                    events.append((label(a, k), threading.current_thread().name, t, time.perf_counter(),
+                                   time.thread_time() - c))
             setattr(cls, name, wrapper)
         traced(_sync._Run, "listing_unit", lambda a, k: f"list {a[1]} {a[2]['id'][-4:] if len(a) > 2 and a[2] else ''}")
         traced(_sync._Run, "analytics_unit", lambda a, k: f"analytics {a[1].name} {a[2]['id'][-4:] if a[2] else ''}")
         traced(_client.PinterestClient, "_get", lambda a, k: f"  get {a[1][-40:]}")
         traced(_frames, "records_to_frame", lambda a, k: f"  type {k.get('stream')}")
+        from pinsync import extractor as _extractor, sink as _sink, state as _state
+        traced(_frames, "read_json_array", lambda a, k: f"  read {k.get('stream')}")
+        traced(_frames, "read_pin_payload", lambda a, k: "  read pin_analytics")
+        traced(_sink.Sink, "replace_partitions", lambda a, k: f"  write {a[1]}")
+        traced(_sync, "fingerprint", lambda a, k: "  fingerprint")
+        traced(_state.StateStore, "save", lambda a, k: "  save state")
+        traced(_sync._Run, "entity_unit", lambda a, k: f"  entity_unit {a[1].name}")
     t_run = time.perf_counter()
     result = pinsync.run(config, today=today, raise_on_failure=False)
     run_seconds = time.perf_counter() - t_run
@@ -137,8 +145,9 @@ def child_main(spec_path: str) -> None:
         main_prof.disable()
         pstats.Stats(*profiles).dump_stats(profile)
     if trace:
-        Path(f"{trace}.{Path(spec_path).stem}").write_text("\n".join(f"{a - t_run:7.3f} {b - t_run:7.3f} {b - a:6.3f} {th:18s} {lbl}"
-                                          for lbl, th, a, b in sorted(events, key=lambda e: e[2])))
+        Path(f"{trace}.{Path(spec_path).stem}").write_text("\n".join(
+            f"{a - t_run:7.3f} {b - t_run:7.3f} {b - a:6.3f} cpu {c:6.3f} {th:18s} {lbl}"
+            for lbl, th, a, b, c in sorted(events, key=lambda e: e[2])))
     ru = resource.getrusage(resource.RUSAGE_SELF)
     print(json.dumps({
         "ok": result.ok,
@@ -299,6 +308,7 @@ def floors(requests: dict[str, int], limits: dict[str, float], window: float, la
     lat = total * latency / workers
     return {"rate_by_category": {c: round(v, 3) for c, v in rate.items()}, "rate": max(rate.values()),
             "latency": lat, "floor": max(max(rate.values()), lat),
+            "summed_floor": max(sum(rate.values()), lat),
             "burst_aware_floor": max(max(burst.values()) + latency, lat)}
 
 
@@ -663,6 +673,7 @@ def assess(res: dict, minimum: dict, fl: dict, args, cf: dict | None = None) -> 
         "wall_seconds": round(wall, 3),
         "child_wall_seconds": round(res["child_wall_seconds"], 3),
         "wall_over_floor": round(wall / fl["floor"], 3),
+        "wall_over_summed_floor": round(wall / fl["summed_floor"], 3),
         "wall_pass": wall <= TARGET_WALL * fl["floor"],
         "rows_fetched": rows,
         "rows_per_second": round(rows / wall),
@@ -691,7 +702,8 @@ def print_run(title: str, a: dict, res: dict) -> None:
     print(f"  wall {a['wall_seconds']:.2f}s (pinsync.run; child process incl. start-up {a['child_wall_seconds']:.2f}s)"
           f" vs floor {f['floor']:.2f}s = max(rate {f['rate']:.2f}s, latency {f['latency']:.2f}s): "
           f"{a['wall_over_floor']:.2f}x (target <= {TARGET_WALL}) {'PASS' if a['wall_pass'] else 'FAIL'}")
-    print(f"       rate floor by category: {f['rate_by_category']}; burst-aware floor {f['burst_aware_floor']:.2f}s")
+    print(f"       rate floor by category: {f['rate_by_category']}; burst-aware floor {f['burst_aware_floor']:.2f}s; "
+          f"categories summed {f['summed_floor']:.2f}s (wall / that = {a['wall_over_summed_floor']:.2f}x)")
     if a["compute_floor"]:
         c = a["compute_floor"]
         print(f"       compute floor {c['floor']:.2f}s (read_json + write_parquet of the same {c['bodies']} bodies into "
@@ -733,6 +745,8 @@ def print_summary(results: dict, transform: dict) -> None:
                              f"{a[r]['requests'][c]['ratio']:.2f}x" for r in runs], f"<= {TARGET_REQUESTS}x")
     row("wall / floor", [f"{a[r]['wall_seconds']:.2f}/{a[r]['floor']['floor']:.2f}s = {a[r]['wall_over_floor']:.1f}x"
                          for r in runs], f"<= {TARGET_WALL}x")
+    row("wall / floor with categories summed", [f"{a[r]['wall_seconds']:.2f}/{a[r]['floor']['summed_floor']:.2f}s = "
+                                                f"{a[r]['wall_over_summed_floor']:.1f}x" for r in runs], "")
     row("compute floor (same files)", [f"{a[r]['compute_floor']['floor']:.2f}s" if a[r]["compute_floor"] else "-"
                                         for r in runs], "")
     row("wall / max(floor, compute floor)", [f"{a[r]['wall_over_floor_incl_compute']:.1f}x"
@@ -841,8 +855,10 @@ def main() -> None:
             "before the window's end, 250 a call, per 90-day window; pin analytics: pins created before the "
             "window's end, 100 a call. pinsync's one-pin probe of the multi-pin endpoint is counted as overhead.",
             "floor (issue #5): max(max over categories of requests/limit x window, requests x latency / workers). "
-            "A sliding window admits `limit` requests at once, so when a category needs fewer requests than its "
-            "limit the rate term overstates what is needed: burst_aware_floor shows that variant.",
+            "The issue writes the rate term as a sum over categories; the categories' limits are independent, so "
+            "the largest one is the stricter and physically right term (the pass/fail uses it); summed_floor shows "
+            "the sum. A sliding window admits `limit` requests at once, so when a category needs fewer requests "
+            "than its limit the rate term overstates what is needed: burst_aware_floor shows that variant.",
             "wall: seconds inside pinsync.run in the child (child_wall_seconds adds interpreter start-up and imports).",
             "the fake runs in this (parent) process and shares the machine's CPUs with pinsync; "
             "fake_busy_seconds: its time under its lock; fake_compute_seconds: computing analytics bodies "

@@ -1,17 +1,25 @@
 """Run state: the bookmarks, in a versioned, human-readable JSON file.
 
-Layout (``version`` 1)::
+Layout (``version`` 1; one line per bookmark)::
 
     {"version": 1,
      "updated_at": "2026-11-29T08:00:00+00:00",
      "bookmarks": {
         "campaigns":          {"<ad_account_id>": {"cursor": "2026-11-28T17:00:00+00:00", "rows": 120, "fingerprint": "…"}},
         "pins":               {"*": {"cursor": "…", "rows": 2000, "fingerprint": "…"}},
-        "campaign_analytics": {"<ad_account_id>": {"last_complete_date": "2026-11-28", "settings": "…"}},
-        "pin_analytics":      {"*": {"last_complete_date": "2026-11-26", "settings": "…"}}}}
+        "campaign_analytics": {"<ad_account_id>": {"last_complete_date": "2026-11-28", "settings": "…",
+                                                   "partition_scheme": "polars-2.1.0/…",
+                                                   "partitions": {"date=2026-11-27": "<content hash>", …}}},
+        "pin_analytics":      {"*": {"last_complete_date": "2026-11-26", "settings": "…", …}}}}
+
+``partitions`` holds the content hash of each analytics partition a later run may fetch
+again (the lookback window): a re-fetched partition with the same hash, whose file
+exists, is not rewritten. The hashes are only compared under the same
+``partition_scheme`` (Polars version and table columns) and settings.
 
 The file is replaced atomically, and only after the data it describes is durable, so it
-never claims data that is not on disk. A file that cannot be parsed, or has another
+never claims data that is not on disk; before a partition is replaced by different rows
+(or deleted), its hash is removed from the file first. A file that cannot be parsed, or has another
 version, is an error: it is never silently reset (``--full-refresh`` ignores it).
 """
 
