@@ -13,7 +13,7 @@ import json
 import logging
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor
 from dataclasses import dataclass
 
@@ -90,10 +90,8 @@ class Extractor:
 
     # -- entities ------------------------------------------------------------------------
 
-    def entities(self, spec: StreamSpec, ad_account_id: str | None = None, *,
-                 on_page: Callable[[pl.DataFrame], None] | None = None) -> pl.DataFrame:
-        """Every record of an entity stream (for one ad account), typed, one row per id.
-        ``on_page`` receives each typed page as it arrives (e.g. to start on its ids)."""
+    def entities(self, spec: StreamSpec, ad_account_id: str | None = None) -> pl.DataFrame:
+        """Every record of an entity stream (for one ad account), typed, one row per id."""
         columns = ENTITY_COLUMNS[spec.name]
         params = dict(spec.params)
         if spec.parent == "ad_accounts":
@@ -103,8 +101,6 @@ class Extractor:
         for page in self.client.paginate(path, params, category=spec.category, tag=spec.name):
             parts.append(frames.records_to_frame(page.items, columns, stream=spec.name))
             self.on_progress(spec.name, len(page.items))
-            if on_page:
-                on_page(parts[-1])
         df = frames.concat(parts, columns)
         # a record that moved between pages while we listed is kept once (its last sighting)
         return df.unique(subset=list(spec.primary_key), keep="last", maintain_order=True).sort(spec.primary_key)
@@ -217,50 +213,24 @@ class Extractor:
     def pin_analytics_batches(self, pin_ids: list[str], start: dt.date, end: dt.date) -> Iterator[pl.DataFrame]:
         """Like :meth:`pin_analytics`, one typed frame per call as the answers arrive (see
         :meth:`ads_analytics_batches`)."""
-        return self.pin_analytics_batches_from([sorted(pin_ids)], start, end)
-
-    def pin_analytics_batches_from(self, pages: Iterable[Sequence[str]], start: dt.date,
-                                   end: dt.date) -> Iterator[pl.DataFrame]:
-        """Like :meth:`pin_analytics_batches`, for ids that arrive in pages (e.g. while the
-        pins are still being listed): each batch of 100 is asked for as soon as it is
-        complete, so the calls overlap the listing."""
         spec = STREAMS["pin_analytics"]
         columns = self.pin_analytics_columns()
         splits = ["NO_SPLIT"] + (["APP_TYPE"] if self.split_by_app_type else [])
         windows = date_windows(start, end)
-        seen: list[str] = []
-
-        def first_window_batches() -> Iterator[list[str]]:
-            pending: list[str] = []
-            for page in pages:
-                seen.extend(page)
-                pending.extend(page)
-                while len(pending) >= spec.batch_size:
-                    yield pending[:spec.batch_size]
-                    pending = pending[spec.batch_size:]
-            if pending:
-                yield pending
-
-        def multi_tasks() -> Iterator[tuple]:
-            for batch in first_window_batches():
-                yield from ((windows[0], batch, s) for s in splits)
-            yield from ((w, b, s) for w in windows[1:] for b in batched(seen, spec.batch_size) for s in splits)
-
-        tasks = multi_tasks()
+        ids = sorted(pin_ids)
+        if not ids:
+            return
+        multi_tasks = [(w, b, s) for w in windows for b in batched(ids, spec.batch_size) for s in splits]
         if self._multi_pin is None:
             # the first real batch doubles as the capability check: no extra request
-            first_task = next(tasks, None)
-            if first_task is None:
-                return
-            first = self._detect_multi_pin(first_task, spec, columns)
+            first = self._detect_multi_pin(multi_tasks[0], spec, columns)
             if first is not None:
+                multi_tasks = multi_tasks[1:]
                 yield first
-            else:
-                tasks = itertools.chain([first_task], tasks)
-        if not self._multi_pin:
-            for _ in tasks:             # every id is needed first: one call per pin
-                pass
-            tasks = ((w, [p], s) for w in windows for p in seen for s in splits)
+        if self._multi_pin:
+            tasks = multi_tasks
+        else:
+            tasks = [(w, [p], s) for w in windows for p in ids for s in splits]
         yield from self._imap(lambda w, b, s: self._pin_batch(w, b, s, spec, columns), tasks)
 
     def _detect_multi_pin(self, task: tuple, spec: StreamSpec, columns) -> pl.DataFrame | None:
@@ -298,10 +268,9 @@ class Extractor:
 
     # -- helpers ---------------------------------------------------------------------------
 
-    def _imap(self, fn, tasks: Iterable[tuple]) -> Iterator:
-        """``fn(*task)`` for each task, in order, with up to ``ahead`` tasks running ahead
-        (``tasks`` may be a generator that waits for its next task)."""
-        if self.pool is None or (isinstance(tasks, list) and len(tasks) <= 1):
+    def _imap(self, fn, tasks: list[tuple]) -> Iterator:
+        """``fn(*task)`` for each task, in order, with up to ``ahead`` tasks running ahead."""
+        if self.pool is None or len(tasks) <= 1:
             for t in tasks:
                 yield fn(*t)
             return

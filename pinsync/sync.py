@@ -28,12 +28,10 @@ import datetime as dt
 import hashlib
 import heapq
 import logging
-import math
-import queue
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from itertools import count
@@ -248,7 +246,7 @@ class _Run:
 
     # -- pin analytics ------------------------------------------------------------------
 
-    def pin_analytics_unit(self, pins: pl.DataFrame | _Feed) -> None:
+    def pin_analytics_unit(self, pins: pl.DataFrame) -> None:
         spec = STREAMS["pin_analytics"]
         rng = self.analytics_range(spec.name, ALL)
         self._begin(spec.name)
@@ -264,9 +262,7 @@ class _Run:
             day = batch.filter(pl.col("data_status") != api.PIN_DATA_STATUS_FINAL)["date"].min()
             if day is not None:
                 pending.append(day)
-        pages = [pins] if isinstance(pins, pl.DataFrame) else pins
-        batches = self.extractor.pin_analytics_batches_from(
-            (_ids_created_by(page, _CREATED["pins"], end) for page in pages), start, end)
+        batches = self.extractor.pin_analytics_batches(_ids_created_by(pins, _CREATED["pins"], end), start, end)
         scheme = fingerprint_scheme(self.extractor.pin_analytics_columns())
         written = write_batches(self.sink, spec, batches, covers, self.buffer_bytes, on_batch=note_pending,
                                 **self._partition_memory(spec.name, ALL, scheme))
@@ -324,34 +320,27 @@ class _Run:
 
     # -- the whole run ----------------------------------------------------------------------
 
-    def listing_unit(self, name: str, account: dict | None = None, feed: _Feed | None = None) -> pl.DataFrame | None:
+    def listing_unit(self, name: str, account: dict | None = None) -> pl.DataFrame | None:
         """List one entity stream (of an account, or the user's pins) and write it. Returns
         what its analytics need (ids and creation times, not the whole frame: a run holds
         one per account), or None if it failed (its analytics are then reported as not
-        synced either). With a ``feed``, the ids and creation times go to it page by page."""
+        synced either)."""
         key = account["id"] if account else ALL
         spec = STREAMS[name]
-        created = _CREATED.get(name)
-        on_page = (lambda page: feed.put(page.select("id", created))) if feed else None
         try:
-            df = self.extractor.entities(spec, account and account["id"], on_page=on_page)
-            if feed:
-                feed.close(ok=True)
+            df = self.extractor.entities(spec, account and account["id"])
             self.entity_unit(spec, key, df)
-            return df.select("id", created)
+            return df.select("id", _CREATED[name])
         except (ApiError, PayloadError) as e:
             self._fail(name, key, e)
             for child in STREAMS.values():
                 if child.parent == name and child.name in self.selected:
                     self._fail(child.name, key, PinsyncError(f"skipped: {name} could not be listed"))
             return None
-        finally:
-            if feed:
-                feed.close(ok=False)     # no effect after a clean close
 
-    def analytics_unit(self, spec: StreamSpec, account: dict | None, entities: pl.DataFrame | _Feed) -> None:
+    def analytics_unit(self, spec: StreamSpec, account: dict | None, entities: pl.DataFrame) -> None:
         """Sync one analytics stream (of an account, or pin analytics) from its parent
-        entities' ids and creation times (or a feed of them, while they are listed)."""
+        entities' ids and creation times."""
         try:
             if account:
                 self.ads_analytics_unit(spec, account, entities)
@@ -359,8 +348,6 @@ class _Run:
                 self.pin_analytics_unit(entities)
         except (ApiError, PayloadError) as e:
             self._fail(spec.name, account["id"] if account else ALL, e)
-        except _ListingFailed:
-            pass                        # the listing reported it, and that this unit was skipped
 
     def accounts(self) -> list[dict]:
         spec = STREAMS["ad_accounts"]
@@ -391,24 +378,16 @@ class _Run:
         children: dict[Future, list[tuple[StreamSpec, dict | None]]] = {}
         user_level = not self.shard or self.shard[0] == 0
 
-        ready: list[tuple[float, int, StreamSpec, dict | None, pl.DataFrame | _Feed]] = []
-        order = count()
-
-        def listing(name: str, account: dict | None = None, feed: _Feed | None = None) -> None:
-            f = listings_pool.submit(self.listing_unit, name, account, feed)
+        def listing(name: str, account: dict | None = None) -> None:
+            f = listings_pool.submit(self.listing_unit, name, account)
             futures.append(f)
-            children[f] = [(s, account) for s in STREAMS.values()
-                           if s.parent == name and s.name in self.selected and not feed]
+            children[f] = [(s, account) for s in STREAMS.values() if s.parent == name and s.name in self.selected]
 
         try:
             # inside the try: a fatal error while listing the accounts (in this thread) must
             # also stop the pins unit already running, not leave it writing after we return
             if user_level and self.needed & {"pins", "pin_analytics"}:
-                # pin analytics (the longest chain) asks for each 100 pins as they are listed
-                feed = _Feed() if "pin_analytics" in self.selected else None
-                listing("pins", feed=feed)
-                if feed:
-                    ready.append((-math.inf, next(order), STREAMS["pin_analytics"], None, feed))
+                listing("pins")
             if ads_needed:
                 try:
                     accounts = self.accounts()
@@ -422,7 +401,8 @@ class _Run:
                     listing(name, a)
             # analytics units wait in `ready` until a place is free; the one with the most
             # requests to make (by its parents' count) goes first
-            listings, running, slots = set(children), set(), units_at_once(self.config.max_workers)
+            ready: list[tuple[float, int, StreamSpec, dict | None, pl.DataFrame]] = []
+            listings, running, slots, order = set(children), set(), units_at_once(self.config.max_workers), count()
             while listings or ready or running:
                 while ready and len(running) < slots:
                     _, _, spec, account, entities = heapq.heappop(ready)
@@ -556,36 +536,6 @@ def write_batches(sink: Sink, spec: StreamSpec, batches: Iterable[pl.DataFrame],
 
 # the creation time of each parent entity: children created after a window cannot have metrics
 _CREATED = {"campaigns": "created_time", "ad_groups": "created_time", "ads": "created_time", "pins": "created_at"}
-
-
-class _ListingFailed(Exception):
-    """The listing feeding an analytics unit failed (and reported it)."""
-
-
-class _Feed:
-    """Pages of a listing's ids and creation times, passed to the analytics unit that asks
-    for their metrics while the listing goes on. Iterating blocks until the next page; it
-    ends when the listing ends cleanly and raises :class:`_ListingFailed` if it fails."""
-
-    _DONE, _FAILED = object(), object()
-
-    def __init__(self):
-        self._pages: queue.SimpleQueue = queue.SimpleQueue()
-
-    def put(self, page: pl.DataFrame) -> None:
-        self._pages.put(page)
-
-    def close(self, *, ok: bool) -> None:
-        self._pages.put(self._DONE if ok else self._FAILED)
-
-    def __iter__(self) -> Iterator[pl.DataFrame]:
-        while True:
-            page = self._pages.get()
-            if page is self._DONE:
-                return
-            if page is self._FAILED:
-                raise _ListingFailed()
-            yield page
 
 
 def _unit_prefix(key: str) -> str:
