@@ -10,7 +10,9 @@ import polars as pl
 import pytest
 
 import pinsync
+import pinsync.connect
 from pinsync.config import config_from_dict
+from pinsync.extractor import Extractor
 from pinsync.fake import Dataset, FakePinterest, FakeServer
 from tests.conftest import TODAY, TOKEN, read_table
 
@@ -244,3 +246,44 @@ def test_a_failed_listing_skips_only_its_own_analytics(fake, make_config, tmp_pa
         assert {p.name.split("=")[1] for p in (tmp_path / "out" / stream).iterdir()} == accounts
     assert not (tmp_path / "out" / "ad_group_analytics").exists()
     assert not (tmp_path / "out" / "ad_groups").exists()
+
+
+@pytest.fixture(scope="module")
+def many_pins():
+    """Three pages of pins (250 a page)."""
+    ds = Dataset(seed=6, accounts=1, campaigns_per_account=1, ad_groups_per_campaign=1, ads_per_ad_group=1, pins=600,
+                 today=TODAY, history_days=150)
+    fake = FakePinterest(ds, access_tokens=(TOKEN,), latency=0.02)
+    with FakeServer(fake) as srv:
+        yield ds, fake, srv
+
+
+def test_pin_analytics_of_several_pages_of_pins_in_the_fewest_calls(many_pins, tmp_path):
+    ds, fake, srv = many_pins
+    fake.reset_counters()
+    config = _config(tmp_path, srv.url, streams=["pins", "pin_analytics"])
+    assert pinsync.run(config, today=TODAY).ok
+    end = TODAY - dt.timedelta(days=1)
+    live = sorted(p["id"] for p in ds.pins if p["created_at"][:10] <= end.isoformat())
+    assert fake.calls["pins"] == 3
+    assert fake.calls["multi_pin_analytics"] == math.ceil(len(live) / 100)
+    got = read_table(tmp_path / "out", "pin_analytics").drop("run_id", strict=False)
+    expected = Extractor(pinsync.connect.client_for(config, owner="test"), pool=None).pin_analytics(
+        live, TODAY - dt.timedelta(days=89), end)
+    key = ["pin_id", "app_type", "date"]
+    assert got.select(expected.columns).sort(key).equals(expected.sort(key))
+
+
+def test_a_pins_listing_failing_half_way_skips_pin_analytics_and_commits_nothing_of_it(many_pins, tmp_path):
+    ds, fake, srv = many_pins
+    fake.add_fault("pins", "status", times=10**6, status=403, after=2)     # the third page is refused
+    try:
+        config = _config(tmp_path, srv.url, streams=["pins", "pin_analytics", "campaigns"])
+        result = pinsync.run(config, today=TODAY, raise_on_failure=False)
+    finally:
+        fake.clear_faults()
+    assert sorted(f.split(" ")[0].rstrip(":") for f in result.failures) == ["pin_analytics", "pins"], result.failures
+    assert any("could not be listed" in f for f in result.failures if f.startswith("pin_analytics"))
+    bookmarks = json.loads((tmp_path / "state.json").read_text())["bookmarks"]
+    assert "pins" not in bookmarks and "pin_analytics" not in bookmarks and "campaigns" in bookmarks
+    assert not (tmp_path / "out" / "pin_analytics").exists() and not (tmp_path / "out" / "pins").exists()
