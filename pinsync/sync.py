@@ -12,8 +12,8 @@ Order of every unit of work (a stream for one ad account, or a user-level stream
 
 Each entity listing (of an account, or the user's pins) is a unit, and the listings run
 ``max_workers`` at a time, longest first. Each analytics stream of an account (or pin
-analytics) is a unit that starts as soon as its parent entities are listed, the biggest
-first; these run ``max_workers / 2`` at a time (:func:`units_at_once`: they hold rows). At most
+analytics) is a unit that starts as soon as its parent entities are listed; these run
+``max_workers / 2`` at a time (:func:`units_at_once`: they hold rows). At most
 ``max_workers`` requests are in flight at once, under the rate limiters.
 
 A crash at any point leaves the previous state, and the next run re-fetches and
@@ -26,15 +26,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import heapq
 import logging
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed, wait
 from dataclasses import dataclass, field
-from itertools import count
 
 import polars as pl
 
@@ -370,8 +368,8 @@ class _Run:
 
     def execute(self, listings_pool: ThreadPoolExecutor, units_pool: ThreadPoolExecutor) -> None:
         """Run every unit: the entity listings at once (each is a chain of page requests),
-        and each analytics unit once its parent listing is done, the biggest first (so no
-        unit ever waits for another, and none holds a place in a pool while waiting)."""
+        and each analytics unit as soon as its parent listing is done (so no unit ever
+        waits for another, and none holds a place in a pool while waiting)."""
         ads_needed = self.needed & {"ad_accounts", "campaigns", "ad_groups", "ads", "campaign_analytics",
                                     "ad_group_analytics", "ad_analytics"}
         futures: list[Future] = []
@@ -399,26 +397,11 @@ class _Run:
                         if name in self.needed]
                 for name, a in sorted(todo, key=lambda t: -((self.state.get(t[0], t[1]["id"]) or {}).get("rows") or 0)):
                     listing(name, a)
-            # analytics units wait in `ready` until a place is free; the one with the most
-            # requests to make (by its parents' count) goes first
-            ready: list[tuple[float, int, StreamSpec, dict | None, pl.DataFrame]] = []
-            listings, running, slots, order = set(children), set(), units_at_once(self.config.max_workers), count()
-            while listings or ready or running:
-                while ready and len(running) < slots:
-                    _, _, spec, account, entities = heapq.heappop(ready)
-                    f = units_pool.submit(self.analytics_unit, spec, account, entities)
-                    futures.append(f)
-                    running.add(f)
-                done, _ = wait(listings | running, return_when=FIRST_COMPLETED)
-                for f in done:
-                    entities = f.result()
-                    if f in running:
-                        running.discard(f)
-                        continue
-                    listings.discard(f)
-                    for spec, account in children[f] if entities is not None else ():
-                        heapq.heappush(ready, (-entities.height / (spec.batch_size or 1), next(order),
-                                               spec, account, entities))
+            for f in as_completed(list(children)):
+                entities = f.result()
+                if entities is not None:
+                    for spec, account in children[f]:
+                        futures.append(units_pool.submit(self.analytics_unit, spec, account, entities))
             for f in futures:
                 f.result()
         except KeyboardInterrupt:
