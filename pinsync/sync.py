@@ -10,11 +10,10 @@ Order of every unit of work (a stream for one ad account, or a user-level stream
    flushes; covered partitions that came back empty are removed);
 3. move the bookmark and save the state file (atomic).
 
-Each entity listing (of an account, or the user's pins) is a unit, and the listings run
-``max_workers`` at a time, longest first. Each analytics stream of an account (or pin
-analytics) is a unit that starts as soon as its parent entities are listed; these run
-``max_workers / 2`` at a time (:func:`units_at_once`: they hold rows). At most
-``max_workers`` requests are in flight at once, under the rate limiters.
+Units run ``max_workers / 2`` at a time (:func:`units_at_once`): each entity listing is a
+unit, and each analytics stream of an account (or pin analytics) is a unit that starts once
+its parent entities are listed; their requests share a pool of ``max_workers`` under the
+rate limiters.
 
 A crash at any point leaves the previous state, and the next run re-fetches and
 overwrites the same files: nothing is lost and nothing is duplicated. A unit that fails
@@ -31,7 +30,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -336,9 +335,12 @@ class _Run:
                     self._fail(child.name, key, PinsyncError(f"skipped: {name} could not be listed"))
             return None
 
-    def analytics_unit(self, spec: StreamSpec, account: dict | None, entities: pl.DataFrame) -> None:
-        """Sync one analytics stream (of an account, or pin analytics) from its parent
-        entities' ids and creation times."""
+    def analytics_unit(self, spec: StreamSpec, account: dict | None, listing: Future) -> None:
+        """Sync one analytics stream (of an account, or pin analytics) once its parent
+        entities are listed."""
+        entities = listing.result()
+        if entities is None:
+            return
         try:
             if account:
                 self.ads_analytics_unit(spec, account, entities)
@@ -366,42 +368,36 @@ class _Run:
             accounts = [a for a in accounts if shard_of(a["id"], n) == k]
         return accounts
 
-    def execute(self, listings_pool: ThreadPoolExecutor, units_pool: ThreadPoolExecutor) -> None:
-        """Run every unit: the entity listings at once (each is a chain of page requests),
-        and each analytics unit as soon as its parent listing is done (so no unit ever
-        waits for another, and none holds a place in a pool while waiting)."""
+    def execute(self, units_pool: ThreadPoolExecutor) -> None:
+        """Run every unit. A unit waits only for units submitted before it (its entity
+        listing), and those never wait, so a bounded pool cannot deadlock."""
         ads_needed = self.needed & {"ad_accounts", "campaigns", "ad_groups", "ads", "campaign_analytics",
                                     "ad_group_analytics", "ad_analytics"}
         futures: list[Future] = []
-        children: dict[Future, list[tuple[StreamSpec, dict | None]]] = {}
         user_level = not self.shard or self.shard[0] == 0
-
-        def listing(name: str, account: dict | None = None) -> None:
-            f = listings_pool.submit(self.listing_unit, name, account)
-            futures.append(f)
-            children[f] = [(s, account) for s in STREAMS.values() if s.parent == name and s.name in self.selected]
-
         try:
             # inside the try: a fatal error while listing the accounts (in this thread) must
             # also stop the pins unit already running, not leave it writing after we return
             if user_level and self.needed & {"pins", "pin_analytics"}:
-                listing("pins")
+                pins = units_pool.submit(self.listing_unit, "pins")
+                futures.append(pins)
+                if "pin_analytics" in self.selected:
+                    futures.append(units_pool.submit(self.analytics_unit, STREAMS["pin_analytics"], None, pins))
             if ads_needed:
                 try:
                     accounts = self.accounts()
                 except (ApiError, PayloadError) as e:
                     self._fail("ad_accounts", ALL, e)
                     accounts = []
-                # the longest listings first (by last run's rows), so the last to end is short
-                todo = [(name, a) for a in accounts for name in ("ads", "ad_groups", "campaigns")
-                        if name in self.needed]
-                for name, a in sorted(todo, key=lambda t: -((self.state.get(t[0], t[1]["id"]) or {}).get("rows") or 0)):
-                    listing(name, a)
-            for f in as_completed(list(children)):
-                entities = f.result()
-                if entities is not None:
-                    for spec, account in children[f]:
-                        futures.append(units_pool.submit(self.analytics_unit, spec, account, entities))
+                listings = {(a["id"], name): units_pool.submit(self.listing_unit, name, a)
+                            for a in accounts for name in ("campaigns", "ad_groups", "ads") if name in self.needed}
+                futures += listings.values()
+                for a in accounts:
+                    for name in ("campaign_analytics", "ad_group_analytics", "ad_analytics"):
+                        if name in self.selected:
+                            spec = STREAMS[name]
+                            futures.append(units_pool.submit(self.analytics_unit, spec, a,
+                                                             listings[(a["id"], spec.parent)]))
             for f in futures:
                 f.result()
         except KeyboardInterrupt:
@@ -472,20 +468,17 @@ def run(config, *, today: dt.date | None = None, full_refresh: bool = False,
         client = client_for(config, owner=run_id, sleep=sleep)
         workers = max(1, config.max_workers)
         requests_pool = ThreadPoolExecutor(workers, thread_name_prefix="pinsync-req")
-        # entity listings (chains of page requests) run max_workers at once; analytics units
-        # (which hold their rows) fewer, their requests running in the request pool; the
-        # client keeps at most max_workers requests in flight across all of them
-        listings_pool = ThreadPoolExecutor(workers, thread_name_prefix="pinsync-list")
+        # units (an entity listing, or an analytics stream of one account) mostly wait on
+        # their requests, which run in the request pool
         units_pool = ThreadPoolExecutor(units_at_once(workers), thread_name_prefix="pinsync-unit")
         job = _Run(config, today=today, full_refresh=full_refresh, run_id=run_id, on_event=on_event, shard=shard,
                    client=client, store=store, state=state, sink=Sink(output, run_id), pool=requests_pool)
         try:
-            job.execute(listings_pool, units_pool)
+            job.execute(units_pool)
         finally:
             # after an error the units have stopped (or, on Ctrl-C, will stop at their next
             # request or commit): never block the caller on in-flight requests
             requests_pool.shutdown(wait=False, cancel_futures=True)
-            listings_pool.shutdown(wait=False, cancel_futures=True)
             units_pool.shutdown(wait=False, cancel_futures=True)
             client.close()
         for name, st in job.stats.items():
