@@ -70,25 +70,25 @@ def fingerprint_scheme(columns: Sequence[Column]) -> str:
 
 def partition_fingerprints(df: pl.DataFrame, by: Sequence[str]) -> dict[str, str]:
     """A content hash of each partition of ``df`` (keyed by :func:`partition_dir`), without
-    encoding anything: 128 bits of row hashes, sorted, so row order does not matter."""
+    encoding anything (see :func:`_partition_hashes`); row order does not matter."""
     parts = _partition_hashes(df, by)
     return dict(zip(parts["_dir"], parts["_fp"]))
 
 
 def _partition_hashes(df: pl.DataFrame, by: Sequence[str]) -> pl.DataFrame:
-    """One row per partition of ``df``: its key columns, ``_dir`` and ``_fp``."""
+    """One row per partition of ``df``: its key columns, ``_dir`` and ``_fp``. A partition's
+    fingerprint digests its row count and the sums of two 64-bit row hashes (summed as
+    32-bit halves, so nothing overflows): row order does not matter, and rows are unique
+    by key, so two different partitions collide with a chance of about 2**-128."""
     by = list(by)
-    h = df.select(*by, _h1=pl.struct(df.columns).hash(_ROW_SEEDS[0]), _h2=pl.struct(df.columns).hash(_ROW_SEEDS[1]))
-    h = h.sort([*by, "_h1", "_h2"])
-    parts = h.group_by(by, maintain_order=True).len()
-    h1, h2 = h["_h1"].to_numpy(), h["_h2"].to_numpy()
-    dirs, fps, at = [], [], 0
-    for keys, n in zip(parts.select(by).iter_rows(named=True), parts["len"]):
-        digest = hashlib.blake2b(h1[at:at + n].tobytes(), digest_size=16)
-        digest.update(h2[at:at + n].tobytes())
-        dirs.append(partition_dir(keys))
-        fps.append(digest.hexdigest())
-        at += n
+    sums = []
+    for i, seed in enumerate(_ROW_SEEDS):
+        h = pl.struct(df.columns).hash(seed)
+        sums += [(h // 2**32).sum().alias(f"_hi{i}"), (h % 2**32).sum().alias(f"_lo{i}")]
+    parts = df.group_by(by, maintain_order=True).agg(pl.len().alias("_n"), *sums)
+    dirs = [partition_dir(keys) for keys in parts.select(by).iter_rows(named=True)]
+    fps = [hashlib.blake2b(repr(row).encode(), digest_size=16).hexdigest()
+           for row in parts.select(pl.exclude(by)).iter_rows()]
     return parts.select(by).with_columns(_dir=pl.Series(dirs, dtype=pl.String), _fp=pl.Series(fps, dtype=pl.String))
 
 
