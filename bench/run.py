@@ -131,7 +131,7 @@ def child_main(spec_path: str) -> None:
         traced(_sync._Run, "analytics_unit", lambda a, k: f"analytics {a[1].name} {a[2]['id'][-4:] if a[2] else ''}")
         traced(_client.PinterestClient, "_get", lambda a, k: f"  get {a[1][-40:]}")
         traced(_frames, "records_to_frame", lambda a, k: f"  type {k.get('stream')}")
-        from pinsync import extractor as _extractor, sink as _sink, state as _state
+        from pinsync import sink as _sink, state as _state
         traced(_frames, "read_json_array", lambda a, k: f"  read {k.get('stream')}")
         traced(_frames, "read_pin_payload", lambda a, k: "  read pin_analytics")
         traced(_sink.Sink, "replace_partitions", lambda a, k: f"  write {a[1]}")

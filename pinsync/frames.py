@@ -297,7 +297,6 @@ def concat(frames: Iterable[pl.DataFrame], columns: Sequence[Column]) -> pl.Data
     return pl.concat(frames, how="vertical")
 
 
-
 # -- organic pin analytics ------------------------------------------------------------------
 #
 # A multi-pin response is ``{pin_id: {group: {"daily_metrics": [day, ...], ...}}}``; its rows
