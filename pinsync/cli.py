@@ -7,6 +7,7 @@ result with rich. Every :class:`PinsyncError` becomes one red line and an exit c
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import os
@@ -19,7 +20,7 @@ from rich.logging import RichHandler
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from pinsync import errors
+from pinsync import clock, errors
 from pinsync.config import load_config
 from pinsync.secrets import install_log_filter, redact
 from pinsync.streams import STREAMS
@@ -104,8 +105,20 @@ def _split(value: str | None) -> list[str] | None:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="pinsync")
-def main() -> None:
+@click.option("--today", metavar="YYYY-MM-DD", envvar=clock.ENV, show_envvar=True,
+              help="Run as if today (UTC) were this date: which days are complete, the default start date.")
+@click.pass_context
+def main(ctx: click.Context, today: str | None) -> None:
     """pinsync: Pinterest ads and organic data to hive-partitioned Parquet, incrementally."""
+    with _Guard():
+        ctx.obj = {"today": clock.parse_today(today, "--today") if today else None}
+
+
+def _today() -> "dt.date | None":
+    """The ``--today`` given to the command line (None: the real UTC date)."""
+    ctx = click.get_current_context(silent=True)
+    obj = ctx.find_root().obj if ctx else None
+    return (obj or {}).get("today")
 
 
 config_option = click.option("--config", "-c", "config_path", default="pinsync.yaml", show_default=True,
@@ -142,8 +155,9 @@ def run_cmd(config_path, streams, start_date, output, ad_accounts, shard, full_r
             shard_t = _parse_shard(shard)
         except click.BadParameter as e:
             raise errors.ConfigError(f"--shard: {e.message}") from None
-        config = load_config(config_path, overrides=overrides)
-        result = _run_with_progress(run, config, full_refresh=full_refresh, shard=shard_t, quiet=as_json)
+        config = load_config(config_path, overrides=overrides, today=_today())
+        result = _run_with_progress(run, config, full_refresh=full_refresh, shard=shard_t, quiet=as_json,
+                                    today=_today())
         if as_json:
             click.echo(json.dumps(_result_json(result), indent=2))
         if result.failures:
@@ -230,7 +244,7 @@ def state_show(config_path):
 
     _setup_logging(0)
     with _Guard():
-        config = load_config(config_path, require_credentials=False)
+        config = load_config(config_path, require_credentials=False, today=_today())
         click.echo(json.dumps(StateStore(config.state.url, config.state.storage_options).describe(), indent=2))
 
 
@@ -244,7 +258,7 @@ def accounts_cmd(config_path, as_json, verbose):
 
     _setup_logging(verbose)
     with _Guard():
-        config = load_config(config_path)
+        config = load_config(config_path, today=_today())
         accounts = list_accounts(config)
         if as_json:
             click.echo(json.dumps(accounts, indent=2))
@@ -269,7 +283,8 @@ def demo_cmd(output, accounts, verbose):
     with _Guard():
         out = Path(output).resolve()
         err_console.print(f"Starting pinsync's fake Pinterest API on 127.0.0.1 and syncing into {out} ...")
-        result = run_demo(out, accounts=accounts, runner=lambda run, cfg: _run_with_progress(run, cfg))
+        result = run_demo(out, accounts=accounts, today=_today(),
+                          runner=lambda run, cfg: _run_with_progress(run, cfg))
         out_console.print(_demo_help(out))
         if result.failures:
             _fail(str(errors.SyncFailed(result.failures)), errors.EXIT_SYNC_FAILED)

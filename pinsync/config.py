@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from pinsync import api, secrets
+from pinsync import api, clock, secrets
 from pinsync.errors import ConfigError
 from pinsync.streams import STREAM_NAMES
 
@@ -426,7 +426,7 @@ def load_config(path: str | os.PathLike = DEFAULT_CONFIG_PATH, *, env: Mapping[s
         overrides: Dotted keys (e.g. ``"output.url"``) set before expansion and validation;
             None values are ignored. Relative paths given here resolve against the current
             working directory (they come from the command line), not the config folder.
-        today: "Today" for the default start date and the future check; defaults to the UTC date.
+        today: "Today" for the default start date and the future check; defaults to :func:`pinsync.clock.today` (the UTC date, or ``PINSYNC_TODAY``).
         require_credentials: When False, missing credentials (or unset ``${VAR}`` in them) are fine.
 
     Returns:
@@ -469,7 +469,7 @@ def config_from_dict(data: Mapping, *, base_dir: str | os.PathLike | None = None
     if not isinstance(data, Mapping):
         where = f"{source}: " if source else ""
         raise ConfigError(f"{where}the top level must be a mapping of keys to values (got {_kind(data)})")
-    today = today or dt.datetime.now(dt.timezone.utc).date()
+    today = today or clock.today()
     base = os.path.abspath(base_dir if base_dir is not None else os.getcwd())
     problems: Problems = []
     raw, applied = _apply_overrides(data, overrides or {})

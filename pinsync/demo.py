@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from pathlib import Path
 
+from pinsync import clock
 from pinsync.config import config_from_dict
 from pinsync.fake import Dataset, FakePinterest, FakeServer
 
@@ -19,7 +21,7 @@ def run_demo(output: str | Path, *, accounts: int = 2, runner=None, today: dt.da
     """
     from pinsync.sync import run
 
-    today = today or dt.datetime.now(dt.timezone.utc).date()
+    today = today or clock.today()
     ds = Dataset(seed=42, accounts=accounts, campaigns_per_account=6, ad_groups_per_campaign=3,
                  ads_per_ad_group=4, pins=150, today=today)
     fake = FakePinterest(ds, access_tokens=(DEMO_TOKEN,))
@@ -33,5 +35,5 @@ def run_demo(output: str | Path, *, accounts: int = 2, runner=None, today: dt.da
             "state": {"url": str(out / "_pinsync" / "state.json")},
         }, base_dir=Path.cwd(), env={}, today=today)
         if runner is not None:
-            return runner(run, config)
+            return runner(functools.partial(run, today=today), config)
         return run(config, today=today, raise_on_failure=False)

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import polars as pl
 
-from pinsync import frames
+from pinsync import clock, frames
 from pinsync.connect import client_for, extractor_for
 from pinsync.errors import ConfigError
 from pinsync.schemas import ENTITY_COLUMNS
@@ -35,7 +35,7 @@ def extract(stream: str, config, *, today: dt.date | None = None,
     if stream not in STREAMS:
         raise ConfigError(f"unknown stream {stream!r}; see `pinsync streams`")
     spec = STREAMS[stream]
-    today = today or dt.datetime.now(dt.timezone.utc).date()
+    today = today or clock.today()
     client = client_for(config)
     with ThreadPoolExecutor(max(1, config.max_workers)) as pool:
         ex = extractor_for(client, config, pool=pool)

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from pinsync import api
+from pinsync import api, clock
 from pinsync.buffer import FrameBuffer
 from pinsync.client import PinterestClient
 from pinsync.connect import client_for, extractor_for
@@ -441,7 +441,7 @@ def run(config, *, today: dt.date | None = None, full_refresh: bool = False,
         or had to stop; nothing uncommitted was claimed in the state.
         SyncFailed: some units failed; the others were committed.
     """
-    today = today or dt.datetime.now(dt.timezone.utc).date()
+    today = today or clock.today()
     run_id = run_id or new_run_id()
     on_event = on_event or (lambda e: None)
     if shard is not None and not (0 <= shard[0] < shard[1]):

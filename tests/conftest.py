@@ -9,6 +9,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from pinsync import clock
 from pinsync.config import config_from_dict
 from pinsync.fake import Dataset, FakePinterest, FakeServer
 
@@ -16,6 +17,13 @@ TODAY = dt.date(2026, 11, 29)
 TOKEN = "pina.test-access-token-0123456789"
 
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
+
+
+@pytest.fixture(autouse=True)
+def _today(monkeypatch):
+    """Every test runs on ``TODAY``: the CLI, the library and the fake share one clock
+    (``PINSYNC_TODAY``), so no test depends on the calendar date it runs on."""
+    monkeypatch.setenv(clock.ENV, TODAY.isoformat())
 
 
 @pytest.fixture

@@ -24,14 +24,10 @@ TOKEN = "pina.bad-input-token-0123456789"
 SECRET = "app-secret-bad-input-4242"
 
 
-def _utc_today() -> dt.date:
-    return dt.datetime.now(dt.timezone.utc).date()
-
-
 @pytest.fixture(scope="module")
 def api():
-    """The fake serves the real UTC today (the CLI has no --today): the control case syncs."""
-    fake = FakePinterest(small_dataset(_utc_today()), access_tokens=(TOKEN,), client_id="777",
+    """The fake and the CLI share TODAY (PINSYNC_TODAY): the control case syncs."""
+    fake = FakePinterest(small_dataset(TODAY), access_tokens=(TOKEN,), client_id="777",
                          client_secret=SECRET, refresh_token="pinr.bad-input")
     with FakeServer(fake) as srv:
         yield fake, srv
@@ -56,7 +52,7 @@ def _base(root: Path, url: str) -> dict:
     return {
         "api_url": url,
         "auth": {"access_token": "${BAD_INPUT_TOKEN}"},
-        "start_date": (_utc_today() - dt.timedelta(days=4)).isoformat(),
+        "start_date": (TODAY - dt.timedelta(days=4)).isoformat(),
         "output": {"url": "out"},
         "state": {"url": "state/state.json"},
         "analytics": {"lookback_days": 2},

@@ -241,7 +241,8 @@ def test_defaults():
     assert set(DEFAULT_ANALYTICS_COLUMNS) <= set(api.ANALYTICS_COLUMNS)
 
 
-def test_default_today_is_utc_date():
+def test_default_today_is_utc_date(monkeypatch):
+    monkeypatch.delenv("PINSYNC_TODAY")
     config = config_from_dict(BASE, env={})
     utc_today = dt.datetime.now(dt.timezone.utc).date()
     assert config.start_date in {utc_today - dt.timedelta(days=30), utc_today - dt.timedelta(days=31)}

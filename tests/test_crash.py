@@ -39,11 +39,7 @@ from tests.reliability_support import (assert_same_output, assert_state_not_ahea
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "pina.crash-suite-static-token-0123456789"
 SUBPROCESS_ENV = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
-                  "COLUMNS": "200", "NO_COLOR": "1"}
-
-
-def _utc_today() -> dt.date:
-    return dt.datetime.now(dt.timezone.utc).date()
+                  "COLUMNS": "200", "NO_COLOR": "1", "PINSYNC_TODAY": TODAY.isoformat()}
 
 
 # ------------------------------------------------------------------ a real `pinsync run`, in a subprocess
@@ -114,7 +110,7 @@ def _lock_holder(lock_file: Path) -> dict:
 @pytest.fixture(scope="module")
 def api():
     """A fake API with some latency, serving today's (real UTC) data to subprocesses."""
-    today = _utc_today()
+    today = TODAY
     fake = FakePinterest(small_dataset(today), access_tokens=(TOKEN,), latency=0.02)
     with FakeServer(fake) as srv:
         yield today, fake, srv
@@ -210,7 +206,7 @@ def test_a_second_run_fails_fast_naming_the_run_that_holds_the_lock(api, tmp_pat
 def test_a_run_while_another_holds_the_lock_fetches_and_writes_nothing(tmp_path):
     fake = FakePinterest(small_dataset(TODAY), access_tokens=(TOKEN,))
     with FakeServer(fake) as srv:
-        raw = raw_config(srv.url, tmp_path, _utc_today())
+        raw = raw_config(srv.url, tmp_path, TODAY)
         raw["auth"] = {"access_token": TOKEN}
         cfg = write_yaml(tmp_path / "pinsync.yaml", raw)
         store = StateStore(str(tmp_path / "state" / "state.json"))

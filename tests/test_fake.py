@@ -202,7 +202,8 @@ def test_dataset_is_deterministic_and_fast():
     assert len({a["id"] for a in ds.ads}) == 5000
 
 
-def test_today_defaults_to_utc_today():
+def test_today_defaults_to_utc_today(monkeypatch):
+    monkeypatch.delenv("PINSYNC_TODAY")
     assert Dataset(accounts=1, campaigns_per_account=1, pins=1).today == dt.datetime.now(dt.timezone.utc).date()
 
 

@@ -40,7 +40,7 @@ import datetime as dt
 import random
 from bisect import bisect_left
 
-from pinsync import api
+from pinsync import api, clock
 
 DAY = 86400
 EPOCH = dt.date(1970, 1, 1)
@@ -128,7 +128,7 @@ class Dataset:
                  ad_groups_per_campaign: int = 3, ads_per_ad_group: int = 5, pins: int = 120,
                  today: dt.date | None = None, history_days: int = 120):
         if today is None:
-            today = dt.datetime.now(dt.timezone.utc).date()
+            today = clock.today()
         if history_days < 1:
             raise ValueError("history_days must be at least 1")
         self.seed = seed
