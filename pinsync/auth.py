@@ -200,7 +200,7 @@ class RefreshingToken:
                     raise AuthError("the token endpoint answered without an access token")
                 return token
             self._sleep(min(2 ** attempt, 10))
-        raise AuthError(f"could not refresh the access token at {self.token_url}: {last}")
+        raise AuthError(f"could not refresh the access token at {self.token_url}: {last}", retryable=True)
 
 
 class _Transient(Exception):

@@ -60,13 +60,20 @@ def _setup_logging(verbose: int) -> None:
     install_log_filter(root)
 
 
-def _fail(message: str, code: int) -> None:
-    err_console.print(f"[bold red]error:[/] {redact(message)}", highlight=False, markup=True, soft_wrap=True)
+def _fail(message: str, code: int, *, as_json: bool = False, extra: dict | None = None) -> None:
+    """One red line on stderr (and, with ``--json``, ``{"error", "exit_code"}`` on stdout), then exit."""
+    message = redact(message)
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
+    if as_json:
+        click.echo(json.dumps({**(extra or {}), "error": message, "exit_code": code}, indent=2))
     sys.exit(code)
 
 
 class _Guard:
-    """Turn library errors and Ctrl-C into one message and an exit code."""
+    """Turn library errors and Ctrl-C into one message and an exit code (see :mod:`pinsync.errors`)."""
+
+    def __init__(self, as_json: bool = False):
+        self.as_json = as_json
 
     def __enter__(self):
         return self
@@ -75,15 +82,19 @@ class _Guard:
         if exc is None:
             return False
         if isinstance(exc, KeyboardInterrupt):
-            err_console.print("[yellow]interrupted:[/] stopped; everything committed so far is consistent, "
-                              "re-run to continue")
+            message = "interrupted: stopped; everything committed so far is consistent, re-run to continue"
+            err_console.print(f"[yellow]interrupted:[/]{message.partition(':')[2]}")
+            if self.as_json:
+                click.echo(json.dumps({"error": message, "exit_code": errors.EXIT_INTERRUPTED}))
+            sys.stdout.flush()
             sys.stderr.flush()
-            os._exit(130)   # don't wait for in-flight requests; writes are atomic, the lock is released
+            os._exit(errors.EXIT_INTERRUPTED)   # don't wait for in-flight requests; writes are atomic
         if isinstance(exc, errors.PinsyncError):
-            _fail(str(exc), exc.exit_code)
+            _fail(str(exc), exc.exit_code, as_json=self.as_json)
         if isinstance(exc, (click.exceptions.Exit, click.ClickException, SystemExit)):
             return False
-        _fail(f"unexpected error: {type(exc).__name__}: {exc} (please report this)", errors.EXIT_SYNC_FAILED)
+        _fail(f"unexpected error: {type(exc).__name__}: {exc} (please report this)", errors.EXIT_SYNC_FAILED,
+              as_json=self.as_json)
         return False
 
 
@@ -141,7 +152,7 @@ def run_cmd(config_path, streams, start_date, output, ad_accounts, shard, full_r
     from pinsync.sync import run
 
     _setup_logging(verbose)
-    with _Guard():
+    with _Guard(as_json):
         overrides = {}
         if streams:
             overrides["streams"] = _split(streams)
@@ -158,10 +169,11 @@ def run_cmd(config_path, streams, start_date, output, ad_accounts, shard, full_r
         config = load_config(config_path, overrides=overrides, today=_today())
         result = _run_with_progress(run, config, full_refresh=full_refresh, shard=shard_t, quiet=as_json,
                                     today=_today())
+        if result.failures:
+            _fail(str(errors.SyncFailed(result.failures)), errors.EXIT_SYNC_FAILED, as_json=as_json,
+                  extra=_result_json(result))
         if as_json:
             click.echo(json.dumps(_result_json(result), indent=2))
-        if result.failures:
-            _fail(str(errors.SyncFailed(result.failures)), errors.EXIT_SYNC_FAILED)
 
 
 def _run_with_progress(run, config, *, quiet: bool = False, **kwargs):
@@ -231,21 +243,84 @@ def streams_cmd():
     out_console.print(table)
 
 
+@main.command("init")
+@click.option("--path", "path", default=".", show_default=True, type=click.Path(),
+              help="Folder (or file name) to write pinsync.yaml to.")
+def init_cmd(path):
+    """Write an annotated pinsync.yaml (every key with its default); never overwrites."""
+    from pinsync.config import init_config
+
+    with _Guard():
+        written = init_config(path)
+        err_console.print(f"wrote {written}: edit it, then `pinsync run`",
+                          highlight=False)
+
+
 @main.group("state")
 def state_group():
-    """Inspect the state file."""
+    """Read and repair the state (bookmarks per stream and ad account)."""
+
+
+state_option = click.option("--state", "state_url", help="A state file's path or URL (default: the config's state.url).")
+
+
+def _state_store(config_path: str, state_url: str | None):
+    from pinsync.state import StateStore
+
+    if state_url:
+        return StateStore(state_url)
+    config = load_config(config_path, require_credentials=False, today=_today())
+    return StateStore(config.state.url, config.state.storage_options)
 
 
 @state_group.command("show")
 @config_option
-def state_show(config_path):
-    """Print the state file (bookmarks per stream and ad account)."""
-    from pinsync.state import StateStore
+@state_option
+@click.option("--json", "as_json", is_flag=True, help="Print the raw state file as JSON.")
+def state_show(config_path, state_url, as_json):
+    """Summarise the state per stream and ad account (bookmark, pending days, last run)."""
+    from pinsync.state import summarize
+
+    _setup_logging(0)
+    with _Guard(as_json):
+        store = _state_store(config_path, state_url)
+        state = store.load()
+        if as_json:
+            click.echo(json.dumps(state.as_dict(), indent=2))
+            return
+        rows = summarize(state, _today() or clock.today())
+        if not rows:
+            out_console.print(f"{store.url}: no bookmarks yet (the next run starts from start_date)")
+            return
+        table = Table(title=store.url, title_justify="left")
+        for col in ("stream", "ad account", "bookmark", "pending days", "rows", "last run"):
+            table.add_column(col, justify="right" if col in ("pending days", "rows") else "left")
+        for r in rows:
+            table.add_row(r["stream"], r["ad_account_id"] or "-", str(r["bookmark"] or "-"),
+                          "-" if r["pending_days"] is None else str(r["pending_days"]),
+                          "-" if r["rows"] is None else f"{r['rows']:,}", r["last_run"] or "-")
+        out_console.print(table)
+
+
+@state_group.command("reset")
+@click.argument("stream")
+@config_option
+@state_option
+@click.option("--ad-account", "ad_account", help="Forget only this ad account's bookmark.")
+def state_reset(stream, config_path, state_url, ad_account):
+    """Forget STREAM's bookmarks: the next run fetches it again from start_date."""
+    from pinsync.state import reset
+    from pinsync.sync import new_run_id
 
     _setup_logging(0)
     with _Guard():
-        config = load_config(config_path, require_credentials=False, today=_today())
-        click.echo(json.dumps(StateStore(config.state.url, config.state.storage_options).describe(), indent=2))
+        if stream not in STREAMS:
+            raise errors.ConfigError(f"unknown stream {stream!r}; see `pinsync streams`")
+        store = _state_store(config_path, state_url)
+        n = reset(store, stream, ad_account, owner=new_run_id())
+        what = f"{stream}" + (f" (ad account {ad_account})" if ad_account else "")
+        err_console.print(f"forgot {n} bookmark{'s' if n != 1 else ''} of {what}" if n else
+                          f"the state holds no bookmark of {what}; nothing to forget", highlight=False)
 
 
 @main.command("accounts")
@@ -257,7 +332,7 @@ def accounts_cmd(config_path, as_json, verbose):
     from pinsync.api_ops import list_accounts
 
     _setup_logging(verbose)
-    with _Guard():
+    with _Guard(as_json):
         config = load_config(config_path, today=_today())
         accounts = list_accounts(config)
         if as_json:

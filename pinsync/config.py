@@ -440,7 +440,7 @@ def load_config(path: str | os.PathLike = DEFAULT_CONFIG_PATH, *, env: Mapping[s
         with open(shown, encoding="utf-8") as f:
             data = yaml.load(f.read(), Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
     except FileNotFoundError:
-        raise ConfigError(f"config file not found: {shown}") from None
+        raise ConfigError(f"config file not found: {shown} (create an annotated one with `pinsync init`)") from None
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"cannot read config file {shown}: {getattr(e, 'strerror', None) or e}") from None
     except yaml.YAMLError as e:  # its str() quotes the line, which may hold a secret: use the mark only
@@ -528,3 +528,28 @@ def config_from_dict(data: Mapping, *, base_dir: str | os.PathLike | None = None
         http=HttpConfig(**v["http"]),
         source=source,
     )
+
+
+EXAMPLE_CONFIG = "pinsync.yaml"
+
+
+def init_config(path: str | os.PathLike = DEFAULT_CONFIG_PATH) -> str:
+    """Write the annotated example configuration (every key with its default) to ``path``.
+
+    Refuses to overwrite: raises :class:`ConfigError` if ``path`` exists. Returns the path
+    written. A folder is given the file name ``pinsync.yaml``.
+    """
+    from importlib.resources import files
+
+    target = os.fspath(path)
+    if os.path.isdir(target):
+        target = os.path.join(target, EXAMPLE_CONFIG)
+    text = files("pinsync").joinpath(EXAMPLE_CONFIG).read_text(encoding="utf-8")
+    try:
+        with open(target, "x", encoding="utf-8") as f:
+            f.write(text)
+    except FileExistsError:
+        raise ConfigError(f"{target} already exists; not overwriting it (use --path to write elsewhere)") from None
+    except OSError as e:
+        raise ConfigError(f"cannot write {target}: {e.strerror or e}") from None
+    return target

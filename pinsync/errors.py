@@ -5,8 +5,8 @@
     PinsyncError                 root; every error pinsync raises on purpose
     ├── ConfigError              bad configuration or usage          -> exit 2
     ├── StateError               unreadable / corrupt state or token store -> exit 2
-    ├── LockError                another run holds the state lock     -> exit 1
-    ├── AuthError                credentials rejected; re-authorise   -> exit 1
+    ├── LockError                another run holds the state lock     -> exit 4
+    ├── AuthError                credentials rejected; re-authorise   -> exit 3
     ├── ApiError                 the API answered with an error       -> exit 1
     │   └── RateLimitError       429s outlasted the retry budget
     ├── PayloadError             the API answered something we cannot type safely
@@ -21,8 +21,11 @@ Messages never contain secrets: anything built from a request is passed through
 from __future__ import annotations
 
 EXIT_OK = 0
-EXIT_SYNC_FAILED = 1
-EXIT_USAGE = 2
+EXIT_SYNC_FAILED = 1      # the sync failed; a retry may help
+EXIT_USAGE = 2            # bad usage, config, state or token store: fix it first
+EXIT_CREDENTIALS = 3      # credentials need re-authorisation (or a scope added)
+EXIT_LOCKED = 4           # another run holds the lock: retry later
+EXIT_INTERRUPTED = 130    # Ctrl-C
 
 
 class PinsyncError(Exception):
@@ -55,9 +58,18 @@ class StateError(PinsyncError):
 class LockError(PinsyncError):
     """Another run holds the lock on this state."""
 
+    exit_code = EXIT_LOCKED
+
 
 class AuthError(PinsyncError):
     """Pinterest rejected the credentials; the user has to re-authorise."""
+
+    exit_code = EXIT_CREDENTIALS
+
+    def __init__(self, message: str, *, retryable: bool = False):
+        super().__init__(message)
+        if retryable:   # e.g. the token endpoint could not be reached: not the credentials' fault
+            self.exit_code = EXIT_SYNC_FAILED
 
 
 class ApiError(PinsyncError):

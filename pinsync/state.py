@@ -54,6 +54,17 @@ class State:
         with self._lock:
             self._data["bookmarks"].setdefault(stream, {})[key] = copy.deepcopy(value)
 
+    def remove(self, stream: str, key: str | None = None) -> list[str]:
+        """Forget ``stream``'s bookmark for ``key`` (every key when None); returns the keys removed."""
+        with self._lock:
+            keys = self._data["bookmarks"].get(stream, {})
+            gone = [k for k in keys if key is None or k == key]
+            for k in gone:
+                del keys[k]
+            if not keys:
+                self._data["bookmarks"].pop(stream, None)
+            return gone
+
     def as_dict(self) -> dict:
         with self._lock:
             return copy.deepcopy(self._data)
@@ -126,3 +137,38 @@ class StateStore:
 
     def describe(self) -> dict[str, Any]:
         return self.load().as_dict()
+
+
+def summarize(state: State, today: dt.date) -> list[dict[str, Any]]:
+    """One row per stream and key for people: what the state holds, without the hashes.
+
+    ``bookmark`` is an entity stream's cursor or an analytics stream's last complete day;
+    ``pending_days`` counts the complete days after that bookmark (up to yesterday) that
+    the next run will fetch; ``last_run`` names the run that wrote the bookmark.
+    """
+    rows = []
+    yesterday = today - dt.timedelta(days=1)
+    for stream, keys in sorted(state.as_dict()["bookmarks"].items()):
+        for key, mark in sorted(keys.items()):
+            row: dict[str, Any] = {"stream": stream, "ad_account_id": None if key == "*" else key,
+                                   "bookmark": mark.get("last_complete_date") or mark.get("cursor"),
+                                   "rows": mark.get("rows"), "pending_days": None, "last_run": mark.get("last_run")}
+            last = mark.get("last_complete_date")
+            if isinstance(last, str):
+                try:
+                    row["pending_days"] = max(0, (yesterday - dt.date.fromisoformat(last)).days)
+                except ValueError:
+                    row["pending_days"] = None
+            rows.append(row)
+    return rows
+
+
+def reset(store: "StateStore", stream: str, ad_account_id: str | None = None, *, owner: str) -> int:
+    """Forget ``stream``'s bookmarks (of one ad account, or all) under the run lock, so the
+    next run fetches it again from ``start_date``. Returns how many bookmarks were removed."""
+    with store.lock(owner):
+        state = store.load()
+        gone = state.remove(stream, ad_account_id)
+        if gone:
+            store.save(state)
+        return len(gone)

@@ -167,7 +167,7 @@ class _Run:
     def _commit(self, stream: str, key: str, bookmark: dict) -> None:
         if self.cancel.is_set():
             raise Cancelled("the run was stopped")
-        self.state.set(stream, key, bookmark)
+        self.state.set(stream, key, {**bookmark, "last_run": self.run_id})
         self.store.save(self.state)
 
     # -- entities ------------------------------------------------------------------------

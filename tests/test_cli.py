@@ -97,7 +97,7 @@ def test_state_show_prints_the_state(tmp_path, server, monkeypatch):
     monkeypatch.setenv("TEST_PINTEREST_TOKEN", TOKEN)
     cfg = _write_config(tmp_path, server.url)
     CliRunner().invoke(main, ["run", "--config", str(cfg), "--streams", "campaigns"])
-    res = CliRunner().invoke(main, ["state", "show", "--config", str(cfg)])
+    res = CliRunner().invoke(main, ["state", "show", "--config", str(cfg), "--json"])
     assert res.exit_code == 0
     assert json.loads(res.output)["bookmarks"]["campaigns"]
 

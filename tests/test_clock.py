@@ -52,8 +52,8 @@ def test_cli_today_flag_reaches_the_config(tmp_path, monkeypatch):
                    "start_date: 2026-01-20\n")
     res = CliRunner().invoke(main, ["--today", "2026-01-10", "state", "show", "--config", str(cfg)])
     assert res.exit_code == 2 and "2026-01-20 is in the future (today is 2026-01-10" in res.output
-    res = CliRunner().invoke(main, ["--today", "2026-02-10", "state", "show", "--config", str(cfg)])
-    assert res.exit_code == 0 and json.loads(res.output) is not None
+    res = CliRunner().invoke(main, ["--today", "2026-02-10", "state", "show", "--config", str(cfg), "--json"])
+    assert res.exit_code == 0 and json.loads(res.output)["bookmarks"] == {}
 
 
 def test_cli_bad_today_exits_2(tmp_path):

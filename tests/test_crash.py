@@ -196,7 +196,7 @@ def test_a_second_run_fails_fast_naming_the_run_that_holds_the_lock(api, tmp_pat
         assert first.poll() is None, "the first run must still be going for this test to mean anything"
     finally:
         rc, err = cli.finish(first)
-    assert res.exit_code == 1, res.output
+    assert res.exit_code == 4, res.output
     assert elapsed < 5
     assert f"locked by run {holder['owner']}" in res.output and f"since {holder['since']}" in res.output
     assert "Traceback" not in res.output
@@ -214,7 +214,7 @@ def test_a_run_while_another_holds_the_lock_fetches_and_writes_nothing(tmp_path)
         with store.lock("other-run-20261129T0800Z"):
             res = CliRunner().invoke(main, ["run", "--config", str(cfg)])
     assert time.monotonic() - t0 < 5
-    assert res.exit_code == 1, res.output
+    assert res.exit_code == 4, res.output
     lines = [line for line in res.output.splitlines() if line.strip()]
     assert len(lines) == 1 and "other-run-20261129T0800Z" in lines[0] and "since 20" in lines[0], res.output
     assert sum(fake.calls.values()) == 0

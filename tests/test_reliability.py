@@ -266,7 +266,7 @@ def test_revoked_refresh_token_stops_the_run_with_one_message_to_reauthorise(env
     _assert_equals_clean(env, clean)
 
 
-def test_revoked_refresh_token_on_the_command_line_exits_1_with_one_line(env, monkeypatch):
+def test_revoked_refresh_token_on_the_command_line_exits_3_with_one_line(env, monkeypatch):
     env.fake.revoke_refresh_token()
     monkeypatch.setenv("RELIABILITY_SECRET", CLIENT_SECRET)
     monkeypatch.setenv("RELIABILITY_REFRESH", REFRESH)
@@ -274,7 +274,7 @@ def test_revoked_refresh_token_on_the_command_line_exits_1_with_one_line(env, mo
                         "refresh_token": "${RELIABILITY_REFRESH}"})
     cfg = write_yaml(env.root / "pinsync.yaml", raw)
     res = CliRunner().invoke(main, ["run", "--config", str(cfg)])
-    assert res.exit_code == 1, res.output
+    assert res.exit_code == 3, res.output
     errors = [line for line in res.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "re-authorise" in errors[0], res.stderr
     assert "Traceback" not in res.output and REFRESH not in res.output and CLIENT_SECRET not in res.output

@@ -24,6 +24,7 @@ from pinsync.storage import Location
 from tests.conftest import TODAY
 pytest.register_assert_rewrite("tests.s3_fixtures")   # before the import: its asserts explain
 from tests.s3_fixtures import assert_same_tables, list_keys, read_tables, s3_client
+from tests.reliability_support import without_run_ids
 
 pytest_plugins = ["tests.s3_fixtures"]   # moto_server (one per session) and s3
 
@@ -74,7 +75,7 @@ def _data_keys(so, bucket, prefix="out/") -> dict[str, str]:
 
 
 def _bookmarks(config) -> dict:
-    return StateStore(config.state.url, config.state.storage_options).load().as_dict()["bookmarks"]
+    return without_run_ids(StateStore(config.state.url, config.state.storage_options).load().as_dict()["bookmarks"])
 
 
 # ------------------------------------------------------------------------------------------ every stream

@@ -183,7 +183,7 @@ def test_no_secret_reaches_logs_errors_state_output_or_summary(tmp_path, debug_l
         texts += [str(info.value), repr(info.value)]
         res = CliRunner().invoke(main, ["run", "--config", str(cfg), "-vv"])
         debug_log.attach()
-        assert res.exit_code == 1 and "re-authorise" in res.stderr
+        assert res.exit_code == 3 and "re-authorise" in res.stderr
         (tmp_path / "logs" / "cli-revoked.stderr").write_text(res.stderr + res.stdout)
         (tmp_path / "logs" / "texts.txt").write_text("\n".join(texts))
 
