@@ -12,9 +12,11 @@ import json
 import logging
 import os
 import sys
+import time
 from pathlib import Path
 
 import click
+from rich import box
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -47,13 +49,30 @@ err_console = _Lazy(stderr=True)
 out_console = _Lazy(stderr=False)
 
 
+ISO_TIME = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def _log_handler() -> logging.Handler:
+    """Rich, coloured lines on a terminal; plain, unwrapped lines elsewhere (a file, a CI
+    log, an orchestrator). Times are ISO 8601, UTC."""
+    console = Console(stderr=True)
+    if console.is_terminal:
+        handler: logging.Handler = RichHandler(console=console, show_path=False, rich_tracebacks=False,
+                                               markup=False, log_time_format=ISO_TIME, omit_repeated_times=False)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", ISO_TIME))
+    handler.formatter.converter = time.gmtime
+    return handler
+
+
 def _setup_logging(verbose: int) -> None:
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     root = logging.getLogger()
     for h in list(root.handlers):
         root.removeHandler(h)
-    handler = RichHandler(console=_console(stderr=True), show_path=False, rich_tracebacks=False, markup=False)
-    root.addHandler(handler)
+    root.addHandler(_log_handler())
     root.setLevel(level)
     for noisy in ("urllib3", "botocore", "aiobotocore", "s3fs", "fsspec", "werkzeug"):
         logging.getLogger(noisy).setLevel(max(level, logging.INFO))
@@ -181,7 +200,7 @@ def _run_with_progress(run, config, *, quiet: bool = False, **kwargs):
 
     progress = Progress(SpinnerColumn(), TextColumn("{task.description:<20}"), BarColumn(bar_width=None),
                         TextColumn("{task.fields[rows]:>10,} rows {task.fields[pages]:>6,} pages"), TimeElapsedColumn(), console=_console(True),
-                        transient=False, disable=quiet)
+                        transient=False, disable=quiet or not _console(True).is_terminal)
     tasks: dict[str, int] = {}
 
     def on_event(e: Event) -> None:
@@ -203,11 +222,17 @@ def _run_with_progress(run, config, *, quiet: bool = False, **kwargs):
     return result
 
 
+SUMMARY_COLUMNS = ("stream", "rows\nfetched", "rows\nwritten", "files\nwritten", "files\nkept", "API\ncalls",
+                   "seconds")
+
+
 def _summary(result) -> None:
-    table = Table(title=f"pinsync run {result.run_id}", title_justify="left")
-    for col in ("stream", "rows fetched", "rows written", "files written", "files unchanged", "requests",
-                "seconds"):
-        table.add_column(col, justify="left" if col == "stream" else "right")
+    """The run's summary table: fits 80 columns with the longest stream name (no borders
+    between columns, headers on two lines)."""
+    table = Table(title=f"pinsync run {result.run_id}", title_justify="left", box=box.SIMPLE_HEAD,
+                  padding=0, show_edge=False)
+    for col in SUMMARY_COLUMNS:
+        table.add_column(col, justify="left" if col == "stream" else "right", no_wrap=True)
     for st in result.streams.values():
         name = st.stream if not st.failed else f"[red]{st.stream} (failed)"
         table.add_row(name, f"{st.rows_fetched:,}", f"{st.rows_written:,}", f"{st.files_written:,}",

@@ -144,6 +144,7 @@ class PinterestClient:
                     self.requests_by_category[category] += 1
             problem: str
             wait: float | None = None
+            t_sent = time.monotonic()
             try:
                 with self._inflight:
                     resp = self.session.get(url, params=_encode(params), timeout=self.policy.timeout,
@@ -154,6 +155,7 @@ class PinterestClient:
                 problem = f"connection failed ({type(e).__name__})"
             else:
                 rid = resp.headers.get("x-pinterest-rid")
+                log.debug("%s -> %d in %.0f ms", endpoint, resp.status_code, (time.monotonic() - t_sent) * 1000)
                 if limiter:
                     limiter.observe(resp.headers.get("x-ratelimit-remaining"), resp.headers.get("x-ratelimit-reset"))
                 status = resp.status_code

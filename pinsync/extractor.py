@@ -191,7 +191,12 @@ class Extractor:
             raise
 
     def _warn_dropped(self, spec: StreamSpec) -> None:
-        dropped = [c for c in self.settings.columns if c not in valid_columns_for_level(spec.level, self.settings.columns)]
+        """Warn once per stream about chosen columns its level cannot serve (the defaults'
+        id and name columns of other levels are expected to drop out: no warning)."""
+        from pinsync.config import DEFAULT_ANALYTICS_COLUMNS
+
+        valid = valid_columns_for_level(spec.level, self.settings.columns)
+        dropped = [c for c in self.settings.columns if c not in valid and c not in DEFAULT_ANALYTICS_COLUMNS]
         with self._multi_lock:
             first = dropped and spec.name not in self._warned
             self._warned.add(spec.name)

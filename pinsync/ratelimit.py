@@ -9,10 +9,14 @@ nothing is left.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
+
+log = logging.getLogger("pinsync.ratelimit")
+WAIT_LOGGED = 1.0   # waits at least this long are logged at INFO (-v)
 
 
 class RateLimiter:
@@ -23,7 +27,8 @@ class RateLimiter:
 
     def __init__(self, limit: float, window: float = 60.0, *,
                  clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep):
+                 sleep: Callable[[float], None] = time.sleep, name: str = ""):
+        self.name = name
         self.limit = max(1, int(limit))
         self.window = window
         self._clock = clock
@@ -47,6 +52,8 @@ class RateLimiter:
                 if wait <= 0:
                     wait = self._starts[0] + self.window - now
             wait = max(wait, 0.001)
+            if wait >= WAIT_LOGGED:
+                log.info("rate limit %s (%d a minute): waiting %.1fs", self.name or "?", self.limit, wait)
             self.waited += wait
             self._sleep(wait)
 
@@ -72,7 +79,8 @@ class RateLimits:
 
     def __init__(self, per_minute: dict[str, float], *, window: float = 60.0,
                  clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep):
-        self.limiters = {cat: RateLimiter(n, window, clock=clock, sleep=sleep) for cat, n in per_minute.items()}
+        self.limiters = {cat: RateLimiter(n, window, clock=clock, sleep=sleep, name=cat)
+                         for cat, n in per_minute.items()}
 
     def get(self, category: str | None) -> RateLimiter | None:
         return self.limiters.get(category) if category else None

@@ -30,7 +30,7 @@ def test_run_syncs_prints_summary_and_exits_0(tmp_path, server, monkeypatch):
     cfg = _write_config(tmp_path, server.url)
     res = CliRunner().invoke(main, ["run", "--config", str(cfg)])
     assert res.exit_code == 0, res.output
-    for word in ("stream", "rows fetched", "rows written", "files written", "requests", "seconds", "campaigns"):
+    for word in ("stream", "fetched", "written", "kept", "calls", "seconds", "campaigns"):
         assert word in res.output
     assert (tmp_path / "out" / "campaigns").is_dir()      # relative to the config file's folder
     assert TOKEN not in res.output
