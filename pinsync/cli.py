@@ -11,7 +11,9 @@ import datetime as dt
 import json
 import logging
 import os
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -88,26 +90,43 @@ def _fail(message: str, code: int, *, as_json: bool = False, extra: dict | None 
     sys.exit(code)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread: the run stops exactly as on Ctrl-C."""
+
+
+def _on_sigterm(signum, frame) -> None:
+    raise Terminated()
+
+
 class _Guard:
-    """Turn library errors and Ctrl-C into one message and an exit code (see :mod:`pinsync.errors`)."""
+    """Turn library errors, Ctrl-C and SIGTERM into one message and an exit code (see
+    :mod:`pinsync.errors`). SIGTERM is handled like Ctrl-C while the guard is active: the run
+    stops at its next request or commit, commits nothing partial and releases its lock."""
 
     def __init__(self, as_json: bool = False):
         self.as_json = as_json
+        self._previous = None
 
     def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGTERM, _on_sigterm)
         return self
 
     def __exit__(self, etype, exc, tb):
+        if self._previous is not None:
+            signal.signal(signal.SIGTERM, self._previous)
         if exc is None:
             return False
         if isinstance(exc, KeyboardInterrupt):
-            message = "interrupted: stopped; everything committed so far is consistent, re-run to continue"
-            err_console.print(f"[yellow]interrupted:[/]{message.partition(':')[2]}")
+            code = errors.EXIT_TERMINATED if isinstance(exc, Terminated) else errors.EXIT_INTERRUPTED
+            what = "terminated" if isinstance(exc, Terminated) else "interrupted"
+            message = f"{what}: stopped; everything committed so far is consistent, re-run to continue"
+            err_console.print(f"[yellow]{what}:[/]{message.partition(':')[2]}")
             if self.as_json:
-                click.echo(json.dumps({"error": message, "exit_code": errors.EXIT_INTERRUPTED}))
+                click.echo(json.dumps({"error": message, "exit_code": code}))
             sys.stdout.flush()
             sys.stderr.flush()
-            os._exit(errors.EXIT_INTERRUPTED)   # don't wait for in-flight requests; writes are atomic
+            os._exit(code)   # don't wait for in-flight requests; writes are atomic, the lock is released
         if isinstance(exc, errors.PinsyncError):
             _fail(str(exc), exc.exit_code, as_json=self.as_json)
         if isinstance(exc, (click.exceptions.Exit, click.ClickException, SystemExit)):

@@ -25,7 +25,8 @@ EXIT_SYNC_FAILED = 1      # the sync failed; a retry may help
 EXIT_USAGE = 2            # bad usage, config, state or token store: fix it first
 EXIT_CREDENTIALS = 3      # credentials need re-authorisation (or a scope added)
 EXIT_LOCKED = 4           # another run holds the lock: retry later
-EXIT_INTERRUPTED = 130    # Ctrl-C
+EXIT_INTERRUPTED = 130    # Ctrl-C (SIGINT)
+EXIT_TERMINATED = 143     # SIGTERM (Kubernetes, Airflow, systemd stopping the run)
 
 
 class PinsyncError(Exception):

@@ -4,8 +4,12 @@
   holder dies, so a lock left by a killed run is free again at once (the file stays, with
   the last holder's details, and is simply taken over).
 * Object stores: the lock object is created with a conditional PUT (put-if-absent) and
-  holds the owner's details and a heartbeat refreshed every ``heartbeat`` seconds. A lock
-  whose heartbeat is older than ``stale_after`` belongs to a run that died; it is replaced
+  holds the owner's details; its holder rewrites it every ``heartbeat`` seconds. A lock
+  object not rewritten for ``stale_after`` seconds belongs to a run that died. Its age is
+  measured on the store's own clock (its ``LastModified`` against that of a probe object
+  written now), never by comparing two hosts' clocks, so a host whose clock runs ahead
+  cannot take a live lock over. (Stores without modification times: the heartbeat time
+  written inside the lock.) A stale lock is replaced
   with a conditional PUT on its ETag (``If-Match``), so of two runs taking over only one
   succeeds. (Stores without conditional replace: deleted, then re-created put-if-absent.)
 """
@@ -26,6 +30,9 @@ try:
     import fcntl
 except ImportError:   # pragma: no cover - Windows
     fcntl = None
+
+
+STALE_AFTER = 300.0   # seconds without a heartbeat after which an object-store lock is stale
 
 
 def _parse(raw: bytes | None) -> dict:
@@ -51,7 +58,8 @@ class Lock:
     """
 
     def __init__(self, location: Location, rel: str, *, owner: str, wait: float = 0.0,
-                 stale_after: float = 300.0, heartbeat: float = 30.0, what: str = "state"):
+                 stale_after: float | None = None, heartbeat: float = 30.0, what: str = "state"):
+        stale_after = STALE_AFTER if stale_after is None else stale_after
         self.location, self.rel, self.owner, self.wait = location, rel, owner, wait
         self.stale_after, self.heartbeat, self.what = stale_after, heartbeat, what
         self._fd: int | None = None
@@ -119,18 +127,21 @@ class Lock:
             if self.location.put_if_absent(self.rel, self._info()):
                 self._start_heartbeat()
                 return None
-            version = self.location.version(self.rel)   # before reading: never replace a newer lock
+            # version and age before reading: never judge (or replace) a newer lock by an older one
+            version = self.location.version(self.rel)
+            age = self.location.age(self.rel)
             raw = self.location.read(self.rel)
             if raw is not None:
                 break
         else:
             return {}
         holder = _parse(raw)
-        beat = holder.get("heartbeat")
-        try:
-            age = (dt.datetime.now(dt.timezone.utc) - dt.datetime.fromisoformat(beat)).total_seconds()
-        except (TypeError, ValueError):
-            age = float("inf")
+        if age is None:   # a store without modification times: the holder's own heartbeat time
+            try:
+                age = (dt.datetime.now(dt.timezone.utc)
+                       - dt.datetime.fromisoformat(holder.get("heartbeat"))).total_seconds()
+            except (TypeError, ValueError):
+                age = float("inf")
         if age > self.stale_after:
             if version is not None:
                 # replace exactly the stale object (If-Match): of two runs taking over, one wins.

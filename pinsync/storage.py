@@ -15,10 +15,12 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import datetime as dt
 import errno
 import os
 import posixpath
 import re
+import time
 import uuid
 from typing import Any
 
@@ -152,6 +154,32 @@ class Location:
                 return False
             raise
         return True
+
+    def age(self, rel: str) -> float | None:
+        """Seconds since ``rel`` was last written, measured on the store's own clock (for an
+        object store: the ``LastModified`` of a probe object written now, minus ``rel``'s),
+        so hosts whose clocks disagree agree on it. None if ``rel`` is gone or the store
+        keeps no modification times."""
+        path = self.path(rel)
+        if self.local:
+            try:
+                return time.time() - os.stat(path).st_mtime
+            except FileNotFoundError:
+                return None
+        probe = f"{rel}.clock-{uuid.uuid4().hex}"
+        try:
+            then = _modified(self.fs.info(path, refresh=True) if _is_s3(self.fs) else self.fs.info(path))
+            if then is None:
+                return None
+            self.fs.pipe_file(self.path(probe), b"")
+            try:
+                now = _modified(self.fs.info(self.path(probe), refresh=True) if _is_s3(self.fs)
+                                else self.fs.info(self.path(probe)))
+            finally:
+                self.fs.rm_file(self.path(probe))
+        except FileNotFoundError:
+            return None
+        return None if now is None else (now - then).total_seconds()
 
     def exists(self, rel: str) -> bool:
         path = self.path(rel)
@@ -303,6 +331,16 @@ def _remove_stale_temps(folder: str, name: str) -> None:
             os.unlink(os.path.join(folder, n))
         except OSError:
             pass
+
+
+def _modified(info: dict) -> dt.datetime | None:
+    """A file's modification time from fsspec's ``info`` (S3: ``LastModified``), in UTC."""
+    value = info.get("LastModified") or info.get("mtime") or info.get("created")
+    if isinstance(value, (int, float)):
+        return dt.datetime.fromtimestamp(value, dt.timezone.utc)
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+    return None
 
 
 def _is_s3(fs: Any) -> bool:

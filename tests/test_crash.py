@@ -182,6 +182,37 @@ def test_sigint_stops_promptly_with_a_message_and_a_rerun_completes(api, clean_c
     assert bookmarks(cli.state) == bookmarks(clean.state)
 
 
+@pytest.mark.parametrize("seed", [3])
+def test_sigterm_at_random_moments_stops_cleanly_and_a_rerun_equals_a_clean_run(api, clean_cli, tmp_path, seed):
+    """What Kubernetes, Airflow and systemd send: handled like Ctrl-C (exit 143, nothing
+    partial committed, the lock released at once so the next run starts right away)."""
+    today, fake, srv = api
+    clean, duration = clean_cli
+    cli = Cli(tmp_path, srv.url, today)
+    rng = random.Random(seed)
+    terms = 0
+    for _ in range(12):
+        if terms >= 4:
+            break
+        proc = cli.start(*(["--full-refresh"] if rng.random() < 0.35 else []))
+        try:
+            proc.wait(timeout=rng.uniform(0.4, duration))
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGTERM)
+        rc, err = cli.finish(proc, timeout=30)
+        assert rc in (0, 143), err
+        assert "Traceback" not in err and "KeyboardInterrupt" not in err
+        if rc == 143:
+            terms += 1
+            assert "terminated: stopped" in err and "re-run" in err
+        assert_state_not_ahead(cli.state, cli.out, clean.out)
+    assert terms >= 3, f"only {terms} SIGTERMs landed while the run was still going"
+    rc, err = cli.run()
+    assert rc == 0, err
+    assert_same_output(cli.out, clean.out)
+    assert bookmarks(cli.state) == bookmarks(clean.state)
+
+
 # ------------------------------------------------------------------ concurrent runs
 def test_a_second_run_fails_fast_naming_the_run_that_holds_the_lock(api, tmp_path, slow):
     today, fake, srv = api

@@ -406,12 +406,45 @@ def test_a_lock_left_by_another_host_with_a_fresh_heartbeat_blocks(s3, s3_config
     assert json.loads(body) == holder
 
 
-def test_a_stale_lock_is_taken_over(s3, s3_config):
+def _stale_after_one_second(monkeypatch):
+    """Locks go stale after 1 s (instead of 5 minutes) on the store's clock; S3 times have
+    whole seconds, so a lock written now is stale 2.1 s later."""
+    import pinsync.lock
+
+    monkeypatch.setattr(pinsync.lock, "STALE_AFTER", 1.0)
+
+
+def test_a_contender_whose_clock_runs_ahead_does_not_take_a_live_lock(s3, monkeypatch):
+    """Staleness is measured on the store's clock: a second host 10 minutes ahead (or a
+    holder whose clock runs behind) sees a live lock as live."""
+    import pinsync.lock
+
+    bucket, so = s3
+    where = Location(f"s3://{bucket}/state", so)
+    with Lock(where, "state.json.lock", owner="live-run"):
+        class Ahead(dt.datetime):
+            @classmethod
+            def now(cls, tz=None):
+                return dt.datetime.now(tz) + dt.timedelta(minutes=10)
+
+        skewed = type("datetime_module", (), {"datetime": Ahead, "timezone": dt.timezone, "timedelta": dt.timedelta})
+        monkeypatch.setattr(pinsync.lock, "dt", skewed)                 # this host's clock: 10 minutes ahead
+        with pytest.raises(pinsync.LockError, match="live-run"):
+            with Lock(where, "state.json.lock", owner="skewed-host"):
+                pass
+        monkeypatch.undo()
+        assert json.loads(where.read("state.json.lock"))["owner"] == "live-run"
+    assert not where.exists("state.json.lock")
+
+
+def test_a_stale_lock_is_taken_over(s3, s3_config, monkeypatch):
     bucket, so = s3
     config = s3_config(streams=["ad_accounts"])
+    _stale_after_one_second(monkeypatch)
     old = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=2)).isoformat(timespec="seconds")
     holder = {"owner": "dead-run", "pid": 1, "host": "gone", "since": old, "heartbeat": old}
     s3_client(so).put_object(Bucket=bucket, Key="state/state.json.lock", Body=json.dumps(holder).encode())
+    time.sleep(2.1)
 
     lock = StateStore(config.state.url, so).lock("rescuer")
     with lock:
@@ -419,6 +452,7 @@ def test_a_stale_lock_is_taken_over(s3, s3_config):
         body = json.loads(s3_client(so).get_object(Bucket=bucket, Key="state/state.json.lock")["Body"].read())
         assert body["owner"] == "rescuer"
     s3_client(so).put_object(Bucket=bucket, Key="state/state.json.lock", Body=json.dumps(holder).encode())
+    time.sleep(2.1)
     assert pinsync.run(config, today=TODAY).ok                          # a run takes it over too
     assert not list_keys(so, bucket, "state/state.json.lock")
 
@@ -430,7 +464,8 @@ def test_the_lock_is_created_with_a_conditional_put_and_only_one_of_many_wins(s3
     real = fs.pipe_file
 
     def pipe_file(path, data, *args, **kwargs):
-        calls.append((path, kwargs.get("mode", "overwrite")))
+        if ".clock-" not in path:       # not the probe that reads the store's clock
+            calls.append((path, kwargs.get("mode", "overwrite")))
         return real(path, data, *args, **kwargs)
 
     monkeypatch.setattr(fs, "pipe_file", pipe_file)
@@ -466,9 +501,11 @@ def test_two_runs_taking_over_one_stale_lock_cannot_both_win(s3, monkeypatch):
     """``second`` has read the stale lock when ``first`` takes it over: ``second`` must not
     then replace (or delete) ``first``'s fresh lock."""
     bucket, so = s3
+    _stale_after_one_second(monkeypatch)
     where = Location(f"s3://{bucket}/state", so)
     old = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=2)).isoformat(timespec="seconds")
     where.write("state.json.lock", json.dumps({"owner": "dead-run", "heartbeat": old, "since": old}).encode())
+    time.sleep(2.1)
     first = Lock(where, "state.json.lock", owner="first")
     second = Lock(where, "state.json.lock", owner="second")
     real_read = Location.read
@@ -530,3 +567,38 @@ def test_a_data_file_lost_behind_pinsyncs_back_is_rewritten_by_the_next_run_in_t
     result = pinsync.run(config, today=TODAY)
     assert result.streams["campaigns"].files_written == 1
     assert sorted(list_keys(so, bucket, "out/campaigns/")) == sorted(keys)
+
+
+# ------------------------------------------------------------------ SIGTERM releases the S3 lock
+def test_sigterm_releases_the_s3_lock_at_once(s3, fake, server, tmp_path):
+    """An orchestrator's SIGTERM stops the run like Ctrl-C: exit 143 and no lock object
+    left behind (a stale one would block the next run for 5 minutes)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    import yaml
+
+    from tests.conftest import TOKEN
+
+    bucket, so = s3
+    fake.latency = 0.1
+    cfg = tmp_path / "pinsync.yaml"
+    cfg.write_text(yaml.safe_dump({
+        "api_url": server.url, "auth": {"access_token": TOKEN}, "start_date": str(TODAY - dt.timedelta(days=5)),
+        "output": {"url": f"s3://{bucket}/out", "storage_options": so},
+        "state": {"url": f"s3://{bucket}/state/state.json", "storage_options": so}, "max_workers": 2}))
+    root = str(__import__("pathlib").Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": root, "NO_COLOR": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "pinsync", "run", "--config", str(cfg)], cwd=root, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while "state/state.json.lock" not in list_keys(so, bucket, "state/") or sum(fake.calls.values()) < 4:
+        assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read()
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 143, err
+    assert "terminated: stopped" in err and "Traceback" not in err
+    assert "state/state.json.lock" not in list_keys(so, bucket, "state/")
