@@ -21,6 +21,7 @@ import logging
 import os
 import threading
 import time
+import uuid
 from urllib.parse import urlparse
 
 import oauthlib.oauth2
@@ -39,6 +40,30 @@ for _name in ("requests_oauthlib", "oauthlib"):
     logging.getLogger(_name).setLevel(logging.WARNING)
 
 STORE_VERSION = 1
+RESCUE_ENV = "PINSYNC_RESCUE_DIR"
+# the fields of a token-store entry and their types (expires_at may be null: not every answer has it)
+_ENTRY_FIELDS = {"seed": (str,), "refresh_token": (str,), "access_token": (str,),
+                 "access_token_expires_at": (int, float), "refresh_token_expires_at": (int, float, type(None))}
+
+
+def _check_entry(where: str, client_id: str, entry) -> None:
+    """A token-store entry with every field of the right type, else a named :class:`StateError`
+    (never a silent fall-back to the configured token)."""
+    if not isinstance(entry, dict):
+        raise StateError(f"token store {where}: the entry of app {client_id} is not an object; restore the "
+                         "file or remove that entry (and set auth.refresh_token to a freshly authorised token)")
+    for name, types in _ENTRY_FIELDS.items():
+        if name not in entry or not isinstance(entry[name], types) or isinstance(entry[name], bool):
+            what = "is missing" if name not in entry else f"has the wrong type ({type(entry[name]).__name__})"
+            raise StateError(f"token store {where}: field {name!r} of app {client_id} {what}; restore the file "
+                             "or remove that entry (and set auth.refresh_token to a freshly authorised token)")
+
+
+def _cause(e: BaseException | None) -> str:
+    """An OS error in words: 'No space left on device', an S3 error's message."""
+    if e is None:
+        return "unknown error"
+    return getattr(e, "strerror", None) or str(e) or type(e).__name__
 EXPIRY_MARGIN = 300   # refresh when an access token has less than this many seconds left
 
 
@@ -84,18 +109,92 @@ class TokenStore:
                 data.get("clients"), dict):
             raise StateError(f"token store {self.url} is not a pinsync token store (version "
                              f"{STORE_VERSION}); restore it or remove it")
-        for entry in data["clients"].values():
-            if isinstance(entry, dict):
-                register(entry.get("refresh_token"), entry.get("access_token"))
+        for client_id, entry in data["clients"].items():
+            _check_entry(self.url, client_id, entry)
+            register(entry.get("refresh_token"), entry.get("access_token"))
         return data
 
     def write(self, data: dict) -> None:
         try:
-            self.folder.write(self.name, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode(), mode=0o600)
-            if self.folder.local:
-                os.chmod(self.folder.path(self.name), 0o600)
+            self._put(data)
         except OSError as e:
-            raise StateError(f"cannot write token store {self.url}: {e}") from None
+            raise StateError(f"cannot write token store {self.url}: {_cause(e)}") from None
+
+    def _put(self, data: dict) -> None:
+        self.folder.write(self.name, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode(), mode=0o600)
+        if self.folder.local:
+            os.chmod(self.folder.path(self.name), 0o600)
+
+    def check_writable(self) -> None:
+        """Write and remove a probe beside the store: a refresh retires the old refresh
+        token, so never spend it while the new one could not be kept."""
+        probe = f".{self.name}.probe-{uuid.uuid4().hex}"
+        try:
+            self.folder.write(probe, b"probe", mode=0o600)
+            self.folder.delete(probe)
+        except OSError as e:
+            raise StateError(f"the token store {self.url} cannot be written ({_cause(e)}); nothing was "
+                             "refreshed, the refresh token is still valid: fix the location and re-run") from None
+
+    def keep(self, data: dict, client_id: str, *, attempts: int = 5, sleep=time.sleep) -> None:
+        """Write ``data`` right after a refresh, retrying with backoff. If the store still
+        cannot be written, the new tokens go to a local rescue file (mode 0600) that the
+        next run picks up, and an :class:`AuthError` (exit 3) names the real cause."""
+        last: OSError | None = None
+        for attempt in range(attempts):
+            try:
+                self._put(data)
+                return
+            except OSError as e:
+                last = e
+                if attempt + 1 < attempts:
+                    sleep(min(0.5 * 2 ** attempt, 8.0))
+        path = self.rescue_path()
+        try:
+            os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as f:
+                json.dump({"version": STORE_VERSION, "store": self.url,
+                           "clients": {client_id: data["clients"][client_id]}}, f)
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as e:
+            raise AuthError(f"the token store {self.url} cannot be written after a refresh ({_cause(last)}) "
+                            f"and neither can the rescue file {path} ({_cause(e)}): the new refresh token is "
+                            "lost; re-authorise the app") from None
+        raise AuthError(f"the token store {self.url} cannot be written after a refresh ({_cause(last)}). The new "
+                        f"refresh token is kept in the rescue file {path} (mode 0600); the next run moves it "
+                        "into the store by itself once the store can be written again: fix the location and "
+                        "re-run")
+
+    def rescue_path(self) -> str:
+        """The local rescue file for this store (``$PINSYNC_RESCUE_DIR``, default
+        ``~/.pinsync/rescue``), one per store URL."""
+        folder = os.environ.get(RESCUE_ENV) or os.path.join(os.path.expanduser("~"), ".pinsync", "rescue")
+        return os.path.join(folder, f"tokens-{hashlib.sha256(self.url.encode()).hexdigest()[:16]}.json")
+
+    def rescued(self) -> dict:
+        """The entries of this store's rescue file (``{client_id: entry}``; empty if none)."""
+        try:
+            with open(self.rescue_path(), encoding="utf-8") as f:
+                data = json.load(f)
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as e:
+            raise StateError(f"the token rescue file {self.rescue_path()} is unreadable ({e}); restore or "
+                             "remove it") from None
+        if not isinstance(data, dict) or data.get("store") != self.url or not isinstance(data.get("clients"), dict):
+            raise StateError(f"the token rescue file {self.rescue_path()} is not this store's; remove it")
+        for client_id, entry in data["clients"].items():
+            _check_entry(self.rescue_path(), client_id, entry)
+            register(entry.get("refresh_token"), entry.get("access_token"))
+        return data["clients"]
+
+    def forget_rescue(self) -> None:
+        try:
+            os.unlink(self.rescue_path())
+        except FileNotFoundError:
+            pass
 
     def lock(self, owner: str) -> Lock:
         return Lock(self.folder, f"{self.name}.lock", owner=owner, wait=120.0, stale_after=120.0,
@@ -125,6 +224,7 @@ class RefreshingToken:
         self._access: str | None = None
         self._lock = threading.Lock()
         self.refreshes = 0
+        self.keep_window = 0.0     # seconds from the token answer to the durable store write
         host = urlparse(self.token_url).hostname or ""
         if self.token_url.startswith("http://") and host in ("127.0.0.1", "localhost", "::1"):
             os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")   # the loopback fake API only
@@ -145,6 +245,12 @@ class RefreshingToken:
     def _obtain(self, rejected: str | None) -> str:
         with self.store.lock(self.owner):
             data = self.store.read()
+            rescued = self.store.rescued().get(self.client_id)
+            if rescued:   # an earlier run refreshed but could not keep the tokens in the store
+                data["clients"][self.client_id] = rescued
+                self.store.write(data)
+                self.store.forget_rescue()
+                log.warning("the tokens of the last refresh were moved from the rescue file into the token store")
             entry = data["clients"].get(self.client_id) or {}
             configured = _fingerprint(self._configured)
             if entry.get("seed") != configured:
@@ -153,25 +259,36 @@ class RefreshingToken:
             if access and access != rejected and entry.get("access_token_expires_at", 0) > time.time() + EXPIRY_MARGIN:
                 return access
             refresh_token = entry.get("refresh_token") or self._configured
-            token = self._call(refresh_token)
-            now = int(time.time())
+            self.store.check_writable()
+            token, received = self._call(refresh_token)
+            # nothing but building the entry between Pinterest's answer and the durable write:
+            # the old refresh token is already retired
             entry = {
                 "seed": configured,
                 "refresh_token": token.get("refresh_token") or refresh_token,
                 "refresh_token_expires_at": token.get("refresh_token_expires_at"),
                 "access_token": token["access_token"],
-                "access_token_expires_at": now + int(token.get("expires_in") or 3600),
+                "access_token_expires_at": int(time.time()) + int(token.get("expires_in") or 3600),
                 "updated_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             }
             data["clients"][self.client_id] = entry
-            self.store.write(data)
+            self.store.keep(data, self.client_id, sleep=self._sleep)
+            self.keep_window = time.monotonic() - received
             self.refreshes += 1
-            log.info("access token refreshed; rotated refresh token saved to the token store")
-            return entry["access_token"]
+        log.info("access token refreshed; rotated refresh token saved to the token store (%.1f ms after the answer)",
+                 self.keep_window * 1000)
+        return entry["access_token"]
 
-    def _call(self, refresh_token: str) -> dict:
+    def _call(self, refresh_token: str) -> tuple[dict, float]:
+        """Pinterest's token answer, checked, and when it was received (monotonic)."""
+        received = [0.0]
+
+        def stamp(r: requests.Response) -> requests.Response:
+            received[0] = time.monotonic()
+            return _check_token_response(r)
+
         session = OAuth2Session(self.client_id)
-        session.register_compliance_hook("refresh_token_response", _check_token_response)
+        session.register_compliance_hook("refresh_token_response", stamp)
         last = ""
         for attempt in range(self.attempts):
             try:
@@ -183,22 +300,27 @@ class RefreshingToken:
             except _Transient as e:
                 last = str(e)
             except _Rejected as e:
+                if e.wrong_app:
+                    raise AuthError(redact(
+                        f"Pinterest rejected the app credentials ({e}): check auth.client_id and "
+                        "auth.client_secret (PINTEREST_CLIENT_ID / PINTEREST_CLIENT_SECRET) against your app at "
+                        "developers.pinterest.com; the refresh token was not used")) from None
                 raise AuthError(redact(
                     f"Pinterest rejected the refresh token ({e}). The app must be re-authorised: get a new "
-                    "refresh token (README, 'Credentials') and set auth.refresh_token / "
+                    "refresh token (README, 'Use it on your account') and set auth.refresh_token / "
                     "PINTEREST_REFRESH_TOKEN")) from None
             except oauthlib.oauth2.OAuth2Error as e:
                 raise AuthError(redact(
                     f"Pinterest rejected the refresh token ({e.description or e.error}). The app must be "
-                    "re-authorised: get a new refresh token (README, 'Credentials') and set "
+                    "re-authorised: get a new refresh token (README, 'Use it on your account') and set "
                     "auth.refresh_token / PINTEREST_REFRESH_TOKEN")) from None
             except ValueError as e:   # not JSON: a proxy page or an outage
                 last = f"unreadable response ({type(e).__name__})"
             else:
-                register(token.get("access_token"), token.get("refresh_token"))
                 if not token.get("access_token"):
                     raise AuthError("the token endpoint answered without an access token")
-                return token
+                register(token.get("access_token"), token.get("refresh_token"))
+                return token, received[0]
             self._sleep(min(2 ** attempt, 10))
         raise AuthError(f"could not refresh the access token at {self.token_url}: {last}", retryable=True)
 
@@ -208,7 +330,9 @@ class _Transient(Exception):
 
 
 class _Rejected(Exception):
-    pass
+    def __init__(self, message: str, *, wrong_app: bool = False):
+        super().__init__(message)
+        self.wrong_app = wrong_app
 
 
 def _check_token_response(r: requests.Response) -> requests.Response:
@@ -218,10 +342,14 @@ def _check_token_response(r: requests.Response) -> requests.Response:
     if r.status_code >= 400:
         try:
             body = r.json()
-            detail = body.get("message") or body.get("error_description") or body.get("error")
+            if not isinstance(body, dict):
+                raise ValueError
         except ValueError:
-            detail = None
-        raise _Rejected(f"HTTP {r.status_code}: {detail or r.reason}")
+            body = {}
+        detail = body.get("message") or body.get("error_description") or body.get("error")
+        # the app's id/secret rejected (HTTP Basic): OAuth's invalid_client
+        wrong_app = body.get("error") == "invalid_client" or "invalid_client" in str(body.get("message", ""))
+        raise _Rejected(f"HTTP {r.status_code}: {detail or r.reason}", wrong_app=wrong_app)
     # oauthlib parses a non-JSON body as a query string and reports "missing access token",
     # which would read as a rejected refresh token: a proxy page or truncated body is transient.
     try:

@@ -71,6 +71,8 @@ class Location:
         if not self.local:
             self.fs.pipe_file(path, data)
             return
+        # through symlinks: replace the target (a state or token store shared by a link stays shared)
+        path = os.path.realpath(path)
         folder = os.path.dirname(path)
         os.makedirs(folder, exist_ok=True)
         tmp = os.path.join(folder, f".{os.path.basename(path)}.{uuid.uuid4().hex}.tmp")

@@ -26,6 +26,13 @@ def _today(monkeypatch):
     monkeypatch.setenv(clock.ENV, TODAY.isoformat())
 
 
+@pytest.fixture(autouse=True)
+def _rescue_dir(monkeypatch, tmp_path):
+    """Token rescue files (written when the token store fails after a refresh) stay in the
+    test's folder, never in the home folder."""
+    monkeypatch.setenv("PINSYNC_RESCUE_DIR", str(tmp_path / "rescue"))
+
+
 @pytest.fixture
 def dataset() -> Dataset:
     return Dataset(seed=11, accounts=2, campaigns_per_account=4, ad_groups_per_campaign=2, ads_per_ad_group=3,

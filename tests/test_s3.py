@@ -602,3 +602,27 @@ def test_sigterm_releases_the_s3_lock_at_once(s3, fake, server, tmp_path):
     assert proc.returncode == 143, err
     assert "terminated: stopped" in err and "Traceback" not in err
     assert "state/state.json.lock" not in list_keys(so, bucket, "state/")
+
+
+def test_s3_503s_on_the_token_store_after_a_refresh_keep_the_chain_in_a_rescue_file(s3, s3_config, fake, tmp_path,
+                                                                                      monkeypatch):
+    bucket, so = s3
+    config = s3_config(streams=["ad_accounts"])
+    fs = _fs(so)
+    real = fs.pipe_file
+
+    def pipe_file(path, data, *args, **kwargs):
+        if path.endswith("state/tokens.json"):
+            raise OSError("S3 answered 503 Service Unavailable (SlowDown)")
+        return real(path, data, *args, **kwargs)
+
+    monkeypatch.setattr(fs, "pipe_file", pipe_file)
+    with pytest.raises(pinsync.AuthError) as err:
+        pinsync.run(config, today=TODAY, sleep=lambda s: None)
+    assert err.value.exit_code == 3 and "503" in str(err.value) and "rescue file" in str(err.value)
+    assert fake.current_refresh_token not in str(err.value)
+    monkeypatch.setattr(fs, "pipe_file", real)                       # S3 is back
+    assert pinsync.run(config, today=TODAY).ok
+    stored = json.loads(s3_client(so).get_object(Bucket=bucket, Key="state/tokens.json")["Body"].read())
+    assert stored["clients"][REFRESH_AUTH["client_id"]]["refresh_token"] == fake.current_refresh_token
+    assert fake.refresh_count == 1 and not list((tmp_path / "rescue").glob("*.json"))

@@ -58,6 +58,11 @@ def unauthorized() -> FakeApiError:
     return FakeApiError(401, 2, AUTH_FAILED)
 
 
+def invalid_client() -> FakeApiError:
+    """``POST /oauth/token`` with a wrong app id or secret: 401, OAuth's ``invalid_client``."""
+    return FakeApiError(401, 2, "Client authentication failed (invalid_client).")
+
+
 def forbidden() -> FakeApiError:
     return FakeApiError(403, 29, FORBIDDEN)
 

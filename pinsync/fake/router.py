@@ -22,7 +22,7 @@ Choices where the API is silent (also see the analytics module):
 
 * a rejected refresh token (old, revoked or unknown) answers **401**
   ``{"code": 283, "message": "The authorization grant is invalid"}`` (what Pinterest
-  answered in pinterest/pinterest-python-sdk#114); a wrong app id/secret 401 code 2;
+  answered in pinterest/pinterest-python-sdk#114); a wrong app id/secret 401 code 2 naming OAuth's ``invalid_client``;
   grant types other than ``refresh_token`` 400 code 1;
 * ``x-ratelimit-reset`` is whole seconds (>= 1) until the oldest request of the sliding
   window leaves it; only admitted requests occupy the window (429s and faults do not);
@@ -495,7 +495,7 @@ class FakePinterest:
         except (binascii.Error, UnicodeDecodeError, ValueError):
             user, password = None, None
         if scheme.lower() != "basic" or user != self.client_id or password != self.client_secret:
-            raise errors.unauthorized()
+            raise errors.invalid_client()
         try:
             form = parse_qs(body.decode(), keep_blank_values=True)
         except UnicodeDecodeError:
