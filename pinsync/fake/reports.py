@@ -23,6 +23,8 @@ Faithful to the real API (spec v5.23.0: ``AdsAnalyticsCreateAsyncRequest``,
 
 Choices (the API does not say):
 
+* "a maximum time range of 186 days" counts both ends: 186 dates per report at most (the
+  synchronous routes read their 90 days more loosely; pinsync stays inside either reading);
 * a report is IN_PROGRESS for :attr:`Reports.polls_in_progress` polls (default 2), then
   FINISHED, or the outcome a test asked for (:meth:`Reports.fail_next`); lifetimes are
   seconds of ``time.monotonic()`` (:attr:`Reports.lifetime`, :attr:`Reports.link_lifetime`);
