@@ -169,6 +169,8 @@ class Extractor:
                 its first poll, so the caller can save it.
             today: the current UTC date (default: :func:`pinsync.clock.today`).
         """
+        if spec.report_level is None:
+            raise ValueError(f"{spec.name}: no report serves this stream")
         self._warn_dropped(spec)
         unsupported = [c for c in valid_columns_for_level(spec.level, self.settings.columns)
                        if c in api.REPORT_UNSUPPORTED_COLUMNS]

@@ -168,6 +168,7 @@ class ReportRunner:
         active: list[ReportJob] = []
         ready: dict[str, object] = {}
         order = [j.key for j in jobs]
+        by_key = {j.key: j for j in jobs}
         done = 0
         now = 0.0           # seconds waited: the clock of this call
         while done < len(order):
@@ -185,9 +186,9 @@ class ReportRunner:
                     active.remove(job)
                     ready[job.key] = data
             while done < len(order) and order[done] in ready:
-                job = next(j for j in jobs if j.key == order[done])
+                key = order[done]
                 done += 1
-                yield job, ready.pop(job.key)
+                yield by_key[key], ready.pop(key)
             if active and done < len(order):
                 pause = max(0.0, min(j.due for j in active) - now)
                 if pause:

@@ -304,6 +304,14 @@ def test_stopping_a_run_stops_the_wait(env):
         client.cancelled.clear()
 
 
+def test_a_creation_answered_by_a_server_error_is_retried(env):
+    ds, fake, client, extractor, _ = env
+    fake.add_fault("create_report", "status", status=503)
+    df = _history(extractor(), "campaign_analytics", _account(ds), TODAY - dt.timedelta(days=150),
+                  TODAY - dt.timedelta(days=120))
+    assert df.height > 0 and fake.calls["create_report"] == 2 and len(fake.reports.by_token) >= 1
+
+
 # ------------------------------------------------------------------------------------------ download
 
 def test_the_download_never_carries_credentials_and_links_stay_out_of_logs(env, caplog):
