@@ -10,7 +10,6 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from pinsync import api
 from pinsync.client import PinterestClient, RetryPolicy
 from pinsync.errors import ApiError, Cancelled
 from pinsync.extractor import AnalyticsSettings, Extractor
