@@ -94,8 +94,13 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM, raised in the main thread: the run stops exactly as on Ctrl-C."""
 
 
+_guarded = [0]   # guards active in this process: while > 0, SIGTERM stops the command cleanly
+
+
 def _on_sigterm(signum, frame) -> None:
-    raise Terminated()
+    if _guarded[0]:
+        raise Terminated()
+    os._exit(errors.EXIT_TERMINATED)   # after the command's work: nothing left to stop
 
 
 class _Guard:
@@ -105,16 +110,15 @@ class _Guard:
 
     def __init__(self, as_json: bool = False):
         self.as_json = as_json
-        self._previous = None
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGTERM, _on_sigterm)
+            signal.signal(signal.SIGTERM, _on_sigterm)
+        _guarded[0] += 1
         return self
 
     def __exit__(self, etype, exc, tb):
-        if self._previous is not None:
-            signal.signal(signal.SIGTERM, self._previous)
+        _guarded[0] -= 1
         if exc is None:
             return False
         if isinstance(exc, KeyboardInterrupt):

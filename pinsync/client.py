@@ -14,6 +14,11 @@ Only this module talks HTTP. Behaviour:
 Retries are bounded per request (``max_retries``) and per run (``retry_budget``), so no
 loop can run forever. Nothing partial is ever returned: a page either parses completely or
 the request fails.
+
+Report files (:meth:`PinterestClient.download`) live on another host behind pre-signed
+links: they are fetched with a session of their own that carries no Authorization header
+and no Pinterest credential, under the same retry rules; the link's query string (its
+signature) is never logged nor put in an error.
 """
 
 from __future__ import annotations
@@ -34,9 +39,11 @@ from requests.adapters import HTTPAdapter
 from pinsync import api
 from pinsync.errors import ApiError, AuthError, Cancelled, PinsyncError, RateLimitError
 from pinsync.ratelimit import RateLimits
-from pinsync.secrets import redact
+from pinsync.secrets import RedactingFilter, redact, redact_url
 
 log = logging.getLogger("pinsync.client")
+# urllib3 logs whole URLs at DEBUG, a report link's signature included: masked at the source
+logging.getLogger("urllib3.connectionpool").addFilter(RedactingFilter())
 
 USER_AGENT = "pinsync (+https://github.com/pinsync/pinsync)"
 
@@ -94,6 +101,8 @@ class PinterestClient:
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.session.headers["User-Agent"] = USER_AGENT
+        self._downloads: requests.Session | None = None     # report files: no credentials, its own pool
+        self._max_workers = max_workers
         self._lock = threading.Lock()
         self._inflight = threading.BoundedSemaphore(max(1, max_workers))
         self.cancelled = threading.Event()      # set by the sync to stop every request loop
@@ -104,6 +113,8 @@ class PinterestClient:
 
     def close(self) -> None:
         self.session.close()
+        if self._downloads is not None:
+            self._downloads.close()
 
     # -- requests --------------------------------------------------------------------
 
@@ -122,13 +133,48 @@ class PinterestClient:
         """
         return self._get(path, params, category=category, tag=tag, expect=expect, decode=False)[0]
 
+    def post_json(self, path: str, body: Mapping[str, Any], *, category: str | None = None, tag: str = "") -> Any:
+        """POST ``body`` as JSON to ``path``; the decoded JSON object answered. Retried like a
+        GET: a creation retried after a lost answer may leave an unused object behind (a
+        report nobody polls), never a wrong one."""
+        endpoint = f"POST /{path.lstrip('/')}"
+        return self._send("POST", f"{self.api_url}/{path.lstrip('/')}", endpoint, category=category,
+                          tag=tag or path, expect="object", json_body=dict(body))[1]
+
+    def download(self, url: str, *, tag: str = "") -> Any:
+        """GET a pre-signed link on another host (a report file) and decode its JSON object.
+
+        No Authorization header, no Pinterest credential, a session of its own; retried like
+        an API call (a truncated or unparsable body included). Errors and logs show the
+        link without its query string. A refused link (expired: 403) is an
+        :class:`ApiError` with its status, at once.
+        """
+        with self._lock:
+            if self._downloads is None:
+                self._downloads = requests.Session()
+                adapter = HTTPAdapter(pool_connections=2, pool_maxsize=max(4, self._max_workers), max_retries=0)
+                self._downloads.mount("http://", adapter)
+                self._downloads.mount("https://", adapter)
+                self._downloads.headers["User-Agent"] = USER_AGENT
+            session = self._downloads
+        return self._send("GET", url, f"GET {redact_url(url)}", category=None, tag=tag or "download",
+                          expect="object", session=session)[1]
+
     def _get(self, path: str, params: Mapping[str, Any] | None, *, category: str | None, tag: str,
              expect: str, decode: bool = True) -> tuple[bytes, Any]:
         """:meth:`get_bytes`, plus the JSON value decoded while checking the body (decoding
         a page twice costs as much as the rest of its handling), or ``_NOT_PARSED`` for
         arrays and when not ``decode`` (the frame readers check and read those)."""
-        url = f"{self.api_url}/{path.lstrip('/')}"
-        endpoint = f"GET /{path.lstrip('/')}"
+        return self._send("GET", f"{self.api_url}/{path.lstrip('/')}", f"GET /{path.lstrip('/')}",
+                          params=params, category=category, tag=tag or path, expect=expect, decode=decode)
+
+    def _send(self, method: str, url: str, endpoint: str, *, category: str | None, tag: str, expect: str,
+              params: Mapping[str, Any] | None = None, json_body: Any = None, decode: bool = True,
+              session: requests.Session | None = None) -> tuple[bytes, Any]:
+        """One request with the retry rules of the module docstring. With a ``session`` of
+        its own (downloads) no token is sent and a 401 is an error like any 4xx."""
+        api_call = session is None
+        session = session or self.session
         attempt = 0
         refreshed = False
         limiter = self.rate_limits.get(category) if self.rate_limits else None
@@ -137,9 +183,9 @@ class PinterestClient:
                 raise Cancelled("the run was stopped")
             if limiter:
                 limiter.acquire()
-            token = self.tokens.token()
+            token = self.tokens.token() if api_call else None
             with self._lock:
-                self.requests_by_tag[tag or path] += 1
+                self.requests_by_tag[tag] += 1
                 if category:
                     self.requests_by_category[category] += 1
             problem: str
@@ -147,8 +193,9 @@ class PinterestClient:
             t_sent = time.monotonic()
             try:
                 with self._inflight:
-                    resp = self.session.get(url, params=_encode(params), timeout=self.policy.timeout,
-                                            headers={"Authorization": f"Bearer {token}"})
+                    resp = session.request(method, url, params=_encode(params), json=json_body,
+                                           timeout=self.policy.timeout,
+                                           headers={"Authorization": f"Bearer {token}"} if api_call else None)
             except requests.Timeout:
                 problem = "timed out"
             except requests.RequestException as e:
@@ -165,7 +212,7 @@ class PinterestClient:
                     if value is not _INVALID:
                         return body, value
                     problem = f"unreadable response body ({_describe_body(resp)})"
-                elif status == 401:
+                elif status == 401 and api_call:
                     if not refreshed:
                         refreshed = True
                         if self.tokens.refresh(token) is not None:
@@ -185,6 +232,9 @@ class PinterestClient:
                         limiter.block_for(min(wait or 1.0, self.policy.max_wait))
                 elif status >= 500:
                     problem = f"server error (HTTP {status})"
+                elif not api_call:      # the file host's error bodies may echo the link: not shown
+                    raise ApiError(f"the download link was refused ({resp.reason or 'error'})", status=status,
+                                   endpoint=endpoint)
                 else:
                     code, message = _error_fields(resp)
                     raise ApiError(redact(message), status=status, code=code, endpoint=endpoint, request_id=rid)

@@ -1,8 +1,8 @@
 """Fetching: API records -> typed frames, for one stream and one parent at a time.
 
-:class:`Extractor` knows *how to ask* (paths, parameters, batching, windows) and *how to
-type* the answers; it writes nothing. :mod:`pinsync.sync` decides what to fetch, writes
-the frames and moves the bookmarks; :func:`pinsync.extract` uses it directly.
+:class:`Extractor` knows *how to ask* (paths, parameters, batching, windows, reports) and
+*how to type* the answers; it writes nothing. :mod:`pinsync.sync` decides what to fetch,
+writes the frames and moves the bookmarks; :func:`pinsync.extract` uses it directly.
 """
 
 from __future__ import annotations
@@ -19,14 +19,15 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from pinsync import api, frames
+from pinsync import api, clock, frames
 from pinsync.client import PinterestClient
 from pinsync.errors import ApiError
 from pinsync.memory import cpu_slot
+from pinsync.reports import ReportJob, ReportPolicy, ReportRunner, flatten_report, report_key, report_spans
 from pinsync.schemas import (ENTITY_COLUMNS, Column, analytics_columns, pin_analytics_columns,
                              valid_columns_for_level)
 from pinsync.streams import STREAMS, StreamSpec
-from pinsync.streams.analytics import MULTI_PIN_PATH, batched, date_windows
+from pinsync.streams.analytics import MULTI_PIN_PATH, REPORTS_PATH, batched, date_windows
 
 log = logging.getLogger("pinsync.extractor")
 
@@ -51,6 +52,18 @@ class AnalyticsSettings:
             "conversion_report_time": self.conversion_report_time,
         }
 
+    def report_body(self, level: str, report_level: str, span: tuple[dt.date, dt.date]) -> dict:
+        """The body creating the report of ``span`` at ``report_level``: what :meth:`params` asks
+        the synchronous endpoint of ``level`` for (columns a report cannot carry left out)."""
+        columns = [c for c in valid_columns_for_level(level, self.columns) if c not in api.REPORT_UNSUPPORTED_COLUMNS]
+        return {
+            "start_date": span[0].isoformat(), "end_date": span[1].isoformat(), "granularity": self.granularity,
+            "level": report_level, "columns": columns,
+            "click_window_days": self.click_window_days, "engagement_window_days": self.engagement_window_days,
+            "view_window_days": self.view_window_days, "conversion_report_time": self.conversion_report_time,
+            "report_format": "JSON",
+        }
+
     def key(self) -> str:
         """Changes whenever the numbers a request returns could change meaning."""
         return json.dumps([sorted(self.columns), self.granularity, self.click_window_days,
@@ -69,14 +82,17 @@ class Extractor:
         ahead: how many requests of one stream may run ahead of the one being typed
             (default: 8).
         on_progress: called with (stream, rows, requests) as data arrives.
+        report_policy: waits and bounds of asynchronous reports.
     """
 
     def __init__(self, client: PinterestClient, *, entity_statuses: tuple[str, ...] = api.ENTITY_STATUSES,
                  settings: AnalyticsSettings | None = None,
                  pin_metric_types: tuple[str, ...] = ("IMPRESSION", "OUTBOUND_CLICK", "PIN_CLICK", "SAVE", "SAVE_RATE"),
                  split_by_app_type: bool = False, pool: Executor | None = None,
-                 on_progress: Callable[[str, int], None] | None = None, ahead: int = 8):
+                 on_progress: Callable[[str, int], None] | None = None, ahead: int = 8,
+                 report_policy: ReportPolicy | None = None):
         self.client = client
+        self.report_policy = report_policy or ReportPolicy()
         self.entity_statuses = entity_statuses
         self.settings = settings or AnalyticsSettings(columns=())
         self.pin_metric_types = pin_metric_types
@@ -122,6 +138,70 @@ class Extractor:
         request order, a bounded number of requests ahead), not deduplicated or sorted
         (see :meth:`finish`). Lets the caller keep memory flat."""
         self._warn_dropped(spec)
+        type_body = self._ads_typer(spec, ad_account_id, currency)
+        path = spec.path.format(ad_account_id=ad_account_id)
+        base = self.settings.params(spec.level)
+
+        def one(window: tuple[dt.date, dt.date], batch: list[str]) -> pl.DataFrame:
+            params = {**base, spec.id_param: ",".join(batch), "start_date": window[0].isoformat(),
+                      "end_date": window[1].isoformat()}
+            df = type_body(self._get_analytics(path, params, spec), window)
+            self.on_progress(spec.name, df.height)
+            return df
+
+        tasks = [(w, b) for w in date_windows(start, end, self.settings.granularity)
+                 for b in batched(sorted(ids), spec.batch_size)]
+        yield from self._imap(one, tasks)
+
+    def report_batches(self, spec: StreamSpec, ad_account_id: str, start: dt.date, end: dt.date, *,
+                       ids: list[str] | None = None, currency: str | None = None,
+                       tokens: dict[str, str] | None = None, on_token: Callable[[str, str], None] | None = None,
+                       today: dt.date | None = None) -> Iterator[pl.DataFrame]:
+        """The days of ``[start, end]`` that reports serve (see :mod:`pinsync.reports`), from
+        asynchronous reports: one typed frame per report span, in date order, with exactly the
+        columns, dtypes and values the synchronous calls give (:meth:`ads_analytics_batches`).
+
+        Args:
+            ids: keep only these entities (as the synchronous calls ask for); None keeps all.
+            tokens: report tokens saved by an earlier run (by key): those reports are polled,
+                not created again.
+            on_token: called with ``(key, token)`` right after a report is created, before
+                its first poll, so the caller can save it.
+            today: the current UTC date (default: :func:`pinsync.clock.today`).
+        """
+        if spec.report_level is None:
+            raise ValueError(f"{spec.name}: no report serves this stream")
+        self._warn_dropped(spec)
+        unsupported = [c for c in valid_columns_for_level(spec.level, self.settings.columns)
+                       if c in api.REPORT_UNSUPPORTED_COLUMNS]
+        if unsupported and self._warn_once(f"{spec.name}:report"):
+            log.warning("%s: reports cannot carry %s; history from reports has them empty", spec.name,
+                        ", ".join(unsupported))
+        type_body = self._ads_typer(spec, ad_account_id, currency)
+        jobs, spans = [], {}
+        for span in report_spans(start, end, self.settings.granularity, today or clock.today()):
+            body = self.settings.report_body(spec.level, spec.report_level, span)
+            key = report_key(ad_account_id, body)
+            jobs.append(ReportJob(key, body, f"{spec.name}: ad account {ad_account_id}, level {spec.report_level}, "
+                                             f"{span[0]}..{span[1]}"))
+            spans[key] = span
+        id_key = api.LEVEL_ID_COLUMN[spec.level]
+        id_col = id_key.lower()
+        runner = ReportRunner(self.client, self.report_policy)
+        for job, data in runner.run(REPORTS_PATH.format(ad_account_id=ad_account_id), jobs, tag=spec.name,
+                                    tokens=tokens, on_token=on_token):
+            body = flatten_report(data, id_key, spec.name)
+            del data
+            df = type_body(body, spans[job.key])
+            if ids is not None:
+                df = df.filter(pl.col(id_col).is_in(list(ids)))
+            self.on_progress(spec.name, df.height)
+            yield df
+
+    def _ads_typer(self, spec: StreamSpec, ad_account_id: str,
+                   currency: str | None) -> Callable[[bytes, tuple[dt.date, dt.date]], pl.DataFrame]:
+        """The function typing an ads analytics answer (a flat JSON array of rows) over a window
+        into the stream's frame: one for synchronous answers and reports alike."""
         columns = self.ads_analytics_columns(spec)
         id_key = api.LEVEL_ID_COLUMN[spec.level]
         source = {c.name: c.name.upper() for c in columns[:1]}
@@ -136,8 +216,6 @@ class Extractor:
         gran = self.settings.granularity
         if gran == "TOTAL":
             source.pop("date")
-        path = spec.path.format(ad_account_id=ad_account_id)
-        base = self.settings.params(spec.level)
         context = {
             "ad_account_id": pl.coalesce(pl.col("ad_account_id"), pl.lit(ad_account_id)),
             "granularity": pl.lit(gran),
@@ -149,22 +227,15 @@ class Extractor:
         }
         names = [c.name for c in columns]
 
-        def one(window: tuple[dt.date, dt.date], batch: list[str]) -> pl.DataFrame:
-            params = {**base, spec.id_param: ",".join(batch), "start_date": window[0].isoformat(),
-                      "end_date": window[1].isoformat()}
-            body = self._get_analytics(path, params, spec)
+        def type_body(body: bytes, window: tuple[dt.date, dt.date]) -> pl.DataFrame:
             with cpu_slot():
                 df = frames.read_json_array(body, columns, stream=spec.name, source_names=source, id_field=id_key)
                 del body
                 if gran == "TOTAL":
                     df = df.with_columns(date=pl.lit(window[0]), start_date=pl.lit(window[0]),
                                          end_date=pl.lit(window[1]))
-                df = df.with_columns(**context).select(names)
-            self.on_progress(spec.name, df.height)
-            return df
-
-        tasks = [(w, b) for w in date_windows(start, end, gran) for b in batched(sorted(ids), spec.batch_size)]
-        yield from self._imap(one, tasks)
+                return df.with_columns(**context).select(names)
+        return type_body
 
     @staticmethod
     def dedupe(spec: StreamSpec, df: pl.DataFrame) -> pl.DataFrame:
@@ -190,6 +261,12 @@ class Extractor:
                 return self.client.get_bytes(path, params, category=spec.category, tag=spec.name, expect="array")
             raise
 
+    def _warn_once(self, what: str) -> bool:
+        with self._multi_lock:
+            first = what not in self._warned
+            self._warned.add(what)
+        return first
+
     def _warn_dropped(self, spec: StreamSpec) -> None:
         """Warn once per stream about chosen columns its level cannot serve (the defaults'
         id and name columns of other levels are expected to drop out: no warning)."""
@@ -197,10 +274,7 @@ class Extractor:
 
         valid = valid_columns_for_level(spec.level, self.settings.columns)
         dropped = [c for c in self.settings.columns if c not in valid and c not in DEFAULT_ANALYTICS_COLUMNS]
-        with self._multi_lock:
-            first = dropped and spec.name not in self._warned
-            self._warned.add(spec.name)
-        if first:
+        if dropped and self._warn_once(spec.name):
             log.warning("%s: columns not valid at the %s level are not requested: %s", spec.name,
                         spec.level.replace("_", " "), ", ".join(dropped))
 

@@ -19,6 +19,8 @@ _PATTERNS = [
     re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?(?:bearer|basic)\s+)[^\s'\",}]+"),
     # form fields (refresh_token=...) and JSON members ("access_token": "...")
     re.compile(r"(?i)((?:access_token|refresh_token|client_secret)(?:=|['\"]\s*:\s*['\"]))[^\s'\"&,}]+"),
+    # the signature of a pre-signed link (a report file on S3), e.g. in urllib3's debug lines
+    re.compile(r"(?i)((?:X-Amz-(?:Signature|Credential|Security-Token)|Signature|AWSAccessKeyId)=)[^\s'\"&#]+"),
 ]
 
 
@@ -42,6 +44,12 @@ def redact(text: str) -> str:
     for p in _PATTERNS:
         text = p.sub(lambda m: m.group(1) + MASK, text)
     return text
+
+
+def redact_url(url: str) -> str:
+    """``url`` without its query string: a pre-signed link's signature is a credential."""
+    base, sep, _ = url.partition("?")
+    return redact(base) + ("?..." if sep else "")
 
 
 class RedactingFilter(logging.Filter):

@@ -180,7 +180,9 @@ def test_route_categories_follow_the_spec():
            ("GET", "/ad_accounts/{ad_account_id}/campaigns/analytics"): "campaign_analytics",
            ("GET", "/ad_accounts/{ad_account_id}/ad_groups/analytics"): "ad_group_analytics",
            ("GET", "/ad_accounts/{ad_account_id}/ads/analytics"): "ad_analytics",
-           ("GET", "/pins/{pin_id}/analytics"): "pin_analytics", ("GET", "/pins/analytics"): "multi_pin_analytics"}
+           ("GET", "/pins/{pin_id}/analytics"): "pin_analytics", ("GET", "/pins/analytics"): "multi_pin_analytics",
+           ("POST", "/ad_accounts/{ad_account_id}/reports"): "create_report",
+           ("GET", "/ad_accounts/{ad_account_id}/reports"): "get_report"}
     for (method, path), route in ops.items():
         assert ROUTE_CATEGORY[route] == spec["paths"][path][method.lower()]["x-ratelimit-category"], route
     assert set(ROUTE_CATEGORY) == set(ops.values())

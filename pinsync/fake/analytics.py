@@ -395,7 +395,8 @@ def _families_for(level: str, item: dict, objective: str, r: random.Random) -> f
     return frozenset(fams)
 
 
-_BASE_VOLUME = {"campaign": (2_000, 60_000), "ad_group": (800, 25_000), "ad": (60, 8_000)}
+_BASE_VOLUME = {"advertiser": (5_000, 150_000), "campaign": (2_000, 60_000), "ad_group": (800, 25_000),
+                "ad": (60, 8_000), "keyword": (30, 4_000)}
 
 
 def _day_frame(days: list[int], versions: dict[int, int], bucket: str | None) -> pl.DataFrame:
@@ -416,7 +417,7 @@ _HOURS = pl.DataFrame({"hr": list(range(24)), "c0": list(_PROFILE_CUM[:24]), "c1
 
 # Attribute columns that are one field of the entity or of its parents: column -> (whose, field).
 _FIELD_COLUMNS = {
-    "AD_ACCOUNT_ID": ("item", "ad_account_id"), "ADVERTISER_ID": ("item", "ad_account_id"),
+    "AD_ACCOUNT_ID": ("account", "id"), "ADVERTISER_ID": ("account", "id"),
     "CAMPAIGN_ID": ("campaign", "id"), "CAMPAIGN_NAME": ("campaign", "name"),
     "CAMPAIGN_ENTITY_STATUS": ("campaign", "status"), "CAMPAIGN_OBJECTIVE_TYPE": ("campaign", "objective_type"),
     "CAMPAIGN_DAILY_SPEND_CAP": ("campaign", "daily_spend_cap"),
@@ -428,8 +429,14 @@ _FIELD_COLUMNS = {
 }
 
 
+# The key naming the entity of a row, per level (reports of the keyword level key rows by
+# keyword id; the synchronous endpoints serve campaign, ad_group and ad).
+ROW_ID_KEY = {**api.LEVEL_ID_COLUMN, "advertiser": "ADVERTISER_ID"}
+
+
 class AdsAnalytics:
-    """Rows of the synchronous ads analytics endpoints for a :class:`Dataset`."""
+    """Rows of the ads analytics endpoints for a :class:`Dataset`: the synchronous ones
+    (campaign, ad_group, ad) and the reports (also advertiser and keyword)."""
 
     def __init__(self, ds: Dataset, state: AnalyticsState):
         self.ds = ds
@@ -448,8 +455,8 @@ class AdsAnalytics:
             m.base = int(lo * (hi / lo) ** r.random())
             m.cpm = r.randint(2_000_000, 14_000_000)            # micro-currency per 1000 impressions
             m.quality = 0.5 * 4 ** r.random()                   # 0.5 .. 2.0
-            objective = item.get("objective_type") or self.ds.campaign_by_id[item["campaign_id"]]["objective_type"]
-            m.families = _families_for(level, item, objective, r)
+            campaign = self.ds.lineage(level, entity_id)[1]
+            m.families = _families_for(level, item, campaign["objective_type"] if campaign else "", r)
             m.first, m.last = self.ds.activity[level][entity_id]
             self._meta[key] = m
         return m
@@ -457,14 +464,8 @@ class AdsAnalytics:
     # ------------------------------------------------------------------ attributes
     def attributes(self, level: str, item: dict, columns: list[str]) -> dict[str, Any]:
         """The attribute columns (names, ids, statuses, settings) of ``item``; unset ones are None."""
-        ds = self.ds
-        if level == "campaign":
-            camp, group, ad = item, None, None
-        elif level == "ad_group":
-            camp, group, ad = ds.campaign_by_id[item["campaign_id"]], item, None
-        else:
-            camp, group, ad = ds.campaign_by_id[item["campaign_id"]], ds.ad_group_by_id[item["ad_group_id"]], item
-        sources = {"campaign": camp, "ad_group": group, "ad": ad, "item": item}
+        account, camp, group, ad = self.ds.lineage(level, item["id"])
+        sources = {"campaign": camp, "ad_group": group, "ad": ad, "account": account}
         out: dict[str, Any] = {}
         for c in columns:
             v: Any = None
@@ -472,11 +473,11 @@ class AdsAnalytics:
                 source, field = _FIELD_COLUMNS[c]
                 if sources[source] is not None:
                     v = sources[source][field]
-            elif c == "CAMPAIGN_BUDGET_OPTIMIZATION":
+            elif camp is not None and c == "CAMPAIGN_BUDGET_OPTIMIZATION":
                 v = bool(camp["is_campaign_budget_optimization"])
-            elif c == "IS_PREMIERE_CAMPAIGN":
+            elif camp is not None and c == "IS_PREMIERE_CAMPAIGN":
                 v = False
-            elif c == "ORDER_LINE_NAME":
+            elif camp is not None and c == "ORDER_LINE_NAME":
                 v = f"IO {camp['order_line_id']}" if camp["order_line_id"] else None
             elif group is not None and c == "AD_GROUP_BUDGET_IN_LOCAL_CURRENCY":
                 b = group["budget_in_micro_currency"]
@@ -507,12 +508,12 @@ class AdsAnalytics:
         """
         ds = self.ds
         state = state or self.state
-        id_col = api.LEVEL_ID_COLUMN[level]
+        id_col = ROW_ID_KEY[level]
         items = ds.by_level(level)
         entities: dict[str, dict] = {}
         for i in ids:
             item = items.get(i)
-            if item is not None and item["ad_account_id"] == account_id:
+            if item is not None and ds.lineage(level, i)[0]["id"] == account_id:
                 entities.setdefault(i, item)
 
         cols = [c for c in dict.fromkeys(columns)

@@ -28,7 +28,11 @@ Choices (not from the API):
   all for drafts; a child's window lies inside its parent's. Analytics come only from
   inside that window;
 * all pins have ``media.media_type == "image"``; some ads promote pins of the dataset
-  (those pins have ``has_been_promoted: true``), others promote pins of other users.
+  (those pins have ``has_been_promoted: true``), others promote pins of other users;
+* keywords (``Keyword`` objects, served only through reports) belong to ad groups: 0-3 per
+  ad group, drawn from their own random stream so that adding them changed nothing else;
+  a keyword delivers inside its ad group's window (from a few days after its start),
+  negative keywords never; an ad account's window spans its campaigns' windows.
 
 Everything is a function of the constructor arguments (``today`` included), so two
 datasets built with the same arguments are equal.
@@ -120,8 +124,10 @@ class Dataset:
     Attributes:
         ad_accounts, campaigns, ad_groups, ads, pins: lists of API items (dicts). Campaigns,
             ad groups and ads are in id order; pins in id (= creation) order.
-        activity: ``{"campaign"|"ad_group"|"ad": {id: (first_day, last_day)}}`` with day
-            ordinals (:func:`to_ord`); ``first > last`` means the entity never delivered.
+        keywords: ``Keyword`` items of the ad groups, in id order.
+        activity: ``{"advertiser"|"campaign"|"ad_group"|"ad"|"keyword": {id: (first_day,
+            last_day)}}`` with day ordinals (:func:`to_ord`); ``first > last`` means the entity
+            never delivered ("advertiser" is keyed by ad account id).
     """
 
     def __init__(self, seed: int = 7, accounts: int = 3, campaigns_per_account: int = 8,
@@ -148,7 +154,9 @@ class Dataset:
         self.ad_groups: list[dict] = []
         self.ads: list[dict] = []
         self.pins: list[dict] = []
-        self.activity: dict[str, dict[str, tuple[int, int]]] = {"campaign": {}, "ad_group": {}, "ad": {}}
+        self.keywords: list[dict] = []
+        self.activity: dict[str, dict[str, tuple[int, int]]] = {"campaign": {}, "ad_group": {}, "ad": {},
+                                                                "keyword": {}, "advertiser": {}}
         self.owner_username = ""
         self._next_pin_id = 0
 
@@ -157,6 +165,8 @@ class Dataset:
         self._gen_campaigns()
         self._gen_ad_groups()
         self._gen_ads()
+        self._gen_keywords()
+        self._advertiser_windows()
         self.reindex()
 
     def advance(self, days: int = 1) -> "Dataset":
@@ -185,10 +195,27 @@ class Dataset:
         self.ad_group_by_id = {g["id"]: g for g in self.ad_groups}
         self.ad_by_id = {a["id"]: a for a in self.ads}
         self.pin_by_id = {p["id"]: p for p in self.pins}
+        self.keyword_by_id = {k["id"]: k for k in self.keywords}
 
     def by_level(self, level: str) -> dict[str, dict]:
-        """``{id: item}`` for ``campaign``, ``ad_group`` or ``ad``."""
-        return {"campaign": self.campaign_by_id, "ad_group": self.ad_group_by_id, "ad": self.ad_by_id}[level]
+        """``{id: item}`` for ``advertiser`` (ad accounts), ``campaign``, ``ad_group``, ``ad`` or ``keyword``."""
+        return {"advertiser": self.account_by_id, "campaign": self.campaign_by_id, "ad_group": self.ad_group_by_id,
+                "ad": self.ad_by_id, "keyword": self.keyword_by_id}[level]
+
+    def lineage(self, level: str, entity_id: str) -> tuple[dict, dict | None, dict | None, dict | None]:
+        """(ad account, campaign, ad group, ad) of an entity of ``level``; None above it."""
+        item = self.by_level(level)[entity_id]
+        if level == "advertiser":
+            return item, None, None, None
+        group = ad = None
+        if level == "keyword":
+            group = self.ad_group_by_id[item["parent_id"]]
+        elif level == "ad_group":
+            group = item
+        elif level == "ad":
+            ad, group = item, self.ad_group_by_id[item["ad_group_id"]]
+        campaign = self.campaign_by_id[group["campaign_id"] if group else item["id"]]
+        return self.account_by_id[campaign["ad_account_id"]], campaign, group, ad
 
     def items(self, kind: str) -> list[dict]:
         """The item list for ``ad_accounts``, ``campaigns``, ``ad_groups``, ``ads`` or ``pins``."""
@@ -551,3 +578,33 @@ class Dataset:
                 "summary_status": summary,
             })
             self.activity["ad"][aid] = window
+
+    # ------------------------------------------------------------------ keywords
+    def _gen_keywords(self) -> None:
+        rng = random.Random(f"pinsync-fake:{self.seed}:keywords")   # its own stream: nothing else moves
+        cur = 541_000_000_000_000_000 + rng.randrange(10 ** 12)
+        for grp in self.ad_groups:
+            first, last = self.activity["ad_group"][grp["id"]]
+            for _ in range(rng.randint(0, 3)):
+                cur += rng.randint(10 ** 5, 10 ** 8)
+                kid = str(cur)
+                match = _weighted(rng, (("BROAD", 45), ("PHRASE", 30), ("EXACT", 20), ("EXACT_NEGATIVE", 3),
+                                        ("PHRASE_NEGATIVE", 2)))
+                value = f"{ADJECTIVES[rng.randrange(len(ADJECTIVES))].lower()} {SUBJECTS[rng.randrange(len(SUBJECTS))]}"
+                self.keywords.append({"id": kid, "archived": grp["status"] == "ARCHIVED" or rng.random() < 0.05,
+                                      "parent_id": grp["id"], "parent_type": "ad_group", "type": "keyword",
+                                      "bid": None, "match_type": match, "value": value})
+                window = (first + rng.randint(0, 5), last)
+                if match.endswith("_NEGATIVE"):
+                    window = (first, first - 1)
+                self.activity["keyword"][kid] = window
+
+    def _advertiser_windows(self) -> None:
+        spans: dict[str, list[tuple[int, int]]] = {a["id"]: [] for a in self.ad_accounts}
+        for c in self.campaigns:
+            first, last = self.activity["campaign"][c["id"]]
+            if first <= last:
+                spans[c["ad_account_id"]].append((first, last))
+        for acc_id, windows in spans.items():
+            self.activity["advertiser"][acc_id] = ((min(f for f, _ in windows), max(la for _, la in windows))
+                                                   if windows else (self.today_ord, self.today_ord - 1))

@@ -16,7 +16,9 @@ Faithful to the real API (spec v5.23.0, ``shared/docs/pinterest-api.md``):
   last page has ``bookmark: null``); entity lists default to ACTIVE and PAUSED only;
   ``entity_statuses`` and id filters accept repeated keys and comma-joined values;
 * ``POST /oauth/token`` (HTTP Basic app id/secret, form ``grant_type=refresh_token``)
-  rotates the refresh token: the old one stops working.
+  rotates the refresh token: the old one stops working;
+* asynchronous reports (``POST``/``GET /ad_accounts/{id}/reports``) and the download host
+  their links point to: see :mod:`pinsync.fake.reports`.
 
 Choices where the API is silent (also see the analytics module):
 
@@ -69,6 +71,7 @@ from pinsync.fake.analytics import (CORE_COLUMNS, LEVEL_IDS_PARAM, AdsAnalytics,
 from pinsync.fake.data import DAY, Dataset, to_ord
 from pinsync.fake.errors import FakeApiError
 from pinsync.fake.faults import HTML_BODY, Fault, FaultSchedule
+from pinsync.fake.reports import Reports
 
 _ACCOUNT = r"/v5/ad_accounts/(?P<account>[^/]+)"
 # (method, pattern, route name, x-ratelimit-category of the spec's operation)
@@ -80,6 +83,8 @@ ROUTES = (
     ("GET", _ACCOUNT + r"/campaigns/analytics", "campaign_analytics", "ads_analytics"),
     ("GET", _ACCOUNT + r"/ad_groups/analytics", "ad_group_analytics", "ads_analytics"),
     ("GET", _ACCOUNT + r"/ads/analytics", "ad_analytics", "ads_analytics"),
+    ("POST", _ACCOUNT + r"/reports", "create_report", "ads_analytics"),
+    ("GET", _ACCOUNT + r"/reports", "get_report", "ads_analytics"),
     ("GET", r"/v5/pins", "pins", "org_read"),
     ("GET", r"/v5/pins/analytics", "multi_pin_analytics", "org_analytics"),
     ("GET", r"/v5/pins/(?P<pin>[^/]+)/analytics", "pin_analytics", "org_analytics"),
@@ -88,6 +93,7 @@ ROUTES = (
 _COMPILED = tuple((m, re.compile(f"^{p}$"), name, cat) for m, p, name, cat in ROUTES)
 ROUTE_CATEGORY = {name: cat for _, _, name, cat in ROUTES}
 ROUTE_NAMES = tuple(ROUTE_CATEGORY)
+DOWNLOAD_ROUTE = "report_download"       # requests to the download host (faults may target it)
 PAGINATED = frozenset({"ad_accounts", "campaigns", "ad_groups", "ads", "pins"})
 _LIST_LEVEL = {"campaigns": "campaign", "ad_groups": "ad_group", "ads": "ad"}
 _ANALYTICS_LEVEL = {"campaign_analytics": "campaign", "ad_group_analytics": "ad_group", "ad_analytics": "ad"}
@@ -149,7 +155,9 @@ class FakePinterest:
         rate_limit_window: the sliding window, seconds.
 
     Observability: ``calls`` (Counter by route name, every request), ``requests`` (list of
-    ``(method, path, query)``), ``refresh_count``, ``current_refresh_token``.
+    ``(method, path, query)``), ``downloads`` (list of ``(method, path, query, headers)``
+    the download host received), ``refresh_count``, ``current_refresh_token``.
+    Reports: ``reports`` (:class:`~pinsync.fake.reports.Reports`: its timings and switches).
     """
 
     def __init__(self, dataset: Dataset, access_tokens=("demo-token",), client_id: str = "app-id",
@@ -171,6 +179,7 @@ class FakePinterest:
         self.lock = threading.RLock()
         self.calls: collections.Counter = collections.Counter()
         self.requests: list[tuple[str, str, dict[str, list[str]]]] = []
+        self.downloads: list[tuple[str, str, dict[str, list[str]], dict[str, str]]] = []
         self.refresh_count = 0
         self._issued: set[str] = set()
         self._static_expired = False
@@ -182,6 +191,7 @@ class FakePinterest:
         self.analytics_state = AnalyticsState()
         self._ads = AdsAnalytics(dataset, self.analytics_state)
         self._pins = PinAnalytics(dataset, self.analytics_state)
+        self.reports = Reports(dataset, self._ads)
 
     # ================================================================== entry points
     def handle(self, method: str, path: str, query=None, headers=None, body: bytes = b"") -> tuple[int, dict, bytes]:
@@ -209,14 +219,37 @@ class FakePinterest:
         hdrs = {str(k).lower(): str(v) for k, v in (headers or {}).items()}
         with self.lock:
             reply = self._dispatch(method.upper(), split.path.rstrip("/") or "/", q, hdrs, body or b"")
+        return self._finish(reply)
+
+    def serve_download(self, method: str, path: str, query=None, headers=None) -> Reply:
+        """Answer a request to the download host (report files; see :mod:`pinsync.fake.reports`).
+        Faults target it as route ``"report_download"``."""
+        split = urlsplit(path)
+        q = _norm_query(query)
+        hdrs = {str(k).lower(): str(v) for k, v in (headers or {}).items()}
+        with self.lock:
+            self.calls[DOWNLOAD_ROUTE] += 1
+            self.downloads.append((method.upper(), split.path, q, dict(hdrs)))
+            fault = self._faults.take(DOWNLOAD_ROUTE, False)
+
+            def respond(repeat_bookmark: bool = False) -> Reply:
+                status, body = self.reports.download(method.upper(), split.path, q, hdrs)
+                if callable(body):
+                    return Reply(status, {"Content-Type": "binary/octet-stream"}, compute=body)
+                return Reply(status, {"Content-Type": "application/xml"}, body)
+            reply = self._fault_reply(fault, respond) if fault is not None else respond()
+            reply.headers["x-amz-request-id"] = self._request_id()
+        return self._finish(reply)
+
+    def _finish(self, reply: Reply) -> Reply:
+        """Compute the body (outside the lock), set Content-Length, sleep a ``timeout`` fault's delay."""
         if reply.compute is not None:       # analytics: validated under the lock, computed in parallel
             compute, reply.compute = reply.compute, None
             try:
                 reply.body = compute()
             except Exception as e:          # a bug in the fake: loud, but still an HTTP answer
-                rid = reply.headers["x-pinterest-rid"]
-                reply = _json_reply(500, {"code": 500, "message": f"fake API error: {type(e).__name__}: {e}"},
-                                    {"x-pinterest-rid": rid})
+                keep = {k: v for k, v in reply.headers.items() if k in ("x-pinterest-rid", "x-amz-request-id")}
+                reply = _json_reply(500, {"code": 500, "message": f"fake API error: {type(e).__name__}: {e}"}, keep)
         reply.headers["Content-Length"] = str(len(reply.body))
         if reply.delay:
             time.sleep(reply.delay)
@@ -232,8 +265,9 @@ class FakePinterest:
     def add_fault(self, route: str, kind: str, times: int = 1, status: int | None = None, body=None,
                   headers: dict | None = None, after: int = 0) -> None:
         """Schedule a fault (see :mod:`pinsync.fake.faults`)."""
-        if route != "*" and route not in ROUTE_CATEGORY:
-            raise ValueError(f"unknown route {route!r}; expected '*' or one of {', '.join(ROUTE_NAMES)}")
+        if route != "*" and route not in ROUTE_CATEGORY and route != DOWNLOAD_ROUTE:
+            raise ValueError(f"unknown route {route!r}; expected '*' or one of "
+                             f"{', '.join(ROUTE_NAMES + (DOWNLOAD_ROUTE,))}")
         with self.lock:
             self._faults.add(Fault(route, kind, times, status, body, dict(headers or {}), after))
 
@@ -372,15 +406,17 @@ class FakePinterest:
         route, params, category, allowed = "unknown", {}, None, True
         for m, pattern, name, cat in _COMPILED:
             match = pattern.match(path)
-            if match:
+            if match and (route == "unknown" or m == method):   # a path of several methods: the method's route
                 route, params, category, allowed = name, match.groupdict(), cat, (m == method)
-                break
+                if allowed:
+                    break
         self.calls[route] += 1
         self.requests.append((method, path, query))
         try:
             fault = self._faults.take(route, bool(query.get("bookmark", [""])[-1]))
             if fault is not None:
-                reply = self._fault_reply(fault, route, method, params, query, headers, body, category, allowed)
+                reply = self._fault_reply(fault, lambda repeat_bookmark=False: self._respond(
+                    route, method, params, query, headers, body, category, allowed, repeat_bookmark))
             else:
                 reply = self._respond(route, method, params, query, headers, body, category, allowed)
         except FakeApiError as e:
@@ -390,7 +426,7 @@ class FakePinterest:
         reply.headers["x-pinterest-rid"] = self._request_id()
         return reply
 
-    def _fault_reply(self, fault: Fault, route, method, params, query, headers, body, category, allowed) -> Reply:
+    def _fault_reply(self, fault: Fault, respond: Callable[..., Reply]) -> Reply:
         if fault.kind == "reset":
             return Reply(0, action="reset")
         if fault.kind == "status":
@@ -407,8 +443,7 @@ class FakePinterest:
         if fault.kind == "empty":
             return Reply(fault.status or 200, {"Content-Type": JSON_TYPE, **fault.headers}, b"")
         try:
-            reply = self._respond(route, method, params, query, headers, body, category, allowed,
-                                  repeat_bookmark=fault.kind == "repeat_bookmark")
+            reply = respond(repeat_bookmark=fault.kind == "repeat_bookmark")
         except FakeApiError as e:
             reply = _json_reply(e.status, e.body(), e.headers)
         reply.headers.update(fault.headers)
@@ -440,6 +475,13 @@ class FakePinterest:
                 account = self._account(params["account"])
                 job = self._analytics_job(_ANALYTICS_LEVEL[route], account, query)
                 reply = Reply(200, {"Content-Type": JSON_TYPE}, compute=lambda: job().encode())
+            elif route == "create_report":
+                account = self._account(params["account"])
+                reply = _json_reply(200, self.reports.create(account, query, body, self.analytics_state.snapshot()))
+            elif route == "get_report":
+                answer, compute = self.reports.poll(self._account(params["account"]), query)
+                reply = _json_reply(200, answer) if compute is None else Reply(
+                    200, {"Content-Type": JSON_TYPE}, compute=lambda: _dumps(compute()))
             elif route == "pin_analytics":
                 job = self._pin_analytics_job(params["pin"], query)
                 reply = Reply(200, {"Content-Type": JSON_TYPE}, compute=lambda: _dumps(job()))

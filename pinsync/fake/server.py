@@ -3,7 +3,8 @@
 ``FakeServer`` binds a free port, serves from a daemon thread (one thread per connection,
 HTTP/1.1 keep-alive) and carries out the transport-level faults the router asks for:
 ``reset`` closes the socket with an RST and no response; ``truncate`` sends the headers
-and half the body, then closes.
+and half the body, then closes. Alongside, on a second port, it runs the *download host*
+that report links point to (a stand-in for S3: no Pinterest credential belongs there).
 """
 
 from __future__ import annotations
@@ -44,13 +45,15 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args) -> None:   # noqa: A002 - quiet by default
         pass
 
+    def _serve(self, method: str, path: str, query: dict, headers: dict, body: bytes):
+        return self.server.fake.serve(method, path, query, headers, body)     # type: ignore[attr-defined]
+
     def _handle(self, method: str) -> None:
-        fake: FakePinterest = self.server.fake       # type: ignore[attr-defined]
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length > 0 else b""
         split = urlsplit(self.path)
         query = parse_qs(split.query, keep_blank_values=True)
-        reply = fake.serve(method, split.path, query, dict(self.headers.items()), body)
+        reply = self._serve(method, split.path, query, dict(self.headers.items()), body)
         try:
             if reply.action == "reset":
                 self._reset()
@@ -80,6 +83,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.connection.close()
 
 
+class _DownloadHandler(_Handler):
+    server_version = "pinsync-fake-download/1"
+
+    def _serve(self, method: str, path: str, query: dict, headers: dict, body: bytes):
+        return self.server.fake.serve_download(method, path, query, headers)   # type: ignore[attr-defined]
+
+
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -97,6 +107,7 @@ class FakeServer:
     Attributes:
         url: the API base URL, ``http://127.0.0.1:<port>/v5`` (``/oauth/token`` is under it).
         port: the bound port.
+        download_url: the download host, ``http://127.0.0.1:<another port>`` (report links).
     """
 
     def __init__(self, fake: FakePinterest, host: str = "127.0.0.1", port: int = 0):
@@ -104,7 +115,8 @@ class FakeServer:
         self.host = host
         self._port = port
         self._httpd: _HTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._downloads: _HTTPServer | None = None
+        self._threads: list[threading.Thread] = []
 
     @property
     def port(self) -> int:
@@ -116,26 +128,38 @@ class FakeServer:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}/v5"
 
+    @property
+    def download_url(self) -> str:
+        if self._downloads is None:
+            raise RuntimeError("the server is not running")
+        return f"http://{self.host}:{self._downloads.server_address[1]}"
+
     def start(self) -> "FakeServer":
         if self._httpd is not None:
             return self
-        httpd = _HTTPServer((self.host, self._port), _Handler)
-        httpd.fake = self.fake            # type: ignore[attr-defined]
-        self._httpd = httpd
-        self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name=f"fake-pinterest:{self.port}", daemon=True)
-        self._thread.start()
+        self._httpd = self._serve(_HTTPServer((self.host, self._port), _Handler), "fake-pinterest")
+        self._downloads = self._serve(_HTTPServer((self.host, 0), _DownloadHandler), "fake-downloads")
+        with self.fake.lock:
+            self.fake.reports.base_url = self.download_url
         return self
 
+    def _serve(self, httpd: _HTTPServer, name: str) -> _HTTPServer:
+        httpd.fake = self.fake            # type: ignore[attr-defined]
+        thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                  name=f"{name}:{httpd.server_address[1]}", daemon=True)
+        thread.start()
+        self._threads.append(thread)
+        return httpd
+
     def stop(self) -> None:
-        httpd, self._httpd = self._httpd, None
-        if httpd is None:
-            return
-        httpd.shutdown()
-        httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        servers = [s for s in (self._httpd, self._downloads) if s is not None]
+        self._httpd = self._downloads = None
+        for httpd in servers:
+            httpd.shutdown()
+            httpd.server_close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self._threads = []
 
     def __enter__(self) -> "FakeServer":
         return self.start()

@@ -18,7 +18,8 @@ class StreamSpec:
 
     Attributes:
         name: the stream (and table) name.
-        kind: ``entity``, ``ads_analytics`` or ``pin_analytics``.
+        kind: ``entity``, ``ads_analytics``, ``pin_analytics``, or ``ads_report`` (ads
+            metrics only reports serve).
         path: the endpoint path below the API URL; ``{ad_account_id}`` / ``{pin_id}`` are
             filled from the parent.
         category: Pinterest's rate-limit category of the endpoint.
@@ -30,6 +31,8 @@ class StreamSpec:
         level: analytics level (``campaign``, ``ad_group``, ``ad``) for ads analytics.
         id_param: the query parameter that carries the batched ids.
         batch_size: ids per analytics call.
+        report_level: the ``level`` of the asynchronous report that serves this stream's
+            history (days the synchronous endpoints no longer serve); None: none does.
         description: one line for ``pinsync streams`` and the README.
     """
 
@@ -45,6 +48,7 @@ class StreamSpec:
     level: str | None = None
     id_param: str | None = None
     batch_size: int | None = None
+    report_level: str | None = None
     description: str = ""
 
 

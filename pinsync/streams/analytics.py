@@ -3,7 +3,8 @@
 Windows: the synchronous endpoints serve at most 90 days back (we ask for 89: the
 server's "today" is UTC) and spans of at most 90 days; HOUR serves 8 days back in spans
 of 3. WEEK and MONTH windows start on a bucket start (Monday; the 1st) so that no stored
-bucket is a partial sum. Today is never requested: it is not complete yet.
+bucket is a partial sum. Today is never requested: it is not complete yet. Older days
+come from asynchronous reports (``report_level``; see :mod:`pinsync.reports`).
 """
 
 from __future__ import annotations
@@ -23,15 +24,15 @@ ANALYTICS_STREAMS = (
     StreamSpec("campaign_analytics", "ads_analytics", "ad_accounts/{ad_account_id}/campaigns/analytics",
                "ads_analytics", "campaigns", ("campaign_id", "date"), "date", ("ad_account_id", "date"),
                level="campaign", id_param="campaign_ids", batch_size=api.ANALYTICS_IDS_MAX,
-               description="Campaign metrics per day (or configured granularity)"),
+               report_level="CAMPAIGN", description="Campaign metrics per day (or configured granularity)"),
     StreamSpec("ad_group_analytics", "ads_analytics", "ad_accounts/{ad_account_id}/ad_groups/analytics",
                "ads_analytics", "ad_groups", ("ad_group_id", "date"), "date", ("ad_account_id", "date"),
                level="ad_group", id_param="ad_group_ids", batch_size=api.ANALYTICS_IDS_MAX,
-               description="Ad group metrics per day (or configured granularity)"),
+               report_level="AD_GROUP", description="Ad group metrics per day (or configured granularity)"),
     StreamSpec("ad_analytics", "ads_analytics", "ad_accounts/{ad_account_id}/ads/analytics",
                "ads_analytics", "ads", ("ad_id", "date"), "date", ("ad_account_id", "date"),
                level="ad", id_param="ad_ids", batch_size=api.ANALYTICS_IDS_MAX,
-               description="Ad metrics per day (or configured granularity)"),
+               report_level="PIN_PROMOTION", description="Ad metrics per day (or configured granularity)"),
     StreamSpec("pin_analytics", "pin_analytics", "pins/{pin_id}/analytics", "org_analytics", "pins",
                ("pin_id", "app_type", "date"), "date", ("date",),
                id_param="pin_ids", batch_size=api.PIN_IDS_MAX,
@@ -39,6 +40,15 @@ ANALYTICS_STREAMS = (
 )
 
 MULTI_PIN_PATH = "pins/analytics"
+REPORTS_PATH = "ad_accounts/{ad_account_id}/reports"
+
+# Streams only reports serve. Not in ``STREAMS`` yet: the orchestrator learns report-only
+# streams first.
+REPORT_STREAMS = (
+    StreamSpec("keyword_analytics", "ads_report", REPORTS_PATH, "ads_analytics", "ad_accounts",
+               ("keyword_id", "date"), "date", ("ad_account_id", "date"), level="keyword", report_level="KEYWORD",
+               description="Keyword metrics per day (or configured granularity), from reports"),
+)
 
 
 def batched(ids: Sequence[T], size: int) -> Iterator[list[T]]:
@@ -64,7 +74,8 @@ def align_start(day: dt.date, granularity: str) -> dt.date:
     return day
 
 
-def _next_bucket(day: dt.date, granularity: str) -> dt.date:
+def next_bucket(day: dt.date, granularity: str) -> dt.date:
+    """The start of the bucket after the one starting on ``day`` (DAY, HOUR, TOTAL: the next day)."""
     if granularity == "WEEK":
         return day + dt.timedelta(days=7)
     if granularity == "MONTH":
@@ -102,7 +113,7 @@ def fetch_range(
         start = floor
     if granularity in ("WEEK", "MONTH"):
         aligned = align_start(start, granularity)
-        start = aligned if aligned >= floor else _next_bucket(aligned, granularity)
+        start = aligned if aligned >= floor else next_bucket(aligned, granularity)
         # the last complete bucket ends the day before the current bucket starts
         end = align_start(today, granularity) - dt.timedelta(days=1)
     if start > end:
@@ -115,13 +126,16 @@ def warn_clamp(start_date: dt.date, floor: dt.date) -> None:
                 "(older history needs asynchronous reports)", start_date, floor)
 
 
-def date_windows(start: dt.date, end: dt.date, granularity: str = "DAY") -> list[tuple[dt.date, dt.date]]:
+def date_windows(start: dt.date, end: dt.date, granularity: str = "DAY",
+                 span: int | None = None) -> list[tuple[dt.date, dt.date]]:
     """Split ``[start, end]`` into the fewest request windows the API allows.
 
-    Spans are at most 90 days (3 for HOUR); WEEK and MONTH windows break on bucket
-    boundaries so a bucket is never split across two requests.
+    Spans are at most ``span`` days (default: the synchronous endpoints' 90, 3 for HOUR);
+    WEEK and MONTH windows break on bucket boundaries so a bucket is never split across
+    two requests.
     """
-    span = api.HOUR_MAX_SPAN_DAYS if granularity == "HOUR" else api.ANALYTICS_MAX_SPAN_DAYS
+    if span is None:
+        span = api.HOUR_MAX_SPAN_DAYS if granularity == "HOUR" else api.ANALYTICS_MAX_SPAN_DAYS
     out = []
     cur = start
     while cur <= end:
@@ -129,8 +143,8 @@ def date_windows(start: dt.date, end: dt.date, granularity: str = "DAY") -> list
         if granularity in ("WEEK", "MONTH") and last < end:
             # back off to the end of the last whole bucket inside the span
             b = cur
-            while _next_bucket(b, granularity) - dt.timedelta(days=1) <= last:
-                b = _next_bucket(b, granularity)
+            while next_bucket(b, granularity) - dt.timedelta(days=1) <= last:
+                b = next_bucket(b, granularity)
             last = b - dt.timedelta(days=1) if b > cur else last
         out.append((cur, last))
         cur = last + dt.timedelta(days=1)

@@ -1,0 +1,252 @@
+"""Asynchronous ads reports: the history the synchronous analytics endpoints no longer serve.
+
+The synchronous endpoints serve 90 days back (HOUR: 8). Older days, up to 914 days back,
+come from ``POST /ad_accounts/{id}/reports``. For a stream's history pinsync asks for the
+same columns, granularity, attribution windows and conversion report time as its
+synchronous calls, in the fewest reports: one per level, ad account and span of at most
+186 days (HOUR: 3 days, within 8 back; WEEK and MONTH spans hold whole buckets), see
+:func:`report_spans`. Each report is then
+
+1. created, and its token handed to the caller at once (``on_token``), before the first
+   poll: a run stopped while waiting (Ctrl-C, a crash) polls the same report next time
+   (``tokens``) instead of creating another;
+2. polled (``GET /ad_accounts/{id}/reports?token=``) after waits growing from 1 s to 30 s,
+   for at most :attr:`ReportPolicy.timeout` seconds of waiting; each poll is a request of
+   the ``ads_analytics`` rate-limit category. ``EXPIRED``, ``FAILED``, ``CANCELLED`` and
+   ``DOES_NOT_EXIST`` create it again, at most :attr:`ReportPolicy.max_creations` times;
+3. downloaded from its pre-signed link (:meth:`PinterestClient.download`: no credentials;
+   a truncated or unparsable file is fetched again; an expired link is replaced by
+   polling once more);
+4. flattened into the synchronous endpoints' shape (:func:`flatten_report`), which the
+   extractor types with the very function that types synchronous answers.
+
+Several reports of one call are in flight at once (:attr:`ReportPolicy.in_flight`); their
+waits happen in the calling thread between polls, so no worker of the request pool sleeps.
+Failures name the ad account, the level and the span.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from pinsync import api
+from pinsync.client import PinterestClient
+from pinsync.errors import ApiError, Cancelled, PayloadError
+from pinsync.streams.analytics import align_start, date_windows, next_bucket
+
+log = logging.getLogger("pinsync.reports")
+DAY = dt.timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class ReportPolicy:
+    """How long and how often to wait for reports.
+
+    Attributes:
+        first_wait: seconds before the first poll of a new report; each wait doubles.
+        max_wait: the longest wait between two polls.
+        timeout: seconds of waiting for one report before its unit fails (the next run
+            polls the same report again, if it is still valid).
+        max_creations: reports created for one span (a report that ends EXPIRED, FAILED,
+            CANCELLED or DOES_NOT_EXIST is created again) before its unit fails.
+        max_links: refused download links for one report before its unit fails.
+        in_flight: reports of one call created and polled at once.
+        sleep: waits this long (tests); None waits on the client's cancel event, so a
+            stopped run stops waiting at once.
+    """
+
+    first_wait: float = 1.0
+    max_wait: float = 30.0
+    timeout: float = 1800.0
+    max_creations: int = 3
+    max_links: int = 3
+    in_flight: int = 4
+    sleep: Callable[[float], None] | None = None
+
+
+# -- what to ask for ------------------------------------------------------------------------
+
+def report_floor(today: dt.date, granularity: str = "DAY") -> dt.date:
+    """The oldest day reports serve, with a day of margin (the server's "today" is UTC)."""
+    back = api.REPORT_HOUR_SAFE_DAYS_BACK if granularity == "HOUR" else api.REPORT_SAFE_DAYS_BACK
+    return today - dt.timedelta(days=back)
+
+
+def report_spans(start: dt.date, end: dt.date, granularity: str, today: dt.date) -> list[tuple[dt.date, dt.date]]:
+    """The report spans covering ``[start, end]``: the fewest, in date order.
+
+    The days are first cut to what reports serve (from :func:`report_floor` to yesterday);
+    spans hold at most 186 days (HOUR: 3). WEEK and MONTH spans start on a bucket start
+    and hold whole buckets only, like the synchronous windows, so no stored bucket is a
+    partial sum.
+    """
+    floor = report_floor(today, granularity)
+    start, end = max(start, floor), min(end, today - DAY)
+    if granularity in ("WEEK", "MONTH"):
+        aligned = align_start(start, granularity)
+        start = aligned if aligned >= floor else next_bucket(aligned, granularity)
+        end = align_start(end + DAY, granularity) - DAY       # the last bucket that ends by `end`
+    if start > end:
+        return []
+    span = api.REPORT_HOUR_MAX_SPAN_DAYS if granularity == "HOUR" else api.REPORT_MAX_SPAN_DAYS
+    return date_windows(start, end, granularity, span)
+
+
+def report_requests(start: dt.date, end: dt.date, granularity: str, today: dt.date, *, levels: int = 1,
+                    accounts: int = 1) -> int:
+    """How many reports cover ``[start, end]`` for ``levels`` streams of ``accounts`` ad
+    accounts (each costs a creation, at least one poll and a download)."""
+    return len(report_spans(start, end, granularity, today)) * levels * accounts
+
+
+def report_key(ad_account_id: str, body: dict) -> str:
+    """The name a report's token is saved under: the account, level and span, and a digest of
+    the whole request, so a token is only reused for exactly the same request."""
+    digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:12]
+    return f"{ad_account_id}:{body['level']}:{body['start_date']}..{body['end_date']}:{digest}"
+
+
+def flatten_report(data: object, id_key: str, stream: str) -> bytes:
+    """A report file (``{"<id>": [row, ...]}``) as the synchronous endpoints' flat JSON array,
+    each row carrying its entity id under ``id_key`` (ids stay strings)."""
+    if not isinstance(data, dict):
+        raise PayloadError(f"{stream}: a report file must be a JSON object keyed by entity id")
+    rows = []
+    for key, items in data.items():
+        if not isinstance(items, list) or not all(isinstance(r, dict) for r in items):
+            raise PayloadError(f"{stream}: report rows of {key!r} must be a list of JSON objects")
+        rows.extend({**r, id_key: key} for r in items)
+    return json.dumps(rows, separators=(",", ":")).encode()
+
+
+# -- create, poll, download -----------------------------------------------------------------
+
+@dataclass
+class ReportJob:
+    """One report to obtain: its saved-token key, request body and a label for messages."""
+
+    key: str
+    body: dict
+    label: str
+    token: str | None = None
+    created: int = 0        # reports created for it by this call
+    links: int = 0          # refused download links
+    started: float = 0.0    # when its current report was created or adopted (seconds waited so far)
+    wait: float = 0.0       # the last wait between polls
+    due: float = 0.0        # when to poll next
+
+
+class ReportRunner:
+    """Creates, polls and downloads reports through one :class:`PinterestClient`."""
+
+    def __init__(self, client: PinterestClient, policy: ReportPolicy | None = None):
+        self.client = client
+        self.policy = policy or ReportPolicy()
+
+    def run(self, path: str, jobs: list[ReportJob], *, tag: str, tokens: dict[str, str] | None = None,
+            on_token: Callable[[str, str], None] | None = None) -> Iterator[tuple[ReportJob, object]]:
+        """``(job, decoded file)`` for each job, in the order given.
+
+        Args:
+            path: the reports endpoint of the ad account.
+            jobs: the reports to obtain.
+            tag: the stream, for request counts.
+            tokens: tokens saved by an earlier run, by job key: polled instead of creating.
+            on_token: called with ``(key, token)`` as soon as a report is created, before it
+                is first polled.
+        """
+        p = self.policy
+        tokens = tokens or {}
+        on_token = on_token or (lambda key, token: None)
+        todo = deque(jobs)
+        active: list[ReportJob] = []
+        ready: dict[str, object] = {}
+        order = [j.key for j in jobs]
+        by_key = {j.key: j for j in jobs}
+        done = 0
+        now = 0.0           # seconds waited: the clock of this call
+        while done < len(order):
+            while todo and len(active) + len(ready) < max(1, p.in_flight):
+                job = todo.popleft()
+                job.token = tokens.get(job.key)
+                if job.token is None:
+                    self._create(path, job, tag, on_token, now)
+                else:
+                    job.started, job.wait, job.due = now, 0.0, now      # resumed: poll at once
+                active.append(job)
+            for job in [j for j in active if j.due <= now]:
+                data = self._step(path, job, tag, on_token, now)
+                if data is not None:
+                    active.remove(job)
+                    ready[job.key] = data
+            while done < len(order) and order[done] in ready:
+                key = order[done]
+                done += 1
+                yield by_key[key], ready.pop(key)
+            if active and done < len(order):
+                pause = max(0.0, min(j.due for j in active) - now)
+                if pause:
+                    self._wait(pause)
+                    now += pause
+
+    def _create(self, path: str, job: ReportJob, tag: str, on_token: Callable[[str, str], None],
+                now: float) -> None:
+        answer = self.client.post_json(path, job.body, category="ads_analytics", tag=tag)
+        token = answer.get("token") if isinstance(answer, dict) else None
+        if not isinstance(token, str) or not token:
+            raise ApiError(f"{job.label}: the report was not created ({answer.get('message') or 'no token'})")
+        job.token = token
+        job.created += 1
+        on_token(job.key, token)
+        job.started, job.wait, job.due = now, self.policy.first_wait, now + self.policy.first_wait
+
+    def _step(self, path: str, job: ReportJob, tag: str, on_token, now: float) -> object | None:
+        """Poll ``job`` once: its decoded file when done, else None (its next poll is scheduled)."""
+        p = self.policy
+        answer = self.client.get_json(path, {"token": job.token}, category="ads_analytics", tag=tag)
+        status = answer.get("report_status") if isinstance(answer, dict) else None
+        if status == "FINISHED":
+            url = answer.get("url")
+            if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+                raise ApiError(f"{job.label}: the finished report has no download link")
+            try:
+                return self.client.download(url, tag=tag)
+            except ApiError as e:
+                if e.status is None or not 400 <= e.status < 500:
+                    raise
+                job.links += 1
+                if job.links >= p.max_links:
+                    raise ApiError(f"{job.label}: the report's download link was refused {job.links} times "
+                                   f"(last: {e})") from None
+                log.info("%s: the download link was refused (HTTP %s); asking for a new one", job.label, e.status)
+                job.due = now
+                return None
+        if status == "IN_PROGRESS":
+            if now - job.started >= p.timeout:
+                raise ApiError(f"{job.label}: the report was not ready after {p.timeout:.0f} s of waiting; the next "
+                               "run polls the same report again while it is valid")
+            job.wait = min(p.max_wait, job.wait * 2) if job.wait else p.first_wait
+            job.due = now + job.wait
+            return None
+        if status in api.REPORT_GONE_STATUSES:
+            if job.created >= p.max_creations:
+                raise ApiError(f"{job.label}: the report ended {status} after {job.created} creations; giving up "
+                               "(re-run later)")
+            log.warning("%s: the report ended %s; creating it again", job.label, status)
+            self._create(path, job, tag, on_token, now)
+            return None
+        raise ApiError(f"{job.label}: unexpected report status {status!r}")
+
+    def _wait(self, seconds: float) -> None:
+        if self.policy.sleep is not None:
+            self.policy.sleep(seconds)
+        else:
+            self.client.cancelled.wait(seconds)
+        if self.client.cancelled.is_set():
+            raise Cancelled("the run was stopped")
