@@ -59,6 +59,13 @@ def _check_entry(where: str, client_id: str, entry) -> None:
                              "or remove that entry (and set auth.refresh_token to a freshly authorised token)")
 
 
+def scope_list(value) -> tuple[str, ...]:
+    """Scopes from a token answer (oauthlib gives a list; Pinterest a comma- or space-separated
+    string), sorted."""
+    items = value if isinstance(value, (list, tuple, set)) else [value or ""]
+    return tuple(sorted({s for item in items for s in str(item).replace(" ", ",").split(",") if s}))
+
+
 def _cause(e: BaseException | None) -> str:
     """An OS error in words: 'No space left on device', an S3 error's message."""
     if e is None:
@@ -214,7 +221,7 @@ class RefreshingToken:
 
     refreshable = True
 
-    def __init__(self, api_url: str, client_id: str, client_secret: str, refresh_token: str,
+    def __init__(self, api_url: str, client_id: str, client_secret: str, refresh_token: str | None,
                  store: TokenStore, *, owner: str = "pinsync", timeout: float = 60.0, attempts: int = 4,
                  sleep=time.sleep):
         register(client_secret, refresh_token)
@@ -252,13 +259,16 @@ class RefreshingToken:
                 self.store.forget_rescue()
                 log.warning("the tokens of the last refresh were moved from the rescue file into the token store")
             entry = data["clients"].get(self.client_id) or {}
-            configured = _fingerprint(self._configured)
+            configured = _fingerprint(self._configured or "")
             if entry.get("seed") != configured:
                 entry = {}   # first run, or the user configured a new refresh token: it wins
             access = entry.get("access_token")
             if access and access != rejected and entry.get("access_token_expires_at", 0) > time.time() + EXPIRY_MARGIN:
                 return access
             refresh_token = entry.get("refresh_token") or self._configured
+            if not refresh_token:
+                raise AuthError(f"no refresh token for app {self.client_id} in the token store {self.store.url}: "
+                                "run `pinsync login` (or set auth.refresh_token)")
             self.store.check_writable()
             token, received = self._call(refresh_token)
             # nothing but building the entry between Pinterest's answer and the durable write:
@@ -269,6 +279,7 @@ class RefreshingToken:
                 "refresh_token_expires_at": token.get("refresh_token_expires_at"),
                 "access_token": token["access_token"],
                 "access_token_expires_at": int(time.time()) + int(token.get("expires_in") or 3600),
+                "scope": ",".join(scope_list(token.get("scope"))) or entry.get("scope"),
                 "updated_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             }
             data["clients"][self.client_id] = entry
@@ -306,14 +317,12 @@ class RefreshingToken:
                         "auth.client_secret (PINTEREST_CLIENT_ID / PINTEREST_CLIENT_SECRET) against your app at "
                         "developers.pinterest.com; the refresh token was not used")) from None
                 raise AuthError(redact(
-                    f"Pinterest rejected the refresh token ({e}). The app must be re-authorised: get a new "
-                    "refresh token (README, 'Use it on your account') and set auth.refresh_token / "
-                    "PINTEREST_REFRESH_TOKEN")) from None
+                    f"Pinterest rejected the refresh token ({e}). The app must be re-authorised: run "
+                    "`pinsync login` (README, 'From the demo to your account')")) from None
             except oauthlib.oauth2.OAuth2Error as e:
                 raise AuthError(redact(
                     f"Pinterest rejected the refresh token ({e.description or e.error}). The app must be "
-                    "re-authorised: get a new refresh token (README, 'Use it on your account') and set "
-                    "auth.refresh_token / PINTEREST_REFRESH_TOKEN")) from None
+                    "re-authorised: run `pinsync login` (README, 'From the demo to your account')")) from None
             except ValueError as e:   # not JSON: a proxy page or an outage
                 last = f"unreadable response ({type(e).__name__})"
             else:

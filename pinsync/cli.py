@@ -21,6 +21,7 @@ import click
 from rich import box
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -291,6 +292,69 @@ def streams_cmd():
     out_console.print(table)
 
 
+@main.command("login")
+@config_option
+@click.option("--port", default=8085, show_default=True, help="Port of the one-shot listener on 127.0.0.1.")
+@click.option("--no-browser", is_flag=True, help="Only print the consent URL (headless machines).")
+@click.option("--code", help="Finish with an authorization code copied from another machine's browser.")
+@click.option("--client-id", help="The app id (default: auth.client_id / PINTEREST_CLIENT_ID).")
+@click.option("--timeout", default=300, show_default=True, help="Seconds to wait for the browser.")
+@verbose_option
+def login_cmd(config_path, port, no_browser, code, client_id, timeout, verbose):
+    """Authorise pinsync for your Pinterest app (OAuth) and keep the tokens in the token store."""
+    from pinsync.login import login, redirect_uri
+
+    _setup_logging(verbose)
+    with _Guard():
+        config = load_config(config_path, require_credentials=False, today=_today(),
+                             overrides={"auth.client_id": client_id} if client_id else None)
+        err_console.print(f"Register this redirect URI on your app (developers.pinterest.com/apps): "
+                          f"[bold]{redirect_uri(port)}[/]", highlight=False)
+
+        def show(url: str) -> None:
+            err_console.print("Open this URL, sign in and approve" + (" (from any machine's browser; then run "
+                              "`pinsync login --code CODE` with the code= value of the address it lands on)"
+                              if no_browser else "") + ":", highlight=False)
+            click.echo(url, err=True)
+            err_console.print(f"waiting for the browser on 127.0.0.1:{port} ...", highlight=False)
+
+        result = login(config, port=port, open_browser=not no_browser, code=code, timeout=timeout, on_url=show)
+        days = result.refresh_token_days
+        err_console.print(f"[green]authorised.[/] Tokens saved to {result.token_store} (mode 0600).\n"
+                          f"  scopes asked:    {', '.join(result.scopes_asked)}\n"
+                          f"  scopes granted:  {', '.join(result.scopes_granted) or '-'}\n"
+                          f"  refresh token:   valid {days if days is not None else '?'} days; every run "
+                          "renews it", highlight=False)
+        if result.missing:
+            raise errors.AuthError(f"the selected streams need scopes that were not granted: "
+                                   f"{', '.join(result.missing)}; add them to the app and run `pinsync login` again")
+        err_console.print("Next: `pinsync check`, then `pinsync run`.", highlight=False)
+
+
+@main.command("check")
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON on stdout.")
+@verbose_option
+def check_cmd(config_path, as_json, verbose):
+    """Will my run work? Config, locations, credentials, scopes, accounts and rate limits."""
+    from pinsync.check import check, exit_code
+
+    _setup_logging(verbose)
+    with _Guard(as_json):
+        config = load_config(config_path, today=_today())
+        checks = check(config)
+        code = exit_code(checks)
+        if as_json:
+            click.echo(json.dumps({"ok": code == 0, "exit_code": code, "checks": [c.as_dict() for c in checks]},
+                                  indent=2))
+        else:
+            for c in checks:
+                mark = "[green]ok[/]  " if c.ok else "[bold red]FAIL[/]"
+                err_console.print(f"{mark} {c.name:<12} {escape(c.detail)}", highlight=False)
+        if code:
+            sys.exit(code)
+
+
 @main.command("init")
 @click.option("--path", "path", default=".", show_default=True, type=click.Path(),
               help="Folder (or file name) to write pinsync.yaml to.")
@@ -300,7 +364,7 @@ def init_cmd(path):
 
     with _Guard():
         written = init_config(path)
-        err_console.print(f"wrote {written}: edit it, then `pinsync run`",
+        err_console.print(f"wrote {written}: edit it, then `pinsync login`, `pinsync check` and `pinsync run`",
                           highlight=False)
 
 

@@ -110,6 +110,8 @@ class PinterestClient:
         self.requests_by_category: Counter[str] = Counter()
         self.retries_used = 0
         self.waited_seconds = 0.0
+        # the API's last word on each category's rate limit: {category: {"limit", "remaining"}}
+        self.headroom: dict[str, dict[str, str]] = {}
 
     def close(self) -> None:
         self.session.close()
@@ -205,6 +207,9 @@ class PinterestClient:
                 log.debug("%s -> %d in %.0f ms", endpoint, resp.status_code, (time.monotonic() - t_sent) * 1000)
                 if limiter:
                     limiter.observe(resp.headers.get("x-ratelimit-remaining"), resp.headers.get("x-ratelimit-reset"))
+                if category and "x-ratelimit-remaining" in resp.headers:
+                    self.headroom[category] = {"limit": resp.headers.get("x-ratelimit-limit", "?"),
+                                               "remaining": resp.headers["x-ratelimit-remaining"]}
                 status = resp.status_code
                 if status == 200:
                     body = resp.content

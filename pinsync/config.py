@@ -39,6 +39,7 @@ DEFAULT_ANALYTICS_COLUMNS = (
 DEFAULT_PIN_METRIC_TYPES = ("IMPRESSION", "OUTBOUND_CLICK", "PIN_CLICK", "SAVE", "SAVE_RATE")
 _CREDENTIALS = ("access_token", "client_id", "client_secret", "refresh_token")
 _REFRESH_TRIO = _CREDENTIALS[1:]
+_APP_CREDENTIALS = ("client_id", "client_secret")
 _SECRET_CREDENTIALS = ("access_token", "client_secret", "refresh_token")  # client_id is public
 
 
@@ -483,13 +484,14 @@ def config_from_dict(data: Mapping, *, base_dir: str | os.PathLike | None = None
     loaded += _secret_strings(v["output"]["storage_options"]) + _secret_strings(v["state"]["storage_options"])
     secrets.register(*loaded)
 
-    missing = [k for k in _REFRESH_TRIO if not a[k]]
+    # the refresh token may come from the token store (`pinsync login` put it there)
+    missing = [k for k in _APP_CREDENTIALS if not a[k]]
     if (require_credentials and not a["access_token"] and missing
             and not any(k in credential_keys for k, _ in problems)):  # already explained
-        msg = ("no usable credentials: set auth.access_token, "
-               "or auth.client_id + auth.client_secret + auth.refresh_token")
+        msg = ("no usable credentials: set auth.access_token, or auth.client_id + auth.client_secret "
+               "(then run `pinsync login`, or set auth.refresh_token)")
         problems.append(("auth", msg + (f" (missing: {', '.join('auth.' + k for k in missing)})"
-                                        if len(missing) < len(_REFRESH_TRIO) else "")))
+                                        if len(missing) < len(_APP_CREDENTIALS) else "")))
     start = v["start_date"] or today - dt.timedelta(days=DEFAULT_START_DAYS_BACK)
     if start > today:
         problems.append(("start_date", f"{start.isoformat()} is in the future (today is {today.isoformat()}, UTC)"))

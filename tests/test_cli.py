@@ -129,3 +129,13 @@ def test_every_command_has_help_and_is_in_the_readme():
     for name, cmd in main.commands.items():
         assert cmd.help, name
         assert f"pinsync {name}" in readme, name
+
+
+def test_every_readme_section_a_message_names_exists():
+    import re
+
+    readme = (ROOT / "README.md").read_text()
+    headings = {h.strip() for h in re.findall(r"^#+ (.+)$", readme, flags=re.M)}
+    named = {m for f in (ROOT / "pinsync").rglob("*.py") for m in re.findall(r"README, '([^']+)'", f.read_text())}
+    assert named, "messages point at README sections"
+    assert named <= headings, named - headings

@@ -249,7 +249,7 @@ def test_the_token_store_is_private(tmp_path):
     f"auth:\n  client_secret: {CLIENT_SECRET}\n  refresh_token: [{REFRESH}\n",         # malformed, on the line
     f"auth:\n  access_token: {STATIC}\n  acces_token: {STATIC}\n",                      # unknown key beside it
     f"auth:\n  access_token: {STATIC}\nmax_workers: {STATIC}\n",                        # the secret as a bad value
-    f"auth:\n  client_id: '1'\n  client_secret: {CLIENT_SECRET}\n",                     # incomplete trio
+    f"auth:\n  client_id: '1'\n  refresh_token: {REFRESH}\n",                            # no app secret
     f"auth:\n  access_token: {STATIC}\noutput:\n  storage_options:\n    secret: {CLIENT_SECRET}\n  urll: x\n",
 ])
 def test_configuration_errors_never_echo_a_secret(tmp_path, yaml_text):

@@ -71,6 +71,7 @@ from pinsync.fake.analytics import (CORE_COLUMNS, LEVEL_IDS_PARAM, AdsAnalytics,
 from pinsync.fake.data import DAY, Dataset, to_ord
 from pinsync.fake.errors import FakeApiError
 from pinsync.fake.faults import HTML_BODY, Fault, FaultSchedule
+from pinsync.fake.oauth import Consent
 from pinsync.fake.reports import Reports
 
 _ACCOUNT = r"/v5/ad_accounts/(?P<account>[^/]+)"
@@ -89,6 +90,7 @@ ROUTES = (
     ("GET", r"/v5/pins/analytics", "multi_pin_analytics", "org_analytics"),
     ("GET", r"/v5/pins/(?P<pin>[^/]+)/analytics", "pin_analytics", "org_analytics"),
     ("POST", r"/v5/oauth/token", "oauth_token", "org_read"),
+    ("GET", r"/oauth", "oauth_consent", None),          # www.pinterest.com/oauth/ (the consent page)
 )
 _COMPILED = tuple((m, re.compile(f"^{p}$"), name, cat) for m, p, name, cat in ROUTES)
 ROUTE_CATEGORY = {name: cat for _, _, name, cat in ROUTES}
@@ -192,6 +194,8 @@ class FakePinterest:
         self._ads = AdsAnalytics(dataset, self.analytics_state)
         self._pins = PinAnalytics(dataset, self.analytics_state)
         self.reports = Reports(dataset, self._ads)
+        self.consent = Consent()
+        self.token_scope = TOKEN_SCOPE      # the scopes of the tokens /oauth/token issues
 
     # ================================================================== entry points
     def handle(self, method: str, path: str, query=None, headers=None, body: bytes = b"") -> tuple[int, dict, bytes]:
@@ -459,6 +463,9 @@ class FakePinterest:
             raise FakeApiError(404, 404, "Not found.")
         if not allowed:
             raise FakeApiError(405, 405, "Method not allowed.")
+        if route == "oauth_consent":
+            status, hdrs, page = self.consent.page(query, self.client_id)
+            return Reply(status, hdrs, page)
         if route != "oauth_token":
             self._authenticate(headers)
         limit_headers = self._admit(category)
@@ -543,20 +550,24 @@ class FakePinterest:
         except UnicodeDecodeError:
             form = {}
         grant = form.get("grant_type", [""])[-1]
-        if grant != "refresh_token":
-            raise errors.bad_params("grant_type must be refresh_token (the only grant the fake supports).")
-        given = form.get("refresh_token", [""])[-1]
-        if not given or given != self.current_refresh_token:
-            raise FakeApiError(401, 283, "The authorization grant is invalid")
+        if grant == "authorization_code":
+            self.token_scope = self.consent.exchange(form)      # a new authorisation: a new chain
+        elif grant == "refresh_token":
+            given = form.get("refresh_token", [""])[-1]
+            if not given or given != self.current_refresh_token:
+                raise FakeApiError(401, 283, "The authorization grant is invalid")
+        else:
+            raise errors.bad_params("grant_type must be authorization_code or refresh_token (the grants the "
+                                    "fake supports).")
         access = "pina." + secrets.token_urlsafe(32)
         refresh = "pinr." + secrets.token_urlsafe(32)
         self._issued.add(access)
         self.current_refresh_token = refresh
-        self.refresh_count += 1
+        self.refresh_count += grant == "refresh_token"
         return _json_reply(200, {
-            "access_token": access, "token_type": "bearer", "expires_in": ACCESS_TOKEN_TTL, "scope": TOKEN_SCOPE,
+            "access_token": access, "token_type": "bearer", "expires_in": ACCESS_TOKEN_TTL, "scope": self.token_scope,
             "refresh_token": refresh, "refresh_token_expires_in": REFRESH_TOKEN_TTL,
-            "refresh_token_expires_at": int(time.time()) + REFRESH_TOKEN_TTL, "response_type": "refresh_token"})
+            "refresh_token_expires_at": int(time.time()) + REFRESH_TOKEN_TTL, "response_type": grant})
 
     def _page(self, route: str, items: list, query: dict, repeat_bookmark: bool = False) -> Reply:
         raw_size = query.get("page_size", [""])[-1]

@@ -33,6 +33,7 @@ class StreamSpec:
         batch_size: ids per analytics call.
         report_level: the ``level`` of the asynchronous report that serves this stream's
             history (days the synchronous endpoints no longer serve); None: none does.
+        scopes: the OAuth scopes a token needs to read the stream.
         description: one line for ``pinsync streams`` and the README.
     """
 
@@ -49,7 +50,14 @@ class StreamSpec:
     id_param: str | None = None
     batch_size: int | None = None
     report_level: str | None = None
+    scopes: tuple[str, ...] = ()
     description: str = ""
+
+
+ADS_SCOPES = ("ads:read",)
+PINS_SCOPES = ("boards:read", "pins:read")
+# asked for by `pinsync login` too: without them secret boards' pins are skipped (with a warning)
+OPTIONAL_SCOPES = ("boards:read_secret", "pins:read_secret")
 
 
 from pinsync.streams.analytics import ANALYTICS_STREAMS  # noqa: E402
@@ -67,6 +75,11 @@ def select(names: tuple[str, ...] | list[str] | None) -> list[StreamSpec]:
     if unknown:
         raise ConfigError([f"streams: unknown stream {n!r}" for n in unknown])
     return [s for s in STREAMS.values() if s.name in names]
+
+
+def scopes_for(specs) -> tuple[str, ...]:
+    """The scopes a token needs for ``specs`` (sorted, each once)."""
+    return tuple(sorted({s for spec in specs for s in spec.scopes}))
 
 
 def needed(selected: list[StreamSpec]) -> set[str]:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TypeVar
 
 from pinsync import api
-from pinsync.streams import StreamSpec
+from pinsync.streams import ADS_SCOPES, PINS_SCOPES, StreamSpec
 
 log = logging.getLogger("pinsync.streams")
 T = TypeVar("T")
@@ -24,19 +24,19 @@ ANALYTICS_STREAMS = (
     StreamSpec("campaign_analytics", "ads_analytics", "ad_accounts/{ad_account_id}/campaigns/analytics",
                "ads_analytics", "campaigns", ("campaign_id", "date"), "date", ("ad_account_id", "date"),
                level="campaign", id_param="campaign_ids", batch_size=api.ANALYTICS_IDS_MAX,
-               report_level="CAMPAIGN", description="Campaign metrics per day (or configured granularity)"),
+               report_level="CAMPAIGN", scopes=ADS_SCOPES, description="Campaign metrics per day (or configured granularity)"),
     StreamSpec("ad_group_analytics", "ads_analytics", "ad_accounts/{ad_account_id}/ad_groups/analytics",
                "ads_analytics", "ad_groups", ("ad_group_id", "date"), "date", ("ad_account_id", "date"),
                level="ad_group", id_param="ad_group_ids", batch_size=api.ANALYTICS_IDS_MAX,
-               report_level="AD_GROUP", description="Ad group metrics per day (or configured granularity)"),
+               report_level="AD_GROUP", scopes=ADS_SCOPES, description="Ad group metrics per day (or configured granularity)"),
     StreamSpec("ad_analytics", "ads_analytics", "ad_accounts/{ad_account_id}/ads/analytics",
                "ads_analytics", "ads", ("ad_id", "date"), "date", ("ad_account_id", "date"),
                level="ad", id_param="ad_ids", batch_size=api.ANALYTICS_IDS_MAX,
-               report_level="PIN_PROMOTION", description="Ad metrics per day (or configured granularity)"),
+               report_level="PIN_PROMOTION", scopes=ADS_SCOPES, description="Ad metrics per day (or configured granularity)"),
     StreamSpec("pin_analytics", "pin_analytics", "pins/{pin_id}/analytics", "org_analytics", "pins",
                ("pin_id", "app_type", "date"), "date", ("date",),
                id_param="pin_ids", batch_size=api.PIN_IDS_MAX,
-               description="Organic pin metrics per day and app type"),
+               scopes=PINS_SCOPES, description="Organic pin metrics per day and app type"),
 )
 
 MULTI_PIN_PATH = "pins/analytics"
@@ -47,7 +47,7 @@ REPORTS_PATH = "ad_accounts/{ad_account_id}/reports"
 REPORT_STREAMS = (
     StreamSpec("keyword_analytics", "ads_report", REPORTS_PATH, "ads_analytics", "ad_accounts",
                ("keyword_id", "date"), "date", ("ad_account_id", "date"), level="keyword", report_level="KEYWORD",
-               description="Keyword metrics per day (or configured granularity), from reports"),
+               scopes=ADS_SCOPES, description="Keyword metrics per day (or configured granularity), from reports"),
 )
 
 

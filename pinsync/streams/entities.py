@@ -8,21 +8,21 @@ default hides ARCHIVED and DRAFT entities.
 
 from __future__ import annotations
 
-from pinsync.streams import StreamSpec
+from pinsync.streams import ADS_SCOPES, PINS_SCOPES, StreamSpec
 
 ENTITY_STREAMS = (
     StreamSpec("ad_accounts", "entity", "ad_accounts", "ads_read", None, ("id",), "updated_time", (),
                params={"include_shared_accounts": True},
-               description="Ad accounts the token can read"),
+               scopes=ADS_SCOPES, description="Ad accounts the token can read"),
     StreamSpec("campaigns", "entity", "ad_accounts/{ad_account_id}/campaigns", "ads_read", "ad_accounts",
                ("id",), "updated_time", ("ad_account_id",),
-               description="Campaigns of every status"),
+               scopes=ADS_SCOPES, description="Campaigns of every status"),
     StreamSpec("ad_groups", "entity", "ad_accounts/{ad_account_id}/ad_groups", "ads_read", "ad_accounts",
                ("id",), "updated_time", ("ad_account_id",),
-               description="Ad groups of every status"),
+               scopes=ADS_SCOPES, description="Ad groups of every status"),
     StreamSpec("ads", "entity", "ad_accounts/{ad_account_id}/ads", "ads_read", "ad_accounts",
                ("id",), "updated_time", ("ad_account_id",),
-               description="Ads of every status"),
+               scopes=ADS_SCOPES, description="Ads of every status"),
     StreamSpec("pins", "entity", "pins", "org_read", None, ("id",), "created_at", (),
-               description="Pins owned by the user"),
+               scopes=PINS_SCOPES, description="Pins owned by the user"),
 )
