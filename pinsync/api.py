@@ -396,3 +396,8 @@ REPORT_ONLY_COLUMNS = (
     "TOTAL_IDEA_PIN_PAGE_FORWARD", "TOTAL_IDEA_PIN_PAGE_BACKWARD", "STANDARD_AD_FEED_ITEM_ID",)
 REPORT_UNSUPPORTED_COLUMNS = ("QUIZ_PIN_RESULT_OPEN",)   # synchronous columns a report cannot carry
 REPORT_COLUMNS = tuple(c for c in ANALYTICS_COLUMNS if c not in REPORT_UNSUPPORTED_COLUMNS) + REPORT_ONLY_COLUMNS
+
+# Listings follow bookmarks past empty pages, but never without bound: a server handing out
+# new bookmarks forever is stopped with an error (nothing of that listing is saved).
+LISTING_MAX_PAGES = 20_000          # 5 million records at 250 a page
+LISTING_MAX_EMPTY_PAGES = 50        # empty pages in a row

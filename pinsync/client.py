@@ -269,12 +269,16 @@ class PinterestClient:
                  tag: str = "", page_size: int = api.PAGE_SIZE_MAX) -> Iterator[Page]:
         """Yield every page of a bookmark-paginated list.
 
-        Ends on a null/empty bookmark or an empty page; raises :class:`ApiError` if a
-        bookmark repeats. If the API rejects the page size, it is halved (down to 25) and
+        Ends on a null/empty bookmark, following bookmarks past empty pages; raises
+        :class:`ApiError` if a bookmark repeats, or after ``api.LISTING_MAX_PAGES`` pages
+        (``api.LISTING_MAX_EMPTY_PAGES`` empty ones in a row): a server that hands out new
+        bookmarks forever. If the API rejects the page size, it is halved (down to 25) and
         the same page is asked for again.
         """
         seen: set[str] = set()
         bookmark: str | None = None
+        pages = empty = 0
+        where = f"GET /{path.lstrip('/')}"
         while True:
             query = dict(params or {})
             query["page_size"] = page_size
@@ -293,8 +297,13 @@ class PinterestClient:
                 raise ApiError(f"GET /{path.lstrip('/')}: response has no 'items' list")
             nxt = data.get("bookmark") or None
             yield Page(items, nxt)
-            if not nxt or not items:
+            if not nxt:
                 return
+            pages += 1
+            empty = 0 if items else empty + 1
+            if pages >= api.LISTING_MAX_PAGES or empty >= api.LISTING_MAX_EMPTY_PAGES:
+                raise ApiError(f"{where}: the API kept handing out new bookmarks ({pages} pages, the last {empty} "
+                               "empty); stopping instead of looping (nothing from this list was saved)")
             if nxt in seen or nxt == bookmark:
                 raise ApiError(f"GET /{path.lstrip('/')}: the API returned a bookmark it had already "
                                "returned; stopping instead of looping (nothing from this list was saved)")

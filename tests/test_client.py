@@ -301,13 +301,21 @@ def test_paginate_walks_bookmarks_until_a_null_bookmark(rsps, sleeps):
     assert all(query(c)["page_size"] == ["250"] for c in rsps.calls)
 
 
-@pytest.mark.parametrize("last", [page([], "b-more"), {"items": [], "bookmark": ""}, {"items": [{"id": "9"}]}])
-def test_paginate_stops_on_an_empty_page_or_missing_bookmark(rsps, sleeps, last):
+@pytest.mark.parametrize("last", [{"items": [], "bookmark": ""}, {"items": [{"id": "9"}]}])
+def test_paginate_stops_on_a_missing_bookmark(rsps, sleeps, last):
     rsps.get(URL, json=page([1], "b1"), match=q(page_size=250))
     rsps.get(URL, json=last, match=q(page_size=250, bookmark="b1"))
     pages = list(make_client(sleeps).paginate(PATH))
     assert len(pages) == 2
     assert len(rsps.calls) == 2
+
+
+def test_paginate_follows_a_bookmark_past_an_empty_page(rsps, sleeps):
+    rsps.get(URL, json=page([1], "b1"), match=q(page_size=250))
+    rsps.get(URL, json=page([], "b2"), match=q(page_size=250, bookmark="b1"))
+    rsps.get(URL, json=page([3], None), match=q(page_size=250, bookmark="b2"))
+    pages = list(make_client(sleeps).paginate(PATH))
+    assert [[i["id"] for i in p.items] for p in pages] == [["1"], [], ["3"]]
 
 
 def test_paginate_passes_params_through_on_every_page(rsps, sleeps):

@@ -18,13 +18,16 @@ earliest scheduled one that is due); every pending fault counts the request towa
 ``repeat_bookmark``  paginated routes: the page's ``bookmark`` is the one the request
                      sent, so a client that follows it loops. Only requests that carry a
                      bookmark match (a first-page request neither fires nor counts).
+``empty_page``       paginated routes: no items, and a fresh bookmark that resumes where
+                     this page would have started (a client must follow it). With a large
+                     ``times``: a server that hands out new bookmarks forever.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-FAULT_KINDS = ("status", "reset", "timeout", "truncate", "html", "empty", "repeat_bookmark")
+FAULT_KINDS = ("status", "reset", "timeout", "truncate", "html", "empty", "repeat_bookmark", "empty_page")
 HTML_BODY = b"<html><body>Bad Gateway</body></html>"
 
 

@@ -189,6 +189,7 @@ class FakePinterest:
         self._faults = FaultSchedule()
         self._windows: dict[str, collections.deque] = collections.defaultdict(collections.deque)
         self._salt = secrets.token_hex(4)
+        self._nonce = 0
         self._rid = 0
         self.analytics_state = AnalyticsState()
         self._ads = AdsAnalytics(dataset, self.analytics_state)
@@ -447,7 +448,8 @@ class FakePinterest:
         if fault.kind == "empty":
             return Reply(fault.status or 200, {"Content-Type": JSON_TYPE, **fault.headers}, b"")
         try:
-            reply = respond(repeat_bookmark=fault.kind == "repeat_bookmark")
+            reply = respond(repeat_bookmark=fault.kind == "repeat_bookmark" or (
+                "empty" if fault.kind == "empty_page" else False))
         except FakeApiError as e:
             reply = _json_reply(e.status, e.body(), e.headers)
         reply.headers.update(fault.headers)
@@ -584,16 +586,20 @@ class FakePinterest:
         page = items[offset: offset + size]
         nxt = offset + size
         bookmark = self._encode_bookmark(route, nxt) if nxt < len(items) else None
-        if repeat_bookmark and sent:
+        if repeat_bookmark == "empty":        # the empty_page fault: nothing, and a fresh way on
+            self._nonce += 1
+            page, bookmark = [], self._encode_bookmark(route, offset, self._nonce)
+        elif repeat_bookmark and sent:
             bookmark = sent
         return _json_reply(200, {"items": page, "bookmark": bookmark})
 
-    def _encode_bookmark(self, route: str, offset: int) -> str:
-        return base64.urlsafe_b64encode(f"{route}:{offset}:{self._salt}".encode()).decode()
+    def _encode_bookmark(self, route: str, offset: int, nonce: int = 0) -> str:
+        text = f"{route}:{offset}:{self._salt}" + (f":{nonce}" if nonce else "")
+        return base64.urlsafe_b64encode(text.encode()).decode()
 
     def _decode_bookmark(self, route: str, bookmark: str) -> int:
         try:
-            r, off, salt = base64.urlsafe_b64decode(bookmark.encode()).decode().split(":")
+            r, off, salt = base64.urlsafe_b64decode(bookmark.encode()).decode().split(":")[:3]
             offset = int(off)
         except (binascii.Error, UnicodeDecodeError, ValueError):
             raise errors.bad_params("bookmark is invalid.") from None
