@@ -46,6 +46,7 @@ RATE_LIMITS_PER_MINUTE = {
     "ads_analytics": 300,
     "org_read": 1000,
     "org_analytics": 60,
+    "catalogs_read": 100,
 }
 
 # Error codes seen in Pinterest's error bodies.
@@ -110,17 +111,25 @@ ANALYTICS_COLUMNS = (
 
 # Columns that name an entity, and the level at which each is valid. A keyword has no such
 # column: report rows are keyed by keyword id (the table still calls it keyword_id).
-LEVEL_ID_COLUMN = {"campaign": "CAMPAIGN_ID", "ad_group": "AD_GROUP_ID", "ad": "AD_ID", "keyword": "KEYWORD_ID"}
-# Columns valid only at or below a level (dropped, with a warning, above it). Keywords
-# belong to ad groups.
+LEVEL_ID_COLUMN = {"campaign": "CAMPAIGN_ID", "ad_group": "AD_GROUP_ID", "ad": "AD_ID", "keyword": "KEYWORD_ID",
+                   "ad_account": "AD_ACCOUNT_ID", "product_group": "PRODUCT_GROUP_ID"}
+# Columns valid only at or below a level (dropped, with a warning, above it). Keywords and
+# product groups (the product group promotions of shopping ad groups) belong to ad groups;
+# the ad account is above campaigns.
+_CAMPAIGN_AND_BELOW = ("campaign", "ad_group", "ad", "keyword", "product_group")
+_AD_GROUP_AND_BELOW = ("ad_group", "ad", "keyword", "product_group")
 COLUMNS_NEEDING_LEVEL = {
-    "AD_GROUP_ID": ("ad_group", "ad", "keyword"),
-    "AD_GROUP_NAME": ("ad_group", "ad", "keyword"),
-    "AD_GROUP_BUDGET_TYPE": ("ad_group", "ad", "keyword"),
-    "AD_GROUP_BUDGET_IN_LOCAL_CURRENCY": ("ad_group", "ad", "keyword"),
-    "AD_GROUP_ENTITY_STATUS": ("ad_group", "ad", "keyword"),
-    "AD_GROUP_BID_MULTIPLIER": ("ad_group", "ad", "keyword"),
-    "AD_GROUP_OPTIMIZATION": ("ad_group", "ad", "keyword"),
+    **{c: _CAMPAIGN_AND_BELOW for c in (
+        "CAMPAIGN_ID", "CAMPAIGN_NAME", "CAMPAIGN_BRAND_LABEL", "CAMPAIGN_ENTITY_STATUS", "CAMPAIGN_OBJECTIVE_TYPE",
+        "CAMPAIGN_LIFETIME_SPEND_CAP", "CAMPAIGN_DAILY_SPEND_CAP", "CAMPAIGN_BUDGET_OPTIMIZATION",
+        "IS_PREMIERE_CAMPAIGN", "ORDER_LINE_ID", "ORDER_LINE_NAME", "PROMO_ID", "PROMO_NAME")},
+    "AD_GROUP_ID": _AD_GROUP_AND_BELOW,
+    "AD_GROUP_NAME": _AD_GROUP_AND_BELOW,
+    "AD_GROUP_BUDGET_TYPE": _AD_GROUP_AND_BELOW,
+    "AD_GROUP_BUDGET_IN_LOCAL_CURRENCY": _AD_GROUP_AND_BELOW,
+    "AD_GROUP_ENTITY_STATUS": _AD_GROUP_AND_BELOW,
+    "AD_GROUP_BID_MULTIPLIER": _AD_GROUP_AND_BELOW,
+    "AD_GROUP_OPTIMIZATION": _AD_GROUP_AND_BELOW,
     "AD_ID": ("ad",),
     "AD_NAME": ("ad",),
     "PIN_ID": ("ad",),
@@ -401,3 +410,52 @@ REPORT_COLUMNS = tuple(c for c in ANALYTICS_COLUMNS if c not in REPORT_UNSUPPORT
 # new bookmarks forever is stopped with an error (nothing of that listing is saved).
 LISTING_MAX_PAGES = 20_000          # 5 million records at 250 a page
 LISTING_MAX_EMPTY_PAGES = 50        # empty pages in a row
+
+
+# ---------------------------------------------------------------------------------------------
+# The other objects and reports (keywords, audiences, boards, catalogs, targeting, the user's
+# account): parameters and enums of their operations.
+# ---------------------------------------------------------------------------------------------
+
+# Keywords (keywords/get): without a filter only the ad account's own keywords are listed;
+# ``campaign_id`` / ``ad_group_id`` take one id, ``ad_group_ids`` up to 250.
+KEYWORD_AD_GROUP_IDS_MAX = 250
+KEYWORD_MATCH_TYPES = ("BROAD", "PHRASE", "EXACT", "EXACT_NEGATIVE", "PHRASE_NEGATIVE")
+AUDIENCE_OWNERSHIP_TYPES = ("OWNED", "RECEIVED")       # audiences/list ownership_type (default OWNED)
+BOARD_PRIVACY_FILTERS = ("ALL", "PUBLIC", "PROTECTED", "SECRET", "PUBLIC_AND_SECRET")   # boards/list privacy
+CREATIVE_TYPES = ("REGULAR", "VIDEO", "SHOPPING", "CAROUSEL", "MAX_VIDEO", "SHOP_THE_PIN", "COLLECTION", "IDEA",
+                  "SHOWCASE", "QUIZ", "COLLAGE", "MAX_WIDTH_REGULAR_COLLECTION", "MAX_WIDTH_VIDEO_COLLECTION")
+PRODUCT_GROUP_IDS_MAX = 250            # product_group_ids per product group analytics call
+
+# Targeting analytics (ad_account / campaign / ad group / ad ``targeting_analytics``): the
+# ``targeting_types`` each level accepts and how many one call may carry.
+_TARGETING_COMMON = ("KEYWORD", "APPTYPE", "GENDER", "LOCATION", "PLACEMENT", "COUNTRY", "TARGETED_INTEREST",
+                     "PINNER_INTEREST", "AUDIENCE_INCLUDE", "GEO", "AGE_BUCKET", "REGION", "AGE_BUCKET_AND_GENDER")
+TARGETING_TYPES_BY_LEVEL = {
+    "ad_account": _TARGETING_COMMON,
+    "campaign": _TARGETING_COMMON[:12] + ("CREATIVE_TYPE", "AGE_BUCKET_AND_GENDER", "AUDIENCE_MULTIPLIER"),
+    "ad_group": _TARGETING_COMMON + ("CREATIVE_ENHANCEMENTS",),
+    "ad": _TARGETING_COMMON[:12] + ("QUIZ_RESULT", "AGE_BUCKET_AND_GENDER"),
+}
+TARGETING_TYPES_MAX_BY_LEVEL = {"ad_account": 15, "campaign": 14, "ad_group": 14, "ad": 14}
+TARGETING_TYPES = tuple(dict.fromkeys(t for types in TARGETING_TYPES_BY_LEVEL.values() for t in types))
+TARGETING_TYPES_MAX = min(TARGETING_TYPES_MAX_BY_LEVEL.values())   # what one call allows at every level
+ATTRIBUTION_TYPES = ("INDIVIDUAL", "HOUSEHOLD")
+
+# User account analytics (user_account/analytics): 90 days back, spans of 90 days, like pins.
+USER_ACCOUNT_METRIC_TYPES = ("ENGAGEMENT", "ENGAGEMENT_RATE", "IMPRESSION", "OUTBOUND_CLICK", "OUTBOUND_CLICK_RATE",
+                             "PIN_CLICK", "PIN_CLICK_RATE", "SAVE", "SAVE_RATE")
+USER_ACCOUNT_SPLIT_FIELDS = ("NO_SPLIT", "APP_TYPE", "OWNED_CONTENT", "SOURCE", "PIN_FORMAT")
+USER_ACCOUNT_FILTERS = {
+    "from_claimed_content": ("OTHER", "CLAIMED", "BOTH"),
+    "pin_format": ("ALL", "ORGANIC_IMAGE", "ORGANIC_PRODUCT", "ORGANIC_VIDEO", "ADS_STANDARD", "ADS_PRODUCT",
+                   "ADS_VIDEO", "ADS_IDEA"),
+    "app_types": ("ALL", "MOBILE", "TABLET", "WEB"),
+    "content_type": ("ALL", "PAID", "ORGANIC"),
+    "source": ("ALL", "YOUR_PINS", "OTHER_PINS"),
+}
+
+# Error bodies pinsync tells apart: a token without the operation's scope (403 code 3, the
+# spec's text) and an account without a catalog (code 4182).
+SCOPE_MISSING_CODE = 3
+NO_CATALOG_CODE = 4182

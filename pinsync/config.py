@@ -37,6 +37,8 @@ DEFAULT_ANALYTICS_COLUMNS = (
     "PIN_ID", "AD_ACCOUNT_ID", "CAMPAIGN_NAME", "AD_GROUP_NAME", "AD_NAME",
 )
 DEFAULT_PIN_METRIC_TYPES = ("IMPRESSION", "OUTBOUND_CLICK", "PIN_CLICK", "SAVE", "SAVE_RATE")
+DEFAULT_TARGETING_TYPES = ("AGE_BUCKET", "GENDER", "COUNTRY", "APPTYPE", "PLACEMENT")
+DEFAULT_USER_METRIC_TYPES = ("IMPRESSION", "SAVE", "PIN_CLICK", "OUTBOUND_CLICK", "ENGAGEMENT")
 _CREDENTIALS = ("access_token", "client_id", "client_secret", "refresh_token")
 _REFRESH_TRIO = _CREDENTIALS[1:]
 _APP_CREDENTIALS = ("client_id", "client_secret")
@@ -115,6 +117,21 @@ class PinAnalyticsConfig:
 
 
 @dataclass(frozen=True)
+class TargetingAnalyticsConfig:
+    """What targeting analytics break metrics down by (every level asks for those its endpoint accepts)."""
+
+    targeting_types: tuple[str, ...] = DEFAULT_TARGETING_TYPES
+
+
+@dataclass(frozen=True)
+class UserAccountAnalyticsConfig:
+    """The user account's analytics: metrics, and how the days are split."""
+
+    metric_types: tuple[str, ...] = DEFAULT_USER_METRIC_TYPES
+    split_field: str = "NO_SPLIT"
+
+
+@dataclass(frozen=True)
 class HttpConfig:
     """Per-request timeout and retry policy, plus the per-run retry budget."""
 
@@ -148,6 +165,8 @@ class Config:
     buffer_mb: int
     http: HttpConfig
     source: str | None
+    targeting_analytics: TargetingAnalyticsConfig = TargetingAnalyticsConfig()
+    user_account_analytics: UserAccountAnalyticsConfig = UserAccountAnalyticsConfig()
 
     def replace(self, **changes: Any) -> Config:
         """Return a copy with ``changes`` applied (``dataclasses.replace``; not re-validated)."""
@@ -258,6 +277,14 @@ def _list(item: Callable[[Any], Any], nonempty: bool = False) -> Callable[[Any],
     return check
 
 
+def _at_most(n: int, check: Callable[[Any], tuple]) -> Callable[[Any], tuple]:
+    def limited(v: Any) -> tuple:
+        out = check(v)
+        _need(len(out) <= n, f"at most {n} (what one call allows; got {len(out)})")
+        return out
+    return limited
+
+
 def _date(v: Any) -> dt.date:
     _need(not isinstance(v, dt.datetime), "must be a date YYYY-MM-DD (got a date and time)")
     if isinstance(v, dt.date):
@@ -303,6 +330,14 @@ _SCHEMA: dict[str, Any] = {
     "pin_analytics": {
         "metric_types": (DEFAULT_PIN_METRIC_TYPES, _list(_member(api.PIN_METRIC_TYPES, "metric type"), True)),
         "split_by_app_type": (False, lambda v: _typed(v, (bool,), "true or false")),
+    },
+    "targeting_analytics": {
+        "targeting_types": (DEFAULT_TARGETING_TYPES, _at_most(api.TARGETING_TYPES_MAX, _list(
+            _member(api.TARGETING_TYPES, "targeting type"), True))),
+    },
+    "user_account_analytics": {
+        "metric_types": (DEFAULT_USER_METRIC_TYPES, _list(_member(api.USER_ACCOUNT_METRIC_TYPES, "metric type"), True)),
+        "split_field": ("NO_SPLIT", _one_of(api.USER_ACCOUNT_SPLIT_FIELDS)),
     },
     "max_workers": (8, _integer(1, 64)),
     "buffer_mb": (64, _integer(8)),
@@ -524,6 +559,8 @@ def config_from_dict(data: Mapping, *, base_dir: str | os.PathLike | None = None
         state=Location(state_url, v["state"]["storage_options"]),
         analytics=AnalyticsConfig(**v["analytics"]),
         pin_analytics=PinAnalyticsConfig(**v["pin_analytics"]),
+        targeting_analytics=TargetingAnalyticsConfig(**v["targeting_analytics"]),
+        user_account_analytics=UserAccountAnalyticsConfig(**v["user_account_analytics"]),
         max_workers=v["max_workers"],
         buffer_mb=v["buffer_mb"],
         rate_limits=dict(v["rate_limits"]),

@@ -31,4 +31,6 @@ def extractor_for(client: PinterestClient, config, *, pool=None, on_progress=Non
     return Extractor(client, entity_statuses=tuple(config.entity_statuses), settings=settings,
                      pin_metric_types=tuple(config.pin_analytics.metric_types),
                      split_by_app_type=config.pin_analytics.split_by_app_type, pool=pool, on_progress=on_progress,
-                     ahead=config.max_workers)
+                     ahead=config.max_workers, targeting_types=tuple(config.targeting_analytics.targeting_types),
+                     user_metric_types=tuple(config.user_account_analytics.metric_types),
+                     user_split_field=config.user_account_analytics.split_field)

@@ -21,12 +21,13 @@ import polars as pl
 
 from pinsync import api, clock, frames
 from pinsync.client import PinterestClient
+from pinsync.config import DEFAULT_TARGETING_TYPES, DEFAULT_USER_METRIC_TYPES
 from pinsync.errors import ApiError
 from pinsync.memory import cpu_slot
 from pinsync.reports import ReportJob, ReportPolicy, ReportRunner, flatten_report, report_key, report_spans
 from pinsync.schemas import (ENTITY_COLUMNS, Column, analytics_columns, pin_analytics_columns,
-                             valid_columns_for_level)
-from pinsync.streams import STREAMS, StreamSpec
+                             targeting_analytics_columns, user_account_analytics_columns, valid_columns_for_level)
+from pinsync.streams import STREAMS, Fetch, StreamSpec
 from pinsync.streams.analytics import MULTI_PIN_PATH, REPORTS_PATH, batched, date_windows
 
 log = logging.getLogger("pinsync.extractor")
@@ -83,6 +84,9 @@ class Extractor:
             (default: 8).
         on_progress: called with (stream, rows, requests) as data arrives.
         report_policy: waits and bounds of asynchronous reports.
+        targeting_types: what targeting analytics break metrics down by (each level asks for
+            those of them its endpoint accepts).
+        user_metric_types, user_split_field: user account analytics settings.
     """
 
     def __init__(self, client: PinterestClient, *, entity_statuses: tuple[str, ...] = api.ENTITY_STATUSES,
@@ -90,8 +94,13 @@ class Extractor:
                  pin_metric_types: tuple[str, ...] = ("IMPRESSION", "OUTBOUND_CLICK", "PIN_CLICK", "SAVE", "SAVE_RATE"),
                  split_by_app_type: bool = False, pool: Executor | None = None,
                  on_progress: Callable[[str, int], None] | None = None, ahead: int = 8,
-                 report_policy: ReportPolicy | None = None):
+                 report_policy: ReportPolicy | None = None,
+                 targeting_types: tuple[str, ...] = DEFAULT_TARGETING_TYPES,
+                 user_metric_types: tuple[str, ...] = DEFAULT_USER_METRIC_TYPES, user_split_field: str = "NO_SPLIT"):
         self.client = client
+        self.targeting_types = targeting_types
+        self.user_metric_types = user_metric_types
+        self.user_split_field = user_split_field
         self.report_policy = report_policy or ReportPolicy()
         self.entity_statuses = entity_statuses
         self.settings = settings or AnalyticsSettings(columns=())
@@ -108,31 +117,83 @@ class Extractor:
 
     def entities(self, spec: StreamSpec, ad_account_id: str | None = None) -> pl.DataFrame:
         """Every record of an entity stream (for one ad account), typed, one row per id."""
+        return self.listing(spec, [{"ad_account_id": ad_account_id}] if ad_account_id else [{}])
+
+    def listing(self, spec: StreamSpec, contexts: list[dict] | None = None,
+                parent_ids: dict[str, list[str]] | None = None) -> pl.DataFrame:
+        """Every record of a listed stream, typed, one row per key.
+
+        Args:
+            contexts: the path parameters of each listing (``{"ad_account_id": ...}``,
+                ``{"board_id": ...}``); default: one listing without any.
+            parent_ids: the ids of the parent streams the spec's fetches carry (e.g. the
+                account's campaigns and ad groups for keywords), by stream name.
+
+        The calls (contexts x fetches x id batches) run on the pool; a record seen twice (it
+        moved between pages, or two calls list it) is kept once: its last sighting.
+        """
         columns = ENTITY_COLUMNS[spec.name]
         params = dict(spec.params)
-        if spec.parent == "ad_accounts":
+        if spec.entity_statuses:
             params["entity_statuses"] = list(self.entity_statuses)
-        path = spec.path.format(ad_account_id=ad_account_id)
-        parts = []
-        for page in self.client.paginate(path, params, category=spec.category, tag=spec.name):
-            parts.append(frames.records_to_frame(page.items, columns, stream=spec.name))
-            self.on_progress(spec.name, len(page.items))
-        df = frames.concat(parts, columns)
-        # a record that moved between pages while we listed is kept once (its last sighting)
+        tasks = []
+        for context in contexts or [{}]:
+            for fetch in spec.fetches:
+                if fetch.values:
+                    tasks += [(context, fetch, {fetch.param: v}, v) for v in fetch.values]
+                elif fetch.parent is not None:
+                    ids = sorted((parent_ids or {}).get(fetch.parent, ()))
+                    tasks += [(context, fetch, {fetch.param: b[0] if fetch.batch == 1 else ",".join(b)}, None)
+                              for b in batched(ids, fetch.batch)]
+                else:
+                    tasks.append((context, fetch, {}, None))
+
+        def one(context: dict, fetch: Fetch, extra: dict, value: str | None) -> pl.DataFrame:
+            path = spec.path.format(**context)
+            query = {**params, **extra}
+            if spec.shape == "page":
+                parts = []
+                for page in self.client.paginate(path, query, category=spec.category, tag=spec.name):
+                    parts.append(frames.records_to_frame(page.items, columns, stream=spec.name,
+                                                         source_names=spec.rename))
+                    self.on_progress(spec.name, len(page.items))
+                df = frames.concat(parts, columns)
+            else:
+                data = self.client.get_json(path, query, category=spec.category, tag=spec.name)
+                records = data.get("items") if spec.shape == "items" and isinstance(data, dict) else [data]
+                if not isinstance(records, list):
+                    raise ApiError(f"GET /{path}: response has no 'items' list")
+                df = frames.records_to_frame(records, columns, stream=spec.name, source_names=spec.rename)
+                self.on_progress(spec.name, len(records))
+            known = {c.name: c.dtype for c in columns}
+            fixed = {k: v for k, v in context.items() if k in spec.context}
+            if fetch.column:
+                fixed[fetch.column] = value
+            return df.with_columns(**{k: pl.lit(v, known[k]) for k, v in fixed.items()}) if fixed else df
+
+        df = frames.concat(self._imap(one, tasks), columns)
         return df.unique(subset=list(spec.primary_key), keep="last", maintain_order=True).sort(spec.primary_key)
 
     # -- ads analytics -------------------------------------------------------------------
 
     def ads_analytics_columns(self, spec: StreamSpec) -> tuple[Column, ...]:
+        if spec.targeting_types:
+            return targeting_analytics_columns(spec.level, self.settings.columns, self.settings.granularity)
         return analytics_columns(spec.level, self.settings.columns, self.settings.granularity)
 
-    def ads_analytics(self, spec: StreamSpec, ad_account_id: str, ids: list[str], start: dt.date, end: dt.date,
-                      *, currency: str | None = None) -> pl.DataFrame:
-        """Metrics of ``ids`` over ``[start, end]``: the fewest calls (250 ids x widest windows)."""
+    def targeting_types_for(self, spec: StreamSpec) -> tuple[str, ...]:
+        """The configured targeting types the level's endpoint accepts (all in one call)."""
+        return tuple(t for t in self.targeting_types if t in api.TARGETING_TYPES_BY_LEVEL[spec.level])
+
+    def ads_analytics(self, spec: StreamSpec, ad_account_id: str, ids: list[str] | None, start: dt.date,
+                      end: dt.date, *, currency: str | None = None) -> pl.DataFrame:
+        """Metrics of ``ids`` over ``[start, end]``: the fewest calls (250 ids x widest windows).
+        Streams of the ad account itself (no ``id_param``) take no ids. Targeting streams ask
+        for every configured targeting type the level accepts in each call."""
         batches = self.ads_analytics_batches(spec, ad_account_id, ids, start, end, currency=currency)
         return self.finish(spec, frames.concat(batches, self.ads_analytics_columns(spec)))
 
-    def ads_analytics_batches(self, spec: StreamSpec, ad_account_id: str, ids: list[str], start: dt.date,
+    def ads_analytics_batches(self, spec: StreamSpec, ad_account_id: str, ids: list[str] | None, start: dt.date,
                               end: dt.date, *, currency: str | None = None) -> Iterator[pl.DataFrame]:
         """Like :meth:`ads_analytics`, one typed frame per call as the answers arrive (in
         request order, a bounded number of requests ahead), not deduplicated or sorted
@@ -141,16 +202,23 @@ class Extractor:
         type_body = self._ads_typer(spec, ad_account_id, currency)
         path = spec.path.format(ad_account_id=ad_account_id)
         base = self.settings.params(spec.level)
+        if spec.targeting_types:
+            types = self.targeting_types_for(spec)
+            if not types:
+                return
+            base["targeting_types"] = ",".join(types)
 
-        def one(window: tuple[dt.date, dt.date], batch: list[str]) -> pl.DataFrame:
-            params = {**base, spec.id_param: ",".join(batch), "start_date": window[0].isoformat(),
-                      "end_date": window[1].isoformat()}
-            df = type_body(self._get_analytics(path, params, spec), window)
+        def one(window: tuple[dt.date, dt.date], batch: list[str] | None) -> pl.DataFrame:
+            params = {**base, "start_date": window[0].isoformat(), "end_date": window[1].isoformat()}
+            if batch is not None:
+                params[spec.id_param] = ",".join(batch)
+            body = self._get_analytics(path, params, spec, expect="object" if spec.targeting_types else "array")
+            df = type_body(body, window)
             self.on_progress(spec.name, df.height)
             return df
 
-        tasks = [(w, b) for w in date_windows(start, end, self.settings.granularity)
-                 for b in batched(sorted(ids), spec.batch_size)]
+        batches = list(batched(sorted(ids or ()), spec.batch_size)) if spec.id_param else [None]
+        tasks = [(w, b) for w in date_windows(start, end, self.settings.granularity) for b in batches]
         yield from self._imap(one, tasks)
 
     def report_batches(self, spec: StreamSpec, ad_account_id: str, start: dt.date, end: dt.date, *,
@@ -205,6 +273,8 @@ class Extractor:
         columns = self.ads_analytics_columns(spec)
         id_key = api.LEVEL_ID_COLUMN[spec.level]
         source = {c.name: c.name.upper() for c in columns[:1]}
+        if spec.targeting_types:
+            source.update(targeting_type="targeting_type", targeting_value="targeting_value")
         time_key = "date"
         source[time_key] = "DATE"
         metric_names = {c.lower(): c for c in valid_columns_for_level(spec.level, self.settings.columns)}
@@ -226,10 +296,11 @@ class Extractor:
             "currency": pl.lit(currency, pl.String),
         }
         names = [c.name for c in columns]
+        read = frames.read_targeting if spec.targeting_types else frames.read_json_array
 
         def type_body(body: bytes, window: tuple[dt.date, dt.date]) -> pl.DataFrame:
             with cpu_slot():
-                df = frames.read_json_array(body, columns, stream=spec.name, source_names=source, id_field=id_key)
+                df = read(body, columns, stream=spec.name, source_names=source, id_field=id_key)
                 del body
                 if gran == "TOTAL":
                     df = df.with_columns(date=pl.lit(window[0]), start_date=pl.lit(window[0]),
@@ -251,14 +322,14 @@ class Extractor:
         """One row per key, sorted by the key: what a table holds."""
         return cls.dedupe(spec, df).sort(list(spec.primary_key))
 
-    def _get_analytics(self, path: str, params: dict, spec: StreamSpec) -> bytes:
+    def _get_analytics(self, path: str, params: dict, spec: StreamSpec, expect: str = "array") -> bytes:
         try:
-            return self.client.get_bytes(path, params, category=spec.category, tag=spec.name, expect="array")
+            return self.client.get_bytes(path, params, category=spec.category, tag=spec.name, expect=expect)
         except ApiError as e:
             # Pinterest sometimes answers a valid request with a spurious "last 90 days" 400; once more.
             if e.status == 400 and "90 days" in (e.api_message or ""):
                 log.info("%s: spurious 90-day 400; asking once more", spec.name)
-                return self.client.get_bytes(path, params, category=spec.category, tag=spec.name, expect="array")
+                return self.client.get_bytes(path, params, category=spec.category, tag=spec.name, expect=expect)
             raise
 
     def _warn_once(self, what: str) -> bool:
@@ -344,6 +415,32 @@ class Extractor:
         self.on_progress(spec.name, df.height)
         # days before a pin existed carry nothing: drop them now, not after every batch is held
         return df.filter(~pl.col("data_status").str.starts_with("BEFORE_"))
+
+    # -- user account analytics -----------------------------------------------------------
+
+    def user_analytics_columns(self) -> tuple[Column, ...]:
+        return user_account_analytics_columns(self.user_metric_types, self.user_split_field)
+
+    def user_analytics_key(self) -> tuple[str, ...]:
+        """The table's key: the date, and the split field's column when split."""
+        return ("date",) + ((self.user_split_field.lower(),) if self.user_split_field != "NO_SPLIT" else ())
+
+    def user_account_analytics(self, spec: StreamSpec, start: dt.date, end: dt.date) -> pl.DataFrame:
+        """The user account's daily metrics over ``[start, end]`` (one call per 90-day window),
+        one row per day (and split group); days before the account existed are left out."""
+        columns = self.user_analytics_columns()
+
+        def one(window: tuple[dt.date, dt.date]) -> pl.DataFrame:
+            params = {"start_date": window[0].isoformat(), "end_date": window[1].isoformat(),
+                      "metric_types": ",".join(self.user_metric_types), "split_field": self.user_split_field}
+            data = self.client.get_json(spec.path, params, category=spec.category, tag=spec.name)
+            df = frames.user_analytics_frame(data, columns, self.user_metric_types, self.user_split_field)
+            self.on_progress(spec.name, df.height)
+            return df.filter(~pl.col("data_status").str.starts_with("BEFORE_").fill_null(False))
+
+        df = frames.concat(self._imap(one, [(w,) for w in date_windows(start, end)]), columns)
+        key = list(self.user_analytics_key())
+        return df.unique(subset=key, keep="last", maintain_order=True).sort(key)
 
     # -- helpers ---------------------------------------------------------------------------
 

@@ -88,6 +88,11 @@ def _coerce_value(kind: str, v: Any) -> Any:
             return v.lower() == "true"
         if v in (0, 1) and not isinstance(v, float):
             return bool(v)
+    elif kind == "epoch_ms":
+        if isinstance(v, str) and _INT_RE.match(v.strip()):
+            v = int(v)
+        if _is_num(v):
+            return _EPOCH + dt.timedelta(milliseconds=v)
     elif kind in ("epoch", "iso", "hour"):
         if _is_num(v):
             return _from_epoch(v)
@@ -121,7 +126,7 @@ def _preview(v: Any) -> str:
 # all of these (or null) is typed in one vectorised step; any other goes value by value.
 _PLAIN_TYPES: dict[str, frozenset[type]] = {
     "id": frozenset({str}), "str": frozenset({str}), "int": frozenset({int}),
-    "float": frozenset({int, float}), "bool": frozenset({bool}), "epoch": frozenset({int}),
+    "float": frozenset({int, float}), "bool": frozenset({bool}), "epoch": frozenset({int}), "epoch_ms": frozenset({int}),
     "iso": frozenset({str}), "date": frozenset({str}), "list": frozenset({list}),
 }
 # ISO timestamps read without Python: seconds (with up to 6 decimals), UTC or no zone
@@ -143,11 +148,12 @@ def _plain_series(col: Column, values: list) -> pl.Series | None:
             # a JSON array of the lists, decoded by Polars: exact, as every item is a string
             whole = pl.Series([json.dumps(values)]).str.json_decode(pl.List(col.dtype))
             return whole.explode().alias(col.name) if values else pl.Series(col.name, [], col.dtype)
-        if kind == "epoch":
+        if kind in ("epoch", "epoch_ms"):
             s = pl.Series(col.name, values, pl.Int64, strict=True)
-            if s.null_count() < len(s) and not (_EPOCH_MIN <= s.min() and s.max() <= _EPOCH_MAX):
+            scale = 1000 if kind == "epoch_ms" else 1
+            if s.null_count() < len(s) and not (_EPOCH_MIN * scale <= s.min() and s.max() <= _EPOCH_MAX * scale):
                 return None
-            return (s * 1_000_000).cast(UTC_DATETIME)
+            return (s * (1_000_000 // scale)).cast(UTC_DATETIME)
         if kind == "iso":
             s = pl.Series(col.name, values, pl.String)
             if not s.str.contains(_PLAIN_ISO).all():
@@ -240,44 +246,15 @@ def read_json_array(
     cannot read with the declared types goes through :func:`records_to_frame`, which
     coerces losslessly or names the bad field.
     """
-    wanted = [c for c in columns if c.name in source_names]
-    read_schema = {}
-    for c in wanted:
-        if c.kind == "int":
-            read_schema[source_names[c.name]] = pl.Float64
-        elif c.kind in ("date", "hour", "iso", "epoch", "json", "struct"):
-            read_schema[source_names[c.name]] = pl.String
-        else:
-            read_schema[source_names[c.name]] = c.dtype
+    read_schema = _read_schema(columns, source_names)
     try:
         raw = pl.read_json(io.BytesIO(body), schema=read_schema) if body.strip() != b"[]" else None
     except pl.exceptions.PolarsError:
         raw = "slow"
     if isinstance(raw, pl.DataFrame):
-        exprs = []
-        ok = True
-        for c in wanted:
-            src = pl.col(source_names[c.name])
-            if c.kind == "int":
-                frac = raw.select(((src.round(0) != src) & src.is_not_null()).any()).item()
-                if frac:
-                    ok = False
-                    break
-                exprs.append(src.cast(pl.Int64).alias(c.name))
-            elif c.kind == "date":
-                exprs.append(src.str.to_date("%Y-%m-%d", strict=False).alias(c.name))
-            elif c.kind == "hour":
-                exprs.append(src.str.to_datetime("%Y-%m-%dT%H:%M:%S", time_unit="us", time_zone="UTC",
-                                                 strict=False).alias(c.name))
-            else:
-                exprs.append(src.alias(c.name))
-        if ok:
-            df = raw.select(exprs)
-            time_cols = [c.name for c in wanted if c.kind in ("date", "hour")]
-            if not time_cols or df.select(pl.col(time_cols).null_count().sum()).item() == raw.select(
-                    pl.col([source_names[t] for t in time_cols]).null_count().sum()).item():
-                missing = [pl.lit(None, c.dtype).alias(c.name) for c in columns if c.name not in source_names]
-                return df.with_columns(missing).select([c.name for c in columns])
+        df = _typed(raw, columns, source_names)
+        if df is not None:
+            return df
     elif raw is None:
         return pl.DataFrame(schema=polars_schema(tuple(columns)))
     try:
@@ -287,6 +264,96 @@ def read_json_array(
     if not isinstance(records, list):
         raise PayloadError(f"{stream}: expected a JSON array, got {type(records).__name__}")
     return records_to_frame(records, columns, stream=stream, source_names=source_names, id_field=id_field)
+
+
+def _read_schema(columns: Sequence[Column], source_names: dict[str, str]) -> dict[str, pl.DataType]:
+    """What Polars' JSON reader is asked to read each source field as (see :func:`_typed`)."""
+    read_schema = {}
+    for c in columns:
+        if c.name not in source_names:
+            continue
+        if c.kind == "int":
+            read_schema[source_names[c.name]] = pl.Float64
+        elif c.kind in ("date", "hour", "iso", "epoch", "json", "struct"):
+            read_schema[source_names[c.name]] = pl.String
+        else:
+            read_schema[source_names[c.name]] = c.dtype
+    return read_schema
+
+
+def _typed(raw: pl.DataFrame, columns: Sequence[Column], source_names: dict[str, str]) -> pl.DataFrame | None:
+    """``raw`` (read with :func:`_read_schema`) typed into ``columns``, or None when that read
+    cannot be trusted (a fraction in an integer column, a time that does not parse)."""
+    wanted = [c for c in columns if c.name in source_names]
+    exprs = []
+    for c in wanted:
+        src = pl.col(source_names[c.name])
+        if c.kind == "int":
+            frac = raw.select(((src.round(0) != src) & src.is_not_null()).any()).item()
+            if frac:
+                return None
+            exprs.append(src.cast(pl.Int64).alias(c.name))
+        elif c.kind == "date":
+            exprs.append(src.str.to_date("%Y-%m-%d", strict=False).alias(c.name))
+        elif c.kind == "hour":
+            exprs.append(src.str.to_datetime("%Y-%m-%dT%H:%M:%S", time_unit="us", time_zone="UTC",
+                                             strict=False).alias(c.name))
+        else:
+            exprs.append(src.alias(c.name))
+    df = raw.select(exprs)
+    time_cols = [c.name for c in wanted if c.kind in ("date", "hour")]
+    if time_cols and df.select(pl.col(time_cols).null_count().sum()).item() != raw.select(
+            pl.col([source_names[t] for t in time_cols]).null_count().sum()).item():
+        return None
+    missing = [pl.lit(None, c.dtype).alias(c.name) for c in columns if c.name not in source_names]
+    return df.with_columns(missing).select([c.name for c in columns])
+
+
+# a targeting value that is not a string or an integer (a float, an object...): read value by value
+_ODD_TARGETING_VALUE = re.compile(rb'"targeting_value"\s*:\s*(?!"|-?\d+\s*[,}])')
+
+
+def read_targeting(
+    body: bytes,
+    columns: Sequence[Column],
+    *,
+    stream: str,
+    source_names: dict[str, str],
+    id_field: str,
+) -> pl.DataFrame:
+    """Type a targeting analytics answer, ``{"data": [{"targeting_type", "targeting_value",
+    "metrics": {<ID>, "DATE", <COLUMN>...}}]}``, into rows: the metrics object's members as in
+    :func:`read_json_array`, ``targeting_type`` and ``targeting_value`` as text. A value given
+    as a number (a metro code) keeps its digits (``500`` -> ``"500"``); one that is not an
+    integer cannot be read as text without loss and is refused, naming the record."""
+    names = {"targeting_type", "targeting_value"}
+    metric_names = {k: v for k, v in source_names.items() if k not in names}
+    raw: pl.DataFrame | str | None = "slow"
+    if not _ODD_TARGETING_VALUE.search(body):
+        row = pl.Struct({"targeting_type": pl.String, "targeting_value": pl.String,
+                         "metrics": pl.Struct(_read_schema(columns, metric_names))})
+        try:
+            raw = (pl.read_json(io.BytesIO(body), schema={"data": pl.List(row)}).explode("data")
+                   .filter(pl.col("data").is_not_null()).unnest("data").unnest("metrics"))
+        except pl.exceptions.PolarsError:
+            raw = "slow"
+    if isinstance(raw, pl.DataFrame):
+        df = _typed(raw, columns, {**metric_names, **{n: n for n in names}})
+        if df is not None:
+            return df
+    try:
+        data = json.loads(body)
+    except ValueError as e:
+        raise PayloadError(f"{stream}: response is not valid JSON ({e})") from None
+    rows = data.get("data") if isinstance(data, dict) else None
+    if not isinstance(rows, list) or not all(isinstance(r, dict) and isinstance(r.get("metrics", {}), dict)
+                                             for r in rows):
+        raise PayloadError(f"{stream}: expected {{\"data\": [{{\"targeting_type\", \"targeting_value\", "
+                           "\"metrics\"}...]}")
+    records = [{**(r.get("metrics") or {}), "targeting_type": r.get("targeting_type"),
+                "targeting_value": r.get("targeting_value")} for r in rows]
+    return records_to_frame(records, columns, stream=stream, source_names={**metric_names, **{n: n for n in names}},
+                            id_field=id_field)
 
 
 def concat(frames: Iterable[pl.DataFrame], columns: Sequence[Column]) -> pl.DataFrame:
@@ -580,3 +647,33 @@ def _read_pin_frame(body: bytes, columns: tuple[Column, ...], metric_types: tupl
     if df.height and df.get_column("_suspect")[0]:
         return None
     return df.lazy().filter(real).select(list(polars_schema(columns))).collect(engine="in-memory")
+
+
+# -- the user account's analytics ---------------------------------------------------------------
+
+def user_analytics_frame(data: Any, columns: tuple[Column, ...], metric_types: tuple[str, ...],
+                         split_field: str) -> pl.DataFrame:
+    """Type ``{group: {"daily_metrics": [{"date", "data_status", "metrics"}], ...}}`` (the user
+    account analytics answer) into rows: one per group and day, the group in the column named
+    after the split (none without a split), metrics missing from a day null."""
+    stream = "user_account_analytics"
+    if not isinstance(data, dict):
+        raise PayloadError(f"{stream}: expected a JSON object keyed by group")
+    split_col = split_field.lower() if split_field != "NO_SPLIT" else None
+    records = []
+    for group, body in data.items():
+        daily = body.get("daily_metrics") if isinstance(body, dict) else None
+        if daily is None:
+            continue
+        if not isinstance(daily, list) or not all(isinstance(d, dict) for d in daily):
+            raise PayloadError(f"{stream}: group {group!r}: unreadable daily_metrics (not a list of objects)")
+        for day in daily:
+            metrics = day.get("metrics") or {}
+            if not isinstance(metrics, dict):
+                raise PayloadError(f"{stream}: group {group!r}, day {day.get('date')!r}: metrics is not an object")
+            record = {m.lower(): metrics.get(m) for m in metric_types}
+            record.update(date=day.get("date"), data_status=day.get("data_status"))
+            if split_col:
+                record[split_col] = group
+            records.append(record)
+    return records_to_frame(records, columns, stream=stream, id_field="date")

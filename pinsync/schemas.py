@@ -14,6 +14,7 @@ kind       dtype                       from
 ``float``  Float64                     numbers
 ``bool``   Boolean                     booleans
 ``epoch``  Datetime("us", "UTC")       Unix seconds
+``epoch_ms`` Datetime("us", "UTC")     Unix milliseconds
 ``iso``    Datetime("us", "UTC")       ISO-8601 strings (no zone means UTC)
 ``date``   Date                        ``YYYY-MM-DD``
 ``list``   List(String)                arrays of strings
@@ -39,6 +40,7 @@ _KIND_DTYPES: dict[str, pl.DataType] = {
     "float": pl.Float64(),
     "bool": pl.Boolean(),
     "epoch": UTC_DATETIME,
+    "epoch_ms": UTC_DATETIME,
     "iso": UTC_DATETIME,
     "hour": UTC_DATETIME,
     "date": pl.Date(),
@@ -107,6 +109,48 @@ ENTITY_COLUMNS: dict[str, tuple[Column, ...]] = {
         id:id title:str description:str link:str alt_text:str board_id:id board_section_id:id
         board_owner:struct(username) creative_type:str dominant_color:str media:json parent_pin_id:id
         pin_metrics:json has_been_promoted:bool is_owner:bool is_standard:bool created_at:iso"""),
+    # -- the other objects (:data:`pinsync.streams.entities.OBJECT_STREAMS`): every field of the
+    # spec's object, plus the context a row needs (``ad_account_id``, ``board_id``, the
+    # ``ownership_type`` asked for). A feed's ``credentials`` keep the user name only: its
+    # password is never read.
+    "keywords": _cols("""
+        id:id ad_account_id:id parent_id:id parent_type:str type:str value:str match_type:str bid:int
+        archived:bool"""),
+    "audiences": _cols("""
+        id:id ad_account_id:id ownership_type:str name:str description:str audience_type:str type:str status:str
+        size:int rule:json created_by_company_name:str created_timestamp:epoch updated_timestamp:epoch"""),
+    "customer_lists": _cols("""
+        id:id ad_account_id:id name:str type:str status:str num_batches:int num_removed_user_records:int
+        num_uploaded_user_records:int exceptions:json created_time:epoch updated_time:epoch"""),
+    "conversion_tags": _cols("""
+        id:id ad_account_id:id name:str status:str version:str code_snippet:str configs:json
+        enhanced_match_status:str last_fired_time_ms:epoch_ms"""),
+    "product_group_promotions": _cols("""
+        id:id ad_account_id:id ad_group_id:id catalog_product_group_id:id catalog_product_group_name:str status:str
+        creative_type:str bid_in_micro_currency:int included:bool definition:str relative_definition:str
+        parent_id:id collections_header_type:str collections_hero_destination_url:str collections_hero_pin_id:id
+        customizable_cta_type:str grid_click_type:str is_mdl:bool is_generate_background:bool
+        preferred_media_type:str selected_image_tag:str selected_video_tag:str slideshow_collections_description:str
+        slideshow_collections_title:str tracking_url:str"""),
+    "user_account": _cols("""
+        username:str id:id account_type:str business_name:str about:str profile_image:str website_url:str
+        board_count:int pin_count:int follower_count:int following_count:int monthly_views:int"""),
+    "boards": _cols("""
+        id:id name:str description:str owner:struct(username) privacy:str is_ads_only:bool media:json
+        collaborator_count:int follower_count:int pin_count:int created_at:iso board_pins_modified_at:iso"""),
+    "board_sections": _cols("board_id:id id:id name:str"),
+    "board_pins": _cols("""
+        board_id:id pin_id:id title:str description:str link:str alt_text:str board_section_id:id
+        board_owner:struct(username) creative_type:str dominant_color:str media:json parent_pin_id:id
+        pin_metrics:json has_been_promoted:bool is_owner:bool is_standard:bool created_at:iso"""),
+    "catalogs": _cols("id:id name:str catalog_type:str created_at:iso updated_at:iso"),
+    "catalog_feeds": _cols("""
+        id:id name:str catalog_id:id catalog_type:str format:str location:str status:str default_availability:str
+        default_country:str default_currency:str default_locale:str credentials:struct(username)
+        preferred_processing_schedule:struct(time|timezone) created_at:iso updated_at:iso"""),
+    "catalog_product_groups": _cols("""
+        id:id name:str description:str catalog_id:id catalog_type:str feed_id:id type:str status:str country:str
+        locale:str is_featured:bool filters:json created_at:epoch updated_at:epoch"""),
 }
 
 # Context columns stored on every ads analytics row.
@@ -125,7 +169,7 @@ def analytics_columns(level: str, columns: tuple[str, ...], granularity: str) ->
     typed as ids; columns not valid at this level are not part of the table.
     """
     id_col = api.LEVEL_ID_COLUMN[level].lower()
-    cols: list[Column] = [Column(id_col, "id"), Column("ad_account_id", "id")]
+    cols: list[Column] = [Column(id_col, "id")] + ([Column("ad_account_id", "id")] if id_col != "ad_account_id" else [])
     if granularity == "TOTAL":
         cols += [Column("date", "date"), Column("start_date", "date"), Column("end_date", "date")]
     elif granularity == "HOUR":
@@ -146,6 +190,27 @@ def analytics_columns(level: str, columns: tuple[str, ...], granularity: str) ->
 def valid_columns_for_level(level: str, columns: tuple[str, ...]) -> tuple[str, ...]:
     """The configured columns the API accepts at ``level`` (others are dropped with a warning)."""
     return tuple(c for c in columns if level in api.COLUMNS_NEEDING_LEVEL.get(c, (level,)))
+
+
+def targeting_analytics_columns(level: str, columns: tuple[str, ...], granularity: str) -> tuple[Column, ...]:
+    """The columns of a targeting analytics table: those of the level's analytics table with
+    ``targeting_type`` and ``targeting_value`` (always text: ``"45-49"``, ``"US:02139"``,
+    a metro code's digits) after the ids."""
+    cols = analytics_columns(level, columns, granularity)
+    at = 1 if level == "ad_account" else 2
+    return cols[:at] + (Column("targeting_type", "str"), Column("targeting_value", "str")) + cols[at:]
+
+
+def user_account_analytics_columns(metric_types: tuple[str, ...], split_field: str) -> tuple[Column, ...]:
+    """The columns of the ``user_account_analytics`` table: the date, the split field's value
+    (a column named after the split, e.g. ``app_type``; none without a split), the day's
+    ``data_status`` and the metrics."""
+    cols = [Column("date", "date")]
+    if split_field != "NO_SPLIT":
+        cols.append(Column(split_field.lower(), "str"))
+    cols.append(Column("data_status", "str"))
+    cols += [Column(m.lower(), api.pin_metric_kind(m)) for m in metric_types]
+    return tuple(cols)
 
 
 def pin_analytics_columns(metric_types: tuple[str, ...]) -> tuple[Column, ...]:

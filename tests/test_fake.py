@@ -20,6 +20,8 @@ import requests
 from pinsync import api
 from pinsync.fake import ROUTE_CATEGORY, Dataset, FakeApiError, FakePinterest, FakeServer
 from pinsync.fake.analytics import ATTRIBUTE_COLUMNS, FLOAT_METRICS, INT_METRICS
+from pinsync.fake.insights import OPERATIONS as INSIGHT_OPERATIONS
+from pinsync.fake.objects import OPERATIONS as OBJECT_OPERATIONS
 
 # an extract of the official spec (v5.23.0) ships with the tests, so they run on a fresh clone
 SPEC_PATH = Path(__file__).resolve().parent / "data" / "pinterest-openapi-extract.json"
@@ -182,7 +184,8 @@ def test_route_categories_follow_the_spec():
            ("GET", "/ad_accounts/{ad_account_id}/ads/analytics"): "ad_analytics",
            ("GET", "/pins/{pin_id}/analytics"): "pin_analytics", ("GET", "/pins/analytics"): "multi_pin_analytics",
            ("POST", "/ad_accounts/{ad_account_id}/reports"): "create_report",
-           ("GET", "/ad_accounts/{ad_account_id}/reports"): "get_report"}
+           ("GET", "/ad_accounts/{ad_account_id}/reports"): "get_report",
+           **{("GET", path): route for route, path in {**OBJECT_OPERATIONS, **INSIGHT_OPERATIONS}.items()}}
     for (method, path), route in ops.items():
         assert ROUTE_CATEGORY[route] == spec["paths"][path][method.lower()]["x-ratelimit-category"], route
     # and the consent page, which is not part of the API (www.pinterest.com/oauth/)
@@ -302,7 +305,8 @@ def test_oauth_refresh_rotates_the_refresh_token(own):
     assert tok["access_token"].startswith("pina.") and tok["refresh_token"].startswith("pinr.")
     assert tok["token_type"] == "bearer" and tok["expires_in"] == 2592000 and tok["response_type"] == "refresh_token"
     assert tok["refresh_token_expires_in"] == 5184000 and tok["refresh_token_expires_at"] > time.time()
-    assert tok["scope"] == "ads:read,pins:read,boards:read"
+    assert tok["scope"] == ("ads:read,boards:read,boards:read_secret,catalogs:read,pins:read,pins:read_secret,"
+                            "user_accounts:read")
     assert fake.refresh_count == 1 and fake.current_refresh_token == tok["refresh_token"]
     assert _session(tok["access_token"]).get(f"{srv.url}/ad_accounts").status_code == 200
     # the old refresh token is dead now

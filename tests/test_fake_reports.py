@@ -115,16 +115,21 @@ def test_the_report_body_the_fake_accepts_is_the_spec_s():
     assert set(api.REPORT_UNSUPPORTED_COLUMNS) == set(api.ANALYTICS_COLUMNS) - set(api.REPORT_COLUMNS)
 
 
-def test_keywords_are_spec_shaped_and_belong_to_ad_groups(env):
+def test_keywords_are_spec_shaped_and_belong_to_ad_groups_campaigns_and_accounts(env):
     ds = env[0]
     spec = json.loads(SPEC_PATH.read_text())
     props, _ = _members(spec["components"]["schemas"], spec["components"]["schemas"]["Keyword"])
     assert len(ds.keywords) > 20
     match_types = set(spec["components"]["schemas"]["MatchTypeResponse"]["enum"])
+    parents = {"ad_group": ds.ad_group_by_id, "campaign": ds.campaign_by_id, "advertiser": ds.account_by_id}
     for k in ds.keywords:
         assert set(k) == set(props)
-        assert k["id"].isdigit() and int(k["id"]) > 2 ** 53 and k["parent_id"] in ds.ad_group_by_id
-        assert k["parent_type"] == "ad_group" and k["type"] == "keyword" and k["match_type"] in match_types
+        assert k["id"].isdigit() and int(k["id"]) > 2 ** 53 and k["parent_id"] in parents[k["parent_type"]]
+        assert k["type"] == "keyword" and k["match_type"] in match_types
+        # "Advertisers and campaigns can only be assigned keywords with excluding ('_NEGATIVE')"
+        assert k["parent_type"] == "ad_group" or k["match_type"].endswith("_NEGATIVE")
+    assert {k["parent_type"] for k in ds.keywords} == set(parents)
+    assert [int(k["id"]) for k in ds.keywords] == sorted(int(k["id"]) for k in ds.keywords)
     assert len({k["id"] for k in ds.keywords}) == len(ds.keywords)
     again = Dataset(seed=3, accounts=2, campaigns_per_account=6, ad_groups_per_campaign=3, ads_per_ad_group=3,
                     pins=20, today=TODAY, history_days=400)
@@ -372,8 +377,11 @@ def test_keyword_and_advertiser_reports(env):
         for row in file[acc["id"]]:
             assert row["ADVERTISER_ID"] == acc["id"] and "AD_GROUP_ID" not in row and "CAMPAIGN_NAME" not in row
     assert keyword_rows > 50
-    product = _create(session, srv, ds.ad_accounts[0]["id"], level="PRODUCT_GROUP")
-    assert requests.get(_poll_until_done(session, srv, ds.ad_accounts[0]["id"], product)["url"]).json() == {}
+    account = ds.ad_accounts[0]["id"]
+    product = _create(session, srv, account, level="PRODUCT_GROUP")
+    promotions = {p["id"] for p in ds.product_group_promotions if ds.ad_group_by_id[p["ad_group_id"]]["ad_account_id"]
+                  == account}
+    assert set(requests.get(_poll_until_done(session, srv, account, product)["url"]).json()) <= promotions
 
 
 def test_a_report_holds_the_data_of_its_creation_and_honours_filters(env):

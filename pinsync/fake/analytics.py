@@ -55,6 +55,7 @@ import hashlib
 import json
 import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -327,20 +328,21 @@ def _scaled(imp: pl.Expr, rate: pl.Expr, u: pl.Expr) -> pl.Expr:
     return (imp.cast(pl.Float64) * rate * jitter + rnd).floor().cast(pl.Int64)
 
 
-def _json_array(df: pl.DataFrame, head: list[tuple[str, str]], members: list[str]) -> str:
+def _json_array(df: pl.DataFrame, head: list[tuple[str, str]], members: list[str], wrap: str | None = None) -> str:
     """A JSON array with one object per row of ``df``, built by vectorised string concatenation.
 
     ``head``: ``(key, column)`` string members that are always present (the id, ``DATE``).
     ``members``: columns holding either null (member left out) or the member's JSON text
-    ``,"KEY":value``.
+    ``,"KEY":value``. ``wrap``: a column whose text opens an outer object around each row's
+    (closed by one more ``}``), e.g. ``{"targeting_type":…,"metrics":``.
     """
     if df.height == 0:
         return "[]"
-    parts: list[pl.Expr] = []
+    parts: list[pl.Expr] = [pl.col(wrap)] if wrap else []
     for i, (key, col) in enumerate(head):
         parts += [pl.lit(("{" if i == 0 else ",") + json.dumps(key) + ':"'), pl.col(col), pl.lit('"')]
     parts += [pl.col(c).fill_null("") for c in members]
-    parts.append(pl.lit("}"))
+    parts.append(pl.lit("}}" if wrap else "}"))
     return "[" + df.select(pl.concat_str(parts).str.join(",")).item() + "]"
 
 
@@ -396,7 +398,7 @@ def _families_for(level: str, item: dict, objective: str, r: random.Random) -> f
 
 
 _BASE_VOLUME = {"advertiser": (5_000, 150_000), "campaign": (2_000, 60_000), "ad_group": (800, 25_000),
-                "ad": (60, 8_000), "keyword": (30, 4_000)}
+                "ad": (60, 8_000), "keyword": (30, 4_000), "product_group": (100, 6_000)}
 
 
 def _day_frame(days: list[int], versions: dict[int, int], bucket: str | None) -> pl.DataFrame:
@@ -499,16 +501,21 @@ class AdsAnalytics:
 
     def json(self, level: str, account_id: str, ids, start: dt.date, end: dt.date, granularity: str,
              columns, click: int, engagement: int, view: int, report_time: str,
-             state: AnalyticsState | None = None) -> str:
+             state: AnalyticsState | None = None, *, id_key: str | None = None,
+             breakdown: Callable[[str, str], list[tuple[str, Any, float]]] | None = None) -> str:
         """The endpoint's JSON body for validated parameters.
 
         Rows: entities in request order (unknown ids and ids of other accounts ignored,
         duplicates once), then time. Columns not valid at ``level`` are left out.
         ``state``: a snapshot to read versions and blank days from (default: the live one).
+        ``id_key``: the member naming the entity (default: :data:`ROW_ID_KEY` of the level).
+        ``breakdown(level, id)``: for targeting analytics, the entity's ``(targeting type,
+        value, share)``: each becomes a row group of its own, ``share`` of the entity's volume,
+        wrapped as ``{"targeting_type", "targeting_value", "metrics": <row>}``.
         """
         ds = self.ds
         state = state or self.state
-        id_col = ROW_ID_KEY[level]
+        id_col = id_key or ROW_ID_KEY[level]
         items = ds.by_level(level)
         entities: dict[str, dict] = {}
         for i in ids:
@@ -540,12 +547,23 @@ class AdsAnalytics:
         rates: list[list[float]] = [[] for _ in metrics]
         attrs: dict[str, list] = {c: [] for c in attr_cols}
         video: list[bool] = []
-        for n, (eid, item) in enumerate(entities.items()):
+        wraps: list[str] = []
+        groups: list[tuple[str, dict, _Meta, int, int, str | None]] = []    # (id, item, meta, hash, volume, wrap)
+        for eid, item in entities.items():
             m = self.meta(level, eid)
             if max(lo_req, m.first) > min(hi_req, m.last):
                 continue
-            for k, v in (("ord", n), ("eid", eid), ("ehi", m.eh >> 32), ("elo", m.eh & 0xFFFFFFFF),
-                         ("base", m.base), ("cpm", m.cpm), ("first", m.first), ("last", m.last)):
+            if breakdown is None:
+                groups.append((eid, item, m, m.eh, m.base, None))
+                continue
+            for ttype, value, share in breakdown(level, eid):
+                wrap = '{"targeting_type":' + json.dumps(ttype) + ',"targeting_value":' + json.dumps(value) + ',"metrics":'
+                groups.append((eid, item, m, seed_of(m.eh, ttype, value), max(1, int(m.base * share)), wrap))
+        for n, (eid, item, m, eh, base, wrap) in enumerate(groups):
+            if wrap is not None:
+                wraps.append(wrap)
+            for k, v in (("ord", n), ("eid", eid), ("ehi", eh >> 32), ("elo", eh & 0xFFFFFFFF),
+                         ("base", base), ("cpm", m.cpm), ("first", m.first), ("last", m.last)):
                 e_cols[k].append(v)
             for i, im in enumerate(metrics):
                 rate = im.rate
@@ -575,7 +593,8 @@ class AdsAnalytics:
         ent = ent.with_columns(**rate_cols)
         snippets = {c: pl.Series([None if v is None else f",{json.dumps(c)}:{json.dumps(v)}" for v in attrs[c]],
                                  dtype=pl.String) for c in attr_cols}
-        info = pl.DataFrame({"ord": e_cols["ord"], "eid": e_cols["eid"], "_video": video, **snippets},
+        info = pl.DataFrame({"ord": e_cols["ord"], "eid": e_cols["eid"], "_video": video, **snippets,
+                             **({"_wrap": pl.Series(wraps, dtype=pl.String)} if breakdown else {})},
                             schema_overrides={"ord": pl.Int32})
 
         # ---- entity x day, inside the activity window, with delivery
@@ -655,7 +674,7 @@ class AdsAnalytics:
             x = x.filter(pl.any_horizontal([pl.col(c).is_not_null() for c in outs]))
         x = x.sort(sort)
         head = [(id_col, "eid")] + ([("DATE", "DATE")] if granularity != "TOTAL" else [])
-        return _json_array(x, head, cols)
+        return _json_array(x, head, cols, "_wrap" if breakdown else None)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -897,11 +916,20 @@ def _ids_param(query: dict, name: str, limit: int, err, required: bool = True) -
     return ids
 
 
-def parse_ads_query(level: str, query: dict, today: dt.date) -> AdsQuery:
-    """Validate an ads analytics query like the real API (400 code 400 on any problem)."""
-    err = ads_error(level)
+def parse_ads_query(level: str, query: dict, today: dt.date, *, err=None, ids_param: str | None = "") -> AdsQuery:
+    """Validate an ads analytics query like the real API (400 code 400 on any problem).
+
+    ``ids_param``: the required id list (default: the level's, and for ads ``campaign_ids`` +
+    ``pin_ids`` instead of ``ad_ids``); None for the ad account's own analytics (no ids).
+    ``err``: the route's 400 (default: the level's :func:`ads_error`).
+    """
+    err = err or ads_error(level)
     pin_ids = None
-    if level == "ad":
+    if ids_param is None:
+        ids = []
+    elif ids_param:
+        ids = _ids_param(query, ids_param, api.ANALYTICS_IDS_MAX, err)
+    elif level == "ad":
         ids = _ids_param(query, "ad_ids", api.ANALYTICS_IDS_MAX, err, required=False)
         if ids is None:
             campaign_ids = _ids_param(query, "campaign_ids", api.ANALYTICS_IDS_MAX, err, required=False)

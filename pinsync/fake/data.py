@@ -29,10 +29,20 @@ Choices (not from the API):
   inside that window;
 * all pins have ``media.media_type == "image"``; some ads promote pins of the dataset
   (those pins have ``has_been_promoted: true``), others promote pins of other users;
-* keywords (``Keyword`` objects, served only through reports) belong to ad groups: 0-3 per
-  ad group, drawn from their own random stream so that adding them changed nothing else;
-  a keyword delivers inside its ad group's window (from a few days after its start),
-  negative keywords never; an ad account's window spans its campaigns' windows.
+* keywords (``Keyword`` objects) belong to ad groups (0-3 each), campaigns (0-2) and ad
+  accounts (1-3); campaigns and accounts only take negative keywords (the spec: "Advertisers
+  and campaigns can only be assigned keywords with excluding ('_NEGATIVE')"). Each kind is drawn
+  from its own random stream so that adding it changed nothing else; a keyword delivers inside
+  its ad group's window (from a few days after its start), negative keywords never; an ad
+  account's window spans its campaigns' windows;
+* the other objects (audiences, customer lists, conversion tags, product group promotions, the
+  user's account, boards and their sections, catalogs, feeds and product groups) come from
+  random streams of their own too (:meth:`Dataset._gen_objects`): none of them changes an
+  entity above, a pin or an analytics value. Boards are the boards the pins name
+  (``board_id``), plus two boards without pins; a board's sections are the sections its
+  pins name, plus one empty section on some boards; some boards are SECRET or PROTECTED.
+  Product group promotions belong to the ad groups of CATALOG_SALES campaigns and deliver
+  inside their ad group's window.
 
 Everything is a function of the constructor arguments (``today`` included), so two
 datasets built with the same arguments are equal.
@@ -120,19 +130,29 @@ class Dataset:
         pins: number of pins owned by the token's user.
         today: the fake's "today" (UTC); defaults to the current UTC date.
         history_days: entities are created within this many days before ``today``.
+        catalogs: number of the user's catalogs (0: the user has no catalog; the catalog
+            routes then answer 403).
 
     Attributes:
         ad_accounts, campaigns, ad_groups, ads, pins: lists of API items (dicts). Campaigns,
             ad groups and ads are in id order; pins in id (= creation) order.
-        keywords: ``Keyword`` items of the ad groups, in id order.
-        activity: ``{"advertiser"|"campaign"|"ad_group"|"ad"|"keyword": {id: (first_day,
-            last_day)}}`` with day ordinals (:func:`to_ord`); ``first > last`` means the entity
-            never delivered ("advertiser" is keyed by ad account id).
+        keywords: ``Keyword`` items of the ad groups, campaigns and ad accounts, in id order.
+        audiences, customer_lists, conversion_tags, product_group_promotions, boards, catalogs,
+            catalog_feeds, catalog_product_groups: API items, in id order.
+        audience_ownership: ``{audience id: "OWNED" | "RECEIVED"}`` (the API's
+            ``ownership_type`` filter; an audience does not carry it).
+        board_sections: ``{board_id: [BoardSection, ...]}``.
+        feed_passwords: the passwords inside the feeds' ``credentials`` (a test checks none is stored).
+        user_account: the token user's ``Account``.
+        activity: ``{"advertiser"|"campaign"|"ad_group"|"ad"|"keyword"|"product_group": {id:
+            (first_day, last_day)}}`` with day ordinals (:func:`to_ord`); ``first > last`` means
+            the entity never delivered ("advertiser" is keyed by ad account id,
+            "product_group" by product group promotion id).
     """
 
     def __init__(self, seed: int = 7, accounts: int = 3, campaigns_per_account: int = 8,
                  ad_groups_per_campaign: int = 3, ads_per_ad_group: int = 5, pins: int = 120,
-                 today: dt.date | None = None, history_days: int = 120):
+                 today: dt.date | None = None, history_days: int = 120, catalogs: int = 3):
         if today is None:
             today = clock.today()
         if history_days < 1:
@@ -143,6 +163,7 @@ class Dataset:
         self.ad_groups_per_campaign = ad_groups_per_campaign
         self.ads_per_ad_group = ads_per_ad_group
         self.n_pins = pins
+        self.n_catalogs = catalogs
         self.today = today
         self.history_days = history_days
         self.today_ord = to_ord(today)
@@ -156,7 +177,7 @@ class Dataset:
         self.pins: list[dict] = []
         self.keywords: list[dict] = []
         self.activity: dict[str, dict[str, tuple[int, int]]] = {"campaign": {}, "ad_group": {}, "ad": {},
-                                                                "keyword": {}, "advertiser": {}}
+                                                                "keyword": {}, "advertiser": {}, "product_group": {}}
         self.owner_username = ""
         self._next_pin_id = 0
 
@@ -167,6 +188,7 @@ class Dataset:
         self._gen_ads()
         self._gen_keywords()
         self._advertiser_windows()
+        self._gen_objects()
         self.reindex()
 
     def advance(self, days: int = 1) -> "Dataset":
@@ -196,11 +218,14 @@ class Dataset:
         self.ad_by_id = {a["id"]: a for a in self.ads}
         self.pin_by_id = {p["id"]: p for p in self.pins}
         self.keyword_by_id = {k["id"]: k for k in self.keywords}
+        self.promotion_by_id = {p["id"]: p for p in self.product_group_promotions}
+        self.board_by_id = {b["id"]: b for b in self.boards}
 
     def by_level(self, level: str) -> dict[str, dict]:
-        """``{id: item}`` for ``advertiser`` (ad accounts), ``campaign``, ``ad_group``, ``ad`` or ``keyword``."""
+        """``{id: item}`` for ``advertiser`` (ad accounts), ``campaign``, ``ad_group``, ``ad``, ``keyword``
+        or ``product_group`` (product group promotions)."""
         return {"advertiser": self.account_by_id, "campaign": self.campaign_by_id, "ad_group": self.ad_group_by_id,
-                "ad": self.ad_by_id, "keyword": self.keyword_by_id}[level]
+                "ad": self.ad_by_id, "keyword": self.keyword_by_id, "product_group": self.promotion_by_id}[level]
 
     def lineage(self, level: str, entity_id: str) -> tuple[dict, dict | None, dict | None, dict | None]:
         """(ad account, campaign, ad group, ad) of an entity of ``level``; None above it."""
@@ -208,8 +233,15 @@ class Dataset:
         if level == "advertiser":
             return item, None, None, None
         group = ad = None
+        if level == "keyword" and item["parent_type"] == "advertiser":
+            return self.account_by_id[item["parent_id"]], None, None, None
+        if level == "keyword" and item["parent_type"] == "campaign":
+            campaign = self.campaign_by_id[item["parent_id"]]
+            return self.account_by_id[campaign["ad_account_id"]], campaign, None, None
         if level == "keyword":
             group = self.ad_group_by_id[item["parent_id"]]
+        elif level == "product_group":
+            group = self.ad_group_by_id[item["ad_group_id"]]
         elif level == "ad_group":
             group = item
         elif level == "ad":
@@ -608,3 +640,235 @@ class Dataset:
         for acc_id, windows in spans.items():
             self.activity["advertiser"][acc_id] = ((min(f for f, _ in windows), max(la for _, la in windows))
                                                    if windows else (self.today_ord, self.today_ord - 1))
+
+    # ------------------------------------------------------------------ other objects
+    def _gen_objects(self) -> None:
+        """Keywords of campaigns and accounts, audiences, customer lists, conversion tags, the
+        user's account, boards, catalogs and product group promotions: each from a random
+        stream of its own (nothing generated before changes)."""
+        def rng(name: str) -> random.Random:
+            return random.Random(f"pinsync-fake:{self.seed}:{name}")
+
+        self._gen_parent_keywords(rng("parent-keywords"))
+        self._gen_audiences(rng("audiences"))
+        self._gen_conversion_tags(rng("conversion-tags"))
+        self._gen_user_account(rng("user-account"))
+        self._gen_boards(rng("boards"))
+        self._gen_catalogs(rng("catalogs"))
+        self._gen_promotions(rng("promotions"))
+
+    def _epoch_before(self, rng: random.Random, days: int) -> int:
+        return self.today_epoch - rng.randint(1, days) * DAY + rng.randrange(DAY)
+
+    @staticmethod
+    def _iso(epoch: int) -> str:
+        return dt.datetime.fromtimestamp(epoch, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+
+    def _gen_parent_keywords(self, rng: random.Random) -> None:
+        cur = 542_000_000_000_000_000 + rng.randrange(10 ** 12)
+        parents = [("advertiser", a["id"], rng.randint(1, 3)) for a in self.ad_accounts]
+        parents += [("campaign", c["id"], rng.randint(0, 2)) for c in self.campaigns]
+        for parent_type, parent_id, n in parents:
+            for _ in range(n):
+                cur += rng.randint(10 ** 5, 10 ** 8)
+                value = f"{ADJECTIVES[rng.randrange(len(ADJECTIVES))].lower()} {SUBJECTS[rng.randrange(len(SUBJECTS))]}"
+                kid = str(cur)
+                self.keywords.append({"id": kid, "archived": rng.random() < 0.1, "parent_id": parent_id,
+                                      "parent_type": parent_type, "type": "keyword", "bid": None,
+                                      "match_type": rng.choice(("EXACT_NEGATIVE", "PHRASE_NEGATIVE")),
+                                      "value": value})
+                self.activity["keyword"][kid] = (self.today_ord, self.today_ord - 1)   # negatives never deliver
+        self.keywords.sort(key=lambda k: int(k["id"]))
+
+    def _gen_audiences(self, rng: random.Random) -> None:
+        self.audiences, self.customer_lists, self.audience_ownership = [], [], {}
+        aud_id = 2_542_620_000_000 + rng.randrange(10 ** 6)
+        list_id = 5_497_558_000_000 + rng.randrange(10 ** 6)
+        companies = ("Northwind Data Co", "Blue Fern Media", "Harbor Analytics")
+        for acc in self.ad_accounts:
+            for _ in range(rng.randint(2, 4)):
+                list_id += rng.randint(10, 10 ** 4)
+                created = self._epoch_before(rng, self.history_days + 200)
+                uploaded = rng.randint(80, 90_000)
+                self.customer_lists.append({
+                    "id": str(list_id), "ad_account_id": acc["id"], "type": "customerlist",
+                    "name": f"{rng.choice(('Newsletter', 'Purchasers', 'Loyalty', 'Lapsed'))} list {list_id % 1000}",
+                    "status": "TOO_SMALL" if uploaded < 100 else rng.choice(("READY", "READY", "PROCESSING")),
+                    "num_batches": rng.randint(1, 12), "num_removed_user_records": rng.randint(0, uploaded // 10),
+                    "num_uploaded_user_records": uploaded,
+                    "exceptions": {} if rng.random() < 0.8 else {"code": 2, "message": "Some records had no match"},
+                    "created_time": created, "updated_time": self._between_rng(rng, created, self.today_epoch - 1)})
+            lists = [c["id"] for c in self.customer_lists if c["ad_account_id"] == acc["id"]]
+            for ownership, n in (("OWNED", rng.randint(3, 6)), ("RECEIVED", rng.randint(1, 3))):
+                for _ in range(n):
+                    aud_id += rng.randint(10, 10 ** 5)
+                    kind = rng.choice(("CUSTOMER_LIST", "VISITOR", "ENGAGEMENT", "ACTALIKE"))
+                    rule = {"CUSTOMER_LIST": {"customer_list_id": rng.choice(lists)},
+                            "VISITOR": {"visitor_source_id": [str(2_614_000_000_000 + rng.randrange(10 ** 6))],
+                                        "retention_days": rng.choice((30, 90, 180)),
+                                        "event_source": {"=": ["web", "mobile"]}, "ingestion_source": {"=": ["tag"]}},
+                            "ENGAGEMENT": {"engagement_domain": ["www.example.com"], "engager_type": rng.randint(1, 2)},
+                            "ACTALIKE": {"seed_id": [str(aud_id - 7)], "country": acc["country"],
+                                         "percentage": str(rng.randint(1, 10))}}[kind]
+                    created = self._epoch_before(rng, self.history_days + 100)
+                    size = rng.choice((None, rng.randint(100, 5_000_000)))
+                    self.audiences.append({
+                        "id": str(aud_id), "ad_account_id": acc["id"], "audience_type": kind, "type": "audience",
+                        "name": f"{AUDIENCES[rng.randrange(len(AUDIENCES))]} ({kind.lower().replace('_', ' ')})",
+                        "description": rng.choice((None, "Built for retargeting", "Seed for lookalikes")),
+                        "created_by_company_name": rng.choice(companies) if ownership == "RECEIVED" else None,
+                        "rule": rule, "size": size,
+                        "status": "TOO_SMALL" if size is not None and size < 100 else rng.choice(("READY", "READY", "INITIALIZING")),
+                        "created_timestamp": created,
+                        "updated_timestamp": self._between_rng(rng, created, self.today_epoch - 1)})
+                    self.audience_ownership[str(aud_id)] = ownership
+        self.audiences.sort(key=lambda a: int(a["id"]))
+
+    def _gen_conversion_tags(self, rng: random.Random) -> None:
+        """Tags of each account; ARCHIVED ones are the deleted tags (``filter_deleted=true`` hides them)."""
+        self.conversion_tags = []
+        tag_id = 2_614_100_000_000 + rng.randrange(10 ** 6)
+        for acc in self.ad_accounts:
+            statuses = ["ACTIVE", "ARCHIVED"] + [rng.choice(("ACTIVE", "PAUSED", "ARCHIVED")) for _ in range(rng.randint(0, 2))]
+            for status in statuses:
+                tag_id += rng.randint(10, 10 ** 5)
+                fired = (self.today_epoch - rng.randrange(30 * DAY)) * 1000 + rng.randrange(1000)
+                self.conversion_tags.append({
+                    "id": str(tag_id), "ad_account_id": acc["id"], "name": f"{acc['name']} tag {tag_id % 1000}",
+                    "code_snippet": f"<script type=text/javascript>pintrk('load', '{tag_id}');</script>",
+                    "configs": {"aem_enabled": rng.random() < 0.5, "aem_db_enabled": False,
+                                "aem_external_id_enabled": False, "aem_fnln_enabled": rng.random() < 0.3,
+                                "aem_ge_enabled": False, "aem_loc_enabled": False, "aem_ph_enabled": rng.random() < 0.3,
+                                "md_frequency": 1, "no_code_capi_domains": []},
+                    "enhanced_match_status": rng.choice((None, "UNKNOWN", "VALIDATION_COMPLETE")),
+                    "last_fired_time_ms": fired if status == "ACTIVE" or rng.random() < 0.5 else None,
+                    "status": status, "version": "3"})
+
+    def _gen_user_account(self, rng: random.Random) -> None:
+        owner = self.ad_accounts[0]["owner"] if self.ad_accounts else {"id": "1", "username": self.owner_username}
+        self.user_account = {
+            "account_type": "BUSINESS", "id": owner["id"], "username": owner["username"],
+            "business_name": self.ad_accounts[0]["name"].split(" - ")[0] if self.ad_accounts else None,
+            "about": "Ideas for a home you love.", "profile_image": f"https://i.pinimg.com/600x/{rng.getrandbits(64):016x}.jpg",
+            "website_url": "https://shop.example.com", "board_count": None, "pin_count": len(self.pins),
+            "follower_count": rng.randint(500, 90_000), "following_count": rng.randint(10, 800),
+            "monthly_views": rng.randint(10_000, 4_000_000)}
+        # the account's first day: before its oldest pin and ad account
+        self.user_created_ord = self.today_ord - self.history_days - 400
+
+    def _gen_boards(self, rng: random.Random) -> None:
+        self.boards, self.board_sections = [], {}
+        ids = sorted({p["board_id"] for p in self.pins})
+        extra = int(ids[-1]) if ids else 400_000_000_000_000_000
+        ids += [str(extra + 1_000_003), str(extra + 2_000_011)]          # boards without pins
+        section_names = ("Inspiration", "To buy", "Favourites", "Ideas", "Gift guide", "Seasonal")
+        for i, board_id in enumerate(ids):
+            pins = [p for p in self.pins if p["board_id"] == board_id]
+            privacy = "SECRET" if i % 5 == 3 else ("PROTECTED" if i % 7 == 5 else "PUBLIC")
+            created = min([int(dt.datetime.fromisoformat(p["created_at"]).replace(tzinfo=dt.timezone.utc).timestamp())
+                           for p in pins] or [self.today_epoch - self.history_days * DAY]) - rng.randint(1, 30) * DAY
+            self.boards.append({
+                "id": board_id, "name": f"{SUBJECTS[i % len(SUBJECTS)].title()} {rng.choice(('ideas', 'finds', 'board'))}",
+                "description": rng.choice((None, "Things we love", f"Our favourite {SUBJECTS[i % len(SUBJECTS)]} picks")),
+                "owner": {"username": self.owner_username}, "privacy": privacy, "is_ads_only": privacy == "PROTECTED",
+                "created_at": self._iso(created),
+                "board_pins_modified_at": max([p["created_at"] for p in pins] or [self._iso(created)]),
+                "collaborator_count": rng.choice((0, 0, 1, 3)), "follower_count": rng.randint(0, 5000),
+                "pin_count": len(pins),
+                "media": {"image_cover_url": (pins[0]["media"]["images"]["600x"]["url"] if pins else None),
+                          "pin_thumbnail_urls": [p["media"]["images"]["150x150"]["url"] for p in pins[:5]]}})
+            sections = sorted({p["board_section_id"] for p in pins if p["board_section_id"]}, key=int)
+            if rng.random() < 0.4:
+                sections.append(str(500_000_000_000_000_000 + 10 ** 12 + rng.randrange(10 ** 9)))
+            self.board_sections[board_id] = [{"id": sid, "name": f"{section_names[k % len(section_names)]} {k + 1}"}
+                                             for k, sid in enumerate(sections)]
+
+    def _gen_catalogs(self, rng: random.Random) -> None:
+        self.catalogs, self.catalog_feeds, self.catalog_product_groups, self.feed_passwords = [], [], [], []
+        cat_id, feed_id, group_id = (864_344_156_814_050_000 + rng.randrange(10 ** 6),
+                                     2_680_059_592_000 + rng.randrange(10 ** 6), 443_727_193_000 + rng.randrange(10 ** 6))
+        kinds = ("RETAIL", "RETAIL", "HOTEL", "CREATIVE_ASSETS")
+        country = self.ad_accounts[0]["country"] if self.ad_accounts else "US"
+        for i in range(self.n_catalogs):
+            cat_id += rng.randint(10 ** 3, 10 ** 6)
+            kind = kinds[i % len(kinds)]
+            created = self._epoch_before(rng, self.history_days + 300)
+            self.catalogs.append({"id": str(cat_id), "name": rng.choice((None, f"{kind.title()} catalog {i + 1}")),
+                                  "catalog_type": kind, "created_at": self._iso(created),
+                                  "updated_at": self._iso(self._between_rng(rng, created, self.today_epoch - 1))})
+            for j in range(rng.randint(1, 2)):
+                feed_id += rng.randint(10 ** 3, 10 ** 6)
+                f_created = self._between_rng(rng, created, self.today_epoch - 1)
+                password = None if rng.random() < 0.5 else f"feed-pass-{rng.getrandbits(48):012x}"
+                if password:
+                    self.feed_passwords.append(password)
+                feed = {"id": str(feed_id), "name": f"{kind.lower()} feed {j + 1}", "catalog_type": kind,
+                        "created_at": self._iso(f_created),
+                        "updated_at": self._iso(self._between_rng(rng, f_created, self.today_epoch - 1)),
+                        "credentials": {"username": "feeds", "password": password} if password else None,
+                        "default_currency": rng.choice(("USD", "GBP", "EUR", None)), "default_locale": "en-US",
+                        "format": rng.choice(("TSV", "CSV", "XML")),
+                        "location": f"https://shop.example.com/feeds/{feed_id}.tsv",
+                        "preferred_processing_schedule": (None if rng.random() < 0.5 else
+                                                          {"time": f"{rng.randrange(24):02d}:00", "timezone": "Europe/London"}),
+                        "status": rng.choice(("ACTIVE", "ACTIVE", "INACTIVE"))}
+                if kind == "RETAIL":
+                    feed.update(default_availability=rng.choice(("IN_STOCK", None)), default_country=country)
+                else:
+                    feed["catalog_id"] = str(cat_id)
+                    if kind == "CREATIVE_ASSETS":
+                        feed["default_country"] = country
+                self.catalog_feeds.append(feed)
+                for k in range(rng.randint(2, 4)):
+                    group_id += rng.randint(10 ** 3, 10 ** 6)
+                    g_created = self._between_rng(rng, f_created, self.today_epoch - 1)
+                    group = {"id": str(group_id), "name": rng.choice(("Most popular", "Sale", "New in", "Bestsellers"))
+                             + f" {k + 1}", "description": rng.choice((None, "Hand-picked products")),
+                             "catalog_id": str(cat_id), "catalog_type": kind,
+                             "filters": {"any_of": [{"PRODUCT_TYPE_0": {"values": [SUBJECTS[(k + j) % len(SUBJECTS)]]}}]},
+                             "created_at": g_created, "updated_at": self._between_rng(rng, g_created, self.today_epoch - 1)}
+                    if kind == "RETAIL":
+                        group.update(feed_id=str(feed_id), type=rng.choice(("MERCHANT_CREATED", "TOP_SELLERS", "NEW_ARRIVALS")),
+                                     status=rng.choice(("ACTIVE", "INACTIVE")), country=rng.choice((country, None)),
+                                     locale=rng.choice(("en-US", None)), is_featured=rng.random() < 0.2)
+                    elif kind == "HOTEL":
+                        group["type"] = rng.choice(("MERCHANT_CREATED", "ALL_LISTINGS"))
+                    self.catalog_product_groups.append(group)
+        self.catalog_feeds.sort(key=lambda f: int(f["id"]))
+        self.catalog_product_groups.sort(key=lambda g: int(g["id"]))
+
+    def _gen_promotions(self, rng: random.Random) -> None:
+        """Product group promotions of the ad groups of CATALOG_SALES campaigns (none without catalogs)."""
+        self.product_group_promotions = []
+        retail = [g for g in self.catalog_product_groups if g["catalog_type"] == "RETAIL"]
+        if not retail:
+            return
+        pid = 2_680_061_000_000 + rng.randrange(10 ** 6)
+        objectives = {c["id"]: c["objective_type"] for c in self.campaigns}
+        for grp in self.ad_groups:
+            if objectives[grp["campaign_id"]] != "CATALOG_SALES":
+                continue
+            first, last = self.activity["ad_group"][grp["id"]]
+            for pg in rng.sample(retail, min(len(retail), rng.randint(1, 3))):
+                pid += rng.randint(10, 10 ** 5)
+                status = grp["status"] if rng.random() < 0.8 else rng.choice(api.ENTITY_STATUSES)
+                self.product_group_promotions.append({
+                    "id": str(pid), "ad_group_id": grp["id"], "catalog_product_group_id": pg["id"],
+                    "catalog_product_group_name": pg["name"], "status": status, "creative_type": "SHOPPING",
+                    "bid_in_micro_currency": rng.choice((None, rng.randint(1, 40) * 100_000)),
+                    "included": rng.random() < 0.9, "definition": f"*/product_type_0='{pg['name'].lower()}'",
+                    "relative_definition": None, "parent_id": None, "collections_header_type": None,
+                    "collections_hero_destination_url": None, "collections_hero_pin_id": None,
+                    "customizable_cta_type": rng.choice((None, "SHOP_NOW")), "grid_click_type": rng.choice(("CLOSEUP", "DIRECT_TO_DESTINATION")),
+                    "is_mdl": None, "is_generate_background": rng.choice((None, False)),
+                    "preferred_media_type": rng.choice((None, "IMAGE", "VIDEO")), "selected_image_tag": None,
+                    "selected_video_tag": None, "slideshow_collections_description": None,
+                    "slideshow_collections_title": None, "tracking_url": rng.choice((None, "https://ad.tracker.example/pg"))})
+                window = (first + rng.randint(0, 3), last)
+                if status in ("DRAFT", "DELETED_DRAFT"):
+                    window = (first, first - 1)
+                self.activity["product_group"][str(pid)] = window
+
+    @staticmethod
+    def _between_rng(rng: random.Random, lo: int, hi: int) -> int:
+        return lo if hi <= lo else rng.randint(lo, hi)

@@ -41,7 +41,9 @@ Choices (the API does not say):
   never have a value; ``attribution_types``, ``metrics_filters``,
   ``custom_conversion_event_metrics``, ``campaign_brand_label``, ``targeting_types``'s
   use, ``start_hour`` / ``end_hour`` and ``reporting_timezone`` are checked and ignored;
-* PRODUCT_GROUP and PRODUCT_ITEM reports are empty (the fake has no catalogs); the
+* PRODUCT_GROUP reports cover the product group promotions (keyed by their id, like the
+  synchronous product group analytics); PRODUCT_ITEM reports are empty (the fake has no
+  catalog items); the
   ``*_TARGETING`` levels, ``primary_sort: BY_DATE`` and ``report_format: CSV`` are refused
   with a 400 saying the fake does not serve them;
 * the download host answers S3-like XML errors: 403 ``AccessDenied`` for a request with
@@ -155,9 +157,9 @@ REQUEST_FIELDS: dict[str, Field] = {
 }
 REQUIRED = ("start_date", "end_date", "granularity", "level", "columns")
 
-# Report level -> the level of :class:`AdsAnalytics` (None: an empty report; the fake has no catalogs).
+# Report level -> the level of :class:`AdsAnalytics` (None: an empty report; the fake has no catalog items).
 LEVELS: dict[str, str | None] = {"ADVERTISER": "advertiser", "CAMPAIGN": "campaign", "AD_GROUP": "ad_group",
-                                 "PIN_PROMOTION": "ad", "KEYWORD": "keyword", "PRODUCT_GROUP": None,
+                                 "PIN_PROMOTION": "ad", "KEYWORD": "keyword", "PRODUCT_GROUP": "product_group",
                                  "PRODUCT_ITEM": None}
 
 
@@ -425,6 +427,12 @@ class Reports:
         for eid in self.ds.by_level(level):
             acc, camp, group, ad = self.ds.lineage(level, eid)
             if acc["id"] != account:
+                continue
+            if camp is None and level != "advertiser":     # negative keywords of an account or campaign
+                if not f:
+                    out.append(eid)
+                continue
+            if level == "product_group" and "product_group_ids" in f and eid not in f["product_group_ids"]:
                 continue
             if level != "advertiser" and not all((
                     "campaign_ids" not in f or camp["id"] in f["campaign_ids"],

@@ -18,7 +18,13 @@ Faithful to the real API (spec v5.23.0, ``shared/docs/pinterest-api.md``):
 * ``POST /oauth/token`` (HTTP Basic app id/secret, form ``grant_type=refresh_token``)
   rotates the refresh token: the old one stops working;
 * asynchronous reports (``POST``/``GET /ad_accounts/{id}/reports``) and the download host
-  their links point to: see :mod:`pinsync.fake.reports`.
+  their links point to: see :mod:`pinsync.fake.reports`; the other objects (keywords,
+  audiences, boards, catalogs...): :mod:`pinsync.fake.objects`; the other reports (the
+  ad account's, targeting, product groups, the user account's): :mod:`pinsync.fake.insights`;
+* every token has scopes and each route needs its operation's (:data:`pinsync.fake.objects.SCOPES`);
+  without them the answer is 403 ``{"code": 3, "message": "Your token does not have
+  sufficient permissions to perform this operation. Please ensure your token is authorized
+  with the correct set of scopes."}`` (the spec's text for this case);
 
 Choices where the API is silent (also see the analytics module):
 
@@ -45,6 +51,10 @@ Choices where the API is silent (also see the analytics module):
   multi_pins analytics parameters. ..."}``;
 * a forbidden account (``forbid_account``) answers 403 code 29 on every route with the
   account in its path; it is still listed by ``/ad_accounts``;
+* tokens issued by ``/oauth/token`` carry :attr:`FakePinterest.token_scope` (default: every
+  read scope, :data:`~pinsync.fake.objects.ALL_READ_SCOPES`); static tokens the same unless
+  ``token_scopes`` (or :meth:`FakePinterest.set_token_scopes`) says otherwise; the scope
+  check comes after the token is accepted (401 first) and before rate limiting;
 * unknown paths: 404 ``{"code": 404, ...}`` (route name ``"unknown"``); wrong method 405.
 """
 
@@ -70,6 +80,7 @@ from pinsync.fake.analytics import (CORE_COLUMNS, LEVEL_IDS_PARAM, AdsAnalytics,
                                     multi, parse_ads_query, parse_pin_query, pins_error)
 from pinsync.fake.data import DAY, Dataset, to_ord
 from pinsync.fake.errors import FakeApiError
+from pinsync.fake import insights, objects
 from pinsync.fake.faults import HTML_BODY, Fault, FaultSchedule
 from pinsync.fake.oauth import Consent
 from pinsync.fake.reports import Reports
@@ -91,12 +102,14 @@ ROUTES = (
     ("GET", r"/v5/pins/(?P<pin>[^/]+)/analytics", "pin_analytics", "org_analytics"),
     ("POST", r"/v5/oauth/token", "oauth_token", "org_read"),
     ("GET", r"/oauth", "oauth_consent", None),          # www.pinterest.com/oauth/ (the consent page)
+    *objects.ROUTES,
+    *insights.ROUTES,
 )
 _COMPILED = tuple((m, re.compile(f"^{p}$"), name, cat) for m, p, name, cat in ROUTES)
 ROUTE_CATEGORY = {name: cat for _, _, name, cat in ROUTES}
 ROUTE_NAMES = tuple(ROUTE_CATEGORY)
 DOWNLOAD_ROUTE = "report_download"       # requests to the download host (faults may target it)
-PAGINATED = frozenset({"ad_accounts", "campaigns", "ad_groups", "ads", "pins"})
+PAGINATED = frozenset({"ad_accounts", "campaigns", "ad_groups", "ads", "pins"}) | objects.PAGED
 _LIST_LEVEL = {"campaigns": "campaign", "ad_groups": "ad_group", "ads": "ad"}
 _ANALYTICS_LEVEL = {"campaign_analytics": "campaign", "ad_group_analytics": "ad_group", "ad_analytics": "ad"}
 _TOUCH_KINDS = {"campaigns": "campaign", "ad_groups": "ad_group", "ads": "ad", "pins": "pin"}
@@ -104,7 +117,9 @@ _VERSION_SUFFIX = re.compile(r" v(\d+)$")
 
 ACCESS_TOKEN_TTL = 2_592_000          # 30 days
 REFRESH_TOKEN_TTL = 5_184_000         # 60 days
-TOKEN_SCOPE = "ads:read,pins:read,boards:read"
+TOKEN_SCOPE = ",".join(objects.ALL_READ_SCOPES)
+SCOPE_MESSAGE = ("Your token does not have sufficient permissions to perform this operation. Please ensure your "
+                 "token is authorized with the correct set of scopes.")
 JSON_TYPE = "application/json"
 
 
@@ -155,6 +170,8 @@ class FakePinterest:
         multi_pin_analytics: whether the multi-pin beta is available (else 403).
         rate_limits: ``{category: max requests per window}`` to enforce (None: no limits).
         rate_limit_window: the sliding window, seconds.
+        token_scopes: ``{static token: "scope,scope"}``; a static token not named has
+            :attr:`token_scope` (every read scope by default).
 
     Observability: ``calls`` (Counter by route name, every request), ``requests`` (list of
     ``(method, path, query)``), ``downloads`` (list of ``(method, path, query, headers)``
@@ -165,7 +182,7 @@ class FakePinterest:
     def __init__(self, dataset: Dataset, access_tokens=("demo-token",), client_id: str = "app-id",
                  client_secret: str = "app-secret", refresh_token: str | None = "pinr.initial",
                  latency: float = 0.0, multi_pin_analytics: bool = True, rate_limits: dict | None = None,
-                 rate_limit_window: float = 60.0):
+                 rate_limit_window: float = 60.0, token_scopes: dict[str, str] | None = None):
         self.dataset = dataset
         self.access_tokens = tuple(access_tokens)
         self.client_id = client_id
@@ -183,7 +200,8 @@ class FakePinterest:
         self.requests: list[tuple[str, str, dict[str, list[str]]]] = []
         self.downloads: list[tuple[str, str, dict[str, list[str]], dict[str, str]]] = []
         self.refresh_count = 0
-        self._issued: set[str] = set()
+        self._issued: dict[str, str] = {}            # access token -> its scopes
+        self._static_scopes = dict(token_scopes or {})
         self._static_expired = False
         self._forbidden: set[str] = set()
         self._faults = FaultSchedule()
@@ -195,6 +213,9 @@ class FakePinterest:
         self._ads = AdsAnalytics(dataset, self.analytics_state)
         self._pins = PinAnalytics(dataset, self.analytics_state)
         self.reports = Reports(dataset, self._ads)
+        self.objects = objects.Objects(dataset)
+        self._targeting = insights.Targeting(dataset)
+        self._user = insights.UserAnalytics(dataset, self.analytics_state)
         self.consent = Consent()
         self.token_scope = TOKEN_SCOPE      # the scopes of the tokens /oauth/token issues
 
@@ -292,6 +313,11 @@ class FakePinterest:
             self._issued.clear()
             if include_static:
                 self._static_expired = True
+
+    def set_token_scopes(self, token: str, scopes) -> None:
+        """Give a static access token these scopes (a comma-separated string or a list)."""
+        with self.lock:
+            self._static_scopes[token] = scopes if isinstance(scopes, str) else ",".join(scopes)
 
     def revoke_refresh_token(self) -> None:
         """The current refresh token stops working (``current_refresh_token`` becomes None)."""
@@ -469,7 +495,9 @@ class FakePinterest:
             status, hdrs, page = self.consent.page(query, self.client_id)
             return Reply(status, hdrs, page)
         if route != "oauth_token":
-            self._authenticate(headers)
+            granted = self._authenticate(headers)
+            if not set(objects.SCOPES.get(route, ())) <= granted:
+                raise FakeApiError(403, api.SCOPE_MISSING_CODE, SCOPE_MESSAGE)
         limit_headers = self._admit(category)
         try:
             if route == "oauth_token":
@@ -494,6 +522,21 @@ class FakePinterest:
             elif route == "pin_analytics":
                 job = self._pin_analytics_job(params["pin"], query)
                 reply = Reply(200, {"Content-Type": JSON_TYPE}, compute=lambda: _dumps(job()))
+            elif route in objects.PAGED:
+                if "account" in params:
+                    self._account(params["account"])
+                reply = self._page(route, self.objects.listing(route, params, query, granted), query, repeat_bookmark)
+            elif route in objects.DOCUMENTS:
+                if "account" in params:
+                    self._account(params["account"])
+                reply = _json_reply(200, self.objects.document(route, params, query))
+            elif route in insights.ADS_ROUTES:
+                job = self._insights_job(route, self._account(params["account"]), query)
+                reply = Reply(200, {"Content-Type": JSON_TYPE}, compute=lambda: job().encode())
+            elif route == "user_account_analytics":
+                q = insights.parse_user_query(query, self.dataset.today)
+                state = self.analytics_state.snapshot()
+                reply = Reply(200, {"Content-Type": JSON_TYPE}, compute=lambda: _dumps(self._user.payload(q, state)))
             else:
                 job = self._multi_pin_analytics_job(query)
                 reply = Reply(200, {"Content-Type": JSON_TYPE}, compute=lambda: _dumps(job()))
@@ -504,7 +547,8 @@ class FakePinterest:
         return reply
 
     # ================================================================== auth & limits
-    def _authenticate(self, headers: dict) -> None:
+    def _authenticate(self, headers: dict) -> frozenset[str]:
+        """The scopes of the request's token (401 if it is not accepted)."""
         auth = headers.get("authorization", "")
         scheme, _, token = auth.partition(" ")
         token = token.strip()
@@ -512,6 +556,8 @@ class FakePinterest:
             token in self._issued or (token in self.access_tokens and not self._static_expired))
         if not ok:
             raise errors.unauthorized()
+        scope = self._issued[token] if token in self._issued else self._static_scopes.get(token, self.token_scope)
+        return frozenset(s for s in scope.split(",") if s)
 
     def _admit(self, category: str | None) -> dict[str, str]:
         """Sliding-window rate limiting per category; the headers to send."""
@@ -563,7 +609,7 @@ class FakePinterest:
                                     "fake supports).")
         access = "pina." + secrets.token_urlsafe(32)
         refresh = "pinr." + secrets.token_urlsafe(32)
-        self._issued.add(access)
+        self._issued[access] = self.token_scope
         self.current_refresh_token = refresh
         self.refresh_count += grant == "refresh_token"
         return _json_reply(200, {
@@ -665,6 +711,13 @@ class FakePinterest:
         state = self.analytics_state.snapshot()
         return lambda: self._ads.json(level, account_id, ids, q.start, q.end, q.granularity, q.columns, q.click,
                                       q.engagement, q.view, q.report_time, state)
+
+    def _insights_job(self, route: str, account_id: str, query: dict) -> Callable[[], str]:
+        """Validate now (under the lock); the returned function computes the JSON body."""
+        q = insights.parse_query(route, query, self.dataset.today)
+        types = insights.parse_targeting_types(route, query) if route in insights.TARGETING_ROUTES else None
+        state = self.analytics_state.snapshot()
+        return lambda: insights.ads_json(self._ads, self._targeting, route, account_id, q, types, state)
 
     def _pin_analytics_job(self, pin_id: str, query: dict) -> Callable[[], dict]:
         pin = self.dataset.pin_by_id.get(pin_id)

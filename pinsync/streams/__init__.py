@@ -13,6 +13,25 @@ from pinsync.errors import ConfigError
 
 
 @dataclass(frozen=True)
+class Fetch:
+    """One kind of call a listing makes (a stream's rows are the union of its fetches' answers).
+
+    Attributes:
+        parent: the stream whose ids the calls carry in ``param`` (None: no ids).
+        param: the query parameter carrying the ids, or taking each of ``values``.
+        batch: ids per call.
+        values: fixed values of ``param``: one listing each (e.g. OWNED, RECEIVED).
+        column: the table column recording the value a row was listed with.
+    """
+
+    parent: str | None = None
+    param: str | None = None
+    batch: int = 1
+    values: tuple[str, ...] = ()
+    column: str | None = None
+
+
+@dataclass(frozen=True)
 class StreamSpec:
     """One stream.
 
@@ -35,6 +54,15 @@ class StreamSpec:
             history (days the synchronous endpoints no longer serve); None: none does.
         scopes: the OAuth scopes a token needs to read the stream.
         description: one line for ``pinsync streams`` and the README.
+        shape: how a listing answers: ``page`` (``{items, bookmark}``, followed to the end),
+            ``items`` (one ``{items}`` object) or ``object`` (one object: one row).
+        fetches: the calls a listing makes for one path (default: one, without ids).
+        context: path parameters copied into every row (e.g. ``board_id``; ``ad_account_id``
+            where the API's object does not carry it).
+        rename: ``{column: field of the API's object}`` where they differ.
+        entity_statuses: whether the listing asks for the configured ``entity_statuses``
+            (the API's default hides ARCHIVED and DRAFT objects).
+        targeting_types: whether each call carries the configured ``targeting_types``.
     """
 
     name: str
@@ -52,19 +80,30 @@ class StreamSpec:
     report_level: str | None = None
     scopes: tuple[str, ...] = ()
     description: str = ""
+    shape: str = "page"
+    fetches: tuple[Fetch, ...] = (Fetch(),)
+    context: tuple[str, ...] = ()
+    rename: dict = field(default_factory=dict)
+    entity_statuses: bool = False
+    targeting_types: bool = False
 
 
 ADS_SCOPES = ("ads:read",)
 PINS_SCOPES = ("boards:read", "pins:read")
+BOARDS_SCOPES = ("boards:read",)
+CATALOGS_SCOPES = ("catalogs:read",)
+USER_SCOPES = ("user_accounts:read",)
 # asked for by `pinsync login` too: without them secret boards' pins are skipped (with a warning)
 OPTIONAL_SCOPES = ("boards:read_secret", "pins:read_secret")
 
 
-from pinsync.streams.analytics import ANALYTICS_STREAMS  # noqa: E402
-from pinsync.streams.entities import ENTITY_STREAMS  # noqa: E402
+from pinsync.streams.analytics import ANALYTICS_STREAMS, OTHER_ANALYTICS_STREAMS  # noqa: E402
+from pinsync.streams.entities import ENTITY_STREAMS, OBJECT_STREAMS  # noqa: E402
 
 STREAMS: dict[str, StreamSpec] = {s.name: s for s in (*ENTITY_STREAMS, *ANALYTICS_STREAMS)}
 STREAM_NAMES = tuple(STREAMS)
+# Streams the extractor fetches but runs do not yet (the orchestrator learns them next).
+MORE_STREAMS: dict[str, StreamSpec] = {s.name: s for s in (*OBJECT_STREAMS, *OTHER_ANALYTICS_STREAMS)}
 
 
 def select(names: tuple[str, ...] | list[str] | None) -> list[StreamSpec]:

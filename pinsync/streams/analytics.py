@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TypeVar
 
 from pinsync import api
-from pinsync.streams import ADS_SCOPES, PINS_SCOPES, StreamSpec
+from pinsync.streams import ADS_SCOPES, PINS_SCOPES, USER_SCOPES, StreamSpec
 
 log = logging.getLogger("pinsync.streams")
 T = TypeVar("T")
@@ -48,6 +48,39 @@ REPORT_STREAMS = (
     StreamSpec("keyword_analytics", "ads_report", REPORTS_PATH, "ads_analytics", "ad_accounts",
                ("keyword_id", "date"), "date", ("ad_account_id", "date"), level="keyword", report_level="KEYWORD",
                scopes=ADS_SCOPES, description="Keyword metrics per day (or configured granularity), from reports"),
+)
+
+
+
+def _targeting(level: str, path: str, parent: str, id_param: str | None) -> StreamSpec:
+    """Targeting analytics of a level: the level's metrics per targeting type and value."""
+    id_col = api.LEVEL_ID_COLUMN[level].lower()
+    return StreamSpec(f"{level}_targeting_analytics", "targeting_analytics", f"ad_accounts/{{ad_account_id}}/{path}",
+                      "ads_analytics", parent, (id_col, "targeting_type", "targeting_value", "date"), "date",
+                      ("ad_account_id", "date"), level=level, id_param=id_param,
+                      batch_size=api.ANALYTICS_IDS_MAX if id_param else None, targeting_types=True, scopes=ADS_SCOPES,
+                      description=f"{level.replace('_', ' ').capitalize()} metrics per targeting value and day")
+
+
+# The other reports. Not in ``STREAMS`` yet: the orchestrator learns them next.
+OTHER_ANALYTICS_STREAMS = (
+    StreamSpec("ad_account_analytics", "ads_analytics", "ad_accounts/{ad_account_id}/analytics", "ads_analytics",
+               "ad_accounts", ("ad_account_id", "date"), "date", ("ad_account_id", "date"), level="ad_account",
+               report_level="ADVERTISER", scopes=ADS_SCOPES,
+               description="Ad account metrics per day (or configured granularity)"),
+    _targeting("ad_account", "targeting_analytics", "ad_accounts", None),
+    _targeting("campaign", "campaigns/targeting_analytics", "campaigns", "campaign_ids"),
+    _targeting("ad_group", "ad_groups/targeting_analytics", "ad_groups", "ad_group_ids"),
+    _targeting("ad", "ads/targeting_analytics", "ads", "ad_ids"),
+    StreamSpec("product_group_analytics", "ads_analytics", "ad_accounts/{ad_account_id}/product_groups/analytics",
+               "ads_analytics", "product_group_promotions", ("product_group_id", "date"), "date",
+               ("ad_account_id", "date"), level="product_group", id_param="product_group_ids",
+               batch_size=api.PRODUCT_GROUP_IDS_MAX, report_level="PRODUCT_GROUP", scopes=ADS_SCOPES,
+               description="Product group metrics per day (or configured granularity)"),
+    # the key is (date,) plus the split field's column when split
+    StreamSpec("user_account_analytics", "user_analytics", "user_account/analytics", "org_analytics", None,
+               ("date",), "date", ("date",), scopes=USER_SCOPES,
+               description="The user account's organic metrics per day (and split group)"),
 )
 
 
