@@ -120,8 +120,8 @@ ENTITY_COLUMNS: dict[str, tuple[Column, ...]] = {
         id:id ad_account_id:id ownership_type:str name:str description:str audience_type:str type:str status:str
         size:int rule:json created_by_company_name:str created_timestamp:epoch updated_timestamp:epoch"""),
     "customer_lists": _cols("""
-        id:id ad_account_id:id name:str type:str status:str num_batches:int num_removed_user_records:int
-        num_uploaded_user_records:int exceptions:json created_time:epoch updated_time:epoch"""),
+        id:id ad_account_id:id name:str type:str status:str num_batches:float num_removed_user_records:float
+        num_uploaded_user_records:float exceptions:json created_time:epoch updated_time:epoch"""),
     "conversion_tags": _cols("""
         id:id ad_account_id:id name:str status:str version:str code_snippet:str configs:json
         enhanced_match_status:str last_fired_time_ms:epoch_ms"""),
