@@ -126,7 +126,8 @@ def _preview(v: Any) -> str:
 # all of these (or null) is typed in one vectorised step; any other goes value by value.
 _PLAIN_TYPES: dict[str, frozenset[type]] = {
     "id": frozenset({str}), "str": frozenset({str}), "int": frozenset({int}),
-    "float": frozenset({int, float}), "bool": frozenset({bool}), "epoch": frozenset({int}), "epoch_ms": frozenset({int}),
+    "float": frozenset({int, float}), "bool": frozenset({bool}), "epoch": frozenset({int}),
+    "epoch_ms": frozenset({int}),
     "iso": frozenset({str}), "date": frozenset({str}), "list": frozenset({list}),
 }
 # ISO timestamps read without Python: seconds (with up to 6 decimals), UTC or no zone

@@ -125,6 +125,21 @@ BAD = [
      ["analytics.conversion_report_time: must be one of TIME_OF_AD_ACTION, TIME_OF_CONVERSION"]),
     ("bad metric type", {"pin_analytics.metric_types": ["IMPRESSIONS"]},
      ["pin_analytics.metric_types: unknown metric type 'IMPRESSIONS'", "did you mean 'IMPRESSION'"]),
+    ("bad targeting type", {"targeting_analytics.targeting_types": ["AGE_BUCKETS"]},
+     ["targeting_analytics.targeting_types: unknown targeting type 'AGE_BUCKETS'", "did you mean 'AGE_BUCKET'"]),
+    ("no targeting type", {"targeting_analytics.targeting_types": []},
+     ["targeting_analytics.targeting_types: must not be empty"]),
+    ("more targeting types than a call takes", {"targeting_analytics.targeting_types": list(api.TARGETING_TYPES[:15])},
+     ["targeting_analytics.targeting_types: at most 14 (what one call allows; got 15)"]),
+    ("bad user metric type", {"user_account_analytics.metric_types": ["CLOSEUP"]},
+     ["user_account_analytics.metric_types: unknown metric type 'CLOSEUP'"]),
+    ("a pin metric is not a user account metric", {"user_account_analytics.metric_types": ["PROFILE_VISIT"]},
+     ["user_account_analytics.metric_types: unknown metric type 'PROFILE_VISIT'"]),
+    ("bad split field", {"user_account_analytics.split_field": "BOARD"},
+     ["user_account_analytics.split_field: must be one of NO_SPLIT, APP_TYPE, OWNED_CONTENT, SOURCE, PIN_FORMAT "
+      "(got 'BOARD')"]),
+    ("unknown targeting key", {"targeting_analytics.targeting_type": ["GENDER"]},
+     ["targeting_analytics.targeting_type: unknown key (did you mean 'targeting_types'?)"]),
     # credentials
     ("no credentials", {"auth": {}}, ["auth: no usable credentials: set auth.access_token, or auth.client_id"]),
     ("no auth section", {"auth": DELETE}, ["auth: no usable credentials"]),
@@ -239,6 +254,19 @@ def test_defaults():
     assert config.analytics.view_window_days == 1 and config.pin_analytics.split_by_app_type is False
     assert config.ad_account_ids == () and config.source is None
     assert set(DEFAULT_ANALYTICS_COLUMNS) <= set(api.ANALYTICS_COLUMNS)
+    assert config.targeting_analytics.targeting_types == ("AGE_BUCKET", "GENDER", "COUNTRY", "APPTYPE", "PLACEMENT")
+    assert config.user_account_analytics.metric_types == ("IMPRESSION", "SAVE", "PIN_CLICK", "OUTBOUND_CLICK",
+                                                           "ENGAGEMENT")
+    assert config.user_account_analytics.split_field == "NO_SPLIT"
+
+
+def test_targeting_and_user_account_settings_are_read():
+    config = load(variant({"targeting_analytics.targeting_types": ["GENDER", "QUIZ_RESULT", "GENDER"],
+                           "user_account_analytics": {"metric_types": ["SAVE_RATE"], "split_field": "PIN_FORMAT"}}))
+    assert config.targeting_analytics.targeting_types == ("GENDER", "QUIZ_RESULT")
+    assert (config.user_account_analytics.metric_types, config.user_account_analytics.split_field) == (
+        ("SAVE_RATE",), "PIN_FORMAT")
+    assert load(variant({"targeting_analytics.targeting_types": list(api.TARGETING_TYPES[:14])}))
 
 
 def test_default_today_is_utc_date(monkeypatch):

@@ -130,7 +130,8 @@ def test_audiences_tags_lists_and_promotions_equal_the_fake_s_truth(env):
         assert all(q.get("filter_deleted") == ["false"] for _, p, q in fake.requests if p.endswith("conversion_tags"))
         _check_dtypes(aud, "Audience", {"ownership_type": pl.String()})
         truth = [x for x in ds.audiences if x["ad_account_id"] == a]
-        assert aud.to_dicts() == _expected(truth, aud, ["id"], lambda x: {"ownership_type": ds.audience_ownership[x["id"]]})
+        owner = ds.audience_ownership
+        assert aud.to_dicts() == _expected(truth, aud, ["id"], lambda x: {"ownership_type": owner[x["id"]]})
         assert set(aud["ownership_type"]) == {"OWNED", "RECEIVED"}
         _check_dtypes(lists, "CustomerList", {})
         assert lists.to_dicts() == _expected([c for c in ds.customer_lists if c["ad_account_id"] == a], lists, ["id"])
@@ -229,7 +230,8 @@ def test_ad_account_and_product_group_analytics_equal_the_fake_s_truth(env):
         want = sorted(({"ad_account_id": a, "date": dt.date.fromisoformat(r["DATE"]), **_metric_values(r, {}),
                         **CONTEXT, "currency": cur} for r in truth), key=lambda r: r["date"])
         assert df.to_dicts() == want and len(want) > 60
-        promos = [p["id"] for p in ds.product_group_promotions if ds.ad_group_by_id[p["ad_group_id"]]["ad_account_id"] == a]
+        promos = [p["id"] for p in ds.product_group_promotions
+                  if ds.ad_group_by_id[p["ad_group_id"]]["ad_account_id"] == a]
         truth = [r for b in range(0, len(promos), 250) for r in _fake_answer(
             fake, f"ad_accounts/{a}/product_groups/analytics",
             _truth_query(start, end, product_group_ids=",".join(promos[b:b + 250])))]

@@ -45,8 +45,8 @@ def _all(fake, path: str, query: dict | None = None, token: str = TOKEN) -> tupl
     """Every item of a listing and the number of pages."""
     items, pages, bookmark = [], 0, None
     while True:
-        status, body = _get(fake, path, {**(query or {}), "page_size": 7, **({"bookmark": bookmark} if bookmark else {})},
-                            token)
+        page = {"page_size": 7, **({"bookmark": bookmark} if bookmark else {})}
+        status, body = _get(fake, path, {**(query or {}), **page}, token)
         assert status == 200, body
         items += body["items"]
         pages += 1
@@ -178,7 +178,8 @@ def test_audiences_tags_and_promotions_follow_their_filters(env):
         a = acc["id"]
         owned = _all(fake, f"ad_accounts/{a}/audiences")[0]
         received = _all(fake, f"ad_accounts/{a}/audiences", {"ownership_type": "RECEIVED"})[0]
-        assert owned == [x for x in ds.audiences if x["ad_account_id"] == a and ds.audience_ownership[x["id"]] == "OWNED"]
+        assert owned == [x for x in ds.audiences
+                         if x["ad_account_id"] == a and ds.audience_ownership[x["id"]] == "OWNED"]
         assert received and all(ds.audience_ownership[x["id"]] == "RECEIVED" for x in received)
         assert all(x["created_by_company_name"] for x in received)
         tags = [t for t in ds.conversion_tags if t["ad_account_id"] == a]
@@ -333,7 +334,8 @@ def test_ad_account_and_product_group_analytics_are_the_reports_truth(env):
                                                                                 "TOTAL_IMPRESSION,AD_ACCOUNT_ID"))
         assert status == 200 and rows and all(r["AD_ACCOUNT_ID"] == a for r in rows)
         assert all(set(r) <= {"AD_ACCOUNT_ID", "DATE", "SPEND_IN_MICRO_DOLLAR", "TOTAL_IMPRESSION"} for r in rows)
-        promos = [p["id"] for p in ds.product_group_promotions if ds.ad_group_by_id[p["ad_group_id"]]["ad_account_id"] == a]
+        promos = [p["id"] for p in ds.product_group_promotions
+                  if ds.ad_group_by_id[p["ad_group_id"]]["ad_account_id"] == a]
         if not promos:
             continue
         status, rows = _get(fake, f"ad_accounts/{a}/product_groups/analytics",
@@ -367,7 +369,8 @@ def test_user_account_analytics_splits_add_up_and_follow_the_days(env):
         assert status == 200 and set(parts) == groups
         for i, day in enumerate(days):
             for m in ("IMPRESSION", "SAVE"):
-                assert sum(parts[g]["daily_metrics"][i]["metrics"].get(m, 0) for g in groups) == day["metrics"].get(m, 0)
+                split_sum = sum(parts[g]["daily_metrics"][i]["metrics"].get(m, 0) for g in groups)
+                assert split_sum == day["metrics"].get(m, 0)
     status, mobile = _get(fake, "user_account/analytics", {**base, "app_types": "MOBILE", "split_field": "APP_TYPE"})
     assert status == 200 and mobile["MOBILE"]["daily_metrics"][5]["metrics"]["IMPRESSION"] < days[5]["metrics"][
         "IMPRESSION"]

@@ -718,7 +718,8 @@ class Dataset:
                         "description": rng.choice((None, "Built for retargeting", "Seed for lookalikes")),
                         "created_by_company_name": rng.choice(companies) if ownership == "RECEIVED" else None,
                         "rule": rule, "size": size,
-                        "status": "TOO_SMALL" if size is not None and size < 100 else rng.choice(("READY", "READY", "INITIALIZING")),
+                        "status": ("TOO_SMALL" if size is not None and size < 100
+                                   else rng.choice(("READY", "READY", "INITIALIZING"))),
                         "created_timestamp": created,
                         "updated_timestamp": self._between_rng(rng, created, self.today_epoch - 1)})
                     self.audience_ownership[str(aud_id)] = ownership
@@ -729,7 +730,8 @@ class Dataset:
         self.conversion_tags = []
         tag_id = 2_614_100_000_000 + rng.randrange(10 ** 6)
         for acc in self.ad_accounts:
-            statuses = ["ACTIVE", "ARCHIVED"] + [rng.choice(("ACTIVE", "PAUSED", "ARCHIVED")) for _ in range(rng.randint(0, 2))]
+            statuses = ["ACTIVE", "ARCHIVED"] + [rng.choice(("ACTIVE", "PAUSED", "ARCHIVED"))
+                                                 for _ in range(rng.randint(0, 2))]
             for status in statuses:
                 tag_id += rng.randint(10, 10 ** 5)
                 fired = (self.today_epoch - rng.randrange(30 * DAY)) * 1000 + rng.randrange(1000)
@@ -764,12 +766,13 @@ class Dataset:
         section_names = ("Inspiration", "To buy", "Favourites", "Ideas", "Gift guide", "Seasonal")
         for i, board_id in enumerate(ids):
             pins = [p for p in self.pins if p["board_id"] == board_id]
+            subject = SUBJECTS[i % len(SUBJECTS)]
             privacy = "SECRET" if i % 5 == 3 else ("PROTECTED" if i % 7 == 5 else "PUBLIC")
             created = min([int(dt.datetime.fromisoformat(p["created_at"]).replace(tzinfo=dt.timezone.utc).timestamp())
                            for p in pins] or [self.today_epoch - self.history_days * DAY]) - rng.randint(1, 30) * DAY
             self.boards.append({
-                "id": board_id, "name": f"{SUBJECTS[i % len(SUBJECTS)].title()} {rng.choice(('ideas', 'finds', 'board'))}",
-                "description": rng.choice((None, "Things we love", f"Our favourite {SUBJECTS[i % len(SUBJECTS)]} picks")),
+                "id": board_id, "name": f"{subject.title()} {rng.choice(('ideas', 'finds', 'board'))}",
+                "description": rng.choice((None, "Things we love", f"Our favourite {subject} picks")),
                 "owner": {"username": self.owner_username}, "privacy": privacy, "is_ads_only": privacy == "PROTECTED",
                 "created_at": self._iso(created),
                 "board_pins_modified_at": max([p["created_at"] for p in pins] or [self._iso(created)]),
@@ -785,8 +788,9 @@ class Dataset:
 
     def _gen_catalogs(self, rng: random.Random) -> None:
         self.catalogs, self.catalog_feeds, self.catalog_product_groups, self.feed_passwords = [], [], [], []
-        cat_id, feed_id, group_id = (864_344_156_814_050_000 + rng.randrange(10 ** 6),
-                                     2_680_059_592_000 + rng.randrange(10 ** 6), 443_727_193_000 + rng.randrange(10 ** 6))
+        cat_id = 864_344_156_814_050_000 + rng.randrange(10 ** 6)
+        feed_id = 2_680_059_592_000 + rng.randrange(10 ** 6)
+        group_id = 443_727_193_000 + rng.randrange(10 ** 6)
         kinds = ("RETAIL", "RETAIL", "HOTEL", "CREATIVE_ASSETS")
         country = self.ad_accounts[0]["country"] if self.ad_accounts else "US"
         for i in range(self.n_catalogs):
@@ -809,8 +813,8 @@ class Dataset:
                         "default_currency": rng.choice(("USD", "GBP", "EUR", None)), "default_locale": "en-US",
                         "format": rng.choice(("TSV", "CSV", "XML")),
                         "location": f"https://shop.example.com/feeds/{feed_id}.tsv",
-                        "preferred_processing_schedule": (None if rng.random() < 0.5 else
-                                                          {"time": f"{rng.randrange(24):02d}:00", "timezone": "Europe/London"}),
+                        "preferred_processing_schedule": (None if rng.random() < 0.5 else {
+                            "time": f"{rng.randrange(24):02d}:00", "timezone": "Europe/London"}),
                         "status": rng.choice(("ACTIVE", "ACTIVE", "INACTIVE"))}
                 if kind == "RETAIL":
                     feed.update(default_availability=rng.choice(("IN_STOCK", None)), default_country=country)
@@ -825,10 +829,13 @@ class Dataset:
                     group = {"id": str(group_id), "name": rng.choice(("Most popular", "Sale", "New in", "Bestsellers"))
                              + f" {k + 1}", "description": rng.choice((None, "Hand-picked products")),
                              "catalog_id": str(cat_id), "catalog_type": kind,
-                             "filters": {"any_of": [{"PRODUCT_TYPE_0": {"values": [SUBJECTS[(k + j) % len(SUBJECTS)]]}}]},
-                             "created_at": g_created, "updated_at": self._between_rng(rng, g_created, self.today_epoch - 1)}
+                             "filters": {"any_of": [{"PRODUCT_TYPE_0": {
+                                 "values": [SUBJECTS[(k + j) % len(SUBJECTS)]]}}]},
+                             "created_at": g_created,
+                             "updated_at": self._between_rng(rng, g_created, self.today_epoch - 1)}
                     if kind == "RETAIL":
-                        group.update(feed_id=str(feed_id), type=rng.choice(("MERCHANT_CREATED", "TOP_SELLERS", "NEW_ARRIVALS")),
+                        group.update(feed_id=str(feed_id),
+                                     type=rng.choice(("MERCHANT_CREATED", "TOP_SELLERS", "NEW_ARRIVALS")),
                                      status=rng.choice(("ACTIVE", "INACTIVE")), country=rng.choice((country, None)),
                                      locale=rng.choice(("en-US", None)), is_featured=rng.random() < 0.2)
                     elif kind == "HOTEL":
@@ -859,7 +866,8 @@ class Dataset:
                     "included": rng.random() < 0.9, "definition": f"*/product_type_0='{pg['name'].lower()}'",
                     "relative_definition": None, "parent_id": None, "collections_header_type": None,
                     "collections_hero_destination_url": None, "collections_hero_pin_id": None,
-                    "customizable_cta_type": rng.choice((None, "SHOP_NOW")), "grid_click_type": rng.choice(("CLOSEUP", "DIRECT_TO_DESTINATION")),
+                    "customizable_cta_type": rng.choice((None, "SHOP_NOW")),
+                    "grid_click_type": rng.choice(("CLOSEUP", "DIRECT_TO_DESTINATION")),
                     "is_mdl": None, "is_generate_background": rng.choice((None, False)),
                     "preferred_media_type": rng.choice((None, "IMAGE", "VIDEO")), "selected_image_tag": None,
                     "selected_video_tag": None, "slideshow_collections_description": None,
