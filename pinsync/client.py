@@ -8,6 +8,9 @@ Only this module talks HTTP. Behaviour:
   HTML page from a proxy, a truncated or empty body): retried with exponential backoff.
 * 401: the access token is refreshed once (when refresh credentials exist) and the
   request repeated; a second 401 is an :class:`AuthError`.
+* 401 or 403 with Pinterest's code 3 ("Your token does not have sufficient permissions"):
+  the token lacks the endpoint's scope; a :class:`ScopeError` at once (no refresh: a new
+  token of the same authorisation has the same scopes).
 * other 4xx: an :class:`ApiError` at once, carrying Pinterest's ``code`` and ``message``,
   the endpoint and ``x-pinterest-rid``.
 
@@ -37,7 +40,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from pinsync import api
-from pinsync.errors import ApiError, AuthError, Cancelled, PinsyncError, RateLimitError
+from pinsync.errors import ApiError, AuthError, Cancelled, PinsyncError, RateLimitError, ScopeError
 from pinsync.ratelimit import RateLimits
 from pinsync.secrets import RedactingFilter, redact, redact_url
 
@@ -217,6 +220,9 @@ class PinterestClient:
                     if value is not _INVALID:
                         return body, value
                     problem = f"unreadable response body ({_describe_body(resp)})"
+                elif status in (401, 403) and api_call and _error_fields(resp)[0] == api.SCOPE_MISSING_CODE:
+                    raise ScopeError(redact(_error_fields(resp)[1]), status=status, code=api.SCOPE_MISSING_CODE,
+                                     endpoint=endpoint, request_id=rid)
                 elif status == 401 and api_call:
                     if not refreshed:
                         refreshed = True

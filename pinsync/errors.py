@@ -8,7 +8,8 @@
     ├── LockError                another run holds the state lock     -> exit 4
     ├── AuthError                credentials rejected; re-authorise   -> exit 3
     ├── ApiError                 the API answered with an error       -> exit 1
-    │   └── RateLimitError       429s outlasted the retry budget
+    │   ├── RateLimitError       429s outlasted the retry budget
+    │   └── ScopeError           the token lacks the endpoint's scope  -> exit 3
     ├── PayloadError             the API answered something we cannot type safely
     ├── SinkError                output cannot be written or read
     ├── Cancelled                the run was stopped (Ctrl-C, or a fatal error elsewhere)
@@ -103,6 +104,13 @@ class ApiError(PinsyncError):
 
 class RateLimitError(ApiError):
     """Rate limiting (429) outlasted the retry budget; re-run later."""
+
+
+class ScopeError(ApiError):
+    """The token lacks a scope the endpoint needs (Pinterest's code 3): add it to the app and
+    authorise again. Only the streams that need it fail."""
+
+    exit_code = EXIT_CREDENTIALS
 
 
 class PayloadError(PinsyncError):

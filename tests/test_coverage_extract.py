@@ -15,7 +15,7 @@ from pinsync import api
 from pinsync.auth import StaticToken
 from pinsync.client import PinterestClient, RetryPolicy
 from pinsync.config import DEFAULT_ANALYTICS_COLUMNS
-from pinsync.errors import ApiError, PayloadError
+from pinsync.errors import ApiError, PayloadError, ScopeError
 from pinsync.extractor import AnalyticsSettings, Extractor
 from pinsync.fake import Dataset, FakePinterest, FakeServer
 from pinsync.fake.objects import ALL_READ_SCOPES
@@ -378,3 +378,39 @@ def test_the_other_streams_are_data_beside_the_core_ones_and_not_run_yet():
     for spec in MORE_STREAMS.values():
         assert spec.scopes and spec.category in api.RATE_LIMITS_PER_MINUTE and spec.description
         assert spec.parent is None or spec.parent in STREAMS or spec.parent in MORE_STREAMS
+
+
+class _CountingTokens:
+    """A refreshable token provider that counts refreshes."""
+
+    def __init__(self):
+        self.refreshes = 0
+
+    def token(self) -> str:
+        return TOKEN
+
+    def refresh(self, rejected: str) -> str:
+        self.refreshes += 1
+        return TOKEN
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_a_missing_scope_is_a_scope_error_without_a_refresh(world, status):
+    ds, fake, base = world
+    fake.reset_counters()
+    tokens = _CountingTokens()
+    client = PinterestClient(base.api_url, tokens, policy=RetryPolicy(max_retries=2, backoff_base=0.001))
+    body = {"code": 3, "message": "Your token does not have sufficient permissions to perform this operation."}
+    fake.add_fault("catalogs", "status", status=status, body=body)
+    try:
+        with pytest.raises(ScopeError) as info:
+            Extractor(client).listing(S["catalogs"])
+        assert info.value.status == status and info.value.code == 3 and info.value.exit_code == 3
+        assert tokens.refreshes == 0 and fake.calls["catalogs"] == 1
+        # any other 403 stays an ordinary API error (exit 1)
+        fake.add_fault("catalogs", "status", status=403, body={"code": 4182, "message": "no catalog"})
+        with pytest.raises(ApiError) as info:
+            Extractor(client).listing(S["catalogs"])
+        assert not isinstance(info.value, ScopeError) and info.value.exit_code == 1
+    finally:
+        client.close()

@@ -11,7 +11,10 @@ Modules: :mod:`~pinsync.fake.data` (the generated entities), :mod:`~pinsync.fake
 (metric values and analytics parameter validation), :mod:`~pinsync.fake.router` (the API
 as a pure request -> response function, with faults, rate limits, tokens),
 :mod:`~pinsync.fake.reports` (asynchronous reports and the download host their links point
-to), :mod:`~pinsync.fake.faults` and :mod:`~pinsync.fake.server` (the HTTP front). Each module's
+to), :mod:`~pinsync.fake.objects` (keywords, audiences, customer lists, conversion tags, product
+group promotions, the user account, boards, catalogs; route scopes),
+:mod:`~pinsync.fake.insights` (the ad account's, targeting, product group and user account
+analytics), :mod:`~pinsync.fake.faults` and :mod:`~pinsync.fake.server` (the HTTP front). Each module's
 docstring says what is faithful to the real API and what is a choice of the fake.
 """
 
