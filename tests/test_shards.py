@@ -92,3 +92,61 @@ def test_accounts_json_lists_accounts_for_orchestrators(tmp_path, server, datase
     listed = json.loads(res.output)
     assert sorted(a["id"] for a in listed) == sorted(a["id"] for a in dataset.ad_accounts)
     assert {"id", "name", "currency", "country"} <= set(listed[0])
+
+
+def _account_ids(out) -> list[str]:
+    return sorted(pinsync.scan("ad_accounts", output=str(out)).collect()["id"].to_list())
+
+
+@pytest.mark.parametrize("selection", [{"ad_account_ids": "first"}, {"shard": (0, 2)}, {"shard": (1, 2)}])
+def test_a_subset_run_never_removes_other_accounts_from_the_ad_accounts_table(make_config, dataset, tmp_path,
+                                                                            selection):
+    """--ad-accounts and --shard select the accounts to sync, never the rows of the shared
+    ad_accounts table: after a full run, a subset run leaves every account listed."""
+    every = sorted(a["id"] for a in dataset.ad_accounts)
+    first = dataset.ad_accounts[0]["id"]
+    assert pinsync.run(make_config(streams=["ad_accounts", "campaigns"]), today=TODAY).ok
+    assert _account_ids(tmp_path / "out") == every
+    overrides = {"ad_account_ids": [first]} if "ad_account_ids" in selection else {}
+    result = pinsync.run(make_config(streams=["ad_accounts", "campaigns"], **overrides), today=TODAY,
+                         shard=selection.get("shard"))
+    assert result.ok
+    assert _account_ids(tmp_path / "out") == every
+    if "ad_account_ids" in selection:       # only the chosen account's campaigns were synced
+        assert result.streams["campaigns"].units == 1
+
+
+def test_the_ad_accounts_flag_writes_the_whole_listing_on_a_fresh_output(tmp_path, server, dataset):
+    first = dataset.ad_accounts[0]["id"]
+    cfg = tmp_path / "pinsync.yaml"
+    cfg.write_text(json.dumps({"api_url": server.url, "auth": {"access_token": "pina.test-access-token-0123456789"},
+                               "output": {"url": str(tmp_path / "out")},
+                               "state": {"url": str(tmp_path / "state" / "state.json")},
+                               "streams": ["ad_accounts", "campaigns"]}))
+    res = CliRunner().invoke(main, ["run", "--config", str(cfg), "--ad-accounts", first])
+    assert res.exit_code == 0, res.output
+    assert _account_ids(tmp_path / "out") == sorted(a["id"] for a in dataset.ad_accounts)
+
+
+def test_an_account_the_token_cannot_see_fails_the_run_and_leaves_the_table_whole(make_config, dataset, tmp_path):
+    every = sorted(a["id"] for a in dataset.ad_accounts)
+    result = pinsync.run(make_config(streams=["ad_accounts", "campaigns"], ad_account_ids=["999000111"]), today=TODAY,
+                         raise_on_failure=False)
+    assert not result.ok and any("999000111" in f and "not visible" in f for f in result.failures)
+    assert _account_ids(tmp_path / "out") == every           # the listing itself succeeded: all of it
+    assert not (tmp_path / "out" / "campaigns").exists()     # nothing of the unknown account
+
+
+def test_a_failed_account_listing_writes_nothing_and_keeps_the_table(make_config, fake, dataset, tmp_path):
+    config = make_config(streams=["ad_accounts"])
+    fake.add_fault("ad_accounts", "status", times=10**6, status=403)
+    result = pinsync.run(config, today=TODAY, raise_on_failure=False)
+    assert not result.ok
+    assert not (tmp_path / "out" / "ad_accounts").exists()
+    state = tmp_path / "state" / "state.json"
+    assert not state.exists() or "ad_accounts" not in json.loads(state.read_text())["bookmarks"]
+    fake.clear_faults()
+    assert pinsync.run(config, today=TODAY).ok
+    fake.add_fault("ad_accounts", "status", times=10**6, status=403)
+    assert not pinsync.run(config, today=TODAY, raise_on_failure=False).ok
+    assert _account_ids(tmp_path / "out") == sorted(a["id"] for a in dataset.ad_accounts)
