@@ -27,6 +27,11 @@ HOUR_DAYS_BACK = 8
 HOUR_SAFE_DAYS_BACK = 7
 HOUR_MAX_SPAN_DAYS = 3
 
+# Request lines ("GET /v5/...?... HTTP/1.1") are kept to at most this many bytes: front-ends
+# commonly refuse longer ones with 414 (nginx's default header buffer is 8 KB). 250 ids and
+# all 175 columns would need about 9.5 KB, so id batches are cut to fit.
+REQUEST_LINE_MAX = 8192
+
 GRANULARITIES = ("TOTAL", "DAY", "HOUR", "WEEK", "MONTH")
 ATTRIBUTION_WINDOW_DAYS = (0, 1, 7, 14, 30, 60)
 CONVERSION_REPORT_TIMES = ("TIME_OF_AD_ACTION", "TIME_OF_CONVERSION")

@@ -149,10 +149,12 @@ class Extractor:
         }
         names = [c.name for c in columns]
 
+        def params_of(window: tuple[dt.date, dt.date], batch: list[str]) -> dict:
+            return {**base, spec.id_param: ",".join(batch), "start_date": window[0].isoformat(),
+                    "end_date": window[1].isoformat()}
+
         def one(window: tuple[dt.date, dt.date], batch: list[str]) -> pl.DataFrame:
-            params = {**base, spec.id_param: ",".join(batch), "start_date": window[0].isoformat(),
-                      "end_date": window[1].isoformat()}
-            body = self._get_analytics(path, params, spec)
+            body = self._get_analytics(path, params_of(window, batch), spec)
             with cpu_slot():
                 df = frames.read_json_array(body, columns, stream=spec.name, source_names=source, id_field=id_key)
                 del body
@@ -163,8 +165,14 @@ class Extractor:
             self.on_progress(spec.name, df.height)
             return df
 
-        tasks = [(w, b) for w in date_windows(start, end, gran) for b in batched(sorted(ids), spec.batch_size)]
-        yield from self._imap(one, tasks)
+        windows = date_windows(start, end, gran)
+        if not windows or not ids:
+            return
+
+        def fits(batch: list[str]) -> bool:    # dates are ISO, so one window's line is every window's
+            return self.client.request_line_length(path, params_of(windows[0], batch)) <= api.REQUEST_LINE_MAX
+        id_batches = list(batched(sorted(ids), spec.batch_size, fits))
+        yield from self._imap(one, [(w, b) for w in windows for b in id_batches])
 
     @staticmethod
     def dedupe(spec: StreamSpec, df: pl.DataFrame) -> pl.DataFrame:

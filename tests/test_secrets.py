@@ -52,7 +52,7 @@ class Issued:
         self._serve = fake.serve
         fake.serve = self
 
-    def __call__(self, method, path, query=None, headers=None, body=b""):
+    def __call__(self, method, path, query=None, headers=None, body=b"", **kw):
         with self._lock:
             self.n += 1
             if self.n == self.expire_at:
@@ -65,7 +65,7 @@ class Issued:
             body_out = json.dumps({"code": 1, "message": f"Invalid parameters. Request had Authorization: {auth} "
                                                         f"and client_secret={CLIENT_SECRET}"}).encode()
             return Reply(400, {"Content-Type": "application/json", "Content-Length": str(len(body_out))}, body_out)
-        reply = self._serve(method, path, query, headers, body)
+        reply = self._serve(method, path, query, headers, body, **kw)
         if path.endswith("/oauth/token") and reply.status == 200:
             data = json.loads(reply.body)
             with self._lock:

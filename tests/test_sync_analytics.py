@@ -287,3 +287,23 @@ def test_a_pins_listing_failing_half_way_skips_pin_analytics_and_commits_nothing
     bookmarks = json.loads((tmp_path / "state.json").read_text())["bookmarks"]
     assert "pins" not in bookmarks and "pin_analytics" not in bookmarks and "campaigns" in bookmarks
     assert not (tmp_path / "out" / "pin_analytics").exists() and not (tmp_path / "out" / "pins").exists()
+
+
+@pytest.mark.parametrize("n_ids,every_column,calls", [
+    (250, False, 1), (251, False, 2), (500, False, 2), (501, False, 3),    # 250 ids a call, no fewer, no more
+    (250, True, 2), (501, True, 3),     # all 175 columns: 250 ids would make a 9.3 KB request line
+])
+def test_ids_are_batched_in_the_fewest_calls_whose_request_lines_fit_in_8_kb(n_ids, every_column, calls, tmp_path):
+    ds = Dataset(seed=8, accounts=1, campaigns_per_account=n_ids, ad_groups_per_campaign=1, ads_per_ad_group=1,
+                 pins=1, today=TODAY, history_days=120)
+    fake = FakePinterest(ds, access_tokens=(TOKEN,))
+    columns = list(pinsync.api.ANALYTICS_COLUMNS) if every_column else COLUMNS
+    with FakeServer(fake) as srv:
+        config = _config(tmp_path, srv.url, streams=["campaigns", "campaign_analytics"],
+                         start_date=(TODAY - dt.timedelta(days=3)).isoformat(),
+                         analytics={"columns": columns, "lookback_days": 14})
+        assert pinsync.run(config, today=TODAY).ok
+    assert fake.calls["request_line_too_long"] == 0
+    assert fake.calls["campaign_analytics"] == calls
+    asked = [i for m, p, q in fake.requests if p.endswith("/campaigns/analytics") for i in q["campaign_ids"][0].split(",")]
+    assert sorted(asked) == sorted(c["id"] for c in ds.campaigns)       # every campaign once

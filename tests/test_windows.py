@@ -116,3 +116,30 @@ def test_month_windows_never_split_a_month():
     windows = date_windows(D(2025, 1, 1), D(2025, 12, 31), "MONTH")
     for a, b in windows:
         assert a.day == 1 and (b + dt.timedelta(days=1)).day == 1
+
+
+def test_batches_are_the_longest_that_fit():
+    ids = [str(i) for i in range(10, 30)]          # 20 ids of 2 characters
+
+    def fits(batch):                               # a "line" of 3 characters an id: at most 5 ids
+        return len(",".join(batch)) <= 14
+    assert [len(b) for b in batched(ids, 250, fits)] == [5, 5, 5, 5]
+    assert [len(b) for b in batched(ids, 4, fits)] == [4, 4, 4, 4, 4]
+    assert [len(b) for b in batched(ids, 250, lambda b: len(b) <= 7)] == [7, 7, 6]
+    assert [len(b) for b in batched(ids[:3], 250, lambda b: False)] == [1, 1, 1]   # one alone, even if too long
+    assert [i for b in batched(ids, 250, fits) for i in b] == ids
+
+
+def test_a_day_bookmark_older_than_the_api_serves_is_clamped_to_89_days(caplog):
+    today = D(2026, 11, 29)
+    assert fetch_range(today=today, start_date=D(2026, 1, 1), lookback_days=7, bookmark=D(2026, 8, 1)) == (
+        D(2026, 9, 1), D(2026, 11, 28))
+    assert "older than" in caplog.text
+    # the day after a bookmark 91 days back is 90 days back: one too many
+    assert fetch_range(today=today, start_date=D(2026, 1, 1), lookback_days=7, bookmark=D(2026, 8, 30))[0] == D(
+        2026, 9, 1)
+    # a bookmark 90 days back: its next day is the first day served
+    assert fetch_range(today=today, start_date=D(2026, 1, 1), lookback_days=7, bookmark=D(2026, 8, 31))[0] == D(
+        2026, 9, 1)
+    assert fetch_range(today=today, start_date=D(2026, 1, 1), lookback_days=7, bookmark=D(2026, 9, 1))[0] == D(
+        2026, 9, 2)

@@ -43,7 +43,11 @@ Choices where the API is silent (also see the analytics module):
   multi_pins analytics parameters. ..."}``;
 * a forbidden account (``forbid_account``) answers 403 code 29 on every route with the
   account in its path; it is still listed by ``/ad_accounts``;
-* unknown paths: 404 ``{"code": 404, ...}`` (route name ``"unknown"``); wrong method 405.
+* unknown paths: 404 ``{"code": 404, ...}`` (route name ``"unknown"``); wrong method 405;
+* a request line (``GET /v5/...?... HTTP/1.1``) longer than ``api.REQUEST_LINE_MAX`` (8 KB)
+  answers **414** with an HTML page, before authentication, rate limits and faults, as a
+  front-end with an 8 KB header buffer (nginx's default) would; ``calls`` counts it under its
+  route and under ``"request_line_too_long"``.
 """
 
 from __future__ import annotations
@@ -60,7 +64,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from pinsync import api
 from pinsync.fake import errors
@@ -98,6 +102,8 @@ ACCESS_TOKEN_TTL = 2_592_000          # 30 days
 REFRESH_TOKEN_TTL = 5_184_000         # 60 days
 TOKEN_SCOPE = "ads:read,pins:read,boards:read"
 JSON_TYPE = "application/json"
+REQUEST_LINE_TOO_LONG_BODY = (b"<html><head><title>414 Request-URI Too Large</title></head><body>"
+                              b"<center><h1>414 Request-URI Too Large</h1></center></body></html>")
 
 
 @dataclass
@@ -197,8 +203,12 @@ class FakePinterest:
             return reply.status, reply.headers, reply.body[: len(reply.body) // 2]
         return reply.status, reply.headers, reply.body
 
-    def serve(self, method: str, path: str, query=None, headers=None, body: bytes = b"") -> Reply:
-        """Like :meth:`handle` but returns the :class:`Reply` (used by the HTTP server)."""
+    def serve(self, method: str, path: str, query=None, headers=None, body: bytes = b"",
+              request_line: int | None = None) -> Reply:
+        """Like :meth:`handle` but returns the :class:`Reply` (used by the HTTP server).
+
+        ``request_line``: the length in bytes of the request line as received (the HTTP
+        server passes it); without it, the line is rebuilt from ``path`` and ``query``."""
         if self.latency:
             time.sleep(self.latency)
         split = urlsplit(path)
@@ -206,9 +216,13 @@ class FakePinterest:
         if split.query:
             for k, v in parse_qs(split.query, keep_blank_values=True).items():
                 q.setdefault(k, []).extend(v)
+        if request_line is None:
+            target = split.path + ("?" + urlencode(q, doseq=True) if q else "")
+            request_line = len(f"{method.upper()} {target} HTTP/1.1".encode())
         hdrs = {str(k).lower(): str(v) for k, v in (headers or {}).items()}
         with self.lock:
-            reply = self._dispatch(method.upper(), split.path.rstrip("/") or "/", q, hdrs, body or b"")
+            reply = self._dispatch(method.upper(), split.path.rstrip("/") or "/", q, hdrs, body or b"",
+                                   too_long=request_line > api.REQUEST_LINE_MAX)
         if reply.compute is not None:       # analytics: validated under the lock, computed in parallel
             compute, reply.compute = reply.compute, None
             try:
@@ -368,7 +382,8 @@ class FakePinterest:
         self._rid += 1
         return f"{self._salt}{self._rid:08x}"
 
-    def _dispatch(self, method: str, path: str, query: dict, headers: dict, body: bytes) -> Reply:
+    def _dispatch(self, method: str, path: str, query: dict, headers: dict, body: bytes,
+                  too_long: bool = False) -> Reply:
         route, params, category, allowed = "unknown", {}, None, True
         for m, pattern, name, cat in _COMPILED:
             match = pattern.match(path)
@@ -377,6 +392,10 @@ class FakePinterest:
                 break
         self.calls[route] += 1
         self.requests.append((method, path, query))
+        if too_long:        # the front-end refuses it: Pinterest never sees it (no rate limit, no fault)
+            self.calls["request_line_too_long"] += 1
+            return Reply(414, {"Content-Type": "text/html", "x-pinterest-rid": self._request_id()},
+                         REQUEST_LINE_TOO_LONG_BODY)
         try:
             fault = self._faults.take(route, bool(query.get("bookmark", [""])[-1]))
             if fault is not None:

@@ -50,7 +50,8 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length > 0 else b""
         split = urlsplit(self.path)
         query = parse_qs(split.query, keep_blank_values=True)
-        reply = fake.serve(method, split.path, query, dict(self.headers.items()), body)
+        reply = fake.serve(method, split.path, query, dict(self.headers.items()), body,
+                           request_line=len(self.requestline.encode("latin-1")))
         try:
             if reply.action == "reset":
                 self._reset()
