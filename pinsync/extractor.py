@@ -86,7 +86,8 @@ class Extractor:
         self.on_progress = on_progress or (lambda stream, rows: None)
         self._multi_pin: bool | None = None     # detected once per run
         self._multi_lock = threading.Lock()
-        self._warned: set[str] = set()
+        self._warned: set = set()         # stream names, (stream, column) pairs: warned once a run
+        self._warn_lock = threading.Lock()
 
     # -- entities ------------------------------------------------------------------------
 
@@ -162,6 +163,7 @@ class Extractor:
                     df = df.with_columns(date=pl.lit(window[0]), start_date=pl.lit(window[0]),
                                          end_date=pl.lit(window[1]))
                 df = df.with_columns(**context).select(names)
+            self._warn_widened(spec.name, columns, df)
             self.on_progress(spec.name, df.height)
             return df
 
@@ -198,9 +200,23 @@ class Extractor:
                 return self.client.get_bytes(path, params, category=spec.category, tag=spec.name, expect="array")
             raise
 
+    def _warn_widened(self, stream: str, columns: tuple[Column, ...], df: pl.DataFrame) -> None:
+        """Warn (once a run per column) that an integer column came with fractions: it is
+        Float64 in what this run writes, so the values are kept and the stream goes on."""
+        for c in columns:
+            if c.kind == "int" and df.schema[c.name] == pl.Float64:
+                with self._warn_lock:
+                    first = (stream, c.name) not in self._warned
+                    self._warned.add((stream, c.name))
+                if first:
+                    sample = df.filter(pl.col(c.name) != pl.col(c.name).round(0))[c.name].head(1).to_list()
+                    log.warning("%s: column '%s' holds fractional values (e.g. %s) where whole numbers were "
+                                "expected; it is written as Float64 instead of Int64 (values kept as sent)",
+                                stream, c.name, sample[0] if sample else "?")
+
     def _warn_dropped(self, spec: StreamSpec) -> None:
         dropped = [c for c in self.settings.columns if c not in valid_columns_for_level(spec.level, self.settings.columns)]
-        with self._multi_lock:
+        with self._warn_lock:
             first = dropped and spec.name not in self._warned
             self._warned.add(spec.name)
         if first:
@@ -270,6 +286,7 @@ class Extractor:
             data = self.client.get_json(spec.path.format(pin_id=batch[0]), params, category=spec.category,
                                         tag=spec.name)
             df = frames.pin_payload_frame({batch[0]: data}, columns, self.pin_metric_types, split)
+        self._warn_widened(spec.name, columns, df)
         self.on_progress(spec.name, df.height)
         # days before a pin existed carry nothing: drop them now, not after every batch is held
         return df.filter(~pl.col("data_status").str.starts_with("BEFORE_"))

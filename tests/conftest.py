@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from pathlib import Path
 
@@ -66,6 +67,23 @@ def make_config(tmp_path: Path, server):
         return config_from_dict(data, base_dir=tmp_path, env={}, today=TODAY, overrides=overrides or None)
 
     return build
+
+
+def patch_analytics(fake: FakePinterest, route: str, change) -> None:
+    """Let ``change`` edit the decoded JSON answers of the routes whose path ends with
+    ``route`` (rows of ads analytics, ``{pin: ...}`` of multi-pin analytics) before they are sent."""
+    serve = fake.serve
+
+    def patched(method, path, *a, **kw):
+        reply = serve(method, path, *a, **kw)
+        if reply.status == 200 and path.rstrip("/").endswith(route):
+            rows = json.loads(reply.body)
+            change(rows)
+            reply.body = json.dumps(rows).encode()
+            reply.headers["Content-Length"] = str(len(reply.body))
+        return reply
+
+    fake.serve = patched
 
 
 def read_table(out: Path, stream: str) -> pl.DataFrame:

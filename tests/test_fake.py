@@ -460,9 +460,12 @@ def test_hour_rows_split_the_day(shared):
     hours = _daily(fake, ds, "campaign", cols, start, end, granularity="HOUR")
     sums = collections.Counter()
     for r in hours:
-        assert len(r["DATE"]) == 19 and r["DATE"].endswith(":00:00") and r["DATE"][10] == "T"
+        assert dt.date.fromisoformat(r["DATE"]).isoformat() == r["DATE"]     # the spec's format: date
+        assert r["HOUR"] in range(24)                                        # the UTC hour, beside it
         assert "TOTAL_CONVERSIONS" not in r                     # HOUR has no conversion metrics
-        sums[(r["CAMPAIGN_ID"], r["DATE"][:10])] += r.get("SPEND_IN_MICRO_DOLLAR", 0)
+        sums[(r["CAMPAIGN_ID"], r["DATE"])] += r.get("SPEND_IN_MICRO_DOLLAR", 0)
+    assert len({(r["CAMPAIGN_ID"], r["DATE"], r["HOUR"]) for r in hours}) == len(hours)
+    assert len({r["HOUR"] for r in hours}) == 24
     assert days and all(sums[(r["CAMPAIGN_ID"], r["DATE"])] == r.get("SPEND_IN_MICRO_DOLLAR", 0) for r in days)
 
 
@@ -925,3 +928,18 @@ def test_request_lines_over_8_kb_are_refused_with_414_like_a_front_end(shared):
     query = {"campaign_ids": ["1" * (8193 - overhead)]}
     status, _, _ = fake.handle("GET", prefix.split("?")[0], query, {"Authorization": f"Bearer {TOKEN}"})
     assert status == 414
+
+
+def test_duplicate_rows_fault_sends_a_stale_copy_before_each_row(own):
+    ds, fake, srv = own
+    acct = ds.ad_accounts[0]["id"]
+    ids = [c["id"] for c in ds.campaigns if c["ad_account_id"] == acct]
+    day = TODAY - dt.timedelta(days=3)
+    params = _query(ids, day, day, columns=["SPEND_IN_MICRO_DOLLAR", "CTR"])
+    truth = _session().get(_analytics_url(srv, acct), params=params).json()
+    fake.add_fault("campaign_analytics", "duplicate_rows")
+    twice = _session().get(_analytics_url(srv, acct), params=params).json()
+    assert truth and twice[1::2] == truth
+    for stale, row in zip(twice[::2], truth):
+        assert stale == {**row, "SPEND_IN_MICRO_DOLLAR": row["SPEND_IN_MICRO_DOLLAR"] - 1}
+    assert _session().get(_analytics_url(srv, acct), params=params).json() == truth     # fired once

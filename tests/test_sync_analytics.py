@@ -14,7 +14,7 @@ import pinsync.connect
 from pinsync.config import config_from_dict
 from pinsync.extractor import Extractor
 from pinsync.fake import Dataset, FakePinterest, FakeServer
-from tests.conftest import TODAY, TOKEN, read_table
+from tests.conftest import TODAY, TOKEN, patch_analytics, read_table
 
 ADS_STREAMS = {"campaign_analytics": ("campaign", "campaigns"), "ad_group_analytics": ("ad_group", "ad_groups"),
                "ad_analytics": ("ad", "ads")}
@@ -307,3 +307,65 @@ def test_ids_are_batched_in_the_fewest_calls_whose_request_lines_fit_in_8_kb(n_i
     assert fake.calls["campaign_analytics"] == calls
     asked = [i for m, p, q in fake.requests if p.endswith("/campaigns/analytics") for i in q["campaign_ids"][0].split(",")]
     assert sorted(asked) == sorted(c["id"] for c in ds.campaigns)       # every campaign once
+
+
+def _ads_tables(out) -> dict[str, pl.DataFrame]:
+    return {s: read_table(out, s).sort(f"{level}_id", "date") for s, (level, _) in ADS_STREAMS.items()}
+
+
+def test_duplicate_rows_in_an_answer_are_written_once_the_last_one_kept(make_config, fake, tmp_path):
+    clean = make_config(output={"url": str(tmp_path / "clean")}, state={"url": str(tmp_path / "clean.json")})
+    assert pinsync.run(clean, today=TODAY).ok
+    fake.add_fault("*", "duplicate_rows", times=10**6)        # every ads analytics row: a stale copy, then itself
+    assert pinsync.run(make_config(), today=TODAY).ok
+    got, want = _ads_tables(tmp_path / "out"), _ads_tables(tmp_path / "clean")
+    for stream, (level, _) in ADS_STREAMS.items():
+        assert want[stream].height > 0 and got[stream].select(f"{level}_id", "date").is_duplicated().sum() == 0
+        assert got[stream].equals(want[stream]), stream
+
+
+def test_micro_amounts_above_2_53_are_written_exactly(make_config, fake, tmp_path):
+    """Checkout values in KRW, COP or CLP micro-units pass 2**53: no float may carry them."""
+    def huge(rows):
+        for n, r in enumerate(rows):
+            r["TOTAL_CHECKOUT_VALUE_IN_MICRO_DOLLAR"] = 2**63 - 1 if n == 0 else 2**53 + 1
+    patch_analytics(fake, "/campaigns/analytics", huge)
+    config = make_config(streams=["campaigns", "campaign_analytics"],
+                         analytics={"columns": ["PAID_IMPRESSION", "TOTAL_CHECKOUT_VALUE_IN_MICRO_DOLLAR"]})
+    assert pinsync.run(config, today=TODAY).ok
+    df = pinsync.scan("campaign_analytics", config=config).collect()
+    assert df.schema["total_checkout_value_in_micro_dollar"] == pl.Int64
+    values = df["total_checkout_value_in_micro_dollar"]
+    assert values.n_unique() == 2 and values.min() == 2**53 + 1 and values.max() == 2**63 - 1
+    assert (values == 2**63 - 1).sum() == len(fake.dataset.ad_accounts)    # the first row of each answer
+
+
+def _hour_config(make_config):
+    return make_config(streams=["campaigns", "campaign_analytics"], analytics={"granularity": "HOUR"})
+
+
+def test_hour_rows_given_as_plain_dates_fail_the_stream_instead_of_merging_hours(make_config, fake, tmp_path):
+    """The spec's DATE is a date: an HOUR answer without a way to tell its hours apart
+    must not collapse 24 rows into one."""
+    patch_analytics(fake, "/campaigns/analytics", lambda rows: [r.pop("HOUR") for r in rows])
+    result = pinsync.run(_hour_config(make_config), today=TODAY, raise_on_failure=False)
+    failures = [f for f in result.failures if f.startswith("campaign_analytics")]
+    assert len(failures) == len(fake.dataset.ad_accounts) == len(result.failures), result.failures
+    assert all("granularity HOUR" in f and "no HOUR is given" in f for f in failures)
+    assert not (tmp_path / "out" / "campaign_analytics").exists()
+    assert "campaign_analytics" not in json.loads((tmp_path / "state" / "state.json").read_text())["bookmarks"]
+
+
+def test_hour_given_inside_date_gives_the_same_table(make_config, fake, tmp_path):
+    plain = make_config(streams=["campaigns", "campaign_analytics"], analytics={"granularity": "HOUR"},
+                        output={"url": str(tmp_path / "plain")}, state={"url": str(tmp_path / "plain.json")})
+    assert pinsync.run(plain, today=TODAY).ok
+
+    def inside(rows):
+        for r in rows:
+            r["DATE"] = f"{r['DATE']}T{r.pop('HOUR'):02d}:00:00"
+    patch_analytics(fake, "/campaigns/analytics", inside)
+    assert pinsync.run(_hour_config(make_config), today=TODAY).ok
+    got, want = read_table(tmp_path / "out", "campaign_analytics"), read_table(tmp_path / "plain", "campaign_analytics")
+    assert want["date"].dt.hour().n_unique() == 24
+    assert got.sort("campaign_id", "date").equals(want.sort("campaign_id", "date"))

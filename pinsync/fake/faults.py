@@ -18,13 +18,17 @@ earliest scheduled one that is due); every pending fault counts the request towa
 ``repeat_bookmark``  paginated routes: the page's ``bookmark`` is the one the request
                      sent, so a client that follows it loops. Only requests that carry a
                      bookmark match (a first-page request neither fires nor counts).
+``duplicate_rows``   ads analytics routes: every row is sent twice, first a stale copy (its
+                     integer metrics one lower), then the row itself; a client that keeps
+                     the last row of each key gets the true answer. Other routes answer
+                     normally.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-FAULT_KINDS = ("status", "reset", "timeout", "truncate", "html", "empty", "repeat_bookmark")
+FAULT_KINDS = ("status", "reset", "timeout", "truncate", "html", "empty", "repeat_bookmark", "duplicate_rows")
 HTML_BODY = b"<html><body>Bad Gateway</body></html>"
 
 

@@ -129,6 +129,15 @@ def _json_reply(status: int, data, headers: dict | None = None) -> Reply:
     return Reply(status, {"Content-Type": JSON_TYPE, **(headers or {})}, body)
 
 
+def _with_stale_copies(body: bytes) -> bytes:
+    """An ads analytics answer with each row preceded by a stale copy (integer metrics one lower)."""
+    out = []
+    for row in json.loads(body):
+        out.append({k: v - 1 if type(v) is int and k != api.HOUR_FIELD else v for k, v in row.items()})
+        out.append(row)
+    return _dumps(out)
+
+
 def _as_date(value) -> dt.date:
     return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
 
@@ -431,6 +440,9 @@ class FakePinterest:
         except FakeApiError as e:
             reply = _json_reply(e.status, e.body(), e.headers)
         reply.headers.update(fault.headers)
+        if fault.kind == "duplicate_rows" and route in _ANALYTICS_LEVEL and reply.compute is not None:
+            compute = reply.compute
+            reply.compute = lambda: _with_stale_copies(compute())
         if fault.kind == "timeout":
             reply.delay = self.timeout_sleep
         elif fault.kind == "truncate":
