@@ -10,12 +10,19 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from pinsync import clock
+from pinsync import clock, secrets
 from pinsync.config import config_from_dict
 from pinsync.fake import Dataset, FakePinterest, FakeServer
 
+# Shared by the test modules: import them from here rather than repeating them.
 TODAY = dt.date(2026, 11, 29)
-TOKEN = "pina.test-access-token-0123456789"
+TOKEN = "pina.test-access-token-0123456789"           # the static token the ``fake`` fixture accepts
+CLIENT_ID, CLIENT_SECRET = "1234567", "app-secret-xyz"   # the ``fake`` fixture's app
+REFRESH_TOKEN = "pinr.initial-refresh-token"          # its first refresh token
+REFRESH_AUTH = {"access_token": None, "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
+                "refresh_token": REFRESH_TOKEN}
+SHORT = {"start_date": (TODAY - dt.timedelta(days=7)).isoformat()}   # a week of analytics: fewer files
+ID_COLUMNS = {"id", "ad_account_id", "campaign_id", "ad_group_id", "ad_id", "pin_id"}
 
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
@@ -27,6 +34,13 @@ def _today(monkeypatch):
     monkeypatch.setenv(clock.ENV, TODAY.isoformat())
 
 
+@pytest.fixture(autouse=True)
+def _no_registered_secrets(monkeypatch):
+    """Each test starts with pinsync's process-wide secrets registry empty (and leaves the
+    previous one untouched), so no test is protected by secrets another test registered."""
+    monkeypatch.setattr(secrets, "_secrets", set())
+
+
 @pytest.fixture
 def dataset() -> Dataset:
     return Dataset(seed=11, accounts=2, campaigns_per_account=4, ad_groups_per_campaign=2, ads_per_ad_group=3,
@@ -35,8 +49,8 @@ def dataset() -> Dataset:
 
 @pytest.fixture
 def fake(dataset) -> FakePinterest:
-    return FakePinterest(dataset, access_tokens=(TOKEN,), client_id="1234567", client_secret="app-secret-xyz",
-                         refresh_token="pinr.initial-refresh-token")
+    return FakePinterest(dataset, access_tokens=(TOKEN,), client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
+                         refresh_token=REFRESH_TOKEN)
 
 
 @pytest.fixture

@@ -20,11 +20,11 @@ import requests
 from pinsync import api
 from pinsync.fake import ROUTE_CATEGORY, Dataset, FakeApiError, FakePinterest, FakeServer
 from pinsync.fake.analytics import ATTRIBUTE_COLUMNS, FLOAT_METRICS, INT_METRICS
+from tests.conftest import TODAY
 
 # an extract of the official spec (v5.23.0) ships with the tests, so they run on a fresh clone
 SPEC_PATH = Path(__file__).resolve().parent / "data" / "pinterest-openapi-extract.json"
-TODAY = dt.date(2026, 11, 29)
-TOKEN = "demo-token"
+TOKEN = "demo-token"                     # the fake's default token
 ALL_STATUSES = list(api.ENTITY_STATUSES)
 CORE = ["SPEND_IN_MICRO_DOLLAR", "SPEND_IN_DOLLAR", "PAID_IMPRESSION", "TOTAL_CLICKTHROUGH", "CTR",
         "TOTAL_CONVERSIONS", "TOTAL_CHECKOUT_VALUE_IN_MICRO_DOLLAR", "CAMPAIGN_NAME"]

@@ -238,3 +238,16 @@ def test_identical_hourly_rows_sent_twice_are_not_an_error():
 def test_hourly_rows_that_cannot_be_told_apart_fail_naming_the_stream(rows, message):
     with pytest.raises(PayloadError, match="^campaign_analytics: granularity HOUR, but " + ".*" + message):
         _hourly(rows)
+
+
+def test_pin_watch_time_is_a_float_as_the_spec_types_it():
+    """The spec types pin metrics as ``number``; total play time is a measure, not a count."""
+    metrics = ("VIDEO_V50_WATCH_TIME", "VIDEO_START")
+    cols = pin_analytics_columns(metrics)
+    payload = {"p1": {"all": {"daily_metrics": [
+        {"date": "2026-11-01", "data_status": "READY", "metrics": {"VIDEO_V50_WATCH_TIME": 10031, "VIDEO_START": 29}},
+        {"date": "2026-11-02", "data_status": "READY", "metrics": {"VIDEO_V50_WATCH_TIME": 2507.75}}]}}}
+    df = pin_payload_frame(payload, cols, metrics, "NO_SPLIT")
+    assert df.schema["video_v50_watch_time"] == pl.Float64 and df.schema["video_start"] == pl.Int64
+    assert df.schema == polars_schema(cols)                          # declared so, not widened
+    assert df["video_v50_watch_time"].to_list() == [10031.0, 2507.75]

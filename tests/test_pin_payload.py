@@ -15,9 +15,8 @@ from pinsync.errors import PayloadError
 from pinsync.fake import Dataset, FakePinterest
 from pinsync.frames import pin_payload_frame, read_pin_payload
 from pinsync.schemas import pin_analytics_columns
+from tests.conftest import TODAY, TOKEN
 
-TODAY = dt.date(2026, 11, 29)
-TOKEN = "pina.test-pin-payload"
 METRICS = ("IMPRESSION", "SAVE_RATE", "PIN_CLICK")
 SPLITS = ("NO_SPLIT", "APP_TYPE")
 

@@ -13,7 +13,7 @@ import pinsync
 from pinsync.cli import main
 from pinsync.fake import Dataset
 from pinsync.sync import shard_of
-from tests.conftest import TODAY
+from tests.conftest import REFRESH_AUTH, TODAY, TOKEN
 
 @pytest.fixture
 def dataset() -> Dataset:   # enough accounts to land in both of two shards
@@ -22,8 +22,6 @@ def dataset() -> Dataset:   # enough accounts to land in both of two shards
 
 
 STREAMS = ["ad_accounts", "campaigns", "ads", "campaign_analytics", "pins"]
-REFRESH = {"access_token": None, "client_id": "1234567", "client_secret": "app-secret-xyz",
-           "refresh_token": "pinr.initial-refresh-token"}
 
 
 def _tables(out) -> dict[str, pl.DataFrame]:
@@ -44,7 +42,7 @@ def test_shard_of_is_stable_and_covers_every_account():
 def test_two_shards_run_concurrently_equal_one_run(make_config, fake, dataset, tmp_path):
     dataset_accounts = [a["id"] for a in dataset.ad_accounts]
     assert len({shard_of(a, 2) for a in dataset_accounts}) == 2, "the test data should split across both shards"
-    single = make_config({"auth": {"access_token": "pina.test-access-token-0123456789"},
+    single = make_config({"auth": {"access_token": TOKEN},
                           "output": {"url": str(tmp_path / "single")},
                           "state": {"url": str(tmp_path / "single-state" / "state.json")}}, streams=STREAMS)
     pinsync.run(single, today=TODAY)
@@ -52,7 +50,7 @@ def test_two_shards_run_concurrently_equal_one_run(make_config, fake, dataset, t
     results, errors = {}, []
 
     def shard(k: int) -> None:
-        config = make_config({"auth": dict(REFRESH, token_store=str(tmp_path / "shared" / "tokens.json")),
+        config = make_config({"auth": dict(REFRESH_AUTH, token_store=str(tmp_path / "shared" / "tokens.json")),
                               "output": {"url": str(tmp_path / "sharded")},
                               "state": {"url": str(tmp_path / f"state-{k}" / "state.json")}}, streams=STREAMS)
         try:
@@ -84,7 +82,7 @@ def test_ad_accounts_flag_limits_the_run(make_config, dataset, tmp_path):
 
 
 def test_accounts_json_lists_accounts_for_orchestrators(tmp_path, server, dataset, monkeypatch):
-    monkeypatch.setenv("TEST_PINTEREST_TOKEN", "pina.test-access-token-0123456789")
+    monkeypatch.setenv("TEST_PINTEREST_TOKEN", TOKEN)
     cfg = tmp_path / "pinsync.yaml"
     cfg.write_text(json.dumps({"api_url": server.url, "auth": {"access_token": "${TEST_PINTEREST_TOKEN}"}}))
     res = CliRunner().invoke(main, ["accounts", "--config", str(cfg), "--json"])
@@ -119,7 +117,7 @@ def test_a_subset_run_never_removes_other_accounts_from_the_ad_accounts_table(ma
 def test_the_ad_accounts_flag_writes_the_whole_listing_on_a_fresh_output(tmp_path, server, dataset):
     first = dataset.ad_accounts[0]["id"]
     cfg = tmp_path / "pinsync.yaml"
-    cfg.write_text(json.dumps({"api_url": server.url, "auth": {"access_token": "pina.test-access-token-0123456789"},
+    cfg.write_text(json.dumps({"api_url": server.url, "auth": {"access_token": TOKEN},
                                "output": {"url": str(tmp_path / "out")},
                                "state": {"url": str(tmp_path / "state" / "state.json")},
                                "streams": ["ad_accounts", "campaigns"]}))
