@@ -11,7 +11,8 @@ D = dt.date
 
 
 @pytest.mark.parametrize("n,size,expected", [(0, 250, []), (1, 250, [1]), (250, 250, [250]), (251, 250, [250, 1]),
-                                             (600, 250, [250, 250, 100]), (100, 100, [100]), (101, 100, [100, 1])])
+                                             (600, 250, [250, 250, 100]), (100, 100, [100]), (101, 100, [100, 1]),
+                                             (3, 1, [1, 1, 1])])
 def test_batched_covers_every_id_once_in_fewest_batches(n, size, expected):
     ids = [str(i) for i in range(n)]
     batches = list(batched(ids, size))
@@ -143,3 +144,22 @@ def test_a_day_bookmark_older_than_the_api_serves_is_clamped_to_89_days(caplog):
         2026, 9, 1)
     assert fetch_range(today=today, start_date=D(2026, 1, 1), lookback_days=7, bookmark=D(2026, 9, 1))[0] == D(
         2026, 9, 2)
+
+
+def test_batches_that_fit_are_the_longest_possible_for_any_limit():
+    """Against a plain scan: each batch takes ids while the next one still fits."""
+    for n in range(0, 23):
+        ids = [str(10 ** (i % 4)) for i in range(n)]            # ids of 1 to 4 characters
+        for size in (1, 2, 5, 250):
+            for limit in range(0, 30):
+                def fits(batch):
+                    return len(",".join(batch)) <= limit
+                want, i = [], 0
+                while i < n:
+                    k = 1
+                    while k < size and i + k < n and fits(ids[i:i + k + 1]):
+                        k += 1
+                    want.append(k)
+                    i += k
+                got = [len(b) for b in batched(ids, size, fits)]
+                assert got == want, (n, size, limit)
