@@ -9,6 +9,7 @@ module runs against it (``-x``, time-limited). A mutant the subset does not fail
     python bench/mutants.py                  # every target below, then a summary
     python bench/mutants.py --only frames    # targets whose module contains "frames"
     python bench/mutants.py --list           # the mutants, without running anything
+    python bench/mutants.py --again run.log  # only those a previous run (its output) left alive
 
 Run it from a clean checkout (it rewrites files under ``pinsync/`` while it runs).
 A full pass (about 150 mutants) takes 30-50 minutes on 2 busy CPUs.
@@ -44,7 +45,8 @@ TARGETS = {
          "tests/test_sync_analytics.py", "-k", "not four_streams and not restatement and not several_pages"]),
     "pinsync/extractor.py": (
         ("dedupe", "ads_analytics_batches"),
-        ["tests/test_sync_analytics.py", "-k", "duplicate or fewest_calls_whose or 2_53"]),
+        ["tests/test_sync_analytics.py", "-k",
+         "duplicate or fewest_calls_whose or 2_53 or exactly_8_kb or granularities"]),
 }
 
 _FLIP = {ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt, ast.Eq: ast.NotEq,
@@ -112,11 +114,16 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", default="", help="run the targets whose module path contains this")
     ap.add_argument("--list", action="store_true", help="list the mutants and exit")
+    ap.add_argument("--again", metavar="LOG", help="run only the mutants a previous run's output lists as survived")
     args = ap.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))      # kill: restore the file (finally) first
     survived, killed, t0 = [], 0, time.monotonic()
+    again = None
+    if args.again:
+        again = {line.split("SURVIVED ", 1)[1].strip() for line in Path(args.again).read_text().splitlines()
+                 if line.startswith("SURVIVED ")}
     for module, (functions, tests) in TARGETS.items():
-        if args.only not in module:
+        if args.only not in module or (again is not None and not any(m.startswith(module + ":") for m in again)):
             continue
         path = ROOT / module
         original = path.read_text()
@@ -128,6 +135,8 @@ def main() -> int:
             timeout = 3 * (time.monotonic() - t) + 10
         try:
             for what, source in mutants(module, functions):
+                if again is not None and what not in again:
+                    continue
                 if args.list:
                     print(what)
                     continue

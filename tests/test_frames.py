@@ -230,6 +230,7 @@ def test_identical_hourly_rows_sent_twice_are_not_an_error():
     ([{"CAMPAIGN_ID": "7", "DATE": "2026-11-28T05:30:00", "PAID_IMPRESSION": 1}], r"DATE '2026-11-28T05:30:00'"),
     ([{"CAMPAIGN_ID": "7", "DATE": "2026-11-28T05:00:00", "HOUR": 6, "PAID_IMPRESSION": 1}], r"HOUR '6'"),
     ([{"CAMPAIGN_ID": "7", "DATE": "28/11/2026", "HOUR": 6, "PAID_IMPRESSION": 1}], r"DATE '28/11/2026'"),
+    ([{"CAMPAIGN_ID": "7", "DATE": "2026-11-28X05:00:00", "PAID_IMPRESSION": 1}], r"DATE '2026-11-28X05:00:00'"),
     ([{"CAMPAIGN_ID": "7", "HOUR": 6, "PAID_IMPRESSION": 1}], r"record '7' cannot be placed"),
     # hours that are all the same: different rows for one hour
     ([{"CAMPAIGN_ID": "7", "DATE": "2026-11-28", "HOUR": 0, "PAID_IMPRESSION": h} for h in range(3)],
@@ -251,3 +252,23 @@ def test_pin_watch_time_is_a_float_as_the_spec_types_it():
     assert df.schema["video_v50_watch_time"] == pl.Float64 and df.schema["video_start"] == pl.Int64
     assert df.schema == polars_schema(cols)                          # declared so, not widened
     assert df["video_v50_watch_time"].to_list() == [10031.0, 2507.75]
+
+
+def test_the_usual_analytics_answer_is_read_by_polars_alone(monkeypatch):
+    """No Python per row on the analytics path: plain answers, and answers whose only oddity
+    is a fraction in an integer column, never go value by value."""
+    def value_by_value(*a, **kw):
+        raise AssertionError("read value by value")
+    monkeypatch.setattr(frames, "records_to_frame", value_by_value)
+    plain = json.dumps([{"CAMPAIGN_ID": str(i), "DATE": "2026-11-01", "PAID_IMPRESSION": i, "CTR": 0.5}
+                        for i in range(3)]).encode()
+    assert _analytics(plain)[0]["paid_impression"].to_list() == [0, 1, 2]
+    fraction = json.dumps([{"CAMPAIGN_ID": "1", "DATE": "2026-11-01", "PAID_IMPRESSION": 2.25}]).encode()
+    assert _analytics(fraction)[0]["paid_impression"].to_list() == [2.25]
+
+
+def test_analytics_dates_polars_cannot_parse_go_value_by_value():
+    df, _ = _analytics(b'[{"CAMPAIGN_ID": "7", "DATE": "2026-11-01T00:00:00", "PAID_IMPRESSION": 1}]')
+    assert df["date"].to_list() == [dt.date(2026, 11, 1)]
+    with pytest.raises(PayloadError, match="date.*'7'"):
+        _analytics(b'[{"CAMPAIGN_ID": "7", "DATE": "2026-02-30", "PAID_IMPRESSION": 1}]')

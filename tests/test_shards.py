@@ -148,3 +148,11 @@ def test_a_failed_account_listing_writes_nothing_and_keeps_the_table(make_config
     fake.add_fault("ad_accounts", "status", times=10**6, status=403)
     assert not pinsync.run(config, today=TODAY, raise_on_failure=False).ok
     assert _account_ids(tmp_path / "out") == sorted(a["id"] for a in dataset.ad_accounts)
+
+
+def test_only_the_first_shard_writes_the_ad_accounts_table(make_config, dataset, tmp_path):
+    config = make_config(streams=["ad_accounts", "campaigns"])
+    assert pinsync.run(config, today=TODAY, shard=(1, 2)).ok
+    assert not (tmp_path / "out" / "ad_accounts").exists()
+    assert pinsync.run(config, today=TODAY, shard=(0, 2)).ok
+    assert _account_ids(tmp_path / "out") == sorted(a["id"] for a in dataset.ad_accounts)

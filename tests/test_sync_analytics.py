@@ -11,6 +11,7 @@ import pytest
 
 import pinsync
 from pinsync.config import config_from_dict
+from pinsync.extractor import AnalyticsSettings, Extractor
 from pinsync.fake import Dataset, FakePinterest, FakeServer
 from tests.conftest import TODAY, TOKEN, patch_analytics, read_table
 
@@ -267,10 +268,10 @@ def test_pin_analytics_of_several_pages_of_pins_in_the_fewest_calls(many_pins, t
     assert fake.calls["multi_pin_analytics"] == math.ceil(len(live) / 100)
     got = read_table(tmp_path / "out", "pin_analytics")
     metrics = ["IMPRESSION", "OUTBOUND_CLICK", "PIN_CLICK", "SAVE", "SAVE_RATE"]     # the default metric types
+    days = {pin: fake.pin_analytics_payload(pin, TODAY - dt.timedelta(days=89), end, metrics)["all"]["daily_metrics"]
+            for pin in live}
     truth = [(pin, dt.date.fromisoformat(d["date"]), d["data_status"], *[d["metrics"].get(m) for m in metrics])
-             for pin in live
-             for d in fake.pin_analytics_payload(pin, TODAY - dt.timedelta(days=89), end, metrics)["all"]["daily_metrics"]
-             if not d["data_status"].startswith("BEFORE_")]
+             for pin in live for d in days[pin] if not d["data_status"].startswith("BEFORE_")]
     assert len(truth) > len(live)
     assert set(got["app_type"].to_list()) == {"TOTAL"}
     columns = ["pin_id", "date", "data_status", *[m.lower() for m in metrics]]
@@ -308,7 +309,8 @@ def test_ids_are_batched_in_the_fewest_calls_whose_request_lines_fit_in_8_kb(n_i
         assert pinsync.run(config, today=TODAY).ok
     assert fake.calls["request_line_too_long"] == 0
     assert fake.calls["campaign_analytics"] == calls
-    asked = [i for m, p, q in fake.requests if p.endswith("/campaigns/analytics") for i in q["campaign_ids"][0].split(",")]
+    asked = [i for m, p, q in fake.requests if p.endswith("/campaigns/analytics")
+             for i in q["campaign_ids"][0].split(",")]
     assert sorted(asked) == sorted(c["id"] for c in ds.campaigns)       # every campaign once
 
 
@@ -372,3 +374,51 @@ def test_hour_given_inside_date_gives_the_same_table(make_config, fake, tmp_path
     got, want = read_table(tmp_path / "out", "campaign_analytics"), read_table(tmp_path / "plain", "campaign_analytics")
     assert want["date"].dt.hour().n_unique() == 24
     assert got.sort("campaign_id", "date").equals(want.sort("campaign_id", "date"))
+
+
+def test_entities_created_after_the_last_day_fetched_are_not_asked_for(make_config, fake, dataset, tmp_path):
+    """A campaign created today has no complete day yet; one created in yesterday's last
+    second has (midnight UTC is the line)."""
+    midnight = int(dt.datetime.combine(TODAY, dt.time(), tzinfo=dt.timezone.utc).timestamp())
+    today, last_second = dataset.campaigns[0], dataset.campaigns[1]
+    today["created_time"], last_second["created_time"] = midnight, midnight - 1
+    assert pinsync.run(make_config(streams=["campaigns", "campaign_analytics"]), today=TODAY).ok
+    asked = {i for m, p, q in fake.requests if p.endswith("/campaigns/analytics")
+             for i in q["campaign_ids"][0].split(",")}
+    assert last_second["id"] in asked and today["id"] not in asked
+    assert asked == {c["id"] for c in dataset.campaigns} - {today["id"]}
+
+
+@pytest.mark.parametrize("granularity", ["DAY", "HOUR"])
+def test_the_last_day_coming_back_empty_is_removed_and_no_other(make_config, fake, tmp_path, granularity):
+    config = make_config(streams=["campaigns", "campaign_analytics"], analytics={"granularity": granularity})
+    assert pinsync.run(config, today=TODAY).ok
+    yesterday = TODAY - dt.timedelta(days=1)
+    day_of = pl.col("date").cast(pl.Date) if granularity == "HOUR" else pl.col("date")
+    before = read_table(tmp_path / "out", "campaign_analytics").sort("campaign_id", "date")
+    assert before.filter(day_of == yesterday).height > 0 and before.filter(day_of < yesterday).height > 0
+    fake.blank_day(yesterday)
+    assert pinsync.run(config, today=TODAY).ok
+    after = read_table(tmp_path / "out", "campaign_analytics").sort("campaign_id", "date")
+    assert after.equals(before.filter(day_of != yesterday))
+    assert not list((tmp_path / "out" / "campaign_analytics").glob(f"*/date={yesterday.isoformat()}*"))
+
+
+def test_a_request_line_of_exactly_8_kb_is_sent_and_one_byte_more_is_split():
+    """The limit is inclusive: 64 bytes an id makes 128 ids exactly 8192 bytes."""
+    class Client:
+        def __init__(self):
+            self.batches = []
+
+        def request_line_length(self, path, params):
+            return 64 * len(params["campaign_ids"].split(","))
+
+        def get_bytes(self, path, params, **kw):
+            self.batches.append(len(params["campaign_ids"].split(",")))
+            return b"[]"
+    client = Client()
+    ex = Extractor(client, settings=AnalyticsSettings(columns=("PAID_IMPRESSION",)))
+    ids = [str(10**16 + i) for i in range(250)]
+    day = TODAY - dt.timedelta(days=1)
+    assert list(ex.ads_analytics_batches(pinsync.STREAMS["campaign_analytics"], "1", ids, day, day))
+    assert client.batches == [128, 122]

@@ -163,3 +163,42 @@ def test_batches_that_fit_are_the_longest_possible_for_any_limit():
                     i += k
                 got = [len(b) for b in batched(ids, size, fits)]
                 assert got == want, (n, size, limit)
+
+
+def test_a_range_of_one_day_is_fetched():
+    today = D(2026, 11, 29)
+    assert fetch_range(today=today, start_date=D(2026, 11, 1), lookback_days=1, bookmark=D(2026, 11, 28)) == (
+        D(2026, 11, 28), D(2026, 11, 28))
+    assert fetch_range(today=today, start_date=D(2026, 11, 28), lookback_days=0, bookmark=None) == (
+        D(2026, 11, 28), D(2026, 11, 28))
+
+
+@pytest.mark.parametrize("start_date,bookmark,lookback,warned", [
+    (D(2025, 1, 1), None, 7, True),                  # first run, history older than served
+    (D(2025, 1, 1), D(2026, 8, 1), 7, True),         # a bookmark older than served
+    (D(2025, 1, 1), D(2026, 8, 31), 7, False),       # the day after the bookmark is the first one served
+    (D(2025, 1, 1), D(2026, 9, 1), 120, False),      # a long lookback, but the bookmark itself is served
+    (D(2026, 9, 1), None, 7, False),                 # start_date is the first day served
+    (D(2026, 9, 1), D(2026, 8, 1), 7, False),        # nothing asked for was out of reach
+])
+def test_the_clamp_warns_only_when_asked_for_history_is_out_of_reach(start_date, bookmark, lookback, warned):
+    calls = []
+    start, _ = fetch_range(today=D(2026, 11, 29), start_date=start_date, lookback_days=lookback, bookmark=bookmark,
+                           on_clamp=lambda *a: calls.append(a))
+    assert start >= D(2026, 9, 1)
+    assert calls == ([(start_date, D(2026, 9, 1))] if warned else [])
+
+
+def test_a_week_starting_on_the_first_day_served_is_kept():
+    # 89 days before Saturday 2026-11-28 is Monday 2026-08-31: that week is whole and served
+    assert fetch_range(today=D(2026, 11, 28), start_date=D(2020, 1, 1), lookback_days=7, bookmark=None,
+                       granularity="WEEK", on_clamp=lambda *a: None) == (D(2026, 8, 31), D(2026, 11, 22))
+
+
+def test_week_and_month_windows_are_the_fewest_whole_buckets():
+    assert date_windows(D(2025, 1, 1), D(2025, 12, 31), "MONTH") == [
+        (D(2025, 1, 1), D(2025, 3, 31)), (D(2025, 4, 1), D(2025, 5, 31)), (D(2025, 6, 1), D(2025, 7, 31)),
+        (D(2025, 8, 1), D(2025, 9, 30)), (D(2025, 10, 1), D(2025, 11, 30)), (D(2025, 12, 1), D(2025, 12, 31))]
+    assert date_windows(D(2025, 1, 6), D(2025, 12, 28), "WEEK") == [
+        (D(2025, 1, 6), D(2025, 3, 30)), (D(2025, 3, 31), D(2025, 6, 22)), (D(2025, 6, 23), D(2025, 9, 14)),
+        (D(2025, 9, 15), D(2025, 12, 7)), (D(2025, 12, 8), D(2025, 12, 28))]
