@@ -263,8 +263,9 @@ def test_the_usual_analytics_answer_is_read_by_polars_alone(monkeypatch):
     plain = json.dumps([{"CAMPAIGN_ID": str(i), "DATE": "2026-11-01", "PAID_IMPRESSION": i, "CTR": 0.5}
                         for i in range(3)]).encode()
     assert _analytics(plain)[0]["paid_impression"].to_list() == [0, 1, 2]
-    fraction = json.dumps([{"CAMPAIGN_ID": "1", "DATE": "2026-11-01", "PAID_IMPRESSION": 2.25}]).encode()
-    assert _analytics(fraction)[0]["paid_impression"].to_list() == [2.25]
+    for value in (2.5, 2.25):
+        fraction = json.dumps([{"CAMPAIGN_ID": "1", "DATE": "2026-11-01", "PAID_IMPRESSION": value}]).encode()
+        assert _analytics(fraction)[0]["paid_impression"].to_list() == [value]
 
 
 def test_analytics_dates_polars_cannot_parse_go_value_by_value():

@@ -190,6 +190,7 @@ def test_other_granularities_match_the_fake_and_stay_unique(granularity, tmp_pat
         (a, b), = windows2
         latest = second.filter(pl.col("start_date") == dt.date.fromisoformat(a))
         assert latest.height == len(truth2) and set(latest["end_date"].to_list()) == {dt.date.fromisoformat(b)}
+        assert set(latest["date"].to_list()) == {dt.date.fromisoformat(a)}        # partitioned by the start
     else:
         assert second.equals(first)            # a re-run of the same data changes nothing
     if granularity == "WEEK":
