@@ -27,6 +27,16 @@ HOUR_DAYS_BACK = 8
 HOUR_SAFE_DAYS_BACK = 7
 HOUR_MAX_SPAN_DAYS = 3
 
+# Request lines ("GET /v5/...?... HTTP/1.1") are kept to at most this many bytes: front-ends
+# commonly refuse longer ones with 414 (nginx's default header buffer is 8 KB). 250 ids and
+# all 175 columns would need about 9.5 KB, so id batches are cut to fit.
+REQUEST_LINE_MAX = 8192
+
+# Where an HOUR granularity answer gives the hour. The spec types DATE as a date
+# ("format: date") and names no hour member in synchronous answers; its report columns call
+# the hour "HOUR", so that member is read beside the date (a time inside DATE is read too).
+HOUR_FIELD = "HOUR"
+
 GRANULARITIES = ("TOTAL", "DAY", "HOUR", "WEEK", "MONTH")
 ATTRIBUTION_WINDOW_DAYS = (0, 1, 7, 14, 30, 60)
 CONVERSION_REPORT_TIMES = ("TIME_OF_AD_ACTION", "TIME_OF_CONVERSION")
@@ -153,9 +163,12 @@ _FLOAT_MARKERS = ("RATE", "CTR", "ROAS", "_IN_DOLLAR", "COST_PER", "CPC_", "CPM_
 def analytics_column_kind(column: str) -> str:
     """How a sync analytics column is typed: ``"str"``, ``"bool"``, ``"float"`` or ``"int"``.
 
-    Counts and additive micro-currency totals are integers; ratios (including CPC/CPM in
-    micro units), rates and dollar amounts are floats, since Polars would silently
-    truncate a float read into an integer column.
+    The spec types only the id columns and ``DATE`` of these answers (the metrics are
+    ``additionalProperties: true``), so this is pinsync's reading of the names: counts and
+    additive micro-currency totals are integers (kept exact, however large); ratios
+    (including CPC/CPM in micro units), rates, averages and dollar amounts are floats. An
+    ``int`` column that arrives with a fraction is widened to Float64 (see
+    :mod:`pinsync.frames`), never truncated and never a failed stream.
     """
     if column in _STRING_COLUMNS:
         return "str"
@@ -167,8 +180,13 @@ def analytics_column_kind(column: str) -> str:
 
 
 def pin_metric_kind(metric: str) -> str:
-    """Pin metrics are counts except rates and averages."""
-    return "float" if ("RATE" in metric or "AVG" in metric) else "int"
+    """Counts of events are ``"int"``; rates, averages and watch time ``"float"``.
+
+    The spec types every daily pin metric as ``number`` (``PinAnalyticsMetricsResponse``);
+    a measure such as ``VIDEO_V50_WATCH_TIME`` (total play time) is a float there, while
+    counts keep Int64 and widen to Float64 if one ever carries a fraction.
+    """
+    return "float" if ("RATE" in metric or "AVG" in metric or "WATCH_TIME" in metric) else "int"
 
 
 # Asynchronous reports (POST / GET ad_accounts/{id}/reports, AdsAnalyticsCreateAsyncRequest).

@@ -119,7 +119,7 @@ class FrameBuffer:
         # only this chunk's rows are ever held (a join alone would read every file whole)
         coarse = [pl.col(k).is_in(wanted[k].drop_nulls().unique().implode()) | (
             pl.col(k).is_null() if wanted[k].null_count() else pl.lit(False)) for k in self.by]
-        lf = pl.concat(sources, how="vertical").filter(*coarse)
+        lf = pl.concat(sources, how="vertical_relaxed").filter(*coarse)
         exact = lf.join(wanted.lazy(), on=self.by, how="semi", nulls_equal=True, maintain_order="left")
         return exact.collect(engine="streaming")
 
@@ -145,5 +145,6 @@ class FrameBuffer:
 
 
 def _concat(frames: list[pl.DataFrame]) -> pl.DataFrame:
-    """One frame over ``frames`` without copying them (``rechunk=False``)."""
-    return frames[0] if len(frames) == 1 else pl.concat(frames, how="vertical", rechunk=False)
+    """One frame over ``frames`` without copying them (``rechunk=False``); an integer column
+    widened to Float64 in some frame (see :mod:`pinsync.frames`) is Float64 in all."""
+    return frames[0] if len(frames) == 1 else pl.concat(frames, how="vertical_relaxed", rechunk=False)

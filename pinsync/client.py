@@ -123,6 +123,15 @@ class PinterestClient:
 
     # -- requests --------------------------------------------------------------------
 
+    def _url(self, path: str) -> str:
+        return f"{self.api_url}/{path.lstrip('/')}"
+
+    def request_line_length(self, path: str, params: Mapping[str, Any] | None = None) -> int:
+        """Bytes of the request line ``GET <path>?<query> HTTP/1.1`` a GET of ``path`` sends,
+        encoded exactly as :meth:`get_bytes` encodes it (see ``api.REQUEST_LINE_MAX``)."""
+        target = requests.Request("GET", self._url(path), params=_encode(params)).prepare().path_url
+        return len(f"GET {target} HTTP/1.1".encode())
+
     def get_json(self, path: str, params: Mapping[str, Any] | None = None, *, category: str | None = None,
                  tag: str = "") -> Any:
         """GET ``path`` and return the decoded JSON body (retried as described above)."""
@@ -170,7 +179,7 @@ class PinterestClient:
         """:meth:`get_bytes`, plus the JSON value decoded while checking the body (decoding
         a page twice costs as much as the rest of its handling), or ``_NOT_PARSED`` for
         arrays and when not ``decode`` (the frame readers check and read those)."""
-        return self._send("GET", f"{self.api_url}/{path.lstrip('/')}", f"GET /{path.lstrip('/')}",
+        return self._send("GET", self._url(path), f"GET /{path.lstrip('/')}",
                           params=params, category=category, tag=tag or path, expect=expect, decode=decode)
 
     def _send(self, method: str, url: str, endpoint: str, *, category: str | None, tag: str, expect: str,

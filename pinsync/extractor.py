@@ -111,7 +111,8 @@ class Extractor:
         self.on_progress = on_progress or (lambda stream, rows: None)
         self._multi_pin: bool | None = None     # detected once per run
         self._multi_lock = threading.Lock()
-        self._warned: set[str] = set()
+        self._warned: set = set()         # stream names, (stream, column) pairs: warned once a run
+        self._warn_lock = threading.Lock()
 
     # -- entities ------------------------------------------------------------------------
 
@@ -208,18 +209,27 @@ class Extractor:
                 return
             base["targeting_types"] = ",".join(types)
 
-        def one(window: tuple[dt.date, dt.date], batch: list[str] | None) -> pl.DataFrame:
+        def params_of(window: tuple[dt.date, dt.date], batch: list[str] | None) -> dict:
             params = {**base, "start_date": window[0].isoformat(), "end_date": window[1].isoformat()}
             if batch is not None:
                 params[spec.id_param] = ",".join(batch)
-            body = self._get_analytics(path, params, spec, expect="object" if spec.targeting_types else "array")
+            return params
+
+        def one(window: tuple[dt.date, dt.date], batch: list[str] | None) -> pl.DataFrame:
+            body = self._get_analytics(path, params_of(window, batch), spec,
+                                       expect="object" if spec.targeting_types else "array")
             df = type_body(body, window)
             self.on_progress(spec.name, df.height)
             return df
 
-        batches = list(batched(sorted(ids or ()), spec.batch_size)) if spec.id_param else [None]
-        tasks = [(w, b) for w in date_windows(start, end, self.settings.granularity) for b in batches]
-        yield from self._imap(one, tasks)
+        windows = date_windows(start, end, self.settings.granularity)
+        if not windows or (spec.id_param and not ids):
+            return
+
+        def fits(batch: list[str]) -> bool:    # dates are ISO, so one window's line is every window's
+            return self.client.request_line_length(path, params_of(windows[0], batch)) <= api.REQUEST_LINE_MAX
+        id_batches = list(batched(sorted(ids), spec.batch_size, fits)) if spec.id_param else [None]
+        yield from self._imap(one, [(w, b) for w in windows for b in id_batches])
 
     def report_batches(self, spec: StreamSpec, ad_account_id: str, start: dt.date, end: dt.date, *,
                        ids: list[str] | None = None, currency: str | None = None,
@@ -305,7 +315,9 @@ class Extractor:
                 if gran == "TOTAL":
                     df = df.with_columns(date=pl.lit(window[0]), start_date=pl.lit(window[0]),
                                          end_date=pl.lit(window[1]))
-                return df.with_columns(**context).select(names)
+                df = df.with_columns(**context).select(names)
+            self._warn_widened(spec.name, columns, df)
+            return df
         return type_body
 
     @staticmethod
@@ -332,8 +344,19 @@ class Extractor:
                 return self.client.get_bytes(path, params, category=spec.category, tag=spec.name, expect=expect)
             raise
 
+    def _warn_widened(self, stream: str, columns: tuple[Column, ...], df: pl.DataFrame) -> None:
+        """Warn (once a run per column) that an integer column came with fractions: it is
+        Float64 in what this run writes, so the values are kept and the stream goes on."""
+        for c in columns:
+            if c.kind == "int" and df.schema[c.name] == pl.Float64:
+                if self._warn_once((stream, c.name)):
+                    sample = df.filter(pl.col(c.name) != pl.col(c.name).round(0))[c.name].head(1).to_list()
+                    log.warning("%s: column '%s' holds fractional values (e.g. %s) where whole numbers were "
+                                "expected; it is written as Float64 instead of Int64 (values kept as sent)",
+                                stream, c.name, sample[0] if sample else "?")
+
     def _warn_once(self, what: str) -> bool:
-        with self._multi_lock:
+        with self._warn_lock:
             first = what not in self._warned
             self._warned.add(what)
         return first
@@ -412,6 +435,7 @@ class Extractor:
             data = self.client.get_json(spec.path.format(pin_id=batch[0]), params, category=spec.category,
                                         tag=spec.name)
             df = frames.pin_payload_frame({batch[0]: data}, columns, self.pin_metric_types, split)
+        self._warn_widened(spec.name, columns, df)
         self.on_progress(spec.name, df.height)
         # days before a pin existed carry nothing: drop them now, not after every batch is held
         return df.filter(~pl.col("data_status").str.starts_with("BEFORE_"))

@@ -5,6 +5,11 @@ schema). When a payload does not fit the declared types, the slow path coerces v
 value where that loses nothing (``"12"`` -> 12, ``3.0`` -> 3, ``1700000000`` ->
 datetime) and otherwise raises :class:`PayloadError` naming the stream, the field and
 the record. Unknown fields are ignored; missing fields are null.
+
+Analytics metrics are the exception to failing: the API declares no types for them, so an
+``int`` metric that carries a fraction is *widened* - the whole column of that frame becomes
+``Float64`` with the values intact - rather than failing the stream on every run (the
+extractor warns, naming the column).
 """
 
 from __future__ import annotations
@@ -93,7 +98,7 @@ def _coerce_value(kind: str, v: Any) -> Any:
             v = int(v)
         if _is_num(v):
             return _EPOCH + dt.timedelta(milliseconds=v)
-    elif kind in ("epoch", "iso", "hour"):
+    elif kind in ("epoch", "iso"):
         if _is_num(v):
             return _from_epoch(v)
         if isinstance(v, str) and _INT_RE.match(v.strip()):
@@ -169,9 +174,10 @@ def _plain_series(col: Column, values: list) -> pl.Series | None:
         return None
 
 
-def _series(col: Column, values: list, *, stream: str, ids: Sequence[Any]) -> pl.Series:
+def _series(col: Column, values: list, *, stream: str, ids: Sequence[Any], widen: bool = False) -> pl.Series:
     """A typed Series for ``col`` from raw JSON values (one vectorised step when the values
-    already have the right JSON types, else value by value)."""
+    already have the right JSON types, else value by value). With ``widen``, an ``int``
+    column holding a fraction comes back as Float64 (see :func:`_widened`)."""
     kind = col.kind
     if kind == "json":
         return pl.Series(col.name, [_coerce("json", v) for v in values], pl.String)
@@ -191,8 +197,25 @@ def _series(col: Column, values: list, *, stream: str, ids: Sequence[Any]) -> pl
         try:
             out.append(_coerce(kind, v))
         except _Lossy as e:
+            wide = _widened(col, values) if widen else None
+            if wide is not None:
+                return wide
             raise _error(stream, col.name, ids[i], str(e)) from None
     return pl.Series(col.name, out, col.dtype)
+
+
+def _widened(col: Column, values: list) -> pl.Series | None:
+    """An ``int`` column's values as Float64 when they are all numbers and some are
+    fractions; None otherwise (a whole number out of range, a boolean, text: an error)."""
+    if col.kind != "int":
+        return None
+    try:
+        floats = [_coerce("float", v) for v in values]
+    except _Lossy:
+        return None
+    if all(f is None or f.is_integer() for f in floats):
+        return None
+    return pl.Series(col.name, floats, pl.Float64)
 
 
 def _coerce_field(col: Column, field: str, v: Any, stream: str, ids: Sequence[Any], i: int) -> Any:
@@ -213,6 +236,7 @@ def records_to_frame(
     stream: str,
     source_names: dict[str, str] | None = None,
     id_field: str = "id",
+    widen: bool = False,
 ) -> pl.DataFrame:
     """Type a list of JSON objects into a frame with exactly ``columns``.
 
@@ -222,14 +246,18 @@ def records_to_frame(
         stream: the stream name, for error messages.
         source_names: column name -> key in the records, where they differ.
         id_field: the record key that identifies a record in error messages.
+        widen: an ``int`` column holding fractions becomes Float64 instead of an error
+            (analytics metrics, which the API does not type).
     """
     if records and not all(isinstance(r, dict) for r in records):
         raise PayloadError(f"{stream}: expected a list of JSON objects")
     names = source_names or {}
     ids = [r.get(id_field) for r in records]
-    data = [_series(c, [r.get(names.get(c.name, c.name)) for r in records], stream=stream, ids=ids)
+    data = [_series(c, [r.get(names.get(c.name, c.name)) for r in records], stream=stream, ids=ids, widen=widen)
             for c in columns]
-    return pl.DataFrame(data, schema=polars_schema(tuple(columns)))
+    schema = polars_schema(tuple(columns))
+    return pl.DataFrame(data, schema={n: (pl.Float64 if s.dtype == pl.Float64 else t)
+                                      for (n, t), s in zip(schema.items(), data)})
 
 
 def read_json_array(
@@ -242,20 +270,40 @@ def read_json_array(
 ) -> pl.DataFrame:
     """Type a flat JSON array (the ads analytics response) with Polars' JSON reader.
 
-    Integer columns are read as floats and checked to be whole, so a fractional value
-    can never be truncated silently; dates are parsed after reading. Anything Polars
+    Integer columns are read as the numbers' own digits and parsed as Int64, so no
+    integer passes through a float (micro-currency totals in KRW, COP or CLP pass 2**53);
+    an integer column that holds a fraction comes back as Float64 (see the module
+    docstring). Dates are parsed after reading; an ``hour`` column (HOUR granularity) is
+    placed from ``DATE`` and the ``HOUR`` member (:func:`_place_hours`). Anything Polars
     cannot read with the declared types goes through :func:`records_to_frame`, which
     coerces losslessly or names the bad field.
     """
-    read_schema = _read_schema(columns, source_names)
+    hour = next((c for c in columns if c.kind == "hour"), None)
+    if hour is None:
+        return _read_array(body, columns, stream, source_names, id_field)
+    # read DATE as text and the hour member beside it, then place each row in its hour
+    as_text = [Column(c.name, "str") if c is hour else c for c in columns] + [Column(_HOUR, "str")]
+    df = _read_array(body, as_text, stream, {**source_names, _HOUR: api.HOUR_FIELD}, id_field)
+    key = next((n for n, src in source_names.items() if src == id_field), columns[0].name)
+    return _place_hours(df, hour.name, key, stream).select([c.name for c in columns])
+
+
+_HOUR = "__hour"
+
+
+def _read_array(body: bytes, columns: Sequence[Column], stream: str, source_names: dict[str, str],
+                id_field: str) -> pl.DataFrame:
+    wanted = [c for c in columns if c.name in source_names]
+    read_schema = _read_schema(wanted, source_names)
     try:
         raw = pl.read_json(io.BytesIO(body), schema=read_schema) if body.strip() != b"[]" else None
     except pl.exceptions.PolarsError:
         raw = "slow"
     if isinstance(raw, pl.DataFrame):
-        df = _typed(raw, columns, source_names)
+        df = _typed(raw, wanted, source_names)
         if df is not None:
-            return df
+            missing = [pl.lit(None, c.dtype).alias(c.name) for c in columns if c.name not in source_names]
+            return df.with_columns(missing).select([c.name for c in columns])
     elif raw is None:
         return pl.DataFrame(schema=polars_schema(tuple(columns)))
     try:
@@ -264,54 +312,101 @@ def read_json_array(
         raise PayloadError(f"{stream}: response is not valid JSON ({e})") from None
     if not isinstance(records, list):
         raise PayloadError(f"{stream}: expected a JSON array, got {type(records).__name__}")
-    return records_to_frame(records, columns, stream=stream, source_names=source_names, id_field=id_field)
+    return records_to_frame(records, columns, stream=stream, source_names=source_names, id_field=id_field,
+                            widen=True)
 
 
-def _read_schema(columns: Sequence[Column], source_names: dict[str, str]) -> dict[str, pl.DataType]:
-    """What Polars' JSON reader is asked to read each source field as (see :func:`_typed`)."""
-    read_schema = {}
-    for c in columns:
-        if c.name not in source_names:
-            continue
-        if c.kind == "int":
-            read_schema[source_names[c.name]] = pl.Float64
-        elif c.kind in ("date", "hour", "iso", "epoch", "json", "struct"):
-            read_schema[source_names[c.name]] = pl.String
-        else:
-            read_schema[source_names[c.name]] = c.dtype
-    return read_schema
+def _read_schema(wanted: Sequence[Column], names: dict[str, str]) -> dict[str, pl.DataType]:
+    """What Polars' JSON reader is asked to read each field as (:func:`_typed` does the rest)."""
+    return {names[c.name]: pl.String if c.kind in ("int", "date", "iso", "epoch", "json", "struct") else c.dtype
+            for c in wanted}
 
 
-def _typed(raw: pl.DataFrame, columns: Sequence[Column], source_names: dict[str, str]) -> pl.DataFrame | None:
-    """``raw`` (read with :func:`_read_schema`) typed into ``columns``, or None when that read
-    cannot be trusted (a fraction in an integer column, a time that does not parse)."""
-    wanted = [c for c in columns if c.name in source_names]
+def _typed(raw: pl.DataFrame, wanted: list[Column], names: dict[str, str]) -> pl.DataFrame | None:
+    """``raw`` (as read with :func:`_read_array`'s schema) typed, or None when only the
+    value-by-value path can say what it holds (a value that is not what its column
+    declares, and not a fraction in an integer column)."""
+    ints = [c for c in wanted if c.kind == "int"]
+    exact = {c.name: pl.col(names[c.name]).str.to_integer(strict=False) for c in ints}
+    widened = set()
+    if ints:
+        inexact = raw.select([(pl.col(names[c.name]).is_not_null() & exact[c.name].is_null()).any().alias(c.name)
+                              for c in ints]).row(0, named=True)
+        for c in ints:
+            if inexact[c.name]:
+                src = pl.col(names[c.name])
+                f = src.cast(pl.Float64, strict=False)
+                unread, fraction = raw.select((src.is_not_null() & f.is_null()).any().alias("unread"),
+                                              (f != f.round(0)).any().alias("fraction")).row(0)
+                if unread or not fraction:
+                    return None
+                widened.add(c.name)
     exprs = []
     for c in wanted:
-        src = pl.col(source_names[c.name])
+        src = pl.col(names[c.name])
         if c.kind == "int":
-            frac = raw.select(((src.round(0) != src) & src.is_not_null()).any()).item()
-            if frac:
-                return None
-            exprs.append(src.cast(pl.Int64).alias(c.name))
+            exprs.append((src.cast(pl.Float64, strict=False) if c.name in widened else exact[c.name]).alias(c.name))
         elif c.kind == "date":
             exprs.append(src.str.to_date("%Y-%m-%d", strict=False).alias(c.name))
-        elif c.kind == "hour":
-            exprs.append(src.str.to_datetime("%Y-%m-%dT%H:%M:%S", time_unit="us", time_zone="UTC",
-                                             strict=False).alias(c.name))
         else:
             exprs.append(src.alias(c.name))
     df = raw.select(exprs)
-    time_cols = [c.name for c in wanted if c.kind in ("date", "hour")]
-    if time_cols and df.select(pl.col(time_cols).null_count().sum()).item() != raw.select(
-            pl.col([source_names[t] for t in time_cols]).null_count().sum()).item():
+    dates = [c.name for c in wanted if c.kind == "date"]
+    if dates and df.select(pl.col(dates).null_count().sum()).item() != raw.select(
+            pl.col([names[d] for d in dates]).null_count().sum()).item():
         return None
-    missing = [pl.lit(None, c.dtype).alias(c.name) for c in columns if c.name not in source_names]
-    return df.with_columns(missing).select([c.name for c in columns])
+    return df
+
+
+def _place_hours(df: pl.DataFrame, name: str, key: str, stream: str) -> pl.DataFrame:
+    """Each row's hour start (UTC) in column ``name``, from its ``DATE`` text and ``HOUR``.
+
+    The spec types ``DATE`` as a date and says nothing of where an HOUR answer puts the
+    hour, so either is read: an ``HOUR`` member (0-23, beside a date), or a time on the
+    hour in ``DATE`` (``T``/space separated, optionally ``Z``). A row with neither, or
+    rows of one entity that differ yet land in the same hour, cannot be told apart: that
+    raises :class:`PayloadError` naming the stream, rather than merging hours into one row.
+    """
+    text = pl.col(name)
+    rest = text.str.slice(10)
+    clock = rest.str.replace(r"^[T ]", "").str.replace(r"(Z|\+00:00)$", "")
+    parts = df.select(
+        pl.col(key).alias("_key"), text.alias("_date"), pl.col(_HOUR).alias("_given"),
+        text.str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False).alias("_day"),
+        rest.str.len_chars().fill_null(0).alias("_rest"),
+        clock.str.to_time("%H:%M:%S", strict=False).alias("_time"),
+        pl.col(_HOUR).str.strip_chars().str.to_integer(strict=False).alias("_h"))
+    h, t = pl.col("_h"), pl.col("_time")
+    hour = pl.when(pl.col("_given").is_not_null()).then(h).otherwise(t.dt.hour().cast(pl.Int64))
+    readable = (pl.col("_day").is_not_null() & ((pl.col("_rest") == 0) | t.is_not_null())
+                & (t.is_null() | ((t.dt.minute() == 0) & (t.dt.second() == 0)))
+                & (pl.col("_given").is_null() | h.is_between(0, 23))
+                & ~(h.is_not_null() & t.is_not_null() & (t != dt.time()) & (t.dt.hour() != h)))
+    parts = parts.with_columns(_hour=hour, _ok=(readable & hour.is_not_null()).fill_null(False))
+    bad = parts.filter(~pl.col("_ok"))
+    if bad.height:
+        row = bad.row(0, named=True)
+        if row["_given"] is None and row["_rest"] == 0 and row["_day"] is not None:
+            why = (f"DATE {row['_date']!r} is a date and no {api.HOUR_FIELD} is given, so its hours cannot be told "
+                   "apart")
+        else:
+            why = f"its hour cannot be read (DATE {row['_date']!r}, {api.HOUR_FIELD} {row['_given']!r})"
+        raise PayloadError(f"{stream}: granularity HOUR, but the row of record {row['_key']!r} cannot be placed in "
+                           f"an hour: {why}. Stopping rather than merging hours into one row.")
+    start = pl.col("_day").cast(UTC_DATETIME) + pl.duration(hours=pl.col("_hour"))
+    out = df.with_columns(parts.select(start.alias(name)).to_series()).drop(_HOUR)
+    clash = out.unique().filter(pl.struct(key, name).is_duplicated())
+    if clash.height:
+        row = clash.row(0, named=True)
+        raise PayloadError(f"{stream}: granularity HOUR, but record {row[key]!r} has different rows for the hour "
+                           f"{row[name]:%Y-%m-%dT%H:00}Z: the response cannot be placed in distinct hours. Stopping "
+                           "rather than keeping one of them.")
+    return out
 
 
 # a targeting value that is not a string or an integer (a float, an object...): read value by value
 _ODD_TARGETING_VALUE = re.compile(rb'"targeting_value"\s*:\s*(?!"|-?\d+\s*[,}])')
+_TARGETING = ("targeting_type", "targeting_value")
 
 
 def read_targeting(
@@ -323,25 +418,35 @@ def read_targeting(
     id_field: str,
 ) -> pl.DataFrame:
     """Type a targeting analytics answer, ``{"data": [{"targeting_type", "targeting_value",
-    "metrics": {<ID>, "DATE", <COLUMN>...}}]}``, into rows: the metrics object's members as in
-    :func:`read_json_array`, ``targeting_type`` and ``targeting_value`` as text. A value given
-    as a number (a metro code) keeps its digits (``500`` -> ``"500"``); one that is not an
-    integer cannot be read as text without loss and is refused, naming the record."""
-    names = {"targeting_type", "targeting_value"}
-    metric_names = {k: v for k, v in source_names.items() if k not in names}
-    raw: pl.DataFrame | str | None = "slow"
+    "metrics": {<ID>, "DATE", <COLUMN>...}}]}``, into rows: the metrics object's members as
+    :func:`read_json_array` types a flat array's, ``targeting_type`` and ``targeting_value`` as
+    text. A value given as a number (a metro code) keeps its digits (``500`` -> ``"500"``); one
+    that is not an integer cannot be read as text without loss and is refused, naming the record."""
+    hour = next((c for c in columns if c.kind == "hour"), None)
+    if hour is None:
+        return _read_targeting(body, columns, stream, source_names, id_field)
+    as_text = [Column(c.name, "str") if c is hour else c for c in columns] + [Column(_HOUR, "str")]
+    df = _read_targeting(body, as_text, stream, {**source_names, _HOUR: api.HOUR_FIELD}, id_field)
+    key = next((n for n, src in source_names.items() if src == id_field), columns[0].name)
+    return _place_hours(df, hour.name, key, stream).select([c.name for c in columns])
+
+
+def _read_targeting(body: bytes, columns: Sequence[Column], stream: str, source_names: dict[str, str],
+                    id_field: str) -> pl.DataFrame:
+    names = {**source_names, **{n: n for n in _TARGETING}}
+    wanted = [c for c in columns if c.name in names]
     if not _ODD_TARGETING_VALUE.search(body):
-        row = pl.Struct({"targeting_type": pl.String, "targeting_value": pl.String,
-                         "metrics": pl.Struct(_read_schema(columns, metric_names))})
+        metrics = pl.Struct(_read_schema([c for c in wanted if c.name not in _TARGETING], names))
+        row = pl.Struct({"targeting_type": pl.String, "targeting_value": pl.String, "metrics": metrics})
         try:
             raw = (pl.read_json(io.BytesIO(body), schema={"data": pl.List(row)}).explode("data")
                    .filter(pl.col("data").is_not_null()).unnest("data").unnest("metrics"))
         except pl.exceptions.PolarsError:
-            raw = "slow"
-    if isinstance(raw, pl.DataFrame):
-        df = _typed(raw, columns, {**metric_names, **{n: n for n in names}})
+            raw = None
+        df = _typed(raw, wanted, names) if raw is not None else None
         if df is not None:
-            return df
+            missing = [pl.lit(None, c.dtype).alias(c.name) for c in columns if c.name not in names]
+            return df.with_columns(missing).select([c.name for c in columns])
     try:
         data = json.loads(body)
     except ValueError as e:
@@ -349,20 +454,19 @@ def read_targeting(
     rows = data.get("data") if isinstance(data, dict) else None
     if not isinstance(rows, list) or not all(isinstance(r, dict) and isinstance(r.get("metrics", {}), dict)
                                              for r in rows):
-        raise PayloadError(f"{stream}: expected {{\"data\": [{{\"targeting_type\", \"targeting_value\", "
-                           "\"metrics\"}...]}")
+        raise PayloadError(f'{stream}: expected {{"data": [{{"targeting_type", "targeting_value", "metrics"}}...]}}')
     records = [{**(r.get("metrics") or {}), "targeting_type": r.get("targeting_type"),
                 "targeting_value": r.get("targeting_value")} for r in rows]
-    return records_to_frame(records, columns, stream=stream, source_names={**metric_names, **{n: n for n in names}},
-                            id_field=id_field)
+    return records_to_frame(records, columns, stream=stream, source_names=names, id_field=id_field, widen=True)
 
 
 def concat(frames: Iterable[pl.DataFrame], columns: Sequence[Column]) -> pl.DataFrame:
-    """Concatenate typed frames (an empty iterable gives an empty typed frame)."""
+    """Concatenate typed frames (an empty iterable gives an empty typed frame); an integer
+    column widened to Float64 in one frame is Float64 in the result."""
     frames = [f for f in frames if f.height]
     if not frames:
         return pl.DataFrame(schema=polars_schema(tuple(columns)))
-    return pl.concat(frames, how="vertical")
+    return pl.concat(frames, how="vertical_relaxed")
 
 
 # -- organic pin analytics ------------------------------------------------------------------
@@ -417,13 +521,11 @@ def pin_payload_frame(data: dict, columns: tuple[Column, ...], metric_types: tup
     exprs = [pl.col("pin_id"), pl.col("app_type"), pl.col("date").str.to_date("%Y-%m-%d"), pl.col("data_status")]
     for m in metric_types:
         col = next(c for c in columns if c.name == m.lower())
-        if col.kind == "int":
-            bad = raw.filter((pl.col(m).round(0) != pl.col(m)) & pl.col(m).is_not_null())
-            if bad.height:
-                raise PayloadError(f"pin_analytics: field '{m.lower()}' of record {bad['pin_id'][0]!r} cannot be "
-                                   f"read as int without loss (got {bad[m][0]})")
-        exprs.append(pl.col(m).cast(col.dtype).alias(col.name))
-    return raw.select(exprs).select(list(polars_schema(columns)))
+        dtype = col.dtype
+        if col.kind == "int" and raw.select((pl.col(m).round(0) != pl.col(m)).any()).item():
+            dtype = pl.Float64      # a count with a fraction: kept as sent, the column widened
+        exprs.append(pl.col(m).cast(dtype).alias(col.name))
+    return raw.select(exprs).select([c.name for c in columns])
 
 
 def _app_type(group: str, split: str) -> str:
@@ -633,7 +735,7 @@ def _read_pin_frame(body: bytes, columns: tuple[Column, ...], metric_types: tupl
     ]
     for m in metric_types:
         col = next(c for c in columns if c.name == m.lower())
-        if col.kind == "int":       # pin_payload_frame names the first fractional count
+        if col.kind == "int":       # pin_payload_frame widens a count with a fraction
             suspect.append(((pl.col(m).round(0) != pl.col(m)) & pl.col(m).is_not_null()).any())
         exprs.append(pl.col(m).cast(col.dtype).alias(col.name))
     df = (read.lazy()

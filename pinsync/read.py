@@ -47,11 +47,14 @@ def table_schema(stream: str, config=None, files: list[str] | None = None,
 
     Entity tables have a fixed schema. Analytics tables depend on the configured columns:
     from ``config`` when given, else the union of the files' schemas (newest columns last),
-    else (no files yet) the columns of the default configuration.
+    else (no files yet) the columns of the default configuration. An analytics ``Int64``
+    column that some file holds as ``Float64`` (widened: a run met fractions in it) is
+    ``Float64``.
     """
     if stream in ENTITY_COLUMNS:
         return polars_schema(ENTITY_COLUMNS[stream])
     spec = STREAMS[stream]
+    footers = _footers(location, files) if files else []
     if config is None and not files:
         # nothing to learn from: an empty table still has its (default) columns and dtypes
         if spec.kind == "pin_analytics":
@@ -59,21 +62,29 @@ def table_schema(stream: str, config=None, files: list[str] | None = None,
         return polars_schema(analytics_columns(spec.level, DEFAULT_ANALYTICS_COLUMNS, "DAY"))
     if config is not None:
         if spec.kind == "pin_analytics":
-            return polars_schema(pin_analytics_columns(tuple(config.pin_analytics.metric_types)))
-        return polars_schema(analytics_columns(spec.level, tuple(config.analytics.columns),
-                                               config.analytics.granularity))
+            declared = polars_schema(pin_analytics_columns(tuple(config.pin_analytics.metric_types)))
+        else:
+            declared = polars_schema(analytics_columns(spec.level, tuple(config.analytics.columns),
+                                                       config.analytics.granularity))
+    else:
+        merged: dict[str, pl.DataType] = {}
+        for schema in footers:
+            for name, dtype in schema.items():
+                merged.setdefault(name, dtype)
+        declared = pl.Schema(merged)
+    widened = {name for schema in footers for name, dtype in schema.items() if dtype == pl.Float64}
+    return pl.Schema({name: pl.Float64 if dtype == pl.Int64 and name in widened else dtype
+                      for name, dtype in declared.items()})
 
+
+def _footers(location: Location, files: list[str]) -> list[pl.Schema]:
+    """The schemas of ``files``, in order: one round trip per file on an object store, so
+    the footers are read concurrently."""
     def footer(f: str) -> pl.Schema:
         with location.fs.open(location.path(f), "rb") as fh:
             return pl.read_parquet_schema(fh)
-
-    merged: dict[str, pl.DataType] = {}
-    # one round trip per file on an object store: read the footers concurrently (in order)
     with ThreadPoolExecutor(max(1, min(16, len(files)))) as pool:
-        for schema in pool.map(footer, files):
-            for name, dtype in schema.items():
-                merged.setdefault(name, dtype)
-    return pl.Schema(merged)
+        return list(pool.map(footer, files))
 
 
 def scan(stream: str, output: str = "data", storage_options: dict | None = None, *, config=None) -> pl.LazyFrame:
@@ -102,8 +113,7 @@ def scan(stream: str, output: str = "data", storage_options: dict | None = None,
         output, storage_options = config.output.url, (storage_options or config.output.storage_options)
     location = Location(output, storage_options)
     files = [f for f in location.find(stream) if f.rsplit("/", 1)[-1] == DATA_FILE]
-    schema = table_schema(stream, config, files if config is None and stream not in ENTITY_COLUMNS else None,
-                          location)
+    schema = table_schema(stream, config, files, location)
     if not files:
         return pl.LazyFrame(schema=schema)
     proto = location.fs.protocol if isinstance(location.fs.protocol, str) else location.fs.protocol[0]
@@ -121,4 +131,4 @@ def scan(stream: str, output: str = "data", storage_options: dict | None = None,
         options = None
     return pl.scan_parquet(paths, schema=schema, missing_columns="insert", extra_columns="ignore",
                            hive_partitioning=False, storage_options=options,
-                           cast_options=pl.ScanCastOptions(integer_cast="upcast"))
+                           cast_options=pl.ScanCastOptions(integer_cast=["upcast", "allow-float"]))

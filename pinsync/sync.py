@@ -352,6 +352,11 @@ class _Run:
     def accounts(self) -> list[dict]:
         spec = STREAMS["ad_accounts"]
         df = self.extractor.entities(spec)
+        # the ad_accounts table lists every account the token can read, whatever the
+        # selection (--ad-accounts, --shard): a subset run never removes the others' rows;
+        # with shards, shard 0 writes it. A failed listing raised above: nothing written.
+        if not self.shard or self.shard[0] == 0:
+            self.entity_unit(spec, ALL, df)
         wanted = tuple(self.config.ad_account_ids)
         if wanted:
             missing = [a for a in wanted if a not in set(df["id"].to_list())]
@@ -359,9 +364,6 @@ class _Run:
                 self._fail("ad_accounts", a, PinsyncError(
                     "this ad account is not visible to the token (check the id and the token's access)"))
             df = df.filter(pl.col("id").is_in(wanted))
-        # the ad_accounts table lists every account: with shards, shard 0 writes it whole
-        if not self.shard or self.shard[0] == 0:
-            self.entity_unit(spec, ALL, df)
         accounts = df.select("id", "currency").to_dicts()
         if self.shard:
             k, n = self.shard

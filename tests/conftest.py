@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from pathlib import Path
 
 import polars as pl
 import pytest
 
-from pinsync import clock
+from pinsync import clock, secrets
 from pinsync.config import config_from_dict
 from pinsync.fake import Dataset, FakePinterest, FakeServer
 
+# Shared by the test modules: import them from here rather than repeating them.
 TODAY = dt.date(2026, 11, 29)
-TOKEN = "pina.test-access-token-0123456789"
+TOKEN = "pina.test-access-token-0123456789"           # the static token the ``fake`` fixture accepts
+CLIENT_ID, CLIENT_SECRET = "1234567", "app-secret-xyz"   # the ``fake`` fixture's app
+REFRESH_TOKEN = "pinr.initial-refresh-token"          # its first refresh token
+REFRESH_AUTH = {"access_token": None, "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
+                "refresh_token": REFRESH_TOKEN}
+SHORT = {"start_date": (TODAY - dt.timedelta(days=7)).isoformat()}   # a week of analytics: fewer files
+ID_COLUMNS = {"id", "ad_account_id", "campaign_id", "ad_group_id", "ad_id", "pin_id"}
 
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
@@ -33,6 +41,13 @@ def _rescue_dir(monkeypatch, tmp_path):
     monkeypatch.setenv("PINSYNC_RESCUE_DIR", str(tmp_path / "rescue"))
 
 
+@pytest.fixture(autouse=True)
+def _no_registered_secrets(monkeypatch):
+    """Each test starts with pinsync's process-wide secrets registry empty (and leaves the
+    previous one untouched), so no test is protected by secrets another test registered."""
+    monkeypatch.setattr(secrets, "_secrets", set())
+
+
 @pytest.fixture
 def dataset() -> Dataset:
     return Dataset(seed=11, accounts=2, campaigns_per_account=4, ad_groups_per_campaign=2, ads_per_ad_group=3,
@@ -41,8 +56,8 @@ def dataset() -> Dataset:
 
 @pytest.fixture
 def fake(dataset) -> FakePinterest:
-    return FakePinterest(dataset, access_tokens=(TOKEN,), client_id="1234567", client_secret="app-secret-xyz",
-                         refresh_token="pinr.initial-refresh-token")
+    return FakePinterest(dataset, access_tokens=(TOKEN,), client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
+                         refresh_token=REFRESH_TOKEN)
 
 
 @pytest.fixture
@@ -73,6 +88,23 @@ def make_config(tmp_path: Path, server):
         return config_from_dict(data, base_dir=tmp_path, env={}, today=TODAY, overrides=overrides or None)
 
     return build
+
+
+def patch_analytics(fake: FakePinterest, route: str, change) -> None:
+    """Let ``change`` edit the decoded JSON answers of the routes whose path ends with
+    ``route`` (rows of ads analytics, ``{pin: ...}`` of multi-pin analytics) before they are sent."""
+    serve = fake.serve
+
+    def patched(method, path, *a, **kw):
+        reply = serve(method, path, *a, **kw)
+        if reply.status == 200 and path.rstrip("/").endswith(route):
+            rows = json.loads(reply.body)
+            change(rows)
+            reply.body = json.dumps(rows).encode()
+            reply.headers["Content-Length"] = str(len(reply.body))
+        return reply
+
+    fake.serve = patched
 
 
 def read_table(out: Path, stream: str) -> pl.DataFrame:

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 import pinsync
 from pinsync.cli import main
 from pinsync.fake import FakePinterest, FakeServer
-from tests.conftest import TODAY
+from tests.conftest import TODAY, data_files, patch_analytics
 from tests.reliability_support import read_stream, small_dataset, tables, write_yaml
 
 TOKEN = "pina.bad-input-token-0123456789"
@@ -266,22 +266,6 @@ def _alt(make_config, tmp_path, name, **overrides):
                         "state": {"url": str(tmp_path / name / "state.json")}}, **overrides)
 
 
-def _patch_analytics(fake, route: str, change):
-    """Rewrite the JSON rows of one analytics route before they are sent."""
-    serve = fake.serve
-
-    def patched(method, path, *a, **kw):
-        reply = serve(method, path, *a, **kw)
-        if reply.status == 200 and path.rstrip("/").endswith(route):
-            rows = json.loads(reply.body)
-            change(rows)
-            reply.body = json.dumps(rows).encode()
-            reply.headers["Content-Length"] = str(len(reply.body))
-        return reply
-
-    fake.serve = patched
-
-
 def test_unknown_fields_never_crash_a_sync_and_change_nothing(make_config, fake, dataset, tmp_path):
     config = make_config()
     assert pinsync.run(_alt(make_config, tmp_path, "plain"), today=TODAY).ok
@@ -289,7 +273,7 @@ def test_unknown_fields_never_crash_a_sync_and_change_nothing(make_config, fake,
         for item in dataset.items(kind):
             item["field_added_in_2027"] = {"nested": [1, "two", None], "flag": True}
             item["another_new_scalar"] = 12.5
-    _patch_analytics(fake, "/analytics", lambda rows: [r.update(NEW_METRIC_2027=3.25) for r in rows
+    patch_analytics(fake, "/analytics", lambda rows: [r.update(NEW_METRIC_2027=3.25) for r in rows
                                                         if isinstance(r, dict)])
     result = pinsync.run(config, today=TODAY)
     assert result.ok, result.failures
@@ -337,24 +321,52 @@ def test_a_lossy_entity_value_fails_naming_stream_field_and_record(make_config, 
     assert set(read_stream(tmp_path / "out", "campaigns")["ad_account_id"].unique()) == {other}
 
 
-def test_a_lossy_analytics_value_fails_naming_stream_field_and_record(make_config, fake, dataset, tmp_path):
-    victim = {}
+def test_a_fraction_in_an_integer_analytics_column_widens_it_and_the_sync_goes_on(make_config, fake, dataset,
+                                                                                   tmp_path, caplog):
+    """The API types no analytics metric, and the numbers matter more than the dtype: a
+    fraction in an Int64 column makes that column Float64 (values as sent, a warning naming
+    it) instead of failing the stream on every run. Re-runs stay idempotent: the same answers
+    rewrite nothing; once the fraction is gone, the partitions fetched again are rewritten
+    once (Int64 again) and the table still reads as Float64."""
+    config = make_config(streams=["campaigns", "campaign_analytics"])
+    day = (TODAY - dt.timedelta(days=2)).isoformat()            # inside the 5-day lookback
+    acct = dataset.ad_accounts[0]["id"]
+    ids = [c["id"] for c in dataset.campaigns if c["ad_account_id"] == acct]
+    truth = fake.analytics_rows("campaign", acct, ids, day, day, columns=["PAID_IMPRESSION"])
+    victim = next(r for r in truth if "PAID_IMPRESSION" in r)
+    sent = {"fraction": True}
 
     def fractional(rows):
-        if rows and not victim:
-            victim.update(rows[0])
-            rows[0]["PAID_IMPRESSION"] = 3.5
+        for r in rows:
+            if sent["fraction"] and (r["CAMPAIGN_ID"], r["DATE"]) == (victim["CAMPAIGN_ID"], day):
+                r["PAID_IMPRESSION"] += 0.5
+    patch_analytics(fake, "/campaigns/analytics", fractional)
+    out = tmp_path / "out"
 
-    _patch_analytics(fake, "/campaigns/analytics", fractional)
-    result = pinsync.run(make_config(streams=["campaigns", "campaign_analytics"]), today=TODAY,
-                         raise_on_failure=False)
-    failures = [f for f in result.failures if f.startswith("campaign_analytics")]
-    assert len(failures) == 1, result.failures
-    assert "paid_impression" in failures[0] and victim["CAMPAIGN_ID"] in failures[0] and "3.5" in failures[0]
-    acct = dataset.campaign_by_id[victim["CAMPAIGN_ID"]]["ad_account_id"]
-    state = pinsync.state.StateStore(str(tmp_path / "state" / "state.json")).load().as_dict()["bookmarks"]
-    assert acct not in state.get("campaign_analytics", {})
-    assert not list((tmp_path / "out").glob(f"campaign_analytics/ad_account_id={acct}/*"))
+    def victim_value():
+        df = pinsync.scan("campaign_analytics", config=config).collect()
+        assert df.schema["paid_impression"] == pl.Float64 and df.schema["spend_in_dollar"] == pl.Float64
+        key = (pl.col("campaign_id") == victim["CAMPAIGN_ID"]) & (pl.col("date") == dt.date.fromisoformat(day))
+        return df.filter(key)["paid_impression"].to_list()
+
+    assert pinsync.run(config, today=TODAY).ok
+    assert "campaign_analytics: column 'paid_impression' holds fractional values" in caplog.text
+    assert victim_value() == [victim["PAID_IMPRESSION"] + 0.5]
+    files = sorted((out / "campaign_analytics").rglob("*.parquet"))
+    other = [f for f in files if f"ad_account_id={acct}" not in str(f)]
+    assert other and all(pl.read_parquet_schema(f)["paid_impression"] == pl.Int64 for f in other)  # no fraction
+    assert all(pl.read_parquet_schema(f)["paid_impression"] == pl.Float64 for f in files if f not in other)
+    again = pinsync.run(config, today=TODAY)
+    assert again.streams["campaign_analytics"].files_written == 0    # the same answers: nothing rewritten
+    assert again.streams["campaign_analytics"].files_unchanged > 0
+    sent["fraction"] = False
+    before = data_files(out)
+    third = pinsync.run(config, today=TODAY)
+    changed = {f for f, t in data_files(out).items() if before.get(f) != t}
+    assert third.streams["campaign_analytics"].files_written == len(changed) > 0
+    assert all(f"ad_account_id={acct}" in f and f.split("date=")[1][:10] >= (TODAY - dt.timedelta(days=5)).isoformat()
+               for f in changed)
+    assert victim_value() == [victim["PAID_IMPRESSION"]]
 
 
 def test_a_lossy_value_exits_1_on_the_command_line_with_the_details(api, tmp_path, monkeypatch):
@@ -388,7 +400,7 @@ def test_missing_optional_fields_are_null(make_config, dataset, tmp_path):
     assert prow["alt_text"] is None and prow["board_owner"] is None and prow["dominant_color"] is None
 
 
-def test_a_lossy_pin_metric_fails_naming_stream_field_and_pin(make_config, fake, tmp_path):
+def test_a_fraction_in_a_pin_count_widens_it_and_the_sync_goes_on(make_config, fake, tmp_path, caplog):
     victim = {}
 
     def fractional(payload):
@@ -397,15 +409,14 @@ def test_a_lossy_pin_metric_fails_naming_stream_field_and_pin(make_config, fake,
         for pin_id, groups in payload.items():
             days = groups.get("all", {}).get("daily_metrics") or []
             if days and "IMPRESSION" in days[0].get("metrics", {}) and not victim:
-                days[0]["metrics"]["IMPRESSION"] = 7.25
-                days[0]["metrics"]["SOME_NEW_METRIC"] = 1      # unknown: ignored
-                victim["id"] = pin_id
+                days[0]["metrics"]["IMPRESSION"] += 0.25
+                victim.update(id=pin_id, date=days[0]["date"], value=days[0]["metrics"]["IMPRESSION"])
 
-    _patch_analytics(fake, "/pins/analytics", fractional)
-    result = pinsync.run(make_config(streams=["pins", "pin_analytics"]), today=TODAY, raise_on_failure=False)
-    assert victim
-    assert len(result.failures) == 1 and result.failures[0].startswith("pin_analytics"), result.failures
-    assert "impression" in result.failures[0] and victim["id"] in result.failures[0] and "7.25" in result.failures[0]
-    state = pinsync.state.StateStore(str(tmp_path / "state" / "state.json")).load().as_dict()["bookmarks"]
-    assert "pin_analytics" not in state and "pins" in state
-    assert not (tmp_path / "out" / "pin_analytics").exists()
+    patch_analytics(fake, "/pins/analytics", fractional)
+    config = make_config(streams=["pins", "pin_analytics"])
+    assert pinsync.run(config, today=TODAY).ok
+    assert victim and "pin_analytics: column 'impression' holds fractional values" in caplog.text
+    df = pinsync.scan("pin_analytics", config=config).collect()
+    assert df.schema["impression"] == pl.Float64 and df.schema["pin_click"] == pl.Int64
+    mine = df.filter((pl.col("pin_id") == victim["id"]) & (pl.col("date") == dt.date.fromisoformat(victim["date"])))
+    assert mine["impression"].to_list() == [victim["value"]]

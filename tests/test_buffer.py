@@ -11,7 +11,6 @@ from polars.testing import assert_frame_equal
 
 import pinsync
 from pinsync.buffer import FrameBuffer
-from pinsync.sync import units_at_once
 from tests.conftest import TODAY
 
 D0 = dt.date(2026, 9, 1)
@@ -24,17 +23,6 @@ def _batch(ids: range, days: int, value: int = 1) -> pl.DataFrame:
         "date": [D0 + dt.timedelta(days=d) for _ in ids for d in range(days)],
         "spend": [float(value)] * (len(ids) * days),
     })
-
-
-def _chunks_frame(buf: FrameBuffer) -> pl.DataFrame:
-    chunks = list(buf.chunks())
-    for c in chunks:      # a partition is never split across chunks
-        assert c["date"].n_unique() == c.height or c.height
-    dates = [set(c["date"].to_list()) for c in chunks]
-    for i, a in enumerate(dates):
-        for b in dates[i + 1:]:
-            assert not a & b
-    return pl.concat(chunks) if chunks else pl.DataFrame()
 
 
 def test_a_small_unit_stays_in_memory_and_comes_back_as_one_chunk(tmp_path):
@@ -57,13 +45,11 @@ def test_past_its_limit_the_buffer_spills_and_gives_back_every_row_in_partition_
         assert len(spill_folders) == 1 and list(spill_folders[0].glob("*.arrow"))
         chunks = list(buf.chunks())
         assert len(chunks) > 1
-        for c in chunks:                            # each chunk is within the limit, never a split day
+        rows_per_day = dict(pl.concat(batches).group_by("date").len().iter_rows())
+        assert len(rows_per_day) == 30 and set(rows_per_day.values()) == {400}     # 8 batches x 50 ads a day
+        for c in chunks:               # each chunk is within the limit and holds whole days (partitions)
             assert c.estimated_size() <= limit
-        seen: set = set()
-        for c in chunks:
-            days = set(c["date"].to_list())
-            assert not days & seen
-            seen |= days
+            assert dict(c.group_by("date").len().iter_rows()) == {d: 400 for d in c["date"].unique()}
         got = pl.concat(chunks).sort("ad_id", "date")
     assert_frame_equal(got, pl.concat(batches).sort("ad_id", "date"))
     assert not list(tmp_path.iterdir())             # the spill folder is gone after close
@@ -110,7 +96,7 @@ def test_a_sync_whose_units_all_spill_writes_the_same_tables(make_config, tmp_pa
     real_init, real_spill = FrameBuffer.__init__, FrameBuffer._spill
 
     def tiny_init(self, partition_by, limit_bytes, spill_dir=None):
-        assert limit_bytes == 8 * 2**20 // units_at_once(tiny.max_workers)   # the running units share buffer_mb
+        assert limit_bytes == 2 * 2**20   # buffer_mb (8) shared by the 4 units running at once (max_workers 8)
         real_init(self, partition_by, 2048, str(spill))          # a few rows: every unit spills
 
     def counting_spill(self):

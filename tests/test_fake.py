@@ -22,11 +22,11 @@ from pinsync.fake import ROUTE_CATEGORY, Dataset, FakeApiError, FakePinterest, F
 from pinsync.fake.analytics import ATTRIBUTE_COLUMNS, FLOAT_METRICS, INT_METRICS
 from pinsync.fake.insights import OPERATIONS as INSIGHT_OPERATIONS
 from pinsync.fake.objects import OPERATIONS as OBJECT_OPERATIONS
+from tests.conftest import TODAY
 
 # an extract of the official spec (v5.23.0) ships with the tests, so they run on a fresh clone
 SPEC_PATH = Path(__file__).resolve().parent / "data" / "pinterest-openapi-extract.json"
-TODAY = dt.date(2026, 11, 29)
-TOKEN = "demo-token"
+TOKEN = "demo-token"                     # the fake's default token
 ALL_STATUSES = list(api.ENTITY_STATUSES)
 CORE = ["SPEND_IN_MICRO_DOLLAR", "SPEND_IN_DOLLAR", "PAID_IMPRESSION", "TOTAL_CLICKTHROUGH", "CTR",
         "TOTAL_CONVERSIONS", "TOTAL_CHECKOUT_VALUE_IN_MICRO_DOLLAR", "CAMPAIGN_NAME"]
@@ -467,9 +467,12 @@ def test_hour_rows_split_the_day(shared):
     hours = _daily(fake, ds, "campaign", cols, start, end, granularity="HOUR")
     sums = collections.Counter()
     for r in hours:
-        assert len(r["DATE"]) == 19 and r["DATE"].endswith(":00:00") and r["DATE"][10] == "T"
+        assert dt.date.fromisoformat(r["DATE"]).isoformat() == r["DATE"]     # the spec's format: date
+        assert r["HOUR"] in range(24)                                        # the UTC hour, beside it
         assert "TOTAL_CONVERSIONS" not in r                     # HOUR has no conversion metrics
-        sums[(r["CAMPAIGN_ID"], r["DATE"][:10])] += r.get("SPEND_IN_MICRO_DOLLAR", 0)
+        sums[(r["CAMPAIGN_ID"], r["DATE"])] += r.get("SPEND_IN_MICRO_DOLLAR", 0)
+    assert len({(r["CAMPAIGN_ID"], r["DATE"], r["HOUR"]) for r in hours}) == len(hours)
+    assert len({r["HOUR"] for r in hours}) == 24
     assert days and all(sums[(r["CAMPAIGN_ID"], r["DATE"])] == r.get("SPEND_IN_MICRO_DOLLAR", 0) for r in days)
 
 
@@ -916,3 +919,34 @@ def test_advance_is_the_same_world_a_day_later():
     old = f0.pin_analytics_payload(pin, start, today - dt.timedelta(days=3), ["IMPRESSION", "SAVE"])
     new = f1.pin_analytics_payload(pin, start, today - dt.timedelta(days=3), ["IMPRESSION", "SAVE"])
     assert old["all"]["daily_metrics"] == new["all"]["daily_metrics"]
+
+
+def test_request_lines_over_8_kb_are_refused_with_414_like_a_front_end(shared):
+    ds, fake, srv = shared
+    prefix = f"/v5/ad_accounts/{ds.ad_accounts[0]['id']}/campaigns?campaign_ids="
+    overhead = len("GET  HTTP/1.1") + len(prefix)
+    for line, refused in ((8192, False), (8193, True)):
+        ids = "1" * (line - overhead)                # one long (unknown) id: only the length matters here
+        head, body = _raw_get(srv, prefix + ids)
+        assert head.startswith(b"HTTP/1.1 414") == refused, (line, head[:40])
+        if refused:
+            assert b"414 Request-URI Too Large" in body
+    # the in-process router measures the line it would have received
+    query = {"campaign_ids": ["1" * (8193 - overhead)]}
+    status, _, _ = fake.handle("GET", prefix.split("?")[0], query, {"Authorization": f"Bearer {TOKEN}"})
+    assert status == 414
+
+
+def test_duplicate_rows_fault_sends_a_stale_copy_before_each_row(own):
+    ds, fake, srv = own
+    acct = ds.ad_accounts[0]["id"]
+    ids = [c["id"] for c in ds.campaigns if c["ad_account_id"] == acct]
+    day = TODAY - dt.timedelta(days=3)
+    params = _query(ids, day, day, columns=["SPEND_IN_MICRO_DOLLAR", "CTR"])
+    truth = _session().get(_analytics_url(srv, acct), params=params).json()
+    fake.add_fault("campaign_analytics", "duplicate_rows")
+    twice = _session().get(_analytics_url(srv, acct), params=params).json()
+    assert truth and twice[1::2] == truth
+    for stale, row in zip(twice[::2], truth):
+        assert stale == {**row, "SPEND_IN_MICRO_DOLLAR": row["SPEND_IN_MICRO_DOLLAR"] - 1}
+    assert _session().get(_analytics_url(srv, acct), params=params).json() == truth     # fired once

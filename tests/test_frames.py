@@ -139,10 +139,37 @@ def test_analytics_empty_response_is_a_typed_empty_frame():
     assert df.height == 0 and df.schema == polars_schema(cols)
 
 
-def test_analytics_fraction_in_an_integer_column_fails_instead_of_truncating():
-    body = b'[{"CAMPAIGN_ID": "7", "DATE": "2026-11-01", "PAID_IMPRESSION": 3.5}]'
-    with pytest.raises(PayloadError, match="paid_impression.*'7'"):
+@pytest.mark.parametrize("ctr", ["0.5", '"0.5"'])      # read by Polars, or value by value (CTR as text)
+def test_analytics_fraction_in_an_integer_column_widens_it_instead_of_truncating_or_failing(ctr):
+    body = (b'[{"CAMPAIGN_ID": "7", "DATE": "2026-11-01", "PAID_IMPRESSION": 3.5, "CTR": %s},'
+            b' {"CAMPAIGN_ID": "8", "DATE": "2026-11-01", "PAID_IMPRESSION": 4, "SPEND_IN_MICRO_DOLLAR": 9}]'
+            % ctr.encode())
+    df, _ = _analytics(body)
+    assert df.schema["paid_impression"] == pl.Float64 and df["paid_impression"].to_list() == [3.5, 4.0]
+    assert df.schema["spend_in_micro_dollar"] == pl.Int64 and df["ctr"].to_list() == [0.5, None]
+
+
+@pytest.mark.parametrize("value", ["true", "9223372036854775808", "1e300", '"many"', '{"a": 1}'])
+@pytest.mark.parametrize("fraction", [False, True])
+def test_analytics_integer_values_that_are_no_number_or_out_of_range_still_fail(value, fraction):
+    other = ', "PAID_IMPRESSION": 2.5' if fraction else ""
+    body = (b'[{"CAMPAIGN_ID": "7", "DATE": "2026-11-01", "SPEND_IN_MICRO_DOLLAR": %s%s}]'
+            % (value.encode(), other.encode()))
+    with pytest.raises(PayloadError, match="spend_in_micro_dollar.*'7'"):
         _analytics(body)
+
+
+def test_analytics_integers_above_2_53_stay_exact():
+    values = [2**53 + 1, 9_007_199_254_740_993_1, 2**63 - 1, -(2**63), 123_456_789_012_345_678]
+    body = json.dumps([{"CAMPAIGN_ID": str(i), "DATE": "2026-11-01", "SPEND_IN_MICRO_DOLLAR": v}
+                       for i, v in enumerate(values)]).encode()
+    df, _ = _analytics(body)
+    assert df.schema["spend_in_micro_dollar"] == pl.Int64
+    assert df["spend_in_micro_dollar"].to_list() == values
+    # the value-by-value path (here: CTR given as text) keeps them exact too
+    slow = json.dumps([{"CAMPAIGN_ID": "1", "DATE": "2026-11-01", "CTR": "0.5", "SPEND_IN_MICRO_DOLLAR": v}
+                       for v in values]).encode()
+    assert _analytics(slow)[0]["spend_in_micro_dollar"].to_list() == values
 
 
 def test_analytics_numeric_strings_are_coerced():
@@ -159,3 +186,90 @@ def test_pin_payload_unnests_metrics_and_types_them():
     assert df.schema == polars_schema(cols)
     assert df.rows() == [("p1", "TOTAL", dt.date(2026, 11, 1), "READY", 240, 0.18),
                          ("p1", "TOTAL", dt.date(2026, 11, 2), "PROCESSING", None, None)]
+
+
+def _hourly(rows: list[dict]):
+    cols = analytics_columns("campaign", ("PAID_IMPRESSION",), "HOUR")
+    source = {"campaign_id": "CAMPAIGN_ID", "date": "DATE", "paid_impression": "PAID_IMPRESSION"}
+    return frames.read_json_array(json.dumps(rows).encode(), cols, stream="campaign_analytics",
+                                  source_names=source, id_field="CAMPAIGN_ID")
+
+
+def _at(hour: int, day: int = 28) -> dt.datetime:
+    return dt.datetime(2026, 11, day, hour, tzinfo=UTC)
+
+
+def test_hourly_rows_are_placed_by_the_hour_member_beside_a_plain_date():
+    rows = [{"CAMPAIGN_ID": "7", "DATE": "2026-11-28", "HOUR": h, "PAID_IMPRESSION": 10 + h} for h in range(24)]
+    rows.append({"CAMPAIGN_ID": "7", "DATE": "2026-11-29", "HOUR": "3", "PAID_IMPRESSION": 1})
+    df = _hourly(rows)
+    assert df.schema["date"] == pl.Datetime("us", "UTC")
+    assert df["date"].to_list() == [_at(h) for h in range(24)] + [_at(3, 29)]
+    assert df["paid_impression"].to_list() == [10 + h for h in range(24)] + [1]
+
+
+@pytest.mark.parametrize("date", ["2026-11-28T05:00:00", "2026-11-28 05:00:00", "2026-11-28T05:00:00Z"])
+def test_hourly_rows_are_placed_by_a_time_inside_date(date):
+    df = _hourly([{"CAMPAIGN_ID": "7", "DATE": date, "PAID_IMPRESSION": 1},
+                  {"CAMPAIGN_ID": "7", "DATE": "2026-11-28T00:00:00", "HOUR": 6, "PAID_IMPRESSION": 2},
+                  {"CAMPAIGN_ID": "7", "DATE": "2026-11-28T07:00:00", "HOUR": 7, "PAID_IMPRESSION": 3}])
+    assert df["date"].to_list() == [_at(5), _at(6), _at(7)]
+
+
+def test_identical_hourly_rows_sent_twice_are_not_an_error():
+    row = {"CAMPAIGN_ID": "7", "DATE": "2026-11-28", "HOUR": 4, "PAID_IMPRESSION": 1}
+    assert _hourly([row, dict(row)])["date"].to_list() == [_at(4), _at(4)]     # deduplicated when written
+
+
+@pytest.mark.parametrize("rows,message", [
+    # the spec's plain date and nothing else: 24 rows would collapse into one
+    ([{"CAMPAIGN_ID": "7", "DATE": "2026-11-28", "PAID_IMPRESSION": h} for h in range(24)],
+     r"record '7' cannot be placed in an hour: DATE '2026-11-28' is a date and no HOUR is given"),
+    ([{"CAMPAIGN_ID": "7", "DATE": "2026-11-28", "HOUR": 24, "PAID_IMPRESSION": 1}], r"record '7'.*HOUR '24'"),
+    ([{"CAMPAIGN_ID": "7", "DATE": "2026-11-28", "HOUR": "noon", "PAID_IMPRESSION": 1}], r"HOUR 'noon'"),
+    ([{"CAMPAIGN_ID": "7", "DATE": "2026-11-28T05:30:00", "PAID_IMPRESSION": 1}], r"DATE '2026-11-28T05:30:00'"),
+    ([{"CAMPAIGN_ID": "7", "DATE": "2026-11-28T05:00:00", "HOUR": 6, "PAID_IMPRESSION": 1}], r"HOUR '6'"),
+    ([{"CAMPAIGN_ID": "7", "DATE": "28/11/2026", "HOUR": 6, "PAID_IMPRESSION": 1}], r"DATE '28/11/2026'"),
+    ([{"CAMPAIGN_ID": "7", "DATE": "2026-11-28X05:00:00", "PAID_IMPRESSION": 1}], r"DATE '2026-11-28X05:00:00'"),
+    ([{"CAMPAIGN_ID": "7", "HOUR": 6, "PAID_IMPRESSION": 1}], r"record '7' cannot be placed"),
+    # hours that are all the same: different rows for one hour
+    ([{"CAMPAIGN_ID": "7", "DATE": "2026-11-28", "HOUR": 0, "PAID_IMPRESSION": h} for h in range(3)],
+     r"record '7' has different rows for the hour 2026-11-28T00:00Z"),
+])
+def test_hourly_rows_that_cannot_be_told_apart_fail_naming_the_stream(rows, message):
+    with pytest.raises(PayloadError, match="^campaign_analytics: granularity HOUR, but " + ".*" + message):
+        _hourly(rows)
+
+
+def test_pin_watch_time_is_a_float_as_the_spec_types_it():
+    """The spec types pin metrics as ``number``; total play time is a measure, not a count."""
+    metrics = ("VIDEO_V50_WATCH_TIME", "VIDEO_START")
+    cols = pin_analytics_columns(metrics)
+    payload = {"p1": {"all": {"daily_metrics": [
+        {"date": "2026-11-01", "data_status": "READY", "metrics": {"VIDEO_V50_WATCH_TIME": 10031, "VIDEO_START": 29}},
+        {"date": "2026-11-02", "data_status": "READY", "metrics": {"VIDEO_V50_WATCH_TIME": 2507.75}}]}}}
+    df = pin_payload_frame(payload, cols, metrics, "NO_SPLIT")
+    assert df.schema["video_v50_watch_time"] == pl.Float64 and df.schema["video_start"] == pl.Int64
+    assert df.schema == polars_schema(cols)                          # declared so, not widened
+    assert df["video_v50_watch_time"].to_list() == [10031.0, 2507.75]
+
+
+def test_the_usual_analytics_answer_is_read_by_polars_alone(monkeypatch):
+    """No Python per row on the analytics path: plain answers, and answers whose only oddity
+    is a fraction in an integer column, never go value by value."""
+    def value_by_value(*a, **kw):
+        raise AssertionError("read value by value")
+    monkeypatch.setattr(frames, "records_to_frame", value_by_value)
+    plain = json.dumps([{"CAMPAIGN_ID": str(i), "DATE": "2026-11-01", "PAID_IMPRESSION": i, "CTR": 0.5}
+                        for i in range(3)]).encode()
+    assert _analytics(plain)[0]["paid_impression"].to_list() == [0, 1, 2]
+    for value in (2.5, 2.25):
+        fraction = json.dumps([{"CAMPAIGN_ID": "1", "DATE": "2026-11-01", "PAID_IMPRESSION": value}]).encode()
+        assert _analytics(fraction)[0]["paid_impression"].to_list() == [value]
+
+
+def test_analytics_dates_polars_cannot_parse_go_value_by_value():
+    df, _ = _analytics(b'[{"CAMPAIGN_ID": "7", "DATE": "2026-11-01T00:00:00", "PAID_IMPRESSION": 1}]')
+    assert df["date"].to_list() == [dt.date(2026, 11, 1)]
+    with pytest.raises(PayloadError, match="date.*'7'"):
+        _analytics(b'[{"CAMPAIGN_ID": "7", "DATE": "2026-02-30", "PAID_IMPRESSION": 1}]')

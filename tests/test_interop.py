@@ -27,14 +27,12 @@ from polars.testing import assert_frame_equal
 import pinsync
 from pinsync.sink import Sink
 from pinsync.storage import Location
-from tests.conftest import TODAY
+from tests.conftest import ID_COLUMNS, SHORT, TODAY
 pytest.register_assert_rewrite("tests.s3_fixtures")   # before the import: its asserts explain
 from tests.s3_fixtures import read_tables
 
 pytest_plugins = ["tests.s3_fixtures"]   # moto_server (one per session) and s3
 
-SHORT = {"start_date": (TODAY - dt.timedelta(days=7)).isoformat()}
-ID_COLUMNS = {"id", "ad_account_id", "campaign_id", "ad_group_id", "ad_id", "pin_id"}
 DUCK_TYPES = {"ad_account_id": "VARCHAR", "date": "DATE"}
 ARROW_TYPES = {"ad_account_id": pa.large_string(), "date": pa.date32()}
 

@@ -15,9 +15,8 @@ from pinsync.errors import PayloadError
 from pinsync.fake import Dataset, FakePinterest
 from pinsync.frames import pin_payload_frame, read_pin_payload
 from pinsync.schemas import pin_analytics_columns
+from tests.conftest import TODAY, TOKEN
 
-TODAY = dt.date(2026, 11, 29)
-TOKEN = "pina.test-pin-payload"
 METRICS = ("IMPRESSION", "SAVE_RATE", "PIN_CLICK")
 SPLITS = ("NO_SPLIT", "APP_TYPE")
 
@@ -175,8 +174,6 @@ BAD = {
     "only null days": b'{"11": {"all": {"daily_metrics": [null]}}, "22": {"all": {"daily_metrics": [null]}}}',
     "numeric day": _body(5),
     "list day": _body([1]),
-    "fractional count": _body(_day(metrics={"IMPRESSION": 1.5})),
-    "fractional count later": _body(_day(), _day("2026-11-03", metrics={"IMPRESSION": 7, "PIN_CLICK": 0.5})),
     "NaN count": _body(_day()).replace(b'"IMPRESSION":3', b'"IMPRESSION":NaN'),
     "infinite count": _body(_day()).replace(b'"IMPRESSION":3', b'"IMPRESSION":1e400'),
     "count too large": _body(_day(metrics={"IMPRESSION": 1e30})),
@@ -225,6 +222,9 @@ ODD = {
     "byte order mark": b"\xef\xbb\xbf" + GOOD,
     "UTF-16": GOOD.decode().encode("utf-16"),
     "negative zero and tiny numbers": _body(_day(metrics={"IMPRESSION": -0, "SAVE_RATE": -0.0, "PIN_CLICK": 1e-400})),
+    # a count with a fraction widens its column to Float64, values as sent
+    "fractional count": _body(_day(metrics={"IMPRESSION": 1.5})),
+    "fractional count later": _body(_day(), _day("2026-11-03", metrics={"IMPRESSION": 7, "PIN_CLICK": 0.5})),
 }
 
 
@@ -263,11 +263,14 @@ def test_the_usual_shape_is_read_by_polars():
     assert_same(GOOD, ("IMPRESSION", "IMPRESSION"), pin_ids=["11"])
 
 
+def test_a_count_with_a_fraction_widens_its_column_and_keeps_the_value():
+    df = read_pin_payload(ODD["fractional count later"], pin_analytics_columns(METRICS), METRICS, "NO_SPLIT",
+                          pin_ids=["11", "22"])
+    assert df.schema["pin_click"] == pl.Float64 and df.schema["impression"] == pl.Int64
+    assert df.filter(pl.col("date") == dt.date(2026, 11, 3))["pin_click"].to_list() == [0.5]
+
+
 def test_the_fast_read_names_the_same_pin_and_value():
-    with pytest.raises(PayloadError, match=r"field 'pin_click' of record '11' cannot be read as int without loss "
-                                           r"\(got 0\.5\)"):
-        read_pin_payload(BAD["fractional count later"], pin_analytics_columns(METRICS), METRICS, "NO_SPLIT",
-                         pin_ids=["11", "22"])
     with pytest.raises(PayloadError, match=r"pin_analytics: pin '11': unreadable daily_metrics"):
         read_pin_payload(BAD["only null days"], pin_analytics_columns(METRICS), METRICS, "NO_SPLIT")
     with pytest.raises(PayloadError, match=r"pin_analytics: pin '33': expected an object of groups"):
@@ -281,6 +284,6 @@ def test_any_number_of_reads(fake, pin_ids, split, read_bytes, monkeypatch):
     body = multi_pin_body(fake, pin_ids[:6], split, days=10)
     assert_same(body, split=split, pin_ids=pin_ids[:6])
     assert fast(body, split=split, pin_ids=pin_ids[:6]) is not None
-    for name in ("invalid JSON that still cuts into values", "invalid JSON with brackets in strings", "only null days",
-                 "fractional count later"):
+    for name in ("invalid JSON that still cuts into values", "invalid JSON with brackets in strings", "only null days"):
         assert_same(BAD[name], pin_ids=["11", "22"])
+    assert_same(ODD["fractional count later"], pin_ids=["11", "22"])

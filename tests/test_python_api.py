@@ -20,16 +20,11 @@ from pinsync.schemas import ENTITY_COLUMNS, analytics_columns, pin_analytics_col
 from pinsync.sink import Sink
 from pinsync.storage import Location
 from pinsync.sync import StreamStats
-from tests.conftest import TODAY
+from tests.conftest import ID_COLUMNS, REFRESH_AUTH, SHORT, TODAY
 pytest.register_assert_rewrite("tests.s3_fixtures")   # before the import: its asserts explain
 from tests.s3_fixtures import list_keys, read_tables
 
 pytest_plugins = ["tests.s3_fixtures"]   # moto_server (one per session) and s3
-
-REFRESH_AUTH = {"access_token": None, "client_id": "1234567", "client_secret": "app-secret-xyz",
-                "refresh_token": "pinr.initial-refresh-token"}
-SHORT = {"start_date": (TODAY - dt.timedelta(days=7)).isoformat()}
-ID_COLUMNS = {"id", "ad_account_id", "campaign_id", "ad_group_id", "ad_id", "pin_id"}
 
 
 def _files(root: Path) -> set[str]:

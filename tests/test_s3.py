@@ -21,16 +21,13 @@ import pinsync
 from pinsync.lock import Lock
 from pinsync.state import StateStore
 from pinsync.storage import Location
-from tests.conftest import TODAY
+from tests.conftest import REFRESH_AUTH, REFRESH_TOKEN, SHORT, TODAY
 pytest.register_assert_rewrite("tests.s3_fixtures")   # before the import: its asserts explain
 from tests.s3_fixtures import assert_same_tables, list_keys, read_tables, s3_client
 from tests.reliability_support import without_run_ids
 
 pytest_plugins = ["tests.s3_fixtures"]   # moto_server (one per session) and s3
 
-REFRESH_AUTH = {"access_token": None, "client_id": "1234567", "client_secret": "app-secret-xyz",
-                "refresh_token": "pinr.initial-refresh-token"}
-SHORT = {"start_date": (TODAY - dt.timedelta(days=7)).isoformat()}   # a week of analytics: fewer objects
 TINY = {"start_date": (TODAY - dt.timedelta(days=4)).isoformat()}
 SOME = ["ad_accounts", "campaigns", "campaign_analytics", "pins", "pin_analytics"]   # one stream of each kind
 
@@ -176,7 +173,7 @@ def test_rotated_refresh_token_is_kept_in_the_s3_token_store_and_used_next_run(s
     assert fake.refresh_count == 1
     client = s3_client(so)
     store = client.get_object(Bucket=bucket, Key="state/tokens.json")["Body"].read().decode()
-    assert fake.current_refresh_token in store and "pinr.initial-refresh-token" not in store
+    assert fake.current_refresh_token in store and REFRESH_TOKEN not in store
     state = client.get_object(Bucket=bucket, Key="state/state.json")["Body"].read().decode()
     assert fake.current_refresh_token not in state
     assert sorted(list_keys(so, bucket, "state/")) == ["state/state.json", "state/tokens.json"]   # locks released

@@ -52,7 +52,7 @@ class Issued:
         self._serve = fake.serve
         fake.serve = self
 
-    def __call__(self, method, path, query=None, headers=None, body=b""):
+    def __call__(self, method, path, query=None, headers=None, body=b"", **kw):
         with self._lock:
             self.n += 1
             if self.n == self.expire_at:
@@ -65,7 +65,7 @@ class Issued:
             body_out = json.dumps({"code": 1, "message": f"Invalid parameters. Request had Authorization: {auth} "
                                                         f"and client_secret={CLIENT_SECRET}"}).encode()
             return Reply(400, {"Content-Type": "application/json", "Content-Length": str(len(body_out))}, body_out)
-        reply = self._serve(method, path, query, headers, body)
+        reply = self._serve(method, path, query, headers, body, **kw)
         if path.endswith("/oauth/token") and reply.status == 200:
             data = json.loads(reply.body)
             with self._lock:
@@ -273,3 +273,49 @@ def test_config_reprs_mask_the_secrets(tmp_path):
     for text in (repr(config), str(config), repr(config.auth), repr(config.output)):
         assert CLIENT_SECRET not in text and REFRESH not in text and STATIC not in text
     assert CLIENT_ID in repr(config.auth)        # public: still shown
+
+
+NEVER = "pina.never-registered-0c1d2e3f4a5b"        # a token no test hands to pinsync
+
+
+@pytest.mark.parametrize("text,kept", [
+    (f"400: Request had Authorization: Bearer {NEVER} (echoed by a proxy)", "(echoed by a proxy)"),
+    (f"headers={{'Authorization': 'Bearer {NEVER}', 'Accept': 'application/json'}}", "'Accept'"),
+    (f"authorization=basic {NEVER}", "authorization="),
+    (f"grant_type=refresh_token&refresh_token={NEVER}&scope=ads:read", "&scope=ads:read"),
+    (f'{{"access_token": "{NEVER}", "expires_in": 2592000}}', '"expires_in": 2592000'),
+    (f"client_secret={NEVER},next", ",next"),
+])
+def test_token_looking_values_are_masked_even_if_never_registered(text, kept):
+    from pinsync.secrets import redact
+    assert NEVER not in redact("x") and redact("x") == "x"      # nothing registered in this test
+    out = redact(text)
+    assert NEVER not in out and "***" in out and kept in out
+
+
+def test_an_api_error_echoing_an_unregistered_token_is_masked(fake, server):
+    """Whatever the server echoes: the message pinsync raises never shows the token."""
+    from pinsync.client import PinterestClient
+    from pinsync.errors import ApiError
+    from pinsync.fake import Reply
+
+    class Static:
+        def token(self):
+            return NEVER
+
+        def refresh(self, rejected):
+            return None
+
+    serve = fake.serve
+
+    def echo(method, path, *a, **kw):
+        body = json.dumps({"code": 1, "message": f"Invalid parameters. Authorization: Bearer {NEVER}; "
+                                                 f"refresh_token={NEVER}"}).encode()
+        return Reply(400, {"Content-Type": "application/json", "Content-Length": str(len(body))}, body)
+    fake.serve = echo
+    try:
+        with pytest.raises(ApiError) as info:
+            PinterestClient(server.url, Static()).get_json("ad_accounts")
+    finally:
+        fake.serve = serve
+    assert NEVER not in str(info.value) and NEVER not in repr(info.value) and "Invalid parameters" in str(info.value)

@@ -10,11 +10,10 @@ import polars as pl
 import pytest
 
 import pinsync
-import pinsync.connect
 from pinsync.config import config_from_dict
-from pinsync.extractor import Extractor
+from pinsync.extractor import AnalyticsSettings, Extractor
 from pinsync.fake import Dataset, FakePinterest, FakeServer
-from tests.conftest import TODAY, TOKEN, read_table
+from tests.conftest import TODAY, TOKEN, patch_analytics, read_table
 
 ADS_STREAMS = {"campaign_analytics": ("campaign", "campaigns"), "ad_group_analytics": ("ad_group", "ad_groups"),
                "ad_analytics": ("ad", "ads")}
@@ -191,6 +190,7 @@ def test_other_granularities_match_the_fake_and_stay_unique(granularity, tmp_pat
         (a, b), = windows2
         latest = second.filter(pl.col("start_date") == dt.date.fromisoformat(a))
         assert latest.height == len(truth2) and set(latest["end_date"].to_list()) == {dt.date.fromisoformat(b)}
+        assert set(latest["date"].to_list()) == {dt.date.fromisoformat(a)}        # partitioned by the start
     else:
         assert second.equals(first)            # a re-run of the same data changes nothing
     if granularity == "WEEK":
@@ -267,11 +267,16 @@ def test_pin_analytics_of_several_pages_of_pins_in_the_fewest_calls(many_pins, t
     live = sorted(p["id"] for p in ds.pins if p["created_at"][:10] <= end.isoformat())
     assert fake.calls["pins"] == 3
     assert fake.calls["multi_pin_analytics"] == math.ceil(len(live) / 100)
-    got = read_table(tmp_path / "out", "pin_analytics").drop("run_id", strict=False)
-    expected = Extractor(pinsync.connect.client_for(config, owner="test"), pool=None).pin_analytics(
-        live, TODAY - dt.timedelta(days=89), end)
-    key = ["pin_id", "app_type", "date"]
-    assert got.select(expected.columns).sort(key).equals(expected.sort(key))
+    got = read_table(tmp_path / "out", "pin_analytics")
+    metrics = ["IMPRESSION", "OUTBOUND_CLICK", "PIN_CLICK", "SAVE", "SAVE_RATE"]     # the default metric types
+    days = {pin: fake.pin_analytics_payload(pin, TODAY - dt.timedelta(days=89), end, metrics)["all"]["daily_metrics"]
+            for pin in live}
+    truth = [(pin, dt.date.fromisoformat(d["date"]), d["data_status"], *[d["metrics"].get(m) for m in metrics])
+             for pin in live for d in days[pin] if not d["data_status"].startswith("BEFORE_")]
+    assert len(truth) > len(live)
+    assert set(got["app_type"].to_list()) == {"TOTAL"}
+    columns = ["pin_id", "date", "data_status", *[m.lower() for m in metrics]]
+    assert sorted(got.select(columns).rows()) == sorted(truth)
 
 
 def test_a_pins_listing_failing_half_way_skips_pin_analytics_and_commits_nothing_of_it(many_pins, tmp_path):
@@ -287,3 +292,134 @@ def test_a_pins_listing_failing_half_way_skips_pin_analytics_and_commits_nothing
     bookmarks = json.loads((tmp_path / "state.json").read_text())["bookmarks"]
     assert "pins" not in bookmarks and "pin_analytics" not in bookmarks and "campaigns" in bookmarks
     assert not (tmp_path / "out" / "pin_analytics").exists() and not (tmp_path / "out" / "pins").exists()
+
+
+@pytest.mark.parametrize("n_ids,every_column,calls", [
+    (250, False, 1), (251, False, 2), (500, False, 2), (501, False, 3),    # 250 ids a call, no fewer, no more
+    (250, True, 2), (501, True, 3),     # all 175 columns: 250 ids would make a 9.3 KB request line
+])
+def test_ids_are_batched_in_the_fewest_calls_whose_request_lines_fit_in_8_kb(n_ids, every_column, calls, tmp_path):
+    ds = Dataset(seed=8, accounts=1, campaigns_per_account=n_ids, ad_groups_per_campaign=1, ads_per_ad_group=1,
+                 pins=1, today=TODAY, history_days=120)
+    fake = FakePinterest(ds, access_tokens=(TOKEN,))
+    columns = list(pinsync.api.ANALYTICS_COLUMNS) if every_column else COLUMNS
+    with FakeServer(fake) as srv:
+        config = _config(tmp_path, srv.url, streams=["campaigns", "campaign_analytics"],
+                         start_date=(TODAY - dt.timedelta(days=3)).isoformat(),
+                         analytics={"columns": columns, "lookback_days": 14})
+        assert pinsync.run(config, today=TODAY).ok
+    assert fake.calls["request_line_too_long"] == 0
+    assert fake.calls["campaign_analytics"] == calls
+    asked = [i for m, p, q in fake.requests if p.endswith("/campaigns/analytics")
+             for i in q["campaign_ids"][0].split(",")]
+    assert sorted(asked) == sorted(c["id"] for c in ds.campaigns)       # every campaign once
+
+
+def _ads_tables(out) -> dict[str, pl.DataFrame]:
+    return {s: read_table(out, s).sort(f"{level}_id", "date") for s, (level, _) in ADS_STREAMS.items()}
+
+
+def test_duplicate_rows_in_an_answer_are_written_once_the_last_one_kept(make_config, fake, tmp_path):
+    clean = make_config(output={"url": str(tmp_path / "clean")}, state={"url": str(tmp_path / "clean.json")})
+    assert pinsync.run(clean, today=TODAY).ok
+    fake.add_fault("*", "duplicate_rows", times=10**6)        # every ads analytics row: a stale copy, then itself
+    assert pinsync.run(make_config(), today=TODAY).ok
+    got, want = _ads_tables(tmp_path / "out"), _ads_tables(tmp_path / "clean")
+    for stream, (level, _) in ADS_STREAMS.items():
+        assert want[stream].height > 0 and got[stream].select(f"{level}_id", "date").is_duplicated().sum() == 0
+        assert got[stream].equals(want[stream]), stream
+
+
+def test_micro_amounts_above_2_53_are_written_exactly(make_config, fake, tmp_path):
+    """Checkout values in KRW, COP or CLP micro-units pass 2**53: no float may carry them."""
+    def huge(rows):
+        for n, r in enumerate(rows):
+            r["TOTAL_CHECKOUT_VALUE_IN_MICRO_DOLLAR"] = 2**63 - 1 if n == 0 else 2**53 + 1
+    patch_analytics(fake, "/campaigns/analytics", huge)
+    config = make_config(streams=["campaigns", "campaign_analytics"],
+                         analytics={"columns": ["PAID_IMPRESSION", "TOTAL_CHECKOUT_VALUE_IN_MICRO_DOLLAR"]})
+    assert pinsync.run(config, today=TODAY).ok
+    df = pinsync.scan("campaign_analytics", config=config).collect()
+    assert df.schema["total_checkout_value_in_micro_dollar"] == pl.Int64
+    values = df["total_checkout_value_in_micro_dollar"]
+    assert values.n_unique() == 2 and values.min() == 2**53 + 1 and values.max() == 2**63 - 1
+    assert (values == 2**63 - 1).sum() == len(fake.dataset.ad_accounts)    # the first row of each answer
+
+
+def _hour_config(make_config):
+    return make_config(streams=["campaigns", "campaign_analytics"], analytics={"granularity": "HOUR"})
+
+
+def test_hour_rows_given_as_plain_dates_fail_the_stream_instead_of_merging_hours(make_config, fake, tmp_path):
+    """The spec's DATE is a date: an HOUR answer without a way to tell its hours apart
+    must not collapse 24 rows into one."""
+    patch_analytics(fake, "/campaigns/analytics", lambda rows: [r.pop("HOUR") for r in rows])
+    result = pinsync.run(_hour_config(make_config), today=TODAY, raise_on_failure=False)
+    failures = [f for f in result.failures if f.startswith("campaign_analytics")]
+    assert len(failures) == len(fake.dataset.ad_accounts) == len(result.failures), result.failures
+    assert all("granularity HOUR" in f and "no HOUR is given" in f for f in failures)
+    assert not (tmp_path / "out" / "campaign_analytics").exists()
+    assert "campaign_analytics" not in json.loads((tmp_path / "state" / "state.json").read_text())["bookmarks"]
+
+
+def test_hour_given_inside_date_gives_the_same_table(make_config, fake, tmp_path):
+    plain = make_config(streams=["campaigns", "campaign_analytics"], analytics={"granularity": "HOUR"},
+                        output={"url": str(tmp_path / "plain")}, state={"url": str(tmp_path / "plain.json")})
+    assert pinsync.run(plain, today=TODAY).ok
+
+    def inside(rows):
+        for r in rows:
+            r["DATE"] = f"{r['DATE']}T{r.pop('HOUR'):02d}:00:00"
+    patch_analytics(fake, "/campaigns/analytics", inside)
+    assert pinsync.run(_hour_config(make_config), today=TODAY).ok
+    got, want = read_table(tmp_path / "out", "campaign_analytics"), read_table(tmp_path / "plain", "campaign_analytics")
+    assert want["date"].dt.hour().n_unique() == 24
+    assert got.sort("campaign_id", "date").equals(want.sort("campaign_id", "date"))
+
+
+def test_entities_created_after_the_last_day_fetched_are_not_asked_for(make_config, fake, dataset, tmp_path):
+    """A campaign created today has no complete day yet; one created in yesterday's last
+    second has (midnight UTC is the line)."""
+    midnight = int(dt.datetime.combine(TODAY, dt.time(), tzinfo=dt.timezone.utc).timestamp())
+    today, last_second = dataset.campaigns[0], dataset.campaigns[1]
+    today["created_time"], last_second["created_time"] = midnight, midnight - 1
+    assert pinsync.run(make_config(streams=["campaigns", "campaign_analytics"]), today=TODAY).ok
+    asked = {i for m, p, q in fake.requests if p.endswith("/campaigns/analytics")
+             for i in q["campaign_ids"][0].split(",")}
+    assert last_second["id"] in asked and today["id"] not in asked
+    assert asked == {c["id"] for c in dataset.campaigns} - {today["id"]}
+
+
+@pytest.mark.parametrize("granularity", ["DAY", "HOUR"])
+def test_the_last_day_coming_back_empty_is_removed_and_no_other(make_config, fake, tmp_path, granularity):
+    config = make_config(streams=["campaigns", "campaign_analytics"], analytics={"granularity": granularity})
+    assert pinsync.run(config, today=TODAY).ok
+    yesterday = TODAY - dt.timedelta(days=1)
+    day_of = pl.col("date").cast(pl.Date) if granularity == "HOUR" else pl.col("date")
+    before = read_table(tmp_path / "out", "campaign_analytics").sort("campaign_id", "date")
+    assert before.filter(day_of == yesterday).height > 0 and before.filter(day_of < yesterday).height > 0
+    fake.blank_day(yesterday)
+    assert pinsync.run(config, today=TODAY).ok
+    after = read_table(tmp_path / "out", "campaign_analytics").sort("campaign_id", "date")
+    assert after.equals(before.filter(day_of != yesterday))
+    assert not list((tmp_path / "out" / "campaign_analytics").glob(f"*/date={yesterday.isoformat()}*"))
+
+
+def test_a_request_line_of_exactly_8_kb_is_sent_and_one_byte_more_is_split():
+    """The limit is inclusive: 64 bytes an id makes 128 ids exactly 8192 bytes."""
+    class Client:
+        def __init__(self):
+            self.batches = []
+
+        def request_line_length(self, path, params):
+            return 64 * len(params["campaign_ids"].split(","))
+
+        def get_bytes(self, path, params, **kw):
+            self.batches.append(len(params["campaign_ids"].split(",")))
+            return b"[]"
+    client = Client()
+    ex = Extractor(client, settings=AnalyticsSettings(columns=("PAID_IMPRESSION",)))
+    ids = [str(10**16 + i) for i in range(250)]
+    day = TODAY - dt.timedelta(days=1)
+    assert list(ex.ads_analytics_batches(pinsync.STREAMS["campaign_analytics"], "1", ids, day, day))
+    assert client.batches == [128, 122]

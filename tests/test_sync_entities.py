@@ -10,7 +10,7 @@ import polars as pl
 
 import pinsync
 from pinsync.schemas import ENTITY_COLUMNS, UTC_DATETIME
-from tests.conftest import TODAY, data_files, read_table
+from tests.conftest import REFRESH_AUTH, REFRESH_TOKEN, TODAY, data_files, read_table
 
 ENTITIES = ("ad_accounts", "campaigns", "ad_groups", "ads", "pins")
 SEED_FIELDS = {  # the seed's field tables (shared/seeds): every one must be a column
@@ -118,14 +118,13 @@ def test_full_refresh_rewrites_everything(make_config, tmp_path):
 
 
 def test_refresh_token_rotation_survives_to_the_next_run(make_config, fake, tmp_path):
-    auth = {"access_token": None, "client_id": "1234567", "client_secret": "app-secret-xyz",
-            "refresh_token": "pinr.initial-refresh-token"}
+    auth = REFRESH_AUTH
     _run(make_config({"auth": auth}, streams=["ad_accounts"]))
     assert fake.refresh_count == 1
     store = tmp_path / "state" / "tokens.json"
     assert stat.S_IMODE(store.stat().st_mode) == 0o600
     assert fake.current_refresh_token in store.read_text()
-    assert "pinr.initial-refresh-token" not in store.read_text()
+    assert REFRESH_TOKEN not in store.read_text()
     assert fake.current_refresh_token not in (tmp_path / "state" / "state.json").read_text()
     fake.expire_access_tokens()            # force the next run to refresh with the rotated token
     result = _run(make_config({"auth": auth}, streams=["ad_accounts"]))
@@ -133,8 +132,6 @@ def test_refresh_token_rotation_survives_to_the_next_run(make_config, fake, tmp_
 
 
 def test_access_token_expiring_mid_run_is_refreshed(make_config, fake):
-    auth = {"access_token": None, "client_id": "1234567", "client_secret": "app-secret-xyz",
-            "refresh_token": "pinr.initial-refresh-token"}
-    config = make_config({"auth": auth}, streams=["campaigns"])
+    config = make_config({"auth": REFRESH_AUTH}, streams=["campaigns"])
     fake.add_fault("campaigns", "status", status=401, times=1)
     assert _run(config).ok

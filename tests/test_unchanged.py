@@ -140,3 +140,16 @@ def test_other_settings_are_not_compared_with_old_fingerprints(config, make_conf
     assert set(ads.values()) == {again.run_id}
     assert all(again.streams[s].files_unchanged == 0 for s in ANALYTICS if s != "pin_analytics")
     assert again.streams["pin_analytics"].files_written == 0      # its settings did not change
+
+
+def test_an_account_whose_entities_are_gone_loses_its_partition_and_nothing_else(make_config, dataset, tmp_path):
+    config = make_config(streams=["campaigns"])
+    assert pinsync.run(config, today=TODAY).ok
+    gone, kept = (a["id"] for a in dataset.ad_accounts)
+    dataset.campaigns[:] = [c for c in dataset.campaigns if c["ad_account_id"] != gone]
+    dataset.reindex()
+    before = sorted(p.name for p in (tmp_path / "out" / "campaigns").iterdir())
+    assert before == [f"ad_account_id={a}" for a in sorted((gone, kept))]
+    again = pinsync.run(config, today=TODAY).streams["campaigns"]
+    assert (again.files_deleted, again.files_written) == (1, 0)
+    assert [p.name for p in (tmp_path / "out" / "campaigns").iterdir()] == [f"ad_account_id={kept}"]

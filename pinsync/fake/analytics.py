@@ -25,9 +25,11 @@ Choices (the API does not say):
   ramp-up over its first days, a weekly pattern and about 1.6% of days without delivery;
 * column families only some entities have (video, lead, quiz, showcase, idea pins, app
   install, conversion tag) give whole columns of zeros, which are therefore omitted;
-* HOUR buckets: ``"DATE": "YYYY-MM-DDTHH:00:00"`` (UTC hour start, no zone); the day's
-  integers are split across the 24 hours with a fixed diurnal profile, so the hours of a
-  day sum exactly to the DAY value;
+* HOUR buckets: ``DATE`` stays a date, as the spec types it (``format: date``), and the UTC
+  hour is an integer member ``"HOUR": 0..23`` (the spec says nothing of where the hour goes in
+  a synchronous answer; ``HOUR`` is the name its report columns give it); the day's integers
+  are split across the 24 hours with a fixed diurnal profile, so the hours of a day sum
+  exactly to the DAY value;
 * WEEK/MONTH rows carry the bucket start (Monday / the 1st) as ``DATE`` even when the
   requested range starts later; their integers are the sums of the DAY integers of the
   requested days inside the bucket (TOTAL: of every requested day). Floats (rates, costs,
@@ -413,8 +415,8 @@ def _day_frame(days: list[int], versions: dict[int, int], bucket: str | None) ->
 
 
 _HOURS = pl.DataFrame({"hr": list(range(24)), "c0": list(_PROFILE_CUM[:24]), "c1": list(_PROFILE_CUM[1:]),
-                       "hs": [f"T{h:02d}:00:00" for h in range(24)]},
-                      schema={"hr": pl.Int32, "c0": pl.Int64, "c1": pl.Int64, "hs": pl.String})
+                       "_HOUR": [f',"HOUR":{h}' for h in range(24)]},
+                      schema={"hr": pl.Int32, "c0": pl.Int64, "c1": pl.Int64, "_HOUR": pl.String})
 
 
 # Attribute columns that are one field of the entity or of its parents: column -> (whose, field).
@@ -640,8 +642,7 @@ class AdsAnalytics:
         elif hour:
             x = x.join(_HOURS, how="cross").with_columns(
                 **{n: pl.col(n) * pl.col("c1") // _PROFILE_TOTAL - pl.col(n) * pl.col("c0") // _PROFILE_TOTAL
-                   for n in mnames},
-                DATE=pl.concat_str(pl.col("date"), pl.col("hs")))
+                   for n in mnames}).rename({"date": "DATE"})
             if mnames:
                 x = x.filter(pl.any_horizontal([pl.col(n) != 0 for n in mnames]))
             sort = ["ord", "d", "hr"]
@@ -674,7 +675,7 @@ class AdsAnalytics:
             x = x.filter(pl.any_horizontal([pl.col(c).is_not_null() for c in outs]))
         x = x.sort(sort)
         head = [(id_col, "eid")] + ([("DATE", "DATE")] if granularity != "TOTAL" else [])
-        return _json_array(x, head, cols, "_wrap" if breakdown else None)
+        return _json_array(x, head, (["_HOUR"] if hour else []) + cols, "_wrap" if breakdown else None)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -21,13 +21,18 @@ earliest scheduled one that is due); every pending fault counts the request towa
 ``empty_page``       paginated routes: no items, and a fresh bookmark that resumes where
                      this page would have started (a client must follow it). With a large
                      ``times``: a server that hands out new bookmarks forever.
+``duplicate_rows``   ads analytics routes: every row is sent twice, first a stale copy (its
+                     integer metrics one lower), then the row itself; a client that keeps
+                     the last row of each key gets the true answer. Other routes answer
+                     normally.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-FAULT_KINDS = ("status", "reset", "timeout", "truncate", "html", "empty", "repeat_bookmark", "empty_page")
+FAULT_KINDS = ("status", "reset", "timeout", "truncate", "html", "empty", "repeat_bookmark", "empty_page",
+               "duplicate_rows")
 HTML_BODY = b"<html><body>Bad Gateway</body></html>"
 
 

@@ -55,7 +55,11 @@ Choices where the API is silent (also see the analytics module):
   read scope, :data:`~pinsync.fake.objects.ALL_READ_SCOPES`); static tokens the same unless
   ``token_scopes`` (or :meth:`FakePinterest.set_token_scopes`) says otherwise; the scope
   check comes after the token is accepted (401 first) and before rate limiting;
-* unknown paths: 404 ``{"code": 404, ...}`` (route name ``"unknown"``); wrong method 405.
+* unknown paths: 404 ``{"code": 404, ...}`` (route name ``"unknown"``); wrong method 405;
+* a request line (``GET /v5/...?... HTTP/1.1``) longer than ``api.REQUEST_LINE_MAX`` (8 KB)
+  answers **414** with an HTML page, before authentication, rate limits and faults, as a
+  front-end with an 8 KB header buffer (nginx's default) would; ``calls`` counts it under its
+  route and under ``"request_line_too_long"``.
 """
 
 from __future__ import annotations
@@ -72,7 +76,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from pinsync import api
 from pinsync.fake import errors
@@ -121,6 +125,8 @@ TOKEN_SCOPE = ",".join(objects.ALL_READ_SCOPES)
 SCOPE_MESSAGE = ("Your token does not have sufficient permissions to perform this operation. Please ensure your "
                  "token is authorized with the correct set of scopes.")
 JSON_TYPE = "application/json"
+REQUEST_LINE_TOO_LONG_BODY = (b"<html><head><title>414 Request-URI Too Large</title></head><body>"
+                              b"<center><h1>414 Request-URI Too Large</h1></center></body></html>")
 
 
 @dataclass
@@ -144,6 +150,15 @@ def _dumps(data) -> bytes:
 def _json_reply(status: int, data, headers: dict | None = None) -> Reply:
     body = data if isinstance(data, bytes) else _dumps(data)
     return Reply(status, {"Content-Type": JSON_TYPE, **(headers or {})}, body)
+
+
+def _with_stale_copies(body: bytes) -> bytes:
+    """An ads analytics answer with each row preceded by a stale copy (integer metrics one lower)."""
+    out = []
+    for row in json.loads(body):
+        out.append({k: v - 1 if type(v) is int and k != api.HOUR_FIELD else v for k, v in row.items()})
+        out.append(row)
+    return _dumps(out)
 
 
 def _as_date(value) -> dt.date:
@@ -233,8 +248,12 @@ class FakePinterest:
             return reply.status, reply.headers, reply.body[: len(reply.body) // 2]
         return reply.status, reply.headers, reply.body
 
-    def serve(self, method: str, path: str, query=None, headers=None, body: bytes = b"") -> Reply:
-        """Like :meth:`handle` but returns the :class:`Reply` (used by the HTTP server)."""
+    def serve(self, method: str, path: str, query=None, headers=None, body: bytes = b"",
+              request_line: int | None = None) -> Reply:
+        """Like :meth:`handle` but returns the :class:`Reply` (used by the HTTP server).
+
+        ``request_line``: the length in bytes of the request line as received (the HTTP
+        server passes it); without it, the line is rebuilt from ``path`` and ``query``."""
         if self.latency:
             time.sleep(self.latency)
         split = urlsplit(path)
@@ -242,9 +261,13 @@ class FakePinterest:
         if split.query:
             for k, v in parse_qs(split.query, keep_blank_values=True).items():
                 q.setdefault(k, []).extend(v)
+        if request_line is None:
+            target = split.path + ("?" + urlencode(q, doseq=True) if q else "")
+            request_line = len(f"{method.upper()} {target} HTTP/1.1".encode())
         hdrs = {str(k).lower(): str(v) for k, v in (headers or {}).items()}
         with self.lock:
-            reply = self._dispatch(method.upper(), split.path.rstrip("/") or "/", q, hdrs, body or b"")
+            reply = self._dispatch(method.upper(), split.path.rstrip("/") or "/", q, hdrs, body or b"",
+                                   too_long=request_line > api.REQUEST_LINE_MAX)
         return self._finish(reply)
 
     def serve_download(self, method: str, path: str, query=None, headers=None) -> Reply:
@@ -433,7 +456,8 @@ class FakePinterest:
         self._rid += 1
         return f"{self._salt}{self._rid:08x}"
 
-    def _dispatch(self, method: str, path: str, query: dict, headers: dict, body: bytes) -> Reply:
+    def _dispatch(self, method: str, path: str, query: dict, headers: dict, body: bytes,
+                  too_long: bool = False) -> Reply:
         route, params, category, allowed = "unknown", {}, None, True
         for m, pattern, name, cat in _COMPILED:
             match = pattern.match(path)
@@ -443,11 +467,15 @@ class FakePinterest:
                     break
         self.calls[route] += 1
         self.requests.append((method, path, query))
+        if too_long:        # the front-end refuses it: Pinterest never sees it (no rate limit, no fault)
+            self.calls["request_line_too_long"] += 1
+            return Reply(414, {"Content-Type": "text/html", "x-pinterest-rid": self._request_id()},
+                         REQUEST_LINE_TOO_LONG_BODY)
         try:
             fault = self._faults.take(route, bool(query.get("bookmark", [""])[-1]))
             if fault is not None:
                 reply = self._fault_reply(fault, lambda repeat_bookmark=False: self._respond(
-                    route, method, params, query, headers, body, category, allowed, repeat_bookmark))
+                    route, method, params, query, headers, body, category, allowed, repeat_bookmark), route)
             else:
                 reply = self._respond(route, method, params, query, headers, body, category, allowed)
         except FakeApiError as e:
@@ -457,7 +485,7 @@ class FakePinterest:
         reply.headers["x-pinterest-rid"] = self._request_id()
         return reply
 
-    def _fault_reply(self, fault: Fault, respond: Callable[..., Reply]) -> Reply:
+    def _fault_reply(self, fault: Fault, respond: Callable[..., Reply], route: str | None = None) -> Reply:
         if fault.kind == "reset":
             return Reply(0, action="reset")
         if fault.kind == "status":
@@ -479,6 +507,9 @@ class FakePinterest:
         except FakeApiError as e:
             reply = _json_reply(e.status, e.body(), e.headers)
         reply.headers.update(fault.headers)
+        if fault.kind == "duplicate_rows" and route in _ANALYTICS_LEVEL and reply.compute is not None:
+            compute = reply.compute
+            reply.compute = lambda: _with_stale_copies(compute())
         if fault.kind == "timeout":
             reply.delay = self.timeout_sleep
         elif fault.kind == "truncate":

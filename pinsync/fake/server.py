@@ -45,15 +45,17 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args) -> None:   # noqa: A002 - quiet by default
         pass
 
-    def _serve(self, method: str, path: str, query: dict, headers: dict, body: bytes):
-        return self.server.fake.serve(method, path, query, headers, body)     # type: ignore[attr-defined]
+    def _serve(self, method: str, path: str, query: dict, headers: dict, body: bytes, request_line: int):
+        return self.server.fake.serve(method, path, query, headers, body,     # type: ignore[attr-defined]
+                                      request_line=request_line)
 
     def _handle(self, method: str) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length > 0 else b""
         split = urlsplit(self.path)
         query = parse_qs(split.query, keep_blank_values=True)
-        reply = self._serve(method, split.path, query, dict(self.headers.items()), body)
+        reply = self._serve(method, split.path, query, dict(self.headers.items()), body,
+                            request_line=len(self.requestline.encode("latin-1")))
         try:
             if reply.action == "reset":
                 self._reset()
@@ -86,7 +88,7 @@ class _Handler(BaseHTTPRequestHandler):
 class _DownloadHandler(_Handler):
     server_version = "pinsync-fake-download/1"
 
-    def _serve(self, method: str, path: str, query: dict, headers: dict, body: bytes):
+    def _serve(self, method: str, path: str, query: dict, headers: dict, body: bytes, request_line: int):
         return self.server.fake.serve_download(method, path, query, headers)   # type: ignore[attr-defined]
 
 

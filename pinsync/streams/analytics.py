@@ -84,12 +84,28 @@ OTHER_ANALYTICS_STREAMS = (
 )
 
 
-def batched(ids: Sequence[T], size: int) -> Iterator[list[T]]:
-    """``ids`` in consecutive batches of at most ``size`` (the last may be shorter)."""
+def batched(ids: Sequence[T], size: int, fits: Callable[[list[T]], bool] | None = None) -> Iterator[list[T]]:
+    """``ids`` in consecutive batches of at most ``size`` (the last may be shorter).
+
+    With ``fits``, each batch is also the longest for which ``fits(batch)`` holds (found by
+    bisection: a batch that fits must fit with fewer ids too), e.g. a request line short
+    enough for the servers on the way; an id that does not fit even alone goes alone.
+    """
     if size < 1:
         raise ValueError("batch size must be positive")
-    for i in range(0, len(ids), size):
-        yield list(ids[i:i + size])
+    i = 0
+    while i < len(ids):
+        n = min(size, len(ids) - i)
+        if fits is not None and not fits(list(ids[i:i + n])):
+            lo, hi, n = 1, n - 1, 1          # the longest prefix that fits lies in [1, hi]
+            while lo <= hi:
+                mid = (lo + hi) // 2
+                if fits(list(ids[i:i + mid])):
+                    n, lo = mid, mid + 1
+                else:
+                    hi = mid - 1
+        yield list(ids[i:i + n])
+        i += n
 
 
 def earliest_start(today: dt.date, granularity: str = "DAY") -> dt.date:
