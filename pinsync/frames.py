@@ -358,7 +358,7 @@ def _typed(raw: pl.DataFrame, wanted: list[Column], names: dict[str, str]) -> pl
     return df
 
 
-def _place_hours(df: pl.DataFrame, name: str, key: str, stream: str) -> pl.DataFrame:
+def _place_hours(df: pl.DataFrame, name: str, key: str, stream: str, within: Sequence[str] = ()) -> pl.DataFrame:
     """Each row's hour start (UTC) in column ``name``, from its ``DATE`` text and ``HOUR``.
 
     The spec types ``DATE`` as a date and says nothing of where an HOUR answer puts the
@@ -395,7 +395,7 @@ def _place_hours(df: pl.DataFrame, name: str, key: str, stream: str) -> pl.DataF
                            f"an hour: {why}. Stopping rather than merging hours into one row.")
     start = pl.col("_day").cast(UTC_DATETIME) + pl.duration(hours=pl.col("_hour"))
     out = df.with_columns(parts.select(start.alias(name)).to_series()).drop(_HOUR)
-    clash = out.unique().filter(pl.struct(key, name).is_duplicated())
+    clash = out.unique().filter(pl.struct(key, *within, name).is_duplicated())   # within: targeting type, value
     if clash.height:
         row = clash.row(0, named=True)
         raise PayloadError(f"{stream}: granularity HOUR, but record {row[key]!r} has different rows for the hour "
@@ -428,7 +428,7 @@ def read_targeting(
     as_text = [Column(c.name, "str") if c is hour else c for c in columns] + [Column(_HOUR, "str")]
     df = _read_targeting(body, as_text, stream, {**source_names, _HOUR: api.HOUR_FIELD}, id_field)
     key = next((n for n, src in source_names.items() if src == id_field), columns[0].name)
-    return _place_hours(df, hour.name, key, stream).select([c.name for c in columns])
+    return _place_hours(df, hour.name, key, stream, _TARGETING).select([c.name for c in columns])
 
 
 def _read_targeting(body: bytes, columns: Sequence[Column], stream: str, source_names: dict[str, str],

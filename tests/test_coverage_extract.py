@@ -414,3 +414,24 @@ def test_a_missing_scope_is_a_scope_error_without_a_refresh(world, status):
         assert not isinstance(info.value, ScopeError) and info.value.exit_code == 1
     finally:
         client.close()
+
+
+def test_targeting_by_the_hour_places_each_value_s_rows_in_their_hours(world):
+    ds, fake, client = world
+    fake.reset_counters()
+    ex = Extractor(client, settings=AnalyticsSettings(DEFAULT_ANALYTICS_COLUMNS, "HOUR"))
+    a = ds.ad_accounts[1]["id"]
+    groups = sorted(_mine(ds, "ad_groups", a))[:200]
+    start, end = TODAY - dt.timedelta(days=2), TODAY - dt.timedelta(days=1)
+    types = ",".join(ex.targeting_types_for(S["ad_group_targeting_analytics"]))
+    truth = _fake_answer(fake, f"ad_accounts/{a}/ad_groups/targeting_analytics", {
+        **_truth_query(start, end, ad_group_ids=",".join(sorted(groups)), targeting_types=types),
+        "granularity": "HOUR"})["data"]
+    df = ex.ads_analytics(S["ad_group_targeting_analytics"], a, groups, start, end)
+    assert df.schema["date"] == UTC_DATETIME and fake.calls["ad_group_targeting_analytics"] == 1
+    want = sorted((r["metrics"]["AD_GROUP_ID"], r["targeting_type"], r["targeting_value"],
+                   dt.datetime.fromisoformat(r["metrics"]["DATE"]).replace(tzinfo=dt.timezone.utc)
+                   + dt.timedelta(hours=r["metrics"][api.HOUR_FIELD]), r["metrics"].get("TOTAL_IMPRESSION"))
+                  for r in truth)
+    assert df.select("ad_group_id", "targeting_type", "targeting_value", "date", "total_impression").rows() == want
+    assert len({w[3] for w in want}) == 48 and len(want) > 100
