@@ -1,7 +1,7 @@
 """Bounded memory for a unit's rows: hold typed frames until the unit writes, spilling to disk.
 
 A unit (one analytics stream of one ad account, or all pins) may only write its partitions
-once every batch has arrived, because a partition (one day) holds rows from every batch.
+once every batch has arrived, because a partition (a month) holds rows from every batch.
 :class:`FrameBuffer` keeps the batches in memory up to ``limit_bytes``; beyond that it
 spills them to uncompressed Arrow IPC files in a private temp folder, so what a unit holds
 in memory stays under the limit however many days, ids or pins it covers. When the unit

@@ -2,23 +2,28 @@
 
 Layout (``version`` 1; one line per bookmark)::
 
-    {"version": 1,
+    {"layout": "month",
+     "version": 1,
      "updated_at": "2026-11-29T08:00:00+00:00",
      "bookmarks": {
         "campaigns":          {"<ad_account_id>": {"cursor": "2026-11-28T17:00:00+00:00", "rows": 120, "fingerprint": "…"}},
         "pins":               {"*": {"cursor": "…", "rows": 2000, "fingerprint": "…"}},
         "campaign_analytics": {"<ad_account_id>": {"last_complete_date": "2026-11-28", "settings": "…",
                                                    "partition_scheme": "polars-2.1.0/…",
-                                                   "partitions": {"date=2026-11-27": "<content hash>", …}}},
+                                                   "partitions": {"month=2026-11": "<content hash>", …}}},
         "pin_analytics":      {"*": {"last_complete_date": "2026-11-26", "settings": "…", …}}}}
 
-``partitions`` holds the content hash of each analytics partition a later run may fetch
-again (the lookback window): a re-fetched partition with the same hash, whose file
-exists, is not rewritten. The hashes are only compared under the same
-``partition_scheme`` (Polars version and table columns) and settings.
+``partitions`` holds the content hash of each analytics month file a later run may fetch
+again (the lookback window): a re-fetched month whose merged rows have the same hash,
+and whose file exists, is not rewritten. The hashes are only compared under the same
+``partition_scheme`` (layout, Polars version and table columns) and settings.
+
+``layout`` is the output layout the bookmarks describe: one file per month. A state file
+without it whose analytics bookmarks were written for the earlier one-file-per-day layout
+is refused (a run with ``--full-refresh`` into a new location starts afresh).
 
 The file is replaced atomically, and only after the data it describes is durable, so it
-never claims data that is not on disk; before a partition is replaced by different rows
+never claims data that is not on disk; before a month file is replaced by different rows
 (or deleted), its hash is removed from the file first. A file that cannot be parsed, or has another
 version, is an error: it is never silently reset (``--full-refresh`` ignores it).
 """
@@ -36,13 +41,14 @@ from pinsync.lock import Lock
 from pinsync.storage import Location, split_url
 
 STATE_VERSION = 1
+LAYOUT = "month"
 
 
 class State:
     """Bookmarks per stream and per key (an ad account id, or ``"*"``). Thread-safe."""
 
     def __init__(self, data: dict | None = None):
-        self._data = data or {"version": STATE_VERSION, "bookmarks": {}}
+        self._data = data or {"version": STATE_VERSION, "layout": LAYOUT, "bookmarks": {}}
         self._lock = threading.Lock()
 
     def get(self, stream: str, key: str = "*") -> dict | None:
@@ -88,6 +94,12 @@ def parse_state(raw: bytes, where: str) -> State:
     for stream, entries in data["bookmarks"].items():
         if not isinstance(entries, dict) or not all(isinstance(v, dict) for v in entries.values()):
             raise StateError(f"state file {where}: bookmarks for {stream!r} are malformed")
+    if data.get("layout") != LAYOUT:
+        if any("last_complete_date" in v for entries in data["bookmarks"].values() for v in entries.values()):
+            raise StateError(f"state file {where} describes analytics tables in the earlier one-file-per-day "
+                             "layout; this pinsync writes one file per month: run with --full-refresh into a new "
+                             "location")
+        data["layout"] = LAYOUT
     return State(data)
 
 

@@ -313,7 +313,7 @@ def write_points(tmp_path_factory):
         mp.undo()
     data = sum(map(_is_data, counter.paths))
     saves = sum(map(_is_state, counter.paths))
-    assert data > 30 and saves > 15
+    assert data > 15 and saves > 15
     return root, data, saves
 
 

@@ -131,12 +131,16 @@ def test_incremental_rerun_writes_nothing_new_and_a_touch_rewrites_one_partition
     assert campaigns.filter(pl.col("id") == changed["id"])["name"].item().endswith(" v2")
     assert campaigns["id"].n_unique() == campaigns.height == len(dataset.campaigns)
 
-    # the next day adds that day's partitions and rewrites nothing that was complete
+    # the next day goes into its month's file: of the ads analytics, only the files of the
+    # accounts with rows that day are written again, and no file is added
     pinsync.run(config, today=TODAY + dt.timedelta(days=1))
     nextday = _data_keys(so, bucket)
-    added = set(nextday) - set(final)
-    assert added and all(f"date={TODAY.isoformat()}" in k for k in added)
-    assert not {k for k in final if nextday.get(k) != final[k] and not k.startswith("out/pin_analytics/")}
+    assert set(nextday) == set(final)
+    rewritten = {k for k in final if nextday[k] != final[k] and not k.startswith("out/pin_analytics/")}
+    new_day = pinsync.scan("campaign_analytics", output=config.output.url, storage_options=so).filter(
+        pl.col("date") == TODAY).collect()
+    assert new_day.height and rewritten == {f"out/campaign_analytics/ad_account_id={a}/month=2026-11/data.parquet"
+                                            for a in new_day["ad_account_id"].unique()}
 
 
 def test_window_rerun_after_restatement_updates_without_duplicates(s3, s3_config, local_config, fake):
@@ -332,15 +336,15 @@ def test_a_write_failing_before_its_put_leaves_no_partial_object(where, s3, s3_c
     fs = _fs(so)
 
     def sabotage():
-        if where == "encode":        # the Parquet encoder dies while encoding the table's partitions
-            real = pl.LazyFrame.sink_parquet
+        if where == "encode":        # the Parquet encoder dies while encoding a month file
+            real = pl.DataFrame.write_parquet
 
-            def dying(self, path, *args, **kwargs):
-                if isinstance(path, pl.PartitionBy) and "date" in self.collect_schema():
+            def dying(self, file, *args, **kwargs):
+                if "date" in self.columns:
                     raise OSError("encoder killed")
-                return real(self, path, *args, **kwargs)
+                return real(self, file, *args, **kwargs)
 
-            monkeypatch.setattr(pl.LazyFrame, "sink_parquet", dying)
+            monkeypatch.setattr(pl.DataFrame, "write_parquet", dying)
         else:                        # the connection drops before S3 has the object
             real = fs._call_s3
 
