@@ -97,11 +97,10 @@ def content_hash(df: pl.DataFrame) -> str:
     sums of two 64-bit row hashes (summed as 32-bit halves, so nothing overflows). Row order
     does not matter, and rows are unique by key, so two different months collide with a
     chance of about 2**-128."""
-    sums = []
-    for i, seed in enumerate(_ROW_SEEDS):
-        h = pl.struct(df.columns).hash(seed)
-        sums += [(h // 2**32).sum().alias(f"_hi{i}"), (h % 2**32).sum().alias(f"_lo{i}")]
-    row = df.select(pl.len(), *sums).row(0)
+    row = [df.height]
+    for seed in _ROW_SEEDS:
+        h = df.hash_rows(seed=seed)      # column hashes combined: no copy of the rows is made
+        row += [(h // 2**32).sum(), (h % 2**32).sum()]
     return hashlib.blake2b(repr(row).encode(), digest_size=16).hexdigest()
 
 
@@ -138,10 +137,10 @@ class Sink:
         self.run_id = run_id
 
     def _encode(self, rel: str, df: pl.DataFrame) -> bytes:
+        """``df`` as Parquet bytes (the caller holds a :func:`cpu_slot`)."""
         buf = io.BytesIO()
         try:
-            with cpu_slot():
-                df.write_parquet(buf, compression="zstd", statistics=True, metadata={"pinsync.run_id": self.run_id})
+            df.write_parquet(buf, compression="zstd", statistics=True, metadata={"pinsync.run_id": self.run_id})
         except Exception as e:
             raise SinkError(f"cannot write {self.location.path(rel)}: {type(e).__name__}: {e}") from None
         return buf.getvalue()
@@ -155,7 +154,9 @@ class Sink:
     def write_table(self, stream: str, df: pl.DataFrame) -> WriteResult:
         """Replace an unpartitioned table with ``df``."""
         rel = f"{stream}/{DATA_FILE}"
-        self._write(rel, self._encode(rel, df))
+        with cpu_slot():
+            data = self._encode(rel, df)
+        self._write(rel, data)
         return WriteResult(1, 0, df.height, [rel])
 
     def replace_partitions(self, stream: str, df: pl.DataFrame, partition_by: Sequence[str], *,
@@ -170,7 +171,9 @@ class Sink:
             for keys, part in df.partition_by(by, as_dict=True, maintain_order=True).items() if df.height else ():
                 d = partition_dir(dict(zip(by, keys)))
                 rel = f"{stream}/{d}/{DATA_FILE}"
-                self._write(rel, self._encode(rel, part.sort(list(sort_by)) if sort_by else part), batch)
+                with cpu_slot():
+                    data = self._encode(rel, part.sort(list(sort_by)) if sort_by else part)
+                self._write(rel, data, batch)
                 written.add(d)
                 result.files_written += 1
                 result.rows_written += part.height
@@ -231,10 +234,10 @@ class Sink:
         by = list(partition_by)
         if by[-1:] != [MONTH]:
             raise SinkError(f"{stream}: month files need 'month' as the last partition key (a bug in pinsync)")
-        fetched: dict[str, tuple[dict, list]] = {}        # month folder -> (its keys, the dates fetched)
+        by_month: dict[tuple, list] = {}                 # a month's partition keys -> the dates fetched
         for c in covers:
-            keys = {**{k: c[k] for k in by[:-1]}, MONTH: month_of(c[DATE])}
-            fetched.setdefault(partition_dir(keys), (keys, []))[1].append(c[DATE])
+            by_month.setdefault((*(c[k] for k in by[:-1]), month_of(c[DATE])), []).append(c[DATE])
+        fetched = {partition_dir(dict(zip(by, keys))): days for keys, days in by_month.items()}
         on_disk = dict(on_disk or {})
         result, done, gone = WriteResult(), set(), []
         merge = dict(stream=stream, sort_by=list(sort_by), on_disk=on_disk, before_change=before_change,
@@ -245,56 +248,67 @@ class Sink:
                     continue
                 if MONTH not in chunk.columns:
                     chunk = with_month(chunk)
-                for keys, rows in chunk.partition_by(by, as_dict=True, maintain_order=True).items():
+                months = chunk.group_by(by, maintain_order=True).agg(pl.col(DATE).unique())
+                for *keys, dates in months.iter_rows():
                     d = partition_dir(dict(zip(by, keys)))
                     if d in done:
                         raise SinkError(f"{stream}: month {d} was split across two chunks (a bug in pinsync)")
                     done.add(d)
-                    days = fetched.pop(d, (None, []))[1]
-                    self._merge_month(folder=d, rows=rows.drop(MONTH), days=days, batch=batch, **merge)
-            for d, (_, days) in fetched.items():         # months whose fetched days all came back empty
-                self._merge_month(folder=d, rows=None, days=days, batch=batch, **merge)
+                    # the month's rows, filtered as the merge runs: no copy of them is made first
+                    rows = chunk.lazy().filter(*(pl.col(k) == v for k, v in zip(by, keys))).drop(MONTH)
+                    days = fetched.pop(d, []) + dates
+                    self._merge_month(folder=d, rows=rows, days=days, date_type=chunk.schema[DATE], batch=batch,
+                                      **merge)
+            for d, days in fetched.items():              # months whose fetched days all came back empty
+                self._merge_month(folder=d, rows=None, days=days, date_type=None, batch=batch, **merge)
         for rel in gone:
             self.location.delete(rel, recursive=True)
             result.files_deleted += 1
         return result
 
-    def _merge_month(self, *, stream: str, folder: str, rows: pl.DataFrame | None, days: list, sort_by: list[str],
-                     on_disk: dict[str, str], before_change, rewrite: bool, result: WriteResult, gone: list[str],
-                     batch) -> None:
+    def _merge_month(self, *, stream: str, folder: str, rows: pl.LazyFrame | None, days: list, date_type,
+                     sort_by: list[str], on_disk: dict[str, str], before_change, rewrite: bool, result: WriteResult,
+                     gone: list[str], batch) -> None:
+        """Merge one month: the old file's rows outside ``days``, plus ``rows`` (the fetched
+        ones, dated within ``days``); write it unless it is the vouched one."""
         rel = f"{stream}/{folder}/{DATA_FILE}"
-        old = self._scan(rel)
-        try:
-            parts = [rows.lazy()] if rows is not None else []
-            if old is not None:
-                replaced = pl.Series(DATE, days, dtype=rows.schema[DATE] if rows is not None else None)
-                if rows is not None:
-                    replaced = pl.concat([replaced, rows[DATE]]).unique()
-                parts.append(old.filter(~pl.col(DATE).is_in(replaced.implode())))
-            if not parts:
-                return
-            merged = pl.concat(parts, how="diagonal_relaxed").sort(sort_by).collect()
-        except pl.exceptions.PolarsError as e:
-            raise SinkError(f"cannot merge the fetched days into {self.location.path(rel)} ({type(e).__name__}: {e}); "
-                            "if the table was written with other settings, run with --full-refresh into a new "
-                            "location") from None
-        if not merged.height:
+        old = self._scan(rel)          # before the CPU slot: on S3 this waits for a GET
+        parts = [rows] if rows is not None else []
+        if old is not None:
+            replaced = pl.Series(DATE, days, dtype=date_type).unique()
+            parts.append(old.filter(~pl.col(DATE).is_in(replaced.implode())))
+        if not parts:
+            return
+        data = fp = None
+        with cpu_slot():      # sort, hash and encode one month at a time per CPU
+            try:
+                merged = pl.concat(parts, how="diagonal_relaxed").sort(sort_by).collect()
+            except pl.exceptions.PolarsError as e:
+                raise SinkError(f"cannot merge the fetched days into {self.location.path(rel)} "
+                                f"({type(e).__name__}: {e}); if the table was written with other settings, run "
+                                "with --full-refresh into a new location") from None
+            height = merged.height
+            if height:
+                fp = content_hash(merged)
+                same = old is not None and on_disk.get(folder) == fp
+                if rewrite or not same:
+                    data = self._encode(rel, merged)
+            del merged
+        if not height:
             if old is not None:
                 if before_change:
                     before_change([folder])
                 gone.append(f"{stream}/{folder}")
             return
-        fp = content_hash(merged)
         result.fingerprints[folder] = fp
-        same = old is not None and on_disk.get(folder) == fp
-        if same and not rewrite:
+        if data is None:
             result.files_unchanged += 1
             return
         if before_change and not same:
             before_change([folder])
-        self._write(rel, self._encode(rel, merged), batch)
+        self._write(rel, data, batch)
         result.files_written += 1
-        result.rows_written += merged.height
+        result.rows_written += height
         result.paths.append(rel)
 
     def _scan(self, rel: str) -> pl.LazyFrame | None:

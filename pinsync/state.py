@@ -38,7 +38,7 @@ from typing import Any
 
 from pinsync.errors import StateError
 from pinsync.lock import Lock
-from pinsync.storage import Location, split_url
+from pinsync.storage import GroupCommit, Location, split_url
 
 STATE_VERSION = 1
 LAYOUT = "month"
@@ -50,6 +50,7 @@ class State:
     def __init__(self, data: dict | None = None):
         self._data = data or {"version": STATE_VERSION, "layout": LAYOUT, "bookmarks": {}}
         self._lock = threading.Lock()
+        self._lines: dict[tuple[str, str], str] = {}    # each bookmark's line in the file, once encoded
 
     def get(self, stream: str, key: str = "*") -> dict | None:
         with self._lock:
@@ -59,6 +60,7 @@ class State:
     def set(self, stream: str, key: str, value: dict) -> None:
         with self._lock:
             self._data["bookmarks"].setdefault(stream, {})[key] = copy.deepcopy(value)
+            self._lines.pop((stream, key), None)
 
     def as_dict(self) -> dict:
         with self._lock:
@@ -71,12 +73,19 @@ class State:
         with self._lock:    # serialised in place: no copy of the bookmarks
             top = {k: v for k, v in self._data.items() if k != "bookmarks"}
             top["updated_at"] = now
-            streams = [f"    {json.dumps(stream)}: {{\n" + ",\n".join(
-                f"      {json.dumps(key)}: {json.dumps(value, sort_keys=True)}" for key, value in sorted(keys.items()))
-                + "\n    }" for stream, keys in sorted(self._data["bookmarks"].items())]
+            streams = [f"    {json.dumps(stream)}: {{\n" + ",\n".join(self._line(stream, key, value)
+                                                              for key, value in sorted(keys.items()))
+                       + "\n    }" for stream, keys in sorted(self._data["bookmarks"].items())]
         head = "".join(f"  {json.dumps(k)}: {json.dumps(v, sort_keys=True)},\n" for k, v in sorted(top.items()))
         body = "{\n" + ",\n".join(streams) + "\n  }" if streams else "{}"
         return ("{\n" + head + '  "bookmarks": ' + body + "\n}\n").encode()
+
+    def _line(self, stream: str, key: str, value: dict) -> str:
+        """A bookmark's line, encoded once per change (a save rewrites every line)."""
+        line = self._lines.get((stream, key))
+        if line is None:
+            line = self._lines[(stream, key)] = f"      {json.dumps(key)}: {json.dumps(value, sort_keys=True)}"
+        return line
 
 
 def parse_state(raw: bytes, where: str) -> State:
@@ -110,7 +119,8 @@ class StateStore:
         self.url = url
         folder, self.name = split_url(url)
         self.folder = Location(folder, storage_options)
-        self._save_lock = threading.Lock()
+        self._latest: State | None = None
+        self._commit = GroupCommit(self._write)
 
     def load(self) -> State:
         try:
@@ -126,11 +136,16 @@ class StateStore:
         return parse_state(raw, self.url)
 
     def save(self, state: State) -> None:
-        with self._save_lock:
-            try:
-                self.folder.write(self.name, state.to_json())
-            except OSError as e:
-                raise StateError(f"cannot write state file {self.url}: {e}") from None
+        """Save ``state`` as it is now. Units committing at the same time share one write
+        (:class:`~pinsync.storage.GroupCommit`), which holds every change made before it."""
+        self._latest = state
+        self._commit()
+
+    def _write(self) -> None:
+        try:
+            self.folder.write(self.name, self._latest.to_json())
+        except OSError as e:
+            raise StateError(f"cannot write state file {self.url}: {e}") from None
 
     def lock(self, owner: str, *, wait: float = 0.0) -> Lock:
         """The run lock: one run at a time per state file."""

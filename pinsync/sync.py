@@ -12,7 +12,7 @@ Order of every unit of work (a stream for one ad account, or a user-level stream
    left empty removed) and written only if its rows changed;
 3. move the bookmark and save the state file (atomic).
 
-Units run ``max_workers / 2`` at a time (:func:`units_at_once`): each entity listing is a
+Units run ``max_workers`` at a time (:func:`units_at_once`): each entity listing is a
 unit, and each analytics stream of an account (or pin analytics) is a unit that starts once
 its parent entities are listed; their requests share a pool of ``max_workers`` under the
 rate limiters.
@@ -317,8 +317,8 @@ class _Run:
         margin = {"WEEK": 7, "MONTH": 31}.get(gran, 1)
         keep_from = month_of(end - dt.timedelta(days=self.config.analytics.lookback_days + margin))
         held = dict(self._vouched(stream, key, scheme))
-        for c in covers:
-            held.pop(partition_dir({MONTH: month_of(c["date"])}), None)
+        for month in {month_of(c["date"]) for c in covers}:
+            held.pop(partition_dir({MONTH: month}), None)
         held.update((d[len(prefix):], fp) for d, fp in written.fingerprints.items() if d.startswith(prefix))
         kept = {leaf: fp for leaf, fp in held.items() if leaf.partition("=")[2] >= keep_from}
         return {"partition_scheme": scheme, "partitions": dict(sorted(kept.items()))}
@@ -542,10 +542,12 @@ def _unit_prefix(key: str) -> str:
 
 
 def units_at_once(max_workers: int) -> int:
-    """How many units run at once: half the request pool (each keeps up to ``max_workers``
-    of its requests in flight, so fewer units still fill the pool), which halves the rows
-    held in memory."""
-    return max(2, max_workers // 2)
+    """How many units run at once: as many as requests in flight. Many ad accounts make many
+    small units of one request each (an entity page, 250 ads' metrics): fewer units would leave
+    the request pool half empty while they write. Memory does not grow with it: the units share
+    ``buffer_mb``, the client lets ``max_workers`` requests run at once, and encoding takes
+    turns per CPU."""
+    return max(2, max_workers)
 
 
 def _ids_created_by(entities: pl.DataFrame, column: str, end: dt.date) -> list[str]:
