@@ -97,10 +97,9 @@ def content_hash(df: pl.DataFrame) -> str:
     sums of two 64-bit row hashes (summed as 32-bit halves, so nothing overflows). Row order
     does not matter, and rows are unique by key, so two different months collide with a
     chance of about 2**-128."""
-    row = [df.height]
-    for seed in _ROW_SEEDS:
-        h = df.hash_rows(seed=seed)      # column hashes combined: no copy of the rows is made
-        row += [(h // 2**32).sum(), (h % 2**32).sum()]
+    hashes = pl.DataFrame([df.hash_rows(seed=seed).alias(str(seed)) for seed in _ROW_SEEDS])   # no copy of the rows
+    row = [df.height, *hashes.select(*((pl.all() // 2**32).sum().name.suffix("_hi"),
+                                       (pl.all() % 2**32).sum().name.suffix("_lo"))).row(0)]
     return hashlib.blake2b(repr(row).encode(), digest_size=16).hexdigest()
 
 
