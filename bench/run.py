@@ -41,7 +41,7 @@ What it does:
 
 Rate limits: with the default dataset every category needs fewer requests than one window allows
 (e.g. org_analytics 20 of 60), so the sliding windows never make pinsync wait at any ``--scale``; the
-scale only sets how long the rate floor is (1 s at the default 20). A default run takes 5-10
+scale only sets how long the rate floor is (1 s at the default 20). A default run takes about 3
 minutes on 2 CPUs (the peak-RSS sweep at 16x the accounts is most of it).
 
 The fake computes analytics responses on the fly (tens to hundreds of ms of CPU per response) in this
