@@ -316,11 +316,12 @@ class Sink:
         try:
             if self.location.local:
                 path = self.location.path(rel)
-                return pl.scan_parquet(path) if self.location.exists(rel) else None
+                return (pl.scan_parquet(path, glob=False, hive_partitioning=False) if self.location.exists(rel)
+                        else None)
             data = self.location.read(rel)
         except Exception as e:
             raise SinkError(f"cannot read {self.location.path(rel)}: {type(e).__name__}: {e}") from None
-        return None if data is None else pl.scan_parquet(io.BytesIO(data))
+        return None if data is None else pl.scan_parquet(io.BytesIO(data), hive_partitioning=False)
 
     def missing(self, stream: str, dirs: list[str]) -> set[str]:
         """Those of the partition folders ``dirs`` that hold no data file: a probe per

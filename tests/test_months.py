@@ -169,6 +169,16 @@ def test_a_month_whose_merged_rows_have_the_vouched_hash_is_not_written_again(la
     assert (changed.files_written, heard) == (1, [folder])                 # told before the file changed
 
 
+def test_an_output_folder_named_like_a_glob_pattern_is_merged_and_read_too(tmp_path):
+    lake = Location(str(tmp_path / "lake [2026] *"))
+    _merge(lake, _rows(OCTOBER), OCTOBER)
+    _merge(lake, _rows([oct_(3)], version=2), [oct_(3)])
+    want = _rows(OCTOBER).filter(pl.col("date") != oct_(3)).vstack(_rows([oct_(3)], version=2)).sort(*ORDER)
+    assert_frame_equal(_read(lake, OCT_FILE), want)
+    got = pinsync.scan("campaign_analytics", output=lake.url).collect()
+    assert_frame_equal(got.select(want.columns).sort(*ORDER), want)
+
+
 class _Crash(BaseException):
     pass
 
