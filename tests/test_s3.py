@@ -199,12 +199,13 @@ class Crash(BaseException):
 
 
 def _crash_after(monkeypatch, n: int) -> dict:
-    """Make every ``Location.write`` after the first ``n`` raise :class:`Crash`.
+    """Make every ``Location.write`` after the first ``n`` counted ones raise :class:`Crash`.
 
-    The token store is exempt: a crash between Pinterest's answer and saving the rotated
-    refresh token loses that token whatever the sink does, and no re-run can repair it (the
-    fake, like Pinterest, revokes the old one). Lock heartbeats are exempt too (a lost one
-    is harmless).
+    State saves are not counted (units committing at once share one, so how many a run makes
+    varies), but once the crash has happened they fail like every other write. The token
+    store is exempt: a crash between Pinterest's answer and saving the rotated refresh token
+    loses that token whatever the sink does, and no re-run can repair it (the fake, like
+    Pinterest, revokes the old one). Lock heartbeats are exempt too (a lost one is harmless).
     """
     real = Location.write
     seen = {"writes": 0, "crashed": False}
@@ -213,10 +214,13 @@ def _crash_after(monkeypatch, n: int) -> dict:
     def write(self, rel, data, **kw):
         if not (rel.endswith("tokens.json") or rel.endswith(".lock")):
             with guard:
-                seen["writes"] += 1
-                if seen["writes"] > n:
-                    seen["crashed"] = True
-                    raise Crash(f"killed at write {seen['writes']} ({rel})")
+                if seen["crashed"]:
+                    raise Crash(f"killed before {rel}")
+                if not rel.endswith("state.json"):
+                    seen["writes"] += 1
+                    if seen["writes"] > n:
+                        seen["crashed"] = True
+                        raise Crash(f"killed at write {seen['writes']} ({rel})")
         return real(self, rel, data, **kw)
 
     monkeypatch.setattr(Location, "write", write)
@@ -235,7 +239,7 @@ def test_crash_mid_run_leaves_readable_tables_an_honest_state_and_the_next_run_r
         at, s3, s3_config, local_config, monkeypatch):
     bucket, so = s3
     clean = local_config("clean", TINY)
-    total = _count_writes(monkeypatch, clean)          # probe + data files + state saves of a clean run
+    total = _count_writes(monkeypatch, clean)          # probe + data files of a clean run
     want = read_tables(clean.output.url)
     n = {"early": 3, "middle": total // 2, "last": total - 1}[at]
 
