@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import random
 import threading
 import time
@@ -106,6 +107,11 @@ class PinterestClient:
         self.session.headers["User-Agent"] = USER_AGENT
         self._downloads: requests.Session | None = None     # report files: no credentials, its own pool
         self._max_workers = max_workers
+        # the environment's proxy and CA bundle settings, read once: requests would scan the
+        # whole environment again on every request (a few ms of CPU each with long id lists)
+        self.session.proxies.update(requests.utils.get_environ_proxies(self.api_url))
+        self.session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+        self.session.trust_env = False
         self._lock = threading.Lock()
         self._inflight = threading.BoundedSemaphore(max(1, max_workers))
         self.cancelled = threading.Event()      # set by the sync to stop every request loop

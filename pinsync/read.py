@@ -129,6 +129,6 @@ def scan(stream: str, output: str = "data", storage_options: dict | None = None,
         with ThreadPoolExecutor(max(1, min(16, len(files)))) as pool:
             paths = list(pool.map(lambda f: location.fs.cat_file(location.path(f)), files))
         options = None
-    return pl.scan_parquet(paths, schema=schema, missing_columns="insert", extra_columns="ignore",
+    return pl.scan_parquet(paths, schema=schema, missing_columns="insert", extra_columns="ignore", glob=False,
                            hive_partitioning=False, storage_options=options,
                            cast_options=pl.ScanCastOptions(integer_cast=["upcast", "allow-float"]))

@@ -1,10 +1,19 @@
 """Tables on disk or S3: hive-partitioned Parquet, one file per partition, written atomically.
 
-Layout: ``{output}/{stream}/[key=value/...]data.parquet``. Each partition is exactly one
-file with a fixed name, so re-writing a partition replaces it and a retry can never
-duplicate rows. Partition key columns are also stored inside the files (ids stay
-strings). Nothing but ``data.parquet`` files live inside table folders: temp files are
-hidden (leading ``.``) and removed on failure.
+Layout: ``{output}/{stream}/[key=value/...]data.parquet``. Entity tables: one file per
+table or per ad account. Analytics tables: one file per (ad account,) month,
+``ad_account_id=…/month=YYYY-MM/data.parquet``; the month is a folder name only, derived
+from each row's ``date`` by :func:`month_of` (``date`` is in the file, so readers prune on
+it with the row-group statistics). Each partition is exactly one file with a fixed name,
+so re-writing a partition replaces it and a retry can never duplicate rows. The other
+partition keys are also stored inside the files (ids stay strings). Nothing but
+``data.parquet`` files live inside table folders: temp files are hidden (leading ``.``)
+and removed on failure.
+
+Re-fetched analytics days are merged into their month file (:meth:`Sink.merge_months`):
+the old file is scanned lazily, the re-fetched days filtered out, the fetched rows added,
+and the month written once, sorted by (``date``, key) - or left alone when its content
+hash is the one the state vouches for.
 """
 
 from __future__ import annotations
@@ -24,10 +33,24 @@ from pinsync.schemas import Column
 from pinsync.storage import Location
 
 DATA_FILE = "data.parquet"
+DATE = "date"        # every analytics row's time key (a Date; a Datetime for HOUR)
+MONTH = "month"      # the analytics tables' time partition: a folder name, derived from DATE
+
+
+def month_of(date):
+    """The month file a row belongs to: ``YYYY-MM`` of its ``date`` (UTC), for an
+    expression or a single date. The one place this is decided: WEEK, MONTH and TOTAL rows
+    go in the month of their bucket's (or window's) start, HOUR rows in their hour's."""
+    return date.dt.strftime("%Y-%m") if isinstance(date, pl.Expr) else date.strftime("%Y-%m")
+
+
+def with_month(df: pl.DataFrame) -> pl.DataFrame:
+    """``df`` with the ``month`` its rows are filed under (a column only while in memory)."""
+    return df.with_columns(month_of(pl.col(DATE)).alias(MONTH))
 
 
 def _value(v) -> str:
-    if isinstance(v, dt.datetime):       # HOUR analytics: one partition per hour
+    if isinstance(v, dt.datetime):
         return v.strftime("%Y-%m-%dT%H:%M:%S")
     if isinstance(v, dt.date):
         return v.isoformat()
@@ -35,7 +58,7 @@ def _value(v) -> str:
 
 
 def partition_dir(keys: dict) -> str:
-    """``ad_account_id=1/date=2026-11-01`` for ``{"ad_account_id": "1", "date": date(2026, 11, 1)}``."""
+    """``ad_account_id=1/month=2026-11`` for ``{"ad_account_id": "1", "month": "2026-11"}``."""
     return "/".join(f"{k}={_value(v)}" for k, v in keys.items())
 
 
@@ -56,40 +79,28 @@ def fingerprint(df: pl.DataFrame, key: Sequence[str] = ()) -> str:
 
 _FINGERPRINT_ROWS = 2000
 
-# Partition fingerprints use Polars' row hash, which is stable within one Polars version
+# Month fingerprints use Polars' row hash, which is stable within one Polars version
 # only: fingerprints recorded under another version (or another table schema) are ignored.
 _ROW_SEEDS = (0x5EED1, 0x5EED2)
 
 
 def fingerprint_scheme(columns: Sequence[Column]) -> str:
-    """What partition fingerprints depend on besides the rows: the hash implementation and
-    the table's columns. Fingerprints recorded under another scheme are not comparable."""
+    """What month fingerprints depend on besides the rows: the layout, the hash
+    implementation and the table's columns. Fingerprints recorded under another scheme are
+    not comparable."""
     spec = ",".join(f"{c.name}:{c.dtype}" for c in columns)
-    return f"polars-{pl.__version__}/" + hashlib.sha256(spec.encode()).hexdigest()[:12]
+    return f"month/polars-{pl.__version__}/" + hashlib.sha256(spec.encode()).hexdigest()[:12]
 
 
-def partition_fingerprints(df: pl.DataFrame, by: Sequence[str]) -> dict[str, str]:
-    """A content hash of each partition of ``df`` (keyed by :func:`partition_dir`), without
-    encoding anything (see :func:`_partition_hashes`); row order does not matter."""
-    parts = _partition_hashes(df, by)
-    return dict(zip(parts["_dir"], parts["_fp"]))
-
-
-def _partition_hashes(df: pl.DataFrame, by: Sequence[str]) -> pl.DataFrame:
-    """One row per partition of ``df``: its key columns, ``_dir`` and ``_fp``. A partition's
-    fingerprint digests its row count and the sums of two 64-bit row hashes (summed as
-    32-bit halves, so nothing overflows): row order does not matter, and rows are unique
-    by key, so two different partitions collide with a chance of about 2**-128."""
-    by = list(by)
-    sums = []
-    for i, seed in enumerate(_ROW_SEEDS):
-        h = pl.struct(df.columns).hash(seed)
-        sums += [(h // 2**32).sum().alias(f"_hi{i}"), (h % 2**32).sum().alias(f"_lo{i}")]
-    parts = df.group_by(by, maintain_order=True).agg(pl.len().alias("_n"), *sums)
-    dirs = [partition_dir(keys) for keys in parts.select(by).iter_rows(named=True)]
-    fps = [hashlib.blake2b(repr(row).encode(), digest_size=16).hexdigest()
-           for row in parts.select(pl.exclude(by)).iter_rows()]
-    return parts.select(by).with_columns(_dir=pl.Series(dirs, dtype=pl.String), _fp=pl.Series(fps, dtype=pl.String))
+def content_hash(df: pl.DataFrame) -> str:
+    """A content hash of a month's rows, without encoding anything: its row count and the
+    sums of two 64-bit row hashes (summed as 32-bit halves, so nothing overflows). Row order
+    does not matter, and rows are unique by key, so two different months collide with a
+    chance of about 2**-128."""
+    hashes = pl.DataFrame([df.hash_rows(seed=seed).alias(str(seed)) for seed in _ROW_SEEDS])   # no copy of the rows
+    row = [df.height, *hashes.select(*((pl.all() // 2**32).sum().name.suffix("_hi"),
+                                       (pl.all() % 2**32).sum().name.suffix("_lo"))).row(0)]
+    return hashlib.blake2b(repr(row).encode(), digest_size=16).hexdigest()
 
 
 @dataclass
@@ -101,7 +112,7 @@ class WriteResult:
     rows_written: int = 0
     paths: list[str] = field(default_factory=list)
     files_unchanged: int = 0
-    fingerprints: dict[str, str] = field(default_factory=dict)   # partition dir -> content hash
+    fingerprints: dict[str, str] = field(default_factory=dict)   # month folder -> content hash
 
     def add(self, other: "WriteResult") -> None:
         self.files_written += other.files_written
@@ -124,13 +135,14 @@ class Sink:
         self.location = location
         self.run_id = run_id
 
-    def _put(self, rel: str, df: pl.DataFrame) -> None:
+    def _encode(self, rel: str, df: pl.DataFrame) -> bytes:
+        """``df`` as Parquet bytes (the caller holds a :func:`cpu_slot`)."""
         buf = io.BytesIO()
         try:
             df.write_parquet(buf, compression="zstd", statistics=True, metadata={"pinsync.run_id": self.run_id})
         except Exception as e:
             raise SinkError(f"cannot write {self.location.path(rel)}: {type(e).__name__}: {e}") from None
-        self._write(rel, buf.getvalue())
+        return buf.getvalue()
 
     def _write(self, rel: str, data: bytes, batch=None) -> None:
         try:
@@ -141,136 +153,199 @@ class Sink:
     def write_table(self, stream: str, df: pl.DataFrame) -> WriteResult:
         """Replace an unpartitioned table with ``df``."""
         rel = f"{stream}/{DATA_FILE}"
-        self._put(rel, df)
+        with cpu_slot():
+            data = self._encode(rel, df)
+        self._write(rel, data)
         return WriteResult(1, 0, df.height, [rel])
 
-    def replace_partitions(
+    def replace_partitions(self, stream: str, df: pl.DataFrame, partition_by: Sequence[str], *,
+                           covers: Iterable[dict] = (), sort_by: Sequence[str] = ()) -> WriteResult:
+        """Replace each partition of ``df`` whole (entity tables: one file per ad account);
+        delete the ``covers`` partitions that got no rows. The files are written as one
+        batch (see :meth:`pinsync.storage.Location.batch`)."""
+        result = WriteResult()
+        by = list(partition_by)
+        written = set()
+        with self.location.batch() as batch:
+            for keys, part in df.partition_by(by, as_dict=True, maintain_order=True).items() if df.height else ():
+                d = partition_dir(dict(zip(by, keys)))
+                rel = f"{stream}/{d}/{DATA_FILE}"
+                with cpu_slot():
+                    data = self._encode(rel, part.sort(list(sort_by)) if sort_by else part)
+                self._write(rel, data, batch)
+                written.add(d)
+                result.files_written += 1
+                result.rows_written += part.height
+                result.paths.append(rel)
+        for keys in covers:
+            d = partition_dir(keys)
+            if d not in written and self.location.exists(f"{stream}/{d}/{DATA_FILE}"):
+                self.location.delete(f"{stream}/{d}", recursive=True)
+                result.files_deleted += 1
+        return result
+
+    def merge_months(
         self,
         stream: str,
         df: pl.DataFrame | Iterable[pl.DataFrame],
         partition_by: Sequence[str],
         *,
         covers: Iterable[dict] = (),
-        sort_by: Sequence[str] = (),
+        sort_by: Sequence[str] = (DATE,),
         on_disk: Mapping[str, str] | None = None,
         before_change: Callable[[list[str]], None] | None = None,
         rewrite: bool = False,
     ) -> WriteResult:
-        """Write each partition of ``df``; delete covered partitions that got no rows.
+        """Merge fetched analytics rows into their month files.
+
+        For each month touched, the new file holds the old file's rows whose ``date`` was
+        not fetched again, plus the fetched rows, sorted by ``sort_by``; a month left with
+        no rows has no file.
 
         Args:
             stream: the table.
-            df: the rows; partition columns stay in the files. Or an iterable of frames
-                (e.g. from a spilled buffer), each holding whole partitions: a partition
-                must not be split across two frames.
-            partition_by: hive partition columns, outermost first.
-            covers: partition keys the fetch covered (e.g. every date of a window): those
-                absent from ``df`` are deleted, so a re-fetch that returned nothing for a
-                day leaves that day empty.
-            sort_by: row order inside each file.
-            on_disk: the :func:`partition_fingerprints` of files already written (from the
-                state). A partition whose rows have the same fingerprint, and whose file
-                exists, is left alone instead of being rewritten. Every written partition's
-                fingerprint is returned in the result (``fingerprints``).
-            before_change: called with the partition folders about to be replaced by
-                different rows, or deleted, before any is: the caller must stop vouching
-                for their old fingerprints (e.g. save the state without them) so that a
-                crash half-way can never leave a changed file behind a matching fingerprint.
-            rewrite: write every partition, even those ``on_disk`` shows unchanged (a
-                full refresh); ``before_change`` still hears only of changed ones.
+            df: the fetched rows, unique by key; or an iterable of frames (e.g. from a
+                spilled buffer), each holding whole months: a month must not be split
+                across two frames. A ``month`` column is added when absent.
+            partition_by: the table's partition keys, ``month`` last (e.g.
+                ``("ad_account_id", "month")``).
+            covers: what the fetch covered, one mapping per ``date`` bucket with the other
+                partition keys (``{"ad_account_id": "1", "date": date(2026, 11, 3)}``): the
+                old rows of those dates are replaced, even by nothing (a day that came back
+                empty disappears).
+            sort_by: row order inside each file (``date`` first, so readers prune on it).
+            on_disk: the :func:`content_hash` of month files already written (from the
+                state), by folder. A month whose merged rows have that hash, and whose file
+                exists, is left alone instead of being rewritten. Every month's hash is
+                returned in the result (``fingerprints``).
+            before_change: called with the month folders about to be replaced by different
+                rows, or deleted, before any is: the caller must stop vouching for their old
+                hashes (e.g. save the state without them) so that a crash half-way can never
+                leave a changed file behind a matching hash.
+            rewrite: write every month, even those ``on_disk`` shows unchanged (a full
+                refresh); ``before_change`` still hears only of changed ones.
 
-        Files are written as one batch (see :meth:`pinsync.storage.Location.batch`): if
-        anything fails, no partition of this call is replaced or deleted.
+        Memory: one month is held at a time (the old file is scanned lazily and filtered
+        as it is read). Files are written as one batch (see
+        :meth:`pinsync.storage.Location.batch`): if anything fails, no month of this call is
+        replaced or deleted.
         """
-        result = WriteResult()
-        written: set[str] = set()
-        chunks = [df] if isinstance(df, pl.DataFrame) else df
         by = list(partition_by)
-        covers = list(covers)
+        if by[-1:] != [MONTH]:
+            raise SinkError(f"{stream}: month files need 'month' as the last partition key (a bug in pinsync)")
+        by_month: dict[tuple, list] = {}                 # a month's partition keys -> the dates fetched
+        for c in covers:
+            by_month.setdefault((*(c[k] for k in by[:-1]), month_of(c[DATE])), []).append(c[DATE])
+        fetched = {partition_dir(dict(zip(by, keys))): days for keys, days in by_month.items()}
         on_disk = dict(on_disk or {})
+        result, done, gone = WriteResult(), set(), []
+        merge = dict(stream=stream, sort_by=list(sort_by), on_disk=on_disk, before_change=before_change,
+                     rewrite=rewrite, result=result, gone=gone)
         with self.location.batch() as batch:
-            for chunk in chunks:
+            for chunk in [df] if isinstance(df, pl.DataFrame) else df:
                 if not chunk.height:
                     continue
-                parts = _partition_hashes(chunk, by)
-                fps = dict(zip(parts["_dir"], parts["_fp"]))
-                same = self._present(stream, [d for d, fp in fps.items() if on_disk.get(d) == fp])
-                result.fingerprints.update(fps)
-                if before_change and len(same) < len(fps):
-                    before_change(sorted(set(fps) - same))
-                if not rewrite:
-                    result.files_unchanged += len(same)
-                    written |= same
-                    if len(same) == len(fps):
-                        continue
-                    if same:
-                        changed = parts.filter(~pl.col("_dir").is_in(list(same))).select(by)
-                        chunk = chunk.join(changed, on=by, how="semi", nulls_equal=True)
-                for keys, data in self._encode_partitions(chunk, by, sort_by):
-                    d = partition_dir(keys)
-                    if d in written:
-                        raise SinkError(f"{stream}: partition {d} was split across two files (a bug in pinsync)")
-                    rel = f"{stream}/{d}/{DATA_FILE}"
-                    self._write(rel, data, batch)
-                    written.add(d)
-                    result.files_written += 1
-                    result.paths.append(rel)
-                result.rows_written += chunk.height
-        by_parent: dict[str, set[str]] = {}
-        for keys in covers:
-            d = partition_dir(keys)
-            if d not in written:
-                parent, _, leaf = d.rpartition("/")
-                by_parent.setdefault(parent, set()).add(leaf)
-        for parent, leaves in by_parent.items():   # one listing per parent, not one probe per day
-            base = f"{stream}/{parent}" if parent else stream
-            gone = sorted(leaves.intersection(self.location.listdir(base)))
-            if gone and before_change:
-                before_change([f"{parent}/{leaf}" if parent else leaf for leaf in gone])
-            for leaf in gone:
-                self.location.delete(f"{base}/{leaf}", recursive=True)
-                result.files_deleted += 1
+                if MONTH not in chunk.columns:
+                    chunk = with_month(chunk)
+                months = chunk.group_by(by, maintain_order=True).agg(pl.col(DATE).unique())
+                for *keys, dates in months.iter_rows():
+                    d = partition_dir(dict(zip(by, keys)))
+                    if d in done:
+                        raise SinkError(f"{stream}: month {d} was split across two chunks (a bug in pinsync)")
+                    done.add(d)
+                    # the month's rows, filtered as the merge runs: no copy of them is made first
+                    rows = chunk.lazy().filter(*(pl.col(k) == v for k, v in zip(by, keys))).drop(MONTH)
+                    days = fetched.pop(d, []) + dates
+                    self._merge_month(folder=d, rows=rows, days=days, date_type=chunk.schema[DATE], batch=batch,
+                                      **merge)
+            for d, days in fetched.items():              # months whose fetched days all came back empty
+                self._merge_month(folder=d, rows=None, days=days, date_type=None, batch=batch, **merge)
+        for rel in gone:
+            self.location.delete(rel, recursive=True)
+            result.files_deleted += 1
         return result
 
-    def _present(self, stream: str, dirs: list[str]) -> set[str]:
-        """Those of the partition folders ``dirs`` that hold a data file: a probe per
-        folder locally, one recursive listing per parent folder on object stores."""
+    def _merge_month(self, *, stream: str, folder: str, rows: pl.LazyFrame | None, days: list, date_type,
+                     sort_by: list[str], on_disk: dict[str, str], before_change, rewrite: bool, result: WriteResult,
+                     gone: list[str], batch) -> None:
+        """Merge one month: the old file's rows outside ``days``, plus ``rows`` (the fetched
+        ones, dated within ``days``); write it unless it is the vouched one."""
+        rel = f"{stream}/{folder}/{DATA_FILE}"
+        old = self._scan(rel)          # before the CPU slot: on S3 this waits for a GET
+        parts = [rows] if rows is not None else []
+        if old is not None:
+            replaced = pl.Series(DATE, days, dtype=date_type).unique()
+            parts.append(old.filter(~pl.col(DATE).is_in(replaced.implode())))
+        if not parts:
+            return
+        data = fp = None
+        with cpu_slot():      # sort, hash and encode one month at a time per CPU
+            try:
+                merged = pl.concat(parts, how="diagonal_relaxed").sort(sort_by).collect()
+            except pl.exceptions.PolarsError as e:
+                raise SinkError(f"cannot merge the fetched days into {self.location.path(rel)} "
+                                f"({type(e).__name__}: {e}); if the table was written with other settings, run "
+                                "with --full-refresh into a new location") from None
+            height = merged.height
+            if height:
+                fp = content_hash(merged)
+                same = old is not None and on_disk.get(folder) == fp
+                if rewrite or not same:
+                    data = self._encode(rel, merged)
+            del merged
+        if not height:
+            if old is not None:
+                if before_change:
+                    before_change([folder])
+                gone.append(f"{stream}/{folder}")
+            return
+        result.fingerprints[folder] = fp
+        if data is None:
+            result.files_unchanged += 1
+            return
+        if before_change and not same:
+            before_change([folder])
+        self._write(rel, data, batch)
+        result.files_written += 1
+        result.rows_written += height
+        result.paths.append(rel)
+
+    def _scan(self, rel: str) -> pl.LazyFrame | None:
+        """The file at ``rel``, scanned lazily (on an object store: fetched with one GET), or
+        None if there is none."""
+        try:
+            if self.location.local:
+                path = self.location.path(rel)
+                return (pl.scan_parquet(path, glob=False, hive_partitioning=False) if self.location.exists(rel)
+                        else None)
+            data = self.location.read(rel)
+        except Exception as e:
+            raise SinkError(f"cannot read {self.location.path(rel)}: {type(e).__name__}: {e}") from None
+        return None if data is None else pl.scan_parquet(io.BytesIO(data), hive_partitioning=False)
+
+    def missing(self, stream: str, dirs: list[str]) -> set[str]:
+        """Those of the partition folders ``dirs`` that hold no data file: a probe per
+        folder locally, one listing per parent folder on object stores."""
         if not dirs:
             return set()
         if self.location.local:
-            return {d for d in dirs if self.location.exists(f"{stream}/{d}/{DATA_FILE}")}
+            return {d for d in dirs if not self.location.exists(f"{stream}/{d}/{DATA_FILE}")}
         found = set()
         for parent in {d.rpartition("/")[0] for d in dirs}:
             base = f"{stream}/{parent}" if parent else stream
             found.update(rel[len(stream) + 1:].rpartition("/")[0] for rel in self.location.find(base)
                          if rel.endswith("/" + DATA_FILE))
-        return found.intersection(dirs)
+        return set(dirs) - found
 
-    def _encode_partitions(self, df: pl.DataFrame, by: list[str], sort_by: Sequence[str]) -> list[tuple[dict, bytes]]:
-        """Each partition of ``df`` as Parquet bytes, sorted by ``sort_by``: one call into
-        Polars' partitioned writer (about half the cost of a ``write_parquet`` per partition)."""
-        outputs: list[tuple[int, dict, io.BytesIO]] = []
-
-        def target(args) -> io.BytesIO:
-            buf = io.BytesIO()
-            outputs.append((args.index_in_partition, args.partition_keys.row(0, named=True), buf))
-            return buf
-        try:
-            with cpu_slot():
-                df.lazy().sort([*by, *sort_by], maintain_order=True).sink_parquet(
-                    pl.PartitionBy(self.location.root or ".", key=by, include_key=True, file_path_provider=target,
-                                   approximate_bytes_per_file=None),
-                    compression="zstd", statistics=True, metadata={"pinsync.run_id": self.run_id})
-        except Exception as e:
-            raise SinkError(f"cannot encode Parquet for {self.location.path('')}: {type(e).__name__}: {e}") from None
-        if any(index for index, _, _ in outputs):
-            raise SinkError("a partition was split across two Parquet files (a bug in pinsync)")
-        return [(keys, buf.getvalue()) for _, keys, buf in outputs]
-
-    def existing_partitions(self, stream: str, prefix: dict | None = None) -> list[str]:
-        """Partition folder names directly below ``stream/prefix`` (e.g. the dates of an account)."""
-        rel = stream + ("/" + partition_dir(prefix) if prefix else "")
-        return [n for n in self.location.listdir(rel) if "=" in n]
+    def day_layout(self, stream: str) -> str | None:
+        """A folder of ``stream`` in the earlier one-file-per-day layout (``date=`` folders),
+        if there is one: the table's top folder and its first ad account folder are looked at
+        (one or two listings)."""
+        names = self.location.listdir(stream)
+        below = next((n for n in names if n.startswith("ad_account_id=")), None)
+        if below:
+            names = [f"{below}/{n}" for n in self.location.listdir(f"{stream}/{below}")]
+        return next((f"{stream}/{n}" for n in names if n.rpartition("/")[2].startswith(f"{DATE}=")), None)
 
     def remove_stale_temps(self, stream: str, prefix: dict | None = None) -> int:
         """Remove temp files a killed run left below a table (or one account's partitions),

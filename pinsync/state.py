@@ -2,23 +2,28 @@
 
 Layout (``version`` 1; one line per bookmark)::
 
-    {"version": 1,
+    {"layout": "month",
+     "version": 1,
      "updated_at": "2026-11-29T08:00:00+00:00",
      "bookmarks": {
         "campaigns":          {"<ad_account_id>": {"cursor": "2026-11-28T17:00:00+00:00", "rows": 120, "fingerprint": "…"}},
         "pins":               {"*": {"cursor": "…", "rows": 2000, "fingerprint": "…"}},
         "campaign_analytics": {"<ad_account_id>": {"last_complete_date": "2026-11-28", "settings": "…",
                                                    "partition_scheme": "polars-2.1.0/…",
-                                                   "partitions": {"date=2026-11-27": "<content hash>", …}}},
+                                                   "partitions": {"month=2026-11": "<content hash>", …}}},
         "pin_analytics":      {"*": {"last_complete_date": "2026-11-26", "settings": "…", …}}}}
 
-``partitions`` holds the content hash of each analytics partition a later run may fetch
-again (the lookback window): a re-fetched partition with the same hash, whose file
-exists, is not rewritten. The hashes are only compared under the same
-``partition_scheme`` (Polars version and table columns) and settings.
+``partitions`` holds the content hash of each analytics month file a later run may fetch
+again (the lookback window): a re-fetched month whose merged rows have the same hash,
+and whose file exists, is not rewritten. The hashes are only compared under the same
+``partition_scheme`` (layout, Polars version and table columns) and settings.
+
+``layout`` is the output layout the bookmarks describe: one file per month. A state file
+without it whose analytics bookmarks were written for the earlier one-file-per-day layout
+is refused (a run with ``--full-refresh`` into a new location starts afresh).
 
 The file is replaced atomically, and only after the data it describes is durable, so it
-never claims data that is not on disk; before a partition is replaced by different rows
+never claims data that is not on disk; before a month file is replaced by different rows
 (or deleted), its hash is removed from the file first. A file that cannot be parsed, or has another
 version, is an error: it is never silently reset (``--full-refresh`` ignores it).
 """
@@ -33,17 +38,19 @@ from typing import Any
 
 from pinsync.errors import StateError
 from pinsync.lock import Lock
-from pinsync.storage import Location, split_url
+from pinsync.storage import GroupCommit, Location, split_url
 
 STATE_VERSION = 1
+LAYOUT = "month"
 
 
 class State:
     """Bookmarks per stream and per key (an ad account id, or ``"*"``). Thread-safe."""
 
     def __init__(self, data: dict | None = None):
-        self._data = data or {"version": STATE_VERSION, "bookmarks": {}}
+        self._data = data or {"version": STATE_VERSION, "layout": LAYOUT, "bookmarks": {}}
         self._lock = threading.Lock()
+        self._lines: dict[tuple[str, str], str] = {}    # each bookmark's line in the file, once encoded
 
     def get(self, stream: str, key: str = "*") -> dict | None:
         with self._lock:
@@ -53,6 +60,7 @@ class State:
     def set(self, stream: str, key: str, value: dict) -> None:
         with self._lock:
             self._data["bookmarks"].setdefault(stream, {})[key] = copy.deepcopy(value)
+            self._lines.pop((stream, key), None)
 
     def remove(self, stream: str, key: str | None = None) -> list[str]:
         """Forget ``stream``'s bookmark for ``key`` (every key when None); returns the keys removed."""
@@ -76,12 +84,19 @@ class State:
         with self._lock:    # serialised in place: no copy of the bookmarks
             top = {k: v for k, v in self._data.items() if k != "bookmarks"}
             top["updated_at"] = now
-            streams = [f"    {json.dumps(stream)}: {{\n" + ",\n".join(
-                f"      {json.dumps(key)}: {json.dumps(value, sort_keys=True)}" for key, value in sorted(keys.items()))
-                + "\n    }" for stream, keys in sorted(self._data["bookmarks"].items())]
+            streams = [f"    {json.dumps(stream)}: {{\n" + ",\n".join(self._line(stream, key, value)
+                                                              for key, value in sorted(keys.items()))
+                       + "\n    }" for stream, keys in sorted(self._data["bookmarks"].items())]
         head = "".join(f"  {json.dumps(k)}: {json.dumps(v, sort_keys=True)},\n" for k, v in sorted(top.items()))
         body = "{\n" + ",\n".join(streams) + "\n  }" if streams else "{}"
         return ("{\n" + head + '  "bookmarks": ' + body + "\n}\n").encode()
+
+    def _line(self, stream: str, key: str, value: dict) -> str:
+        """A bookmark's line, encoded once per change (a save rewrites every line)."""
+        line = self._lines.get((stream, key))
+        if line is None:
+            line = self._lines[(stream, key)] = f"      {json.dumps(key)}: {json.dumps(value, sort_keys=True)}"
+        return line
 
 
 def parse_state(raw: bytes, where: str) -> State:
@@ -99,6 +114,12 @@ def parse_state(raw: bytes, where: str) -> State:
     for stream, entries in data["bookmarks"].items():
         if not isinstance(entries, dict) or not all(isinstance(v, dict) for v in entries.values()):
             raise StateError(f"state file {where}: bookmarks for {stream!r} are malformed")
+    if data.get("layout") != LAYOUT:
+        if any("last_complete_date" in v for entries in data["bookmarks"].values() for v in entries.values()):
+            raise StateError(f"state file {where} describes analytics tables in the earlier one-file-per-day "
+                             "layout; this pinsync writes one file per month: run with --full-refresh into a new "
+                             "location")
+        data["layout"] = LAYOUT
     return State(data)
 
 
@@ -109,7 +130,8 @@ class StateStore:
         self.url = url
         folder, self.name = split_url(url)
         self.folder = Location(folder, storage_options)
-        self._save_lock = threading.Lock()
+        self._latest: State | None = None
+        self._commit = GroupCommit(self._write)
 
     def load(self) -> State:
         try:
@@ -125,11 +147,16 @@ class StateStore:
         return parse_state(raw, self.url)
 
     def save(self, state: State) -> None:
-        with self._save_lock:
-            try:
-                self.folder.write(self.name, state.to_json())
-            except OSError as e:
-                raise StateError(f"cannot write state file {self.url}: {e}") from None
+        """Save ``state`` as it is now. Units committing at the same time share one write
+        (:class:`~pinsync.storage.GroupCommit`), which holds every change made before it."""
+        self._latest = state
+        self._commit()
+
+    def _write(self) -> None:
+        try:
+            self.folder.write(self.name, self._latest.to_json())
+        except OSError as e:
+            raise StateError(f"cannot write state file {self.url}: {e}") from None
 
     def lock(self, owner: str, *, wait: float = 0.0) -> Lock:
         """The run lock: one run at a time per state file."""

@@ -20,8 +20,10 @@ import errno
 import os
 import posixpath
 import re
+import threading
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import fsspec
@@ -272,6 +274,48 @@ class WriteBatch:
         self.pending = []
 
 
+class GroupCommit:
+    """Run ``fn`` on behalf of many threads at once (a group commit).
+
+    Each call returns once a run of ``fn`` that *began after the call did* has finished, or
+    raises that run's error; calls made while ``fn`` runs share the next run. For work whose
+    effect covers everything asked for before it starts: saving the latest state, flushing a
+    whole filesystem. Many units committing at once then cost one save or flush, not one each.
+    """
+
+    def __init__(self, fn: Callable[[], None]):
+        self.fn = fn
+        self._cond = threading.Condition()
+        self._asked = 0              # calls so far
+        self._done = 0               # calls covered by a finished run
+        self._failed: tuple[int, BaseException] | None = None
+        self._running = False
+
+    def __call__(self) -> None:
+        with self._cond:
+            self._asked += 1
+            mine = self._asked
+            while True:
+                if self._done >= mine:
+                    return
+                if self._failed is not None and self._failed[0] >= mine:
+                    raise self._failed[1]
+                if not self._running:
+                    break
+                self._cond.wait()
+            self._running, covers = True, self._asked
+        try:
+            self.fn()
+        except BaseException as e:
+            with self._cond:
+                self._running, self._failed = False, (covers, e)
+                self._cond.notify_all()
+            raise
+        with self._cond:
+            self._running, self._done = False, covers
+            self._cond.notify_all()
+
+
 def _syncfs_function():
     try:
         fn = getattr(ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True), "syncfs", None)
@@ -285,16 +329,32 @@ def _syncfs_function():
 _SYNCFS = _syncfs_function() if hasattr(os, "O_DIRECTORY") else None
 
 
+_SYNCS: dict[str, GroupCommit] = {}
+_SYNCS_LOCK = threading.Lock()
+
+
+def _syncfs(root: str) -> None:
+    """``syncfs`` of the filesystem holding ``root``."""
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        if _SYNCFS(fd) != 0:
+            raise OSError(ctypes.get_errno(), "syncfs failed")
+    finally:
+        os.close(fd)
+
+
 def _make_durable(root: str, paths: list[str]) -> None:
-    """Flush ``paths`` (files, or folders whose entries changed) to disk: one ``syncfs`` of
-    the filesystem holding ``root`` on Linux, else an fsync per path."""
+    """Flush ``paths`` (files, or folders whose entries changed) to disk: a ``syncfs`` of
+    the filesystem holding ``root`` on Linux (one for all the threads asking at the same
+    time: it flushes what each of them wrote), else an fsync per path."""
     if _SYNCFS is not None:
-        fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+        with _SYNCS_LOCK:
+            flush = _SYNCS.get(root) or _SYNCS.setdefault(root, GroupCommit(lambda: _syncfs(root)))
         try:
-            if _SYNCFS(fd) == 0:
-                return
-        finally:
-            os.close(fd)
+            flush()
+            return
+        except OSError:
+            pass
     for p in paths:
         if os.path.isdir(p):
             _fsync_dir(p)

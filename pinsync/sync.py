@@ -6,11 +6,13 @@ Order of every unit of work (a stream for one ad account, or a user-level stream
    frames - held in a :class:`~pinsync.buffer.FrameBuffer`, which spills to local temp
    files past the unit's share of ``buffer_mb`` - nothing is written while anything is
    missing;
-2. write the partitions as one batch (each file atomic, all made durable with two disk
-   flushes; covered partitions that came back empty are removed);
+2. write its files as one batch (each file atomic, all made durable with two disk
+   flushes): an entity table or account partition whole; for analytics, each month
+   touched is merged (the month's other days kept, the fetched days replaced, a month
+   left empty removed) and written only if its rows changed;
 3. move the bookmark and save the state file (atomic).
 
-Units run ``max_workers / 2`` at a time (:func:`units_at_once`): each entity listing is a
+Units run ``max_workers`` at a time (:func:`units_at_once`): each entity listing is a
 unit, and each analytics stream of an account (or pin analytics) is a unit that starts once
 its parent entities are listed; their requests share a pool of ``max_workers`` under the
 rate limiters.
@@ -43,7 +45,7 @@ from pinsync.errors import (ApiError, AuthError, Cancelled, ConfigError, Payload
                             StateError, SyncFailed)
 from pinsync.extractor import Extractor
 from pinsync.memory import limit_arenas
-from pinsync.sink import Sink, WriteResult, fingerprint, fingerprint_scheme, partition_dir
+from pinsync.sink import MONTH, Sink, WriteResult, fingerprint, fingerprint_scheme, month_of, partition_dir, with_month
 from pinsync.state import State, StateStore
 from pinsync.storage import Location
 from pinsync.streams import STREAMS, StreamSpec, needed, select
@@ -63,7 +65,7 @@ class StreamStats:
     rows_written: int = 0
     files_written: int = 0
     files_deleted: int = 0
-    files_unchanged: int = 0       # analytics partitions fetched again and found identical: not rewritten
+    files_unchanged: int = 0       # analytics month files fetched again and found identical: not rewritten
     requests: int = 0
     seconds: float = 0.0
     units: int = 0
@@ -202,6 +204,12 @@ class _Run:
         bookmark = None
         if not self.full_refresh and prev.get("settings") == self.settings_key(stream) and prev.get("last_complete_date"):
             bookmark = dt.date.fromisoformat(prev["last_complete_date"])
+            prefix = _unit_prefix(key)
+            lost = self.sink.missing(stream, [prefix + leaf for leaf in prev.get("partitions") or {}])
+            if lost:    # deleted by hand: the bookmark claims rows that are gone, so fetch them again
+                log.warning("%s: %s is missing; fetching the whole history again", stream,
+                            ", ".join(f"{d}/data.parquet" for d in sorted(lost)))
+                bookmark = None
         gran = self.settings.granularity if stream != "pin_analytics" else "DAY"
         return fetch_range(today=self.today, start_date=self.config.start_date,
                            lookback_days=self.config.analytics.lookback_days, bookmark=bookmark, granularity=gran,
@@ -269,13 +277,13 @@ class _Run:
                                       **self._partitions_bookmark(spec.name, ALL, scheme, written, covers, end)})
         self._end(spec.name, written)
 
-    # -- unchanged partitions are not rewritten ------------------------------------------
+    # -- unchanged month files are not rewritten -----------------------------------------
 
     def _partition_memory(self, stream: str, key: str, scheme: str) -> dict:
-        """What :meth:`Sink.replace_partitions` needs to leave unchanged partitions alone:
-        the fingerprints the state vouches for (none after a settings change or under
-        another fingerprint scheme), whether to rewrite them anyway (a full refresh), and a
-        callback that stops vouching for partitions before they change."""
+        """What :meth:`Sink.merge_months` needs to leave unchanged month files alone: the
+        fingerprints the state vouches for (none after a settings change or under another
+        fingerprint scheme), whether to rewrite them anyway (a full refresh), and a callback
+        that stops vouching for months before they change."""
         prefix = _unit_prefix(key)
         on_disk = {prefix + leaf: fp for leaf, fp in self._vouched(stream, key, scheme).items()}
 
@@ -292,8 +300,8 @@ class _Run:
         return {"on_disk": on_disk, "before_change": before_change, "rewrite": self.full_refresh}
 
     def _vouched(self, stream: str, key: str, scheme: str) -> dict[str, str]:
-        """The partition fingerprints (by folder below the unit's prefix) in the state, if
-        they were made with the same settings and scheme."""
+        """The month fingerprints (by folder below the unit's prefix) in the state, if they
+        were made with the same settings and scheme."""
         prev = self.state.get(stream, key) or {}
         if prev.get("settings") != self.settings_key(stream) or prev.get("partition_scheme") != scheme:
             return {}
@@ -301,18 +309,18 @@ class _Run:
 
     def _partitions_bookmark(self, stream: str, key: str, scheme: str, written: WriteResult, covers: list[dict],
                              end: dt.date) -> dict:
-        """The fingerprints of the partitions a later run may fetch again (those of the last
-        ``lookback_days``, and the bucket they start in): this run's, and the earlier ones
-        it did not fetch again."""
+        """The fingerprints of the month files a later run may fetch again (those holding the
+        last ``lookback_days``, and the bucket they start in): this run's, and the earlier
+        ones it did not fetch again."""
         prefix = _unit_prefix(key)
         gran = self.settings.granularity if stream != "pin_analytics" else "DAY"
         margin = {"WEEK": 7, "MONTH": 31}.get(gran, 1)
-        keep_from = (end - dt.timedelta(days=self.config.analytics.lookback_days + margin)).isoformat()
+        keep_from = month_of(end - dt.timedelta(days=self.config.analytics.lookback_days + margin))
         held = dict(self._vouched(stream, key, scheme))
-        for keys in covers:
-            held.pop(partition_dir(keys)[len(prefix):], None)
+        for month in {month_of(c["date"]) for c in covers}:
+            held.pop(partition_dir({MONTH: month}), None)
         held.update((d[len(prefix):], fp) for d, fp in written.fingerprints.items() if d.startswith(prefix))
-        kept = {leaf: fp for leaf, fp in held.items() if leaf.partition("=")[2][:10] >= keep_from}
+        kept = {leaf: fp for leaf, fp in held.items() if leaf.partition("=")[2] >= keep_from}
         return {"partition_scheme": scheme, "partitions": dict(sorted(kept.items()))}
 
     # -- the whole run ----------------------------------------------------------------------
@@ -467,6 +475,7 @@ def run(config, *, today: dt.date | None = None, full_refresh: bool = False,
             output.check_writable()
         except SinkError as e:   # an output that cannot be written is a configuration mistake (exit 2)
             raise ConfigError(f"output.url: {e}") from None
+        _check_layout(Sink(output, run_id), config.streams)
         client = client_for(config, owner=run_id, sleep=sleep)
         workers = max(1, config.max_workers)
         requests_pool = ThreadPoolExecutor(workers, thread_name_prefix="pinsync-req")
@@ -499,17 +508,30 @@ def write_batches(sink: Sink, spec: StreamSpec, batches: Iterable[pl.DataFrame],
                   on_disk: dict[str, str] | None = None,
                   before_change: Callable[[list[str]], None] | None = None, rewrite: bool = False) -> WriteResult:
     """Hold an analytics unit's batches in a :class:`FrameBuffer` (spilling past
-    ``buffer_bytes``), then replace the partitions they cover, deduplicated by key
-    (leaving alone those whose fingerprint in ``on_disk`` matches: see
-    :meth:`Sink.replace_partitions`)."""
+    ``buffer_bytes``), then merge them, deduplicated by key, into the month files the
+    ``covers`` dates fall in (leaving alone those whose fingerprint in ``on_disk`` matches:
+    see :meth:`Sink.merge_months`). Rows are sorted by ``date``, then the rest of the key."""
+    order = (spec.cursor, *(k for k in spec.primary_key if k != spec.cursor))
     with FrameBuffer(spec.partition_by, buffer_bytes) as buf:
         for batch in batches:
-            buf.add(batch)
+            buf.add(with_month(batch))
             if on_batch:
                 on_batch(batch)
-        return sink.replace_partitions(spec.name, buf.chunks(lambda df: Extractor.dedupe(spec, df)),
-                                       spec.partition_by, covers=covers, sort_by=spec.primary_key,
-                                       on_disk=on_disk, before_change=before_change, rewrite=rewrite)
+        return sink.merge_months(spec.name, buf.chunks(lambda df: Extractor.dedupe(spec, df)), spec.partition_by,
+                                 covers=covers, sort_by=order, on_disk=on_disk, before_change=before_change,
+                                 rewrite=rewrite)
+
+
+def _check_layout(sink: Sink, streams) -> None:
+    """Refuse an output holding analytics tables in the earlier one-file-per-day layout:
+    merging months into it would leave both layouts side by side."""
+    for spec in select(streams):
+        if MONTH in spec.partition_by:
+            found = sink.day_layout(spec.name)
+            if found:
+                raise ConfigError(f"output.url: {sink.location.path(found)} is in the earlier one-file-per-day "
+                                  f"layout (date= folders); this pinsync writes one file per month: run with "
+                                  f"--full-refresh into a new location")
 
 
 # the creation time of each parent entity: children created after a window cannot have metrics
@@ -522,10 +544,12 @@ def _unit_prefix(key: str) -> str:
 
 
 def units_at_once(max_workers: int) -> int:
-    """How many units run at once: half the request pool (each keeps up to ``max_workers``
-    of its requests in flight, so fewer units still fill the pool), which halves the rows
-    held in memory."""
-    return max(2, max_workers // 2)
+    """How many units run at once: as many as requests in flight. Many ad accounts make many
+    small units of one request each (an entity page, 250 ads' metrics): fewer units would leave
+    the request pool half empty while they write. Memory does not grow with it: the units share
+    ``buffer_mb``, the client lets ``max_workers`` requests run at once, and encoding takes
+    turns per CPU."""
+    return max(2, max_workers)
 
 
 def _ids_created_by(entities: pl.DataFrame, column: str, end: dt.date) -> list[str]:
@@ -537,7 +561,8 @@ def _ids_created_by(entities: pl.DataFrame, column: str, end: dt.date) -> list[s
 
 
 def _buckets(start: dt.date, end: dt.date, granularity: str) -> list[dt.date]:
-    """The partition dates a fetch of ``[start, end]`` covers."""
+    """The ``date`` values a fetch of ``[start, end]`` covers (days, hours, week or month
+    starts; for TOTAL the window's start): the rows they had are replaced by the fetched ones."""
     if granularity == "TOTAL":
         return [start]
     if granularity == "HOUR":

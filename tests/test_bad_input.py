@@ -364,7 +364,7 @@ def test_a_fraction_in_an_integer_analytics_column_widens_it_and_the_sync_goes_o
     third = pinsync.run(config, today=TODAY)
     changed = {f for f, t in data_files(out).items() if before.get(f) != t}
     assert third.streams["campaign_analytics"].files_written == len(changed) > 0
-    assert all(f"ad_account_id={acct}" in f and f.split("date=")[1][:10] >= (TODAY - dt.timedelta(days=5)).isoformat()
+    assert all(f"ad_account_id={acct}" in f and f.split("month=")[1][:7] >= (TODAY - dt.timedelta(days=5)).strftime("%Y-%m")
                for f in changed)
     assert victim_value() == [victim["PAID_IMPRESSION"]]
 

@@ -96,7 +96,7 @@ def test_a_sync_whose_units_all_spill_writes_the_same_tables(make_config, tmp_pa
     real_init, real_spill = FrameBuffer.__init__, FrameBuffer._spill
 
     def tiny_init(self, partition_by, limit_bytes, spill_dir=None):
-        assert limit_bytes == 2 * 2**20   # buffer_mb (8) shared by the 4 units running at once (max_workers 8)
+        assert limit_bytes == 2**20   # buffer_mb (8) shared by the 8 units running at once (max_workers 8)
         real_init(self, partition_by, 2048, str(spill))          # a few rows: every unit spills
 
     def counting_spill(self):

@@ -1,15 +1,20 @@
 """Other engines read pinsync's tables: DuckDB and pyarrow.dataset get the rows and types of ``pinsync.scan``.
 
-Partition keys are stored inside every file as well as in the folder names. Engines that
-infer partition types from folder names guess: DuckDB reads ``ad_account_id=000123`` as
-BIGINT 123, pyarrow reads ``date=2026-11-28`` as a string (which then clashes with the
-file's date32 column). So each engine is given the partition types explicitly — the same
-declaration a Spark or Trino table needs:
+``ad_account_id`` is stored inside every file as well as in the folder names; ``month``
+(analytics tables) is a folder name only, derived from the ``date`` column the files hold.
+Engines that infer partition types from folder names guess: DuckDB reads
+``ad_account_id=000123`` as BIGINT 123. So each engine is given the partition types
+explicitly — the same declaration a Spark or Trino table needs:
 
 * DuckDB: ``read_parquet('<table>/**/*.parquet', hive_partitioning=true,
-  hive_types={'ad_account_id': VARCHAR, 'date': DATE}, union_by_name=true)``;
+  hive_types={'ad_account_id': VARCHAR, 'month': VARCHAR}, union_by_name=true)``;
 * pyarrow: ``ds.dataset(<table>, format="parquet", partitioning="hive", schema=<table schema>)``
   or ``partitioning=ds.partitioning(pa.schema([...]), flavor="hive")``.
+
+Readers that take the folder names add ``month`` (``YYYY-MM`` of ``date``); the rows are
+otherwise those of ``pinsync.scan``. Rows are sorted by ``date`` and the files carry
+row-group statistics, so all three engines skip the files of other months when filtering
+on ``date``, without the folder name.
 """
 
 from __future__ import annotations
@@ -33,8 +38,8 @@ from tests.s3_fixtures import read_tables
 
 pytest_plugins = ["tests.s3_fixtures"]   # moto_server (one per session) and s3
 
-DUCK_TYPES = {"ad_account_id": "VARCHAR", "date": "DATE"}
-ARROW_TYPES = {"ad_account_id": pa.large_string(), "date": pa.date32()}
+DUCK_TYPES = {"ad_account_id": "VARCHAR", "month": "VARCHAR"}
+ARROW_TYPES = {"ad_account_id": pa.large_string(), "month": pa.string()}
 
 
 def duckdb_read(con, table_url: str, stream: str) -> duckdb.DuckDBPyRelation:
@@ -58,6 +63,10 @@ def arrow_read(path: str, stream: str, filesystem=None, schema: pa.Schema | None
 
 def _same_rows(other: pl.DataFrame, scanned: pl.DataFrame, stream: str, what: str) -> None:
     key = list(pinsync.STREAMS[stream].primary_key)
+    if "month" in other.columns and "month" not in scanned.columns:     # from the folder names
+        assert other.schema["month"] == pl.String, (what, stream)
+        assert other["month"].to_list() == [f"{d:%Y-%m}" for d in other["date"].to_list()], (what, stream)
+        other = other.drop("month")
     assert set(other.columns) == set(scanned.columns), (what, stream)
     try:
         assert_frame_equal(other.select(scanned.columns).sort(key, nulls_last=True),
@@ -137,7 +146,7 @@ def test_leading_zero_ids_survive_every_reader(tmp_path):
                           "date": [TODAY, TODAY - dt.timedelta(days=1)], "spend_in_dollar": [1.0, 2.0]},
                          schema={"campaign_id": pl.String, "ad_account_id": pl.String, "date": pl.Date,
                                  "spend_in_dollar": pl.Float64})
-    Sink(Location(str(out)), "run-1").replace_partitions("campaign_analytics", frame, ("ad_account_id", "date"))
+    Sink(Location(str(out)), "run-1").merge_months("campaign_analytics", frame, ("ad_account_id", "month"))
     scanned = pinsync.scan("campaign_analytics", output=str(out)).collect()
     assert scanned["ad_account_id"].unique().to_list() == ["000123"]
     duck = duckdb_read(_connect(), str(out / "campaign_analytics"), "campaign_analytics")
@@ -146,6 +155,47 @@ def test_leading_zero_ids_survive_every_reader(tmp_path):
     assert set(table.column("ad_account_id").to_pylist()) == {"000123"}
     _same_rows(pl.from_arrow(table), scanned, "campaign_analytics", "pyarrow")
     _same_rows(duck.pl(), scanned, "campaign_analytics", "duckdb")
+
+
+# ------------------------------------------------------------------------------------------ pruning on date
+def _wreck_data_pages(path) -> None:
+    """Overwrite a Parquet file's data pages, keeping its footer (schema and row-group
+    statistics): a reader that reads the pages fails, one that skips the file by its
+    statistics does not notice."""
+    data = bytearray(path.read_bytes())
+    end = len(data) - 8 - int.from_bytes(data[-8:-4], "little")
+    data[4:end] = b"\xff" * (end - 4)
+    path.write_bytes(bytes(data))
+
+
+def test_engines_skip_other_months_when_filtering_on_date(make_config, tmp_path):
+    config = make_config({"start_date": (TODAY - dt.timedelta(days=40)).isoformat()},
+                         streams=["campaigns", "campaign_analytics", "pins", "pin_analytics"])
+    assert pinsync.run(config, today=TODAY).ok
+    out = tmp_path / "out"
+    first = dt.date(2026, 11, 1)
+    con = _connect()
+    for stream in ("campaign_analytics", "pin_analytics"):
+        folder = str(out / stream)
+        want = pinsync.scan(stream, output=str(out)).filter(pl.col("date") >= first).collect()
+        october = sorted((out / stream).rglob("month=2026-10/data.parquet"))
+        assert want.height and october
+        for f in october:
+            _wreck_data_pages(f)
+        with pytest.raises(Exception):        # the October files cannot be read any more...
+            pl.scan_parquet(folder + "/**/*.parquet").collect()
+        with pytest.raises(Exception):
+            con.sql(f"select sum(epoch(date)) from read_parquet('{folder}/**/*.parquet')").fetchall()
+        with pytest.raises(Exception):
+            ds.dataset(folder, format="parquet").to_table()
+        # ... yet every engine answers a filter on date, from the files' statistics alone
+        _same_rows(pinsync.scan(stream, output=str(out)).filter(pl.col("date") >= first).collect(), want, stream,
+                   "pinsync.scan")
+        _same_rows(pl.scan_parquet(folder + "/", hive_partitioning=True).filter(pl.col("date") >= first).collect(),
+                   want, stream, "polars")
+        _same_rows(duckdb_read(con, folder, stream).filter("date >= DATE '2026-11-01'").pl(), want, stream, "duckdb")
+        _same_rows(pl.from_arrow(ds.dataset(folder, format="parquet").to_table(filter=ds.field("date") >= first)),
+                   want, stream, "pyarrow")
 
 
 # ------------------------------------------------------------------------------------------ schema evolution

@@ -104,7 +104,7 @@ def _write_leading_zero_tables(url: str, so: dict | None) -> dict[str, pl.DataFr
         for c, a in (("0000001", "000123"), ("0000003", "0456")) for d in (1, 2)
     ])
     sink.replace_partitions("campaigns", campaigns, ("ad_account_id",), sort_by=("id",))
-    sink.replace_partitions("campaign_analytics", analytics, ("ad_account_id", "date"), sort_by=("campaign_id", "date"))
+    sink.merge_months("campaign_analytics", analytics, ("ad_account_id", "month"), sort_by=("date", "campaign_id"))
     return {"campaigns": campaigns, "campaign_analytics": analytics}
 
 
@@ -137,7 +137,7 @@ def test_scan_ignores_files_that_are_not_data(lake):
     for rel in ("campaigns/_tmp.json", "campaigns/.hidden.parquet.tmp", "campaigns/ad_account_id=000123/_SUCCESS",
                 "campaigns/ad_account_id=000123/.data.parquet.0a1b2c.tmp", "campaign_analytics/_tmp.json",
                 "campaign_analytics/.hidden.parquet.tmp", "campaign_analytics/_pinsync/manifest.json",
-                f"campaign_analytics/ad_account_id=0456/date={day}/.data.parquet.3d4e5f.tmp",
+                f"campaign_analytics/ad_account_id=0456/month={day[:7]}/.data.parquet.3d4e5f.tmp",
                 "campaign_analytics/notes.txt"):
         loc.write(rel, b"not a parquet file")
     for name, want in before.items():

@@ -129,12 +129,16 @@ def test_incremental_rerun_writes_nothing_new_and_a_touch_rewrites_one_partition
     assert campaigns.filter(pl.col("id") == changed["id"])["name"].item().endswith(" v2")
     assert campaigns["id"].n_unique() == campaigns.height == len(dataset.campaigns)
 
-    # the next day adds that day's partitions and rewrites nothing that was complete
+    # the next day goes into its month's file: of the ads analytics, only the files of the
+    # accounts with rows that day are written again, and no file is added
     pinsync.run(config, today=TODAY + dt.timedelta(days=1))
     nextday = _data_keys(so, bucket)
-    added = set(nextday) - set(final)
-    assert added and all(f"date={TODAY.isoformat()}" in k for k in added)
-    assert not {k for k in final if nextday.get(k) != final[k] and not k.startswith("out/pin_analytics/")}
+    assert set(nextday) == set(final)
+    rewritten = {k for k in final if nextday[k] != final[k] and not k.startswith("out/pin_analytics/")}
+    new_day = pinsync.scan("campaign_analytics", output=config.output.url, storage_options=so).filter(
+        pl.col("date") == TODAY).collect()
+    assert new_day.height and rewritten == {f"out/campaign_analytics/ad_account_id={a}/month=2026-11/data.parquet"
+                                            for a in new_day["ad_account_id"].unique()}
 
 
 def test_window_rerun_after_restatement_updates_without_duplicates(s3, s3_config, local_config, fake):
@@ -193,12 +197,13 @@ class Crash(BaseException):
 
 
 def _crash_after(monkeypatch, n: int) -> dict:
-    """Make every ``Location.write`` after the first ``n`` raise :class:`Crash`.
+    """Make every ``Location.write`` after the first ``n`` counted ones raise :class:`Crash`.
 
-    The token store is exempt: a crash between Pinterest's answer and saving the rotated
-    refresh token loses that token whatever the sink does, and no re-run can repair it (the
-    fake, like Pinterest, revokes the old one). Lock heartbeats are exempt too (a lost one
-    is harmless).
+    State saves are not counted (units committing at once share one, so how many a run makes
+    varies), but once the crash has happened they fail like every other write. The token
+    store is exempt: a crash between Pinterest's answer and saving the rotated refresh token
+    loses that token whatever the sink does, and no re-run can repair it (the fake, like
+    Pinterest, revokes the old one). Lock heartbeats are exempt too (a lost one is harmless).
     """
     real = Location.write
     seen = {"writes": 0, "crashed": False}
@@ -207,10 +212,13 @@ def _crash_after(monkeypatch, n: int) -> dict:
     def write(self, rel, data, **kw):
         if not (rel.endswith("tokens.json") or rel.endswith(".lock")):
             with guard:
-                seen["writes"] += 1
-                if seen["writes"] > n:
-                    seen["crashed"] = True
-                    raise Crash(f"killed at write {seen['writes']} ({rel})")
+                if seen["crashed"]:
+                    raise Crash(f"killed before {rel}")
+                if not rel.endswith("state.json"):
+                    seen["writes"] += 1
+                    if seen["writes"] > n:
+                        seen["crashed"] = True
+                        raise Crash(f"killed at write {seen['writes']} ({rel})")
         return real(self, rel, data, **kw)
 
     monkeypatch.setattr(Location, "write", write)
@@ -229,7 +237,7 @@ def test_crash_mid_run_leaves_readable_tables_an_honest_state_and_the_next_run_r
         at, s3, s3_config, local_config, monkeypatch):
     bucket, so = s3
     clean = local_config("clean", TINY)
-    total = _count_writes(monkeypatch, clean)          # probe + data files + state saves of a clean run
+    total = _count_writes(monkeypatch, clean)          # probe + data files of a clean run
     want = read_tables(clean.output.url)
     n = {"early": 3, "middle": total // 2, "last": total - 1}[at]
 
@@ -330,15 +338,15 @@ def test_a_write_failing_before_its_put_leaves_no_partial_object(where, s3, s3_c
     fs = _fs(so)
 
     def sabotage():
-        if where == "encode":        # the Parquet encoder dies while encoding the table's partitions
-            real = pl.LazyFrame.sink_parquet
+        if where == "encode":        # the Parquet encoder dies while encoding a month file
+            real = pl.DataFrame.write_parquet
 
-            def dying(self, path, *args, **kwargs):
-                if isinstance(path, pl.PartitionBy) and "date" in self.collect_schema():
+            def dying(self, file, *args, **kwargs):
+                if "date" in self.columns:
                     raise OSError("encoder killed")
-                return real(self, path, *args, **kwargs)
+                return real(self, file, *args, **kwargs)
 
-            monkeypatch.setattr(pl.LazyFrame, "sink_parquet", dying)
+            monkeypatch.setattr(pl.DataFrame, "write_parquet", dying)
         else:                        # the connection drops before S3 has the object
             real = fs._call_s3
 

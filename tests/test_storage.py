@@ -66,3 +66,84 @@ def test_without_syncfs_every_file_and_folder_is_fsynced_before_and_after_the_re
             loc.write(f"t/d={i}/data.parquet", b"x", batch=b)
     assert events == ["fsync"] * 5 + ["rename"] * 5 + ["fsync"] * 5     # 5 files, then their 5 folders
     assert len(_files(tmp_path)) == 5
+
+
+def test_a_group_commit_shares_runs_and_never_returns_before_a_run_that_began_after_the_call():
+    import threading
+    import time
+
+    from pinsync.storage import GroupCommit
+
+    runs, calls, lock = [], [], threading.Lock()
+
+    def slow_flush():
+        start = time.monotonic()
+        time.sleep(0.03)
+        with lock:
+            runs.append((start, time.monotonic()))
+
+    commit = GroupCommit(slow_flush)
+
+    def call():
+        t0 = time.monotonic()
+        commit()
+        with lock:
+            calls.append((t0, time.monotonic()))
+
+    threads = [threading.Thread(target=call) for _ in range(12)]
+    for t in threads:
+        t.start()
+        time.sleep(0.004)
+    for t in threads:
+        t.join()
+    assert len(calls) == 12 and len(runs) < 12          # calls made during a run share the next one
+    for t0, t1 in calls:                                # each was covered by a run that began after it
+        assert any(t0 <= start and end <= t1 for start, end in runs), (t0, t1, runs)
+
+
+def test_a_failed_group_commit_raises_for_its_callers_and_the_next_call_runs_again():
+    from pinsync.storage import GroupCommit
+
+    attempts = []
+
+    def flaky():
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise OSError("disk full")
+
+    commit = GroupCommit(flaky)
+    with pytest.raises(OSError, match="disk full"):
+        commit()
+    commit()
+    assert len(attempts) == 2
+
+
+def test_units_committing_at_once_share_state_writes_and_the_file_holds_every_bookmark(tmp_path, monkeypatch):
+    import json
+    import threading
+    import time
+
+    from pinsync.state import State, StateStore
+
+    writes = []
+    real = Location.write
+
+    def slow_write(loc, rel, data, **kw):
+        writes.append(rel)
+        time.sleep(0.02)
+        return real(loc, rel, data, **kw)
+    monkeypatch.setattr(Location, "write", slow_write)
+    store, state = StateStore(str(tmp_path / "state.json")), State()
+
+    def commit(i):
+        state.set("campaigns", str(i), {"rows": i})
+        store.save(state)
+
+    threads = [threading.Thread(target=commit, args=(i,)) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert 1 <= len(writes) < 20
+    saved = json.loads((tmp_path / "state.json").read_text())["bookmarks"]["campaigns"]
+    assert saved == {str(i): {"rows": i} for i in range(20)}

@@ -1,5 +1,5 @@
-"""A re-run rewrites only the analytics partitions whose rows changed, and the state never
-vouches for a partition it is about to change (so a crash cannot hide a changed file)."""
+"""A re-run rewrites only the analytics month files whose rows changed, and the state never
+vouches for a month it is about to change (so a crash cannot hide a changed file)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 
 import pinsync
 from pinsync.errors import SinkError
-from pinsync.sink import DATA_FILE, Sink, partition_fingerprints
+from pinsync.sink import DATA_FILE, Sink, content_hash
 from tests.conftest import TODAY, read_table
 
 ANALYTICS = ("campaign_analytics", "ad_group_analytics", "ad_analytics", "pin_analytics")
@@ -24,8 +24,8 @@ def _writers(out: Path) -> dict[str, str]:
             for stream in ANALYTICS for p in (out / stream).rglob(DATA_FILE)}
 
 
-def _date(rel: str) -> dt.date:
-    return dt.date.fromisoformat(rel.split("date=")[1][:10])
+def _month(rel: str) -> str:
+    return rel.split("month=")[1][:7]
 
 
 def _tables(out: Path) -> dict[str, pl.DataFrame]:
@@ -36,49 +36,52 @@ def _partitions(state_file: Path, stream: str) -> dict[str, dict[str, str]]:
     return {k: v.get("partitions", {}) for k, v in json.loads(state_file.read_text())["bookmarks"][stream].items()}
 
 
+TWO_MONTHS = {"start_date": (TODAY - dt.timedelta(days=40)).isoformat()}     # October 20 - November 28
+
+
 @pytest.fixture
 def config(make_config):
-    return make_config()
+    return make_config(TWO_MONTHS)
 
 
-def test_a_rerun_rewrites_only_the_days_whose_rows_changed(fake, config, make_config, tmp_path):
+def test_a_rerun_rewrites_only_the_months_whose_rows_changed(fake, make_config, tmp_path):
+    config = make_config({**TWO_MONTHS, "analytics": {"lookback_days": 40}})    # both months fetched again
     first = pinsync.run(config, today=TODAY)
     out = tmp_path / "out"
     before = _writers(out)
     assert before and set(before.values()) == {first.run_id}
+    assert {_month(f) for f in before} == {"2026-10", "2026-11"}
 
     fake.restate(days=2)            # the last days' spend, conversions and pin metrics change
     second = pinsync.run(config, today=TODAY)
     after = _writers(out)
     assert after.keys() == before.keys()
     rewritten = {f for f in after if after[f] == second.run_id}
-    changed_days = {TODAY - dt.timedelta(days=d) for d in (1, 2)}
-    assert rewritten and {_date(f) for f in rewritten} <= changed_days
+    assert rewritten and {_month(f) for f in rewritten} == {"2026-11"}
     assert {f.split("/")[0] for f in rewritten} == set(ANALYTICS)
-    assert all(after[f] == first.run_id for f in after if _date(f) not in changed_days)
     for stream in ANALYTICS:
         st = second.streams[stream]
-        assert st.files_unchanged > 0 and st.files_written == len([f for f in rewritten if f.startswith(stream)])
+        assert st.files_unchanged == len([f for f in after if f.startswith(stream) and _month(f) == "2026-10"])
+        assert st.files_written == len([f for f in rewritten if f.startswith(stream)])
 
     # what is on disk is exactly what a sync from scratch of the restated data gives
-    fresh = make_config({"output": {"url": str(tmp_path / "fresh")},
+    fresh = make_config({**TWO_MONTHS, "output": {"url": str(tmp_path / "fresh")},
                          "state": {"url": str(tmp_path / "fresh-state.json")}})
     pinsync.run(fresh, today=TODAY)
     for stream, df in _tables(out).items():
         assert df.equals(_tables(tmp_path / "fresh")[stream]), stream
 
 
-def test_a_partition_file_removed_by_hand_is_written_again(config, tmp_path):
+def test_a_month_file_removed_by_hand_is_fetched_and_written_again_in_full(config, tmp_path, caplog):
     pinsync.run(config, today=TODAY)
     out = tmp_path / "out"
     reference = _tables(out)
-    victim = next(p for p in sorted((out / "ad_analytics").rglob(DATA_FILE))
-                  if _date(str(p)) >= TODAY - dt.timedelta(days=3))
+    victim = next(p for p in sorted((out / "ad_analytics").rglob(DATA_FILE)) if _month(str(p)) == "2026-11")
     victim.unlink()
     again = pinsync.run(config, today=TODAY)
-    assert victim.is_file()
-    assert again.streams["ad_analytics"].files_written == 1
-    for stream, df in _tables(out).items():
+    assert victim.is_file() and "is missing; fetching the whole history again" in caplog.text
+    assert again.streams["ad_analytics"].files_written >= 1
+    for stream, df in _tables(out).items():       # November 1-23 too, not only the look-back days
         assert df.equals(reference[stream]), stream
 
 
@@ -92,22 +95,22 @@ def test_a_crash_after_changed_files_land_never_leaves_them_behind_an_old_finger
     vouched = _partitions(state_file, "ad_analytics")
 
     fake.restate(days=2)
-    real = Sink.replace_partitions
+    real = Sink.merge_months
 
     def land_then_die(self, stream, *args, **kwargs):
         result = real(self, stream, *args, **kwargs)
         if stream == "ad_analytics":
             raise SinkError("simulated crash after the files landed")
         return result
-    monkeypatch.setattr(Sink, "replace_partitions", land_then_die)
+    monkeypatch.setattr(Sink, "merge_months", land_then_die)
     with pytest.raises(SinkError):
         pinsync.run(config, today=TODAY)
-    monkeypatch.setattr(Sink, "replace_partitions", real)
+    monkeypatch.setattr(Sink, "merge_months", real)
 
     assert not _tables(out)["ad_analytics"].equals(original["ad_analytics"])     # B is on disk
     now = _partitions(state_file, "ad_analytics")
-    recent = {f"date={(TODAY - dt.timedelta(days=d)).isoformat()}" for d in (1, 2)}
-    # the state stopped vouching for the days that changed, and still vouches for the rest:
+    recent = {"month=2026-11"}
+    # the state stopped vouching for the months that changed, and still vouches for the rest:
     # every fingerprint it holds is that of the file on disk
     assert any(recent & (vouched[a].keys() - now[a].keys()) for a in vouched)
     for account, parts in now.items():
@@ -115,8 +118,7 @@ def test_a_crash_after_changed_files_land_never_leaves_them_behind_an_old_finger
         assert not (vouched[account].keys() - parts.keys()) - recent
         for leaf, fp in parts.items():
             rel = f"ad_account_id={account}/{leaf}"
-            on_disk = pl.read_parquet(out / "ad_analytics" / rel / DATA_FILE)
-            assert partition_fingerprints(on_disk, ["ad_account_id", "date"]) == {rel: fp}
+            assert content_hash(pl.read_parquet(out / "ad_analytics" / rel / DATA_FILE)) == fp
 
     fake.analytics_state.versions.clear()                              # the data is A again
     pinsync.run(config, today=TODAY)
@@ -134,7 +136,7 @@ def test_full_refresh_rewrites_unchanged_partitions_too(config, tmp_path):
 
 def test_other_settings_are_not_compared_with_old_fingerprints(config, make_config, tmp_path):
     pinsync.run(config, today=TODAY)
-    other = make_config({"analytics": {"columns": ["SPEND_IN_DOLLAR", "CAMPAIGN_ID", "AD_ID", "AD_GROUP_ID"]}})
+    other = make_config({**TWO_MONTHS, "analytics": {"columns": ["SPEND_IN_DOLLAR", "CAMPAIGN_ID", "AD_ID", "AD_GROUP_ID"]}})
     again = pinsync.run(other, today=TODAY)
     ads = {f: w for f, w in _writers(tmp_path / "out").items() if not f.startswith("pin_analytics")}
     assert set(ads.values()) == {again.run_id}

@@ -45,7 +45,8 @@ class StreamSpec:
         parent: the stream whose records this one is fetched for (None: top level).
         primary_key: the columns that identify a row of the table.
         cursor: the column the bookmark follows (entities) or ``date`` (analytics).
-        partition_by: hive partition columns of the table.
+        partition_by: hive partition keys of the table, outermost first: columns, except
+            ``month``, which analytics tables derive from ``date`` (:func:`pinsync.sink.month_of`).
         params: static query parameters.
         level: analytics level (``campaign``, ``ad_group``, ``ad``) for ads analytics.
         id_param: the query parameter that carries the batched ids.

@@ -22,19 +22,19 @@ T = TypeVar("T")
 
 ANALYTICS_STREAMS = (
     StreamSpec("campaign_analytics", "ads_analytics", "ad_accounts/{ad_account_id}/campaigns/analytics",
-               "ads_analytics", "campaigns", ("campaign_id", "date"), "date", ("ad_account_id", "date"),
+               "ads_analytics", "campaigns", ("campaign_id", "date"), "date", ("ad_account_id", "month"),
                level="campaign", id_param="campaign_ids", batch_size=api.ANALYTICS_IDS_MAX,
                report_level="CAMPAIGN", scopes=ADS_SCOPES, description="Campaign metrics per day (or configured granularity)"),
     StreamSpec("ad_group_analytics", "ads_analytics", "ad_accounts/{ad_account_id}/ad_groups/analytics",
-               "ads_analytics", "ad_groups", ("ad_group_id", "date"), "date", ("ad_account_id", "date"),
+               "ads_analytics", "ad_groups", ("ad_group_id", "date"), "date", ("ad_account_id", "month"),
                level="ad_group", id_param="ad_group_ids", batch_size=api.ANALYTICS_IDS_MAX,
                report_level="AD_GROUP", scopes=ADS_SCOPES, description="Ad group metrics per day (or configured granularity)"),
     StreamSpec("ad_analytics", "ads_analytics", "ad_accounts/{ad_account_id}/ads/analytics",
-               "ads_analytics", "ads", ("ad_id", "date"), "date", ("ad_account_id", "date"),
+               "ads_analytics", "ads", ("ad_id", "date"), "date", ("ad_account_id", "month"),
                level="ad", id_param="ad_ids", batch_size=api.ANALYTICS_IDS_MAX,
                report_level="PIN_PROMOTION", scopes=ADS_SCOPES, description="Ad metrics per day (or configured granularity)"),
     StreamSpec("pin_analytics", "pin_analytics", "pins/{pin_id}/analytics", "org_analytics", "pins",
-               ("pin_id", "app_type", "date"), "date", ("date",),
+               ("pin_id", "app_type", "date"), "date", ("month",),
                id_param="pin_ids", batch_size=api.PIN_IDS_MAX,
                scopes=PINS_SCOPES, description="Organic pin metrics per day and app type"),
 )
