@@ -57,7 +57,7 @@ def _targeting(level: str, path: str, parent: str, id_param: str | None) -> Stre
     id_col = api.LEVEL_ID_COLUMN[level].lower()
     return StreamSpec(f"{level}_targeting_analytics", "targeting_analytics", f"ad_accounts/{{ad_account_id}}/{path}",
                       "ads_analytics", parent, (id_col, "targeting_type", "targeting_value", "date"), "date",
-                      ("ad_account_id", "date"), level=level, id_param=id_param,
+                      ("ad_account_id", "month"), level=level, id_param=id_param,
                       batch_size=api.ANALYTICS_IDS_MAX if id_param else None, targeting_types=True, scopes=ADS_SCOPES,
                       description=f"{level.replace('_', ' ').capitalize()} metrics per targeting value and day")
 
@@ -65,7 +65,7 @@ def _targeting(level: str, path: str, parent: str, id_param: str | None) -> Stre
 # The other reports. Not in ``STREAMS`` yet: the orchestrator learns them next.
 OTHER_ANALYTICS_STREAMS = (
     StreamSpec("ad_account_analytics", "ads_analytics", "ad_accounts/{ad_account_id}/analytics", "ads_analytics",
-               "ad_accounts", ("ad_account_id", "date"), "date", ("ad_account_id", "date"), level="ad_account",
+               "ad_accounts", ("ad_account_id", "date"), "date", ("ad_account_id", "month"), level="ad_account",
                report_level="ADVERTISER", scopes=ADS_SCOPES,
                description="Ad account metrics per day (or configured granularity)"),
     _targeting("ad_account", "targeting_analytics", "ad_accounts", None),
@@ -74,12 +74,12 @@ OTHER_ANALYTICS_STREAMS = (
     _targeting("ad", "ads/targeting_analytics", "ads", "ad_ids"),
     StreamSpec("product_group_analytics", "ads_analytics", "ad_accounts/{ad_account_id}/product_groups/analytics",
                "ads_analytics", "product_group_promotions", ("product_group_id", "date"), "date",
-               ("ad_account_id", "date"), level="product_group", id_param="product_group_ids",
+               ("ad_account_id", "month"), level="product_group", id_param="product_group_ids",
                batch_size=api.PRODUCT_GROUP_IDS_MAX, report_level="PRODUCT_GROUP", scopes=ADS_SCOPES,
                description="Product group metrics per day (or configured granularity)"),
     # the key is (date,) plus the split field's column when split
     StreamSpec("user_account_analytics", "user_analytics", "user_account/analytics", "org_analytics", None,
-               ("date",), "date", ("date",), scopes=USER_SCOPES,
+               ("date",), "date", ("month",), scopes=USER_SCOPES,
                description="The user account's organic metrics per day (and split group)"),
 )
 
