@@ -27,7 +27,7 @@ from pinsync.memory import cpu_slot
 from pinsync.reports import ReportJob, ReportPolicy, ReportRunner, flatten_report, report_key, report_spans
 from pinsync.schemas import (ENTITY_COLUMNS, Column, analytics_columns, pin_analytics_columns,
                              targeting_analytics_columns, user_account_analytics_columns, valid_columns_for_level)
-from pinsync.streams import STREAMS, Fetch, StreamSpec
+from pinsync.streams import STREAMS, Fanout, StreamSpec
 from pinsync.streams.analytics import MULTI_PIN_PATH, REPORTS_PATH, batched, date_windows
 
 log = logging.getLogger("pinsync.extractor")
@@ -127,10 +127,10 @@ class Extractor:
         Args:
             contexts: the path parameters of each listing (``{"ad_account_id": ...}``,
                 ``{"board_id": ...}``); default: one listing without any.
-            parent_ids: the ids of the parent streams the spec's fetches carry (e.g. the
+            parent_ids: the ids of the parent streams the spec's fan-outs carry (e.g. the
                 account's campaigns and ad groups for keywords), by stream name.
 
-        The calls (contexts x fetches x id batches) run on the pool; a record seen twice (it
+        The calls (contexts x fan-outs x id batches) run on the pool; a record seen twice (it
         moved between pages, or two calls list it) is kept once: its last sighting.
         """
         columns = ENTITY_COLUMNS[spec.name]
@@ -139,17 +139,17 @@ class Extractor:
             params["entity_statuses"] = list(self.entity_statuses)
         tasks = []
         for context in contexts or [{}]:
-            for fetch in spec.fetches:
-                if fetch.values:
-                    tasks += [(context, fetch, {fetch.param: v}, v) for v in fetch.values]
-                elif fetch.parent is not None:
-                    ids = sorted((parent_ids or {}).get(fetch.parent, ()))
-                    tasks += [(context, fetch, {fetch.param: b[0] if fetch.batch == 1 else ",".join(b)}, None)
-                              for b in batched(ids, fetch.batch)]
+            for fan in spec.fanouts:
+                if fan.values:
+                    tasks += [(context, fan, {fan.param: v}, v) for v in fan.values]
+                elif fan.parent is not None:
+                    ids = sorted((parent_ids or {}).get(fan.parent, ()))
+                    tasks += [(context, fan, {fan.param: b[0] if fan.batch == 1 else ",".join(b)}, None)
+                              for b in batched(ids, fan.batch)]
                 else:
-                    tasks.append((context, fetch, {}, None))
+                    tasks.append((context, fan, {}, None))
 
-        def one(context: dict, fetch: Fetch, extra: dict, value: str | None) -> pl.DataFrame:
+        def one(context: dict, fan: Fanout, extra: dict, value: str | None) -> pl.DataFrame:
             path = spec.path.format(**context)
             query = {**params, **extra}
             if spec.shape == "page":
@@ -168,8 +168,8 @@ class Extractor:
                 self.on_progress(spec.name, len(records))
             known = {c.name: c.dtype for c in columns}
             fixed = {k: v for k, v in context.items() if k in spec.context}
-            if fetch.column:
-                fixed[fetch.column] = value
+            if fan.column:
+                fixed[fan.column] = value
             return df.with_columns(**{k: pl.lit(v, known[k]) for k, v in fixed.items()}) if fixed else df
 
         df = frames.concat(self._imap(one, tasks), columns)

@@ -13,8 +13,8 @@ from pinsync.errors import ConfigError
 
 
 @dataclass(frozen=True)
-class Fetch:
-    """One kind of call a listing makes (a stream's rows are the union of its fetches' answers).
+class Fanout:
+    """One way a listing fans out (a stream's rows are the union of its fan-outs' answers).
 
     Attributes:
         parent: the stream whose ids the calls carry in ``param`` (None: no ids).
@@ -57,7 +57,7 @@ class StreamSpec:
         description: one line for ``pinsync streams`` and the README.
         shape: how a listing answers: ``page`` (``{items, bookmark}``, followed to the end),
             ``items`` (one ``{items}`` object) or ``object`` (one object: one row).
-        fetches: the calls a listing makes for one path (default: one, without ids).
+        fanouts: the calls a listing makes for one path (default: one, without ids).
         context: path parameters copied into every row (e.g. ``board_id``; ``ad_account_id``
             where the API's object does not carry it).
         rename: ``{column: field of the API's object}`` where they differ.
@@ -82,7 +82,7 @@ class StreamSpec:
     scopes: tuple[str, ...] = ()
     description: str = ""
     shape: str = "page"
-    fetches: tuple[Fetch, ...] = (Fetch(),)
+    fanouts: tuple[Fanout, ...] = (Fanout(),)
     context: tuple[str, ...] = ()
     rename: dict = field(default_factory=dict)
     entity_statuses: bool = False

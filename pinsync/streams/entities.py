@@ -9,7 +9,7 @@ default hides ARCHIVED and DRAFT entities.
 from __future__ import annotations
 
 from pinsync import api
-from pinsync.streams import (ADS_SCOPES, BOARDS_SCOPES, CATALOGS_SCOPES, PINS_SCOPES, USER_SCOPES, Fetch,
+from pinsync.streams import (ADS_SCOPES, BOARDS_SCOPES, CATALOGS_SCOPES, PINS_SCOPES, USER_SCOPES, Fanout,
                              StreamSpec)
 
 ENTITY_STREAMS = (
@@ -43,17 +43,17 @@ OBJECT_STREAMS = (
     # Without a filter the API lists only the account's own keywords; campaigns' keywords
     # come one campaign a call, ad groups' 250 ad groups a call.
     _ads_object("keywords", "keywords", "Keywords of the account, its campaigns and its ad groups",
-                fetches=(Fetch(), Fetch("campaigns", "campaign_id"),
-                         Fetch("ad_groups", "ad_group_ids", api.KEYWORD_AD_GROUP_IDS_MAX))),
+                fanouts=(Fanout(), Fanout("campaigns", "campaign_id"),
+                         Fanout("ad_groups", "ad_group_ids", api.KEYWORD_AD_GROUP_IDS_MAX))),
     _ads_object("audiences", "audiences", "Audiences the account owns and those shared with it",
-                fetches=(Fetch(param="ownership_type", values=api.AUDIENCE_OWNERSHIP_TYPES, column="ownership_type"),)),
+                fanouts=(Fanout(param="ownership_type", values=api.AUDIENCE_OWNERSHIP_TYPES, column="ownership_type"),)),
     _ads_object("customer_lists", "customer_lists", "Customer lists"),
     _ads_object("conversion_tags", "conversion_tags", "Conversion tags, deleted ones included",
                 shape="items", params={"filter_deleted": False}),
     # the API requires an ad group (or promotion ids): one call per ad group
     _ads_object("product_group_promotions", "product_group_promotions",
                 "Catalog product groups promoted by shopping ad groups", entity_statuses=True,
-                fetches=(Fetch("ad_groups", "ad_group_id"),)),
+                fanouts=(Fanout("ad_groups", "ad_group_id"),)),
     StreamSpec("user_account", "entity", "user_account", "org_read", None, ("username",), None, (), shape="object",
                scopes=USER_SCOPES, description="The token user's account"),
     StreamSpec("boards", "entity", "boards", "org_read", None, ("id",), None, (), params={"privacy": "ALL"},
