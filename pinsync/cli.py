@@ -193,18 +193,21 @@ def _run_with_progress(run, config, *, quiet: bool = False, **kwargs):
 
 def _summary(result) -> None:
     table = Table(title=f"pinsync run {result.run_id}", title_justify="left")
-    for col in ("stream", "rows fetched", "rows written", "files written", "files unchanged", "requests",
-                "seconds"):
+    skipped = any(s.skipped for s in result.streams.values())     # pins gone or private: a column only then
+    for col in ("stream", "rows fetched", "rows written", "files written", "files unchanged",
+                *(("skipped",) if skipped else ()), "requests", "seconds"):
         table.add_column(col, justify="left" if col == "stream" else "right")
     for st in result.streams.values():
         name = st.stream if not st.failed else f"[red]{st.stream} (failed)"
         table.add_row(name, f"{st.rows_fetched:,}", f"{st.rows_written:,}", f"{st.files_written:,}",
-                      f"{st.files_unchanged:,}", f"{st.requests:,}", f"{st.seconds:.1f}")
+                      f"{st.files_unchanged:,}", *((f"{st.skipped:,}",) if skipped else ()), f"{st.requests:,}",
+                      f"{st.seconds:.1f}")
     table.add_section()
     total = result.streams.values()
     table.add_row("total", f"{sum(s.rows_fetched for s in total):,}", f"{sum(s.rows_written for s in total):,}",
                   f"{sum(s.files_written for s in total):,}", f"{sum(s.files_unchanged for s in total):,}",
-                  f"{result.requests:,}", f"{result.seconds:.1f}")
+                  *((f"{sum(s.skipped for s in total):,}",) if skipped else ()), f"{result.requests:,}",
+                  f"{result.seconds:.1f}")
     err_console.print(table)
 
 

@@ -57,7 +57,14 @@ class LockError(PinsyncError):
 
 
 class AuthError(PinsyncError):
-    """Pinterest rejected the credentials; the user has to re-authorise."""
+    """Pinterest rejected the credentials; the user has to re-authorise.
+
+    ``code`` is Pinterest's error code when the API said one (3: the token lacks a scope).
+    """
+
+    def __init__(self, message: str, *, code: int | None = None):
+        self.code = code
+        super().__init__(message)
 
 
 class ApiError(PinsyncError):

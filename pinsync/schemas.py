@@ -149,11 +149,29 @@ def valid_columns_for_level(level: str, columns: tuple[str, ...]) -> tuple[str, 
 
 
 def pin_analytics_columns(metric_types: tuple[str, ...]) -> tuple[Column, ...]:
-    """The columns of the ``pin_analytics`` table."""
+    """The columns of the ``pin_analytics`` table: one per daily metric (the lifetime-only
+    metrics are in ``pin_lifetime_metrics``)."""
     cols = [Column("pin_id", "id"), Column("app_type", "str"), Column("date", "date"),
             Column("data_status", "str")]
-    cols += [Column(m.lower(), api.pin_metric_kind(m)) for m in metric_types]
+    cols += [Column(m.lower(), api.pin_metric_kind(m)) for m in pin_daily_metric_types(metric_types)]
     return tuple(cols)
+
+
+def pin_lifetime_columns(metric_types: tuple[str, ...]) -> tuple[Column, ...]:
+    """The columns of the ``pin_lifetime_metrics`` table: the lifetime-only metrics asked for."""
+    cols = [Column("pin_id", "id"), Column("app_type", "str"), Column("as_of", "date")]
+    cols += [Column(m.lower(), "int") for m in pin_lifetime_metric_types(metric_types)]
+    return tuple(cols)
+
+
+def pin_daily_metric_types(metric_types: tuple[str, ...]) -> tuple[str, ...]:
+    """The metric types the API serves per day (``daily_metrics``), once each."""
+    return tuple(m for m in dict.fromkeys(metric_types) if m not in api.PIN_LIFETIME_METRIC_TYPES)
+
+
+def pin_lifetime_metric_types(metric_types: tuple[str, ...]) -> tuple[str, ...]:
+    """The metric types the API serves only as ``lifetime_metrics``, once each."""
+    return tuple(m for m in dict.fromkeys(metric_types) if m in api.PIN_LIFETIME_METRIC_TYPES)
 
 
 def polars_schema(columns: tuple[Column, ...]) -> pl.Schema:

@@ -10,11 +10,14 @@ import polars as pl
 import pytest
 
 from pinsync import clock
-from pinsync.config import config_from_dict
+from pinsync.config import DEFAULT_PIN_METRIC_TYPES, config_from_dict
 from pinsync.fake import Dataset, FakePinterest, FakeServer
 
 TODAY = dt.date(2026, 11, 29)
 TOKEN = "pina.test-access-token-0123456789"
+# the default metric types plus the lifetime-only ones, so a run with the test configs fills
+# every table (pin_lifetime_metrics too)
+ALL_TABLES_PIN_METRICS = (*DEFAULT_PIN_METRIC_TYPES, "TOTAL_COMMENTS", "TOTAL_REACTIONS")
 
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
@@ -57,6 +60,7 @@ def make_config(tmp_path: Path, server):
             "state": {"url": str(tmp_path / "state" / "state.json")},
             "http": {"max_retries": 3, "timeout_seconds": 10},
             "analytics": {"lookback_days": 5},
+            "pin_analytics": {"metric_types": ALL_TABLES_PIN_METRICS},
         }
         for k, v in (raw or {}).items():
             if isinstance(v, dict) and isinstance(data.get(k), dict):

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 import pinsync
 from pinsync.cli import main
 from pinsync.fake import FakePinterest, FakeServer
-from tests.conftest import TODAY
+from tests.conftest import ALL_TABLES_PIN_METRICS, TODAY
 from tests.reliability_support import read_stream, small_dataset, tables, write_yaml
 
 TOKEN = "pina.bad-input-token-0123456789"
@@ -56,6 +56,7 @@ def _base(root: Path, url: str) -> dict:
         "output": {"url": "out"},
         "state": {"url": "state/state.json"},
         "analytics": {"lookback_days": 2},
+        "pin_analytics": {"metric_types": list(ALL_TABLES_PIN_METRICS)},
         "max_workers": 2,
     }
 

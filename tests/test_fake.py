@@ -19,7 +19,9 @@ import requests
 
 from pinsync import api
 from pinsync.fake import ROUTE_CATEGORY, Dataset, FakeApiError, FakePinterest, FakeServer
+from pinsync.fake import ROUTE_NAMES
 from pinsync.fake.analytics import ATTRIBUTE_COLUMNS, FLOAT_METRICS, INT_METRICS
+from pinsync.fake.declared import DESCRIBED_ONLY, OPERATIONS, PARAMETERS
 
 # an extract of the official spec (v5.23.0) ships with the tests, so they run on a fresh clone
 SPEC_PATH = Path(__file__).resolve().parent / "data" / "pinterest-openapi-extract.json"
@@ -184,6 +186,84 @@ def test_route_categories_follow_the_spec():
     for (method, path), route in ops.items():
         assert ROUTE_CATEGORY[route] == spec["paths"][path][method.lower()]["x-ratelimit-category"], route
     assert set(ROUTE_CATEGORY) == set(ops.values())
+
+
+def _declared_in_spec(spec: dict, route: str) -> set[str]:
+    """The query parameters (POST /oauth/token: the form fields) the spec's operation declares."""
+    method, path = OPERATIONS[route]
+    op = spec["paths"][path][method.lower()]
+    comp = spec["components"]
+
+    def resolve(node: dict, where: str) -> dict:
+        while "$ref" in node:
+            node = comp[where][node["$ref"].rsplit("/", 1)[-1]]
+        return node
+
+    if method == "GET":
+        params = [resolve(p, "parameters") for p in op["parameters"]]
+        return {p["name"] for p in params if p["in"] == "query"}
+
+    def props(schema: dict) -> set[str]:
+        schema = resolve(schema, "schemas")
+        out = set(schema.get("properties", {}))
+        for sub in schema.get("allOf", []):
+            out |= props(sub)
+        for variant in schema.get("discriminator", {}).get("mapping", {}).values():   # each grant's fields
+            out |= props({"$ref": variant})
+        return out
+
+    body = op["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"]
+    described = {name for name in DESCRIBED_ONLY.get(route, ()) if f"<code>{name}</code>" in op["description"]}
+    return props(body) | described
+
+
+def test_declared_parameters_follow_the_spec():
+    spec = json.loads(SPEC_PATH.read_text())
+    assert set(OPERATIONS) == set(ROUTE_NAMES) == set(PARAMETERS)
+    for route in ROUTE_NAMES:
+        assert PARAMETERS[route] == _declared_in_spec(spec, route), route
+    assert "split_field" not in PARAMETERS["multi_pin_analytics"] and "split_field" in PARAMETERS["pin_analytics"]
+
+
+def _valid_request(ds, route: str) -> tuple[str, str, dict]:
+    """A request each route answers 200 (method, path below /v5, query or form)."""
+    acct, pin = ds.ad_accounts[0]["id"], ds.pins[0]["id"]
+    end = TODAY - dt.timedelta(days=1)
+    dates = {"start_date": end.isoformat(), "end_date": end.isoformat()}
+    ids = {"campaign_analytics": "campaign_ids", "ad_group_analytics": "ad_group_ids", "ad_analytics": "ad_ids"}
+    if route in ids:
+        level = route.removesuffix("_analytics")
+        some = next(e["id"] for e in ds.items(level + "s") if e["ad_account_id"] == acct)
+        return "GET", f"/ad_accounts/{acct}/{level}s/analytics", {
+            ids[route]: some, "columns": "SPEND_IN_DOLLAR", "granularity": "DAY", **dates}
+    return {
+        "ad_accounts": ("GET", "/ad_accounts", {"page_size": 5}),
+        "campaigns": ("GET", f"/ad_accounts/{acct}/campaigns", {"entity_statuses": "ACTIVE"}),
+        "ad_groups": ("GET", f"/ad_accounts/{acct}/ad_groups", {"order": "ASCENDING"}),
+        "ads": ("GET", f"/ad_accounts/{acct}/ads", {"page_size": 5}),
+        "pins": ("GET", "/pins", {"pin_metrics": "true"}),
+        "multi_pin_analytics": ("GET", "/pins/analytics", {"pin_ids": pin, "metric_types": "IMPRESSION", **dates}),
+        "pin_analytics": ("GET", f"/pins/{pin}/analytics", {"metric_types": "IMPRESSION", **dates}),
+        "oauth_token": ("POST", "/oauth/token", {"grant_type": "refresh_token", "refresh_token": "pinr.initial"}),
+    }[route]
+
+
+@pytest.mark.parametrize("route", ROUTE_NAMES)
+def test_every_route_rejects_a_parameter_its_operation_does_not_declare(own, route):
+    ds, fake, srv = own
+    method, path, params = _valid_request(ds, route)
+    # the 400 of each route, as the fake's other validation answers it
+    code = 400 if route in ("campaign_analytics", "ad_group_analytics", "ad_analytics", "pin_analytics") else 1
+
+    def send(extra: dict) -> requests.Response:
+        if method == "POST":
+            return requests.post(srv.url + path, auth=("app-id", "app-secret"), data={**params, **extra})
+        return _session().get(srv.url + path, params={**params, **extra})
+
+    undeclared = {"split_field": "NO_SPLIT"} if route == "multi_pin_analytics" else {"not_in_the_spec": "1"}
+    msg = _error(send(undeclared), 400, code)
+    assert next(iter(undeclared)) in msg
+    assert send({}).status_code == 200
 
 
 def test_every_analytics_column_has_a_generator():
@@ -647,7 +727,8 @@ def test_pin_analytics_errors(shared):
     end = TODAY - dt.timedelta(days=1)
     good = {"start_date": end.isoformat(), "end_date": end.isoformat(), "metric_types": "IMPRESSION"}
     url = f"{srv.url}/pins/{pin}/analytics"
-    assert _error(s.get(f"{srv.url}/pins/123456789012345678/analytics", params=good), 404, 50) == "Pin not found."
+    # the spec's example bodies: 404 code 404 here, code 50 on the multi-pin endpoint
+    assert _error(s.get(f"{srv.url}/pins/123456789012345678/analytics", params=good), 404, 404) == "Pin not found."
     for bad in ({"start_date": (TODAY - dt.timedelta(days=91)).isoformat()}, {"metric_types": "IMPRESSIONS"},
                 {"metric_types": ""}, {"end_date": (end - dt.timedelta(days=1)).isoformat()},
                 {"split_field": "DEVICE"}, {"app_types": "IOS"}):
@@ -676,10 +757,18 @@ def test_multi_pin_analytics_limit_and_beta_flag(own):
     assert "pin_ids" in msg
     _error(s.get(f"{srv.url}/pins/analytics", params=params), 400, 1)
     _error(s.get(f"{srv.url}/pins/analytics", params={**params, "pin_ids": "999999999999999999"}), 404, 50)
-    fake.multi_pin_analytics = False
+    fake.multi_pin_analytics = False          # the spec's "not authorized" answer of the beta endpoint
     r = s.get(f"{srv.url}/pins/analytics", params={**params, "pin_ids": ids[0]})
-    assert _error(r, 403, 29) == "You are not permitted to access that resource."
+    assert _error(r, 401, 7) == "Not authorized to access board or Pin."
     assert fake.calls["multi_pin_analytics"] == 6
+    fake.multi_pin_analytics = True
+    fake.forbid_pin(ids[1])                   # a pin the user may not access: alone 403, in a batch 401 code 7
+    _error(s.get(f"{srv.url}/pins/analytics", params={**params, "pin_ids": ",".join(ids[:3])}), 401, 7)
+    assert _error(s.get(f"{srv.url}/pins/{ids[1]}/analytics", params=params), 403, 403) == \
+        "Not authorized to access board or Pin."
+    assert s.get(f"{srv.url}/pins/{ids[0]}/analytics", params=params).status_code == 200
+    fake.allow_pin(ids[1])
+    assert s.get(f"{srv.url}/pins/analytics", params={**params, "pin_ids": ",".join(ids[:3])}).status_code == 200
 
 
 # ------------------------------------------------------------------------------------------ mutations

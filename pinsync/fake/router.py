@@ -7,11 +7,17 @@ Faithful to the real API (spec v5.23.0, ``shared/docs/pinterest-api.md``):
 
 * routes, parameters, enums and limits (``pinsync.api``); rate-limit categories from the
   spec's ``x-ratelimit-category`` (:data:`ROUTE_CATEGORY`);
+* a parameter the route's operation does not declare (:mod:`pinsync.fake.declared`, e.g.
+  ``split_field`` on the multi-pin beta) is answered with the route's 400;
 * errors are ``{"code": int, "message": str}`` (JSON), every response has a unique
   ``x-pinterest-rid``; 401 ``{"code": 2, "message": "Authentication failed."}``, 403
-  ``{"code": 29, ...}``, 404 ``{"code": 50, "message": "Pin not found."}``, 429
-  ``{"code": 8, ...}``, analytics 400 ``{"code": 400, "message": "Invalid ad account
-  campaign analytics parameters. <detail>"}``;
+  ``{"code": 29, ...}``, 429 ``{"code": 8, ...}``, analytics 400 ``{"code": 400, "message":
+  "Invalid ad account campaign analytics parameters. <detail>"}``; pin analytics as the
+  spec's examples: single pin 404 ``{"code": 404, "message": "Pin not found."}`` and 403
+  ``{"code": 403, "message": "Not authorized to access board or Pin."}``, the multi-pin
+  beta 404 code 50 and 401 ``{"code": 7, "message": "Not authorized to access board or
+  Pin."}`` (to an app without the beta, or for a batch holding a pin the user may not
+  access: :meth:`FakePinterest.forbid_pin`);
 * bookmark pagination (``page_size`` default 25, 1..250; ``{"items", "bookmark"}``, the
   last page has ``bookmark: null``); entity lists default to ACTIVE and PAUSED only;
   ``entity_statuses`` and id filters accept repeated keys and comma-joined values;
@@ -33,14 +39,15 @@ Choices where the API is silent (also see the analytics module):
   instance's or a garbled bookmark: 400 code 1);
 * ``/pins`` honours ``creative_types`` and ``pin_filter`` (``exclude_repins``,
   ``has_been_promoted``); ``pin_metrics``, ``include_protected_pins``, ``pin_type``,
-  ``include_shared_accounts``, ``translate_interests_to_names``, ``aggregate_report_rows``
-  and ``reporting_timezone`` are accepted and ignored;
+  ``include_shared_accounts``, ``translate_interests_to_names``, ``aggregate_report_rows``,
+  ``reporting_timezone`` and ``ad_account_id`` are accepted and ignored;
 * ads analytics: ids of other accounts are ignored; columns not valid at the level are
   left out (no error); for ``/ads/analytics`` ``campaign_ids`` + ``pin_ids`` select the
   account's ads of those campaigns promoting those pins;
 * multi-pin analytics: unknown pin ids are left out of the answer, 404 code 50 only when
   none is known; its 400s use the spec's example ``{"code": 1, "message": "Invalid
-  multi_pins analytics parameters. ..."}``;
+  multi_pins analytics parameters. ..."}``; with ``app_types`` other than ALL each pin's
+  one group is ``all`` (as without a split) and holds that app type's numbers;
 * a forbidden account (``forbid_account``) answers 403 code 29 on every route with the
   account in its path; it is still listed by ``/ad_accounts``;
 * unknown paths: 404 ``{"code": 404, ...}`` (route name ``"unknown"``); wrong method 405.
@@ -65,7 +72,8 @@ from urllib.parse import parse_qs, urlsplit
 from pinsync import api
 from pinsync.fake import errors
 from pinsync.fake.analytics import (CORE_COLUMNS, LEVEL_IDS_PARAM, AdsAnalytics, AnalyticsState, PinAnalytics,
-                                    multi, parse_ads_query, parse_pin_query, pins_error)
+                                    ads_error, multi, parse_ads_query, parse_pin_query, pins_error)
+from pinsync.fake.declared import PARAMETERS
 from pinsync.fake.data import DAY, Dataset, to_ord
 from pinsync.fake.errors import FakeApiError
 from pinsync.fake.faults import HTML_BODY, Fault, FaultSchedule
@@ -127,6 +135,19 @@ def _as_date(value) -> dt.date:
     return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
 
 
+def _check_declared(route: str, query: dict) -> None:
+    """The route's 400 for a parameter its operation does not declare (:mod:`pinsync.fake.declared`)."""
+    unknown = sorted(set(query) - PARAMETERS[route])
+    if not unknown:
+        return
+    detail = f"Unexpected parameter {unknown[0]!r}: the endpoint does not declare it."
+    if route in _ANALYTICS_LEVEL:
+        raise ads_error(_ANALYTICS_LEVEL[route])(detail)
+    if route in ("pin_analytics", "multi_pin_analytics"):
+        raise pins_error(route == "multi_pin_analytics")(detail)
+    raise errors.bad_params(detail)
+
+
 def _norm_query(query) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for k, v in (query or {}).items():
@@ -144,7 +165,8 @@ class FakePinterest:
         client_id, client_secret: the app credentials ``/oauth/token`` expects (HTTP Basic).
         refresh_token: the refresh token valid at the start (None: refreshing is impossible).
         latency: seconds slept per request before answering.
-        multi_pin_analytics: whether the multi-pin beta is available (else 403).
+        multi_pin_analytics: whether the multi-pin beta is available to the app (else it
+            answers 401 code 7, "Not authorized to access board or Pin.").
         rate_limits: ``{category: max requests per window}`` to enforce (None: no limits).
         rate_limit_window: the sliding window, seconds.
 
@@ -175,6 +197,7 @@ class FakePinterest:
         self._issued: set[str] = set()
         self._static_expired = False
         self._forbidden: set[str] = set()
+        self._forbidden_pins: set[str] = set()
         self._faults = FaultSchedule()
         self._windows: dict[str, collections.deque] = collections.defaultdict(collections.deque)
         self._salt = secrets.token_hex(4)
@@ -267,6 +290,16 @@ class FakePinterest:
     def allow_account(self, account_id: str) -> None:
         with self.lock:
             self._forbidden.discard(str(account_id))
+
+    def forbid_pin(self, pin_id: str) -> None:
+        """The pin's analytics are refused: 403 code 403 alone, 401 code 7 for a multi-pin
+        batch that holds it (the spec's answers for a Pin the user may not access)."""
+        with self.lock:
+            self._forbidden_pins.add(str(pin_id))
+
+    def allow_pin(self, pin_id: str) -> None:
+        with self.lock:
+            self._forbidden_pins.discard(str(pin_id))
 
     # ================================================================== data changes
     def touch(self, kind: str, ids, at: int | float | None = None) -> list[dict]:
@@ -428,6 +461,10 @@ class FakePinterest:
             self._authenticate(headers)
         limit_headers = self._admit(category)
         try:
+            if "account" in params:
+                self._account(params["account"])      # 404/403 before the parameters are looked at
+            if route != "oauth_token":
+                _check_declared(route, query)
             if route == "oauth_token":
                 reply = self._oauth_token(headers, body)
             elif route == "ad_accounts":
@@ -500,6 +537,7 @@ class FakePinterest:
             form = parse_qs(body.decode(), keep_blank_values=True)
         except UnicodeDecodeError:
             form = {}
+        _check_declared("oauth_token", form)
         grant = form.get("grant_type", [""])[-1]
         if grant != "refresh_token":
             raise errors.bad_params("grant_type must be refresh_token (the only grant the fake supports).")
@@ -610,14 +648,16 @@ class FakePinterest:
     def _pin_analytics_job(self, pin_id: str, query: dict) -> Callable[[], dict]:
         pin = self.dataset.pin_by_id.get(pin_id)
         if pin is None:
-            raise errors.pin_not_found()
+            raise errors.pin_not_found(code=404)
+        if pin_id in self._forbidden_pins:
+            raise FakeApiError(403, 403, errors.NOT_AUTHORIZED_PIN)
         p = parse_pin_query(query, self.dataset.today)
         state = self.analytics_state.snapshot()
         return lambda: self._pins.payload(pin, p.start, p.end, p.metric_types, p.app_types, p.split_field, state)
 
     def _multi_pin_analytics_job(self, query: dict) -> Callable[[], dict]:
         if not self.multi_pin_analytics:
-            raise errors.forbidden()
+            raise errors.not_authorized_pin()
         err = pins_error(multi_pin=True)
         pin_ids = multi(query, "pin_ids")
         if not pin_ids:
@@ -625,6 +665,8 @@ class FakePinterest:
         if len(pin_ids) > api.PIN_IDS_MAX:
             raise err(f"pin_ids must contain at most {api.PIN_IDS_MAX} items.")
         p = parse_pin_query(query, self.dataset.today, multi_pin=True)
+        if self._forbidden_pins.intersection(pin_ids):
+            raise errors.not_authorized_pin()
         pins = [self.dataset.pin_by_id[i] for i in dict.fromkeys(pin_ids) if i in self.dataset.pin_by_id]
         if not pins:
             raise errors.pin_not_found()

@@ -36,6 +36,10 @@ ANALYTICS_STREAMS = (
                ("pin_id", "app_type", "date"), "date", ("date",),
                id_param="pin_ids", batch_size=api.PIN_IDS_MAX,
                description="Organic pin metrics per day and app type"),
+    StreamSpec("pin_lifetime_metrics", "pin_lifetime", "pins/{pin_id}/analytics", "org_analytics", "pins",
+               ("pin_id", "app_type"), "as_of", (), id_param="pin_ids", batch_size=api.PIN_IDS_MAX,
+               description="Lifetime pin metrics (TOTAL_COMMENTS, TOTAL_REACTIONS) per app type, as of the "
+                           "last run; from the pin_analytics calls"),
 )
 
 MULTI_PIN_PATH = "pins/analytics"
