@@ -40,6 +40,10 @@ PIN_METRIC_TYPES = (
 # Served only as lifetime_metrics (never daily): "Total comments and total reactions are only
 # available with lifetime Pin metrics".
 PIN_LIFETIME_METRIC_TYPES = ("TOTAL_COMMENTS", "TOTAL_REACTIONS")
+# GET /pins?pin_metrics=true: each pin's "90d" and "lifetime_metrics" counters (the spec gives
+# only an example: pin_click, impression, clickthrough; lifetime also reaction, comment). "90d"
+# is taken to be the last 90 days up to today (UTC).
+PIN_METRICS_90D_DAYS = 90
 # Single pin: split_field=APP_TYPE answers one group per app type (NO_SPLIT: "all"). The
 # multi-pin beta declares no split_field: one app type at a time comes from app_types.
 PIN_APP_TYPES = ("MOBILE", "TABLET", "WEB")

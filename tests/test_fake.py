@@ -682,7 +682,9 @@ def test_serving_250_ids_x_90_days_is_fast():
 def test_pin_analytics_statuses_and_shape(shared):
     ds, fake, srv = shared
     s = _session()
-    pin = max(ds.pins, key=lambda p: p["created_at"] if p["created_at"] < "2026-11-20" else "")
+    shown = [p for p in ds.pins if fake.pin_analytics_payload(p["id"], TODAY - dt.timedelta(days=1), TODAY,
+                                                               ["IMPRESSION"])["all"]["summary_metrics"]]
+    pin = max(shown, key=lambda p: p["created_at"] if p["created_at"] < "2026-11-20" else "")
     created = dt.date.fromisoformat(pin["created_at"][:10])
     start, end = created - dt.timedelta(days=3), TODAY - dt.timedelta(days=1)
     params = {"start_date": start.isoformat(), "end_date": end.isoformat(),
@@ -718,6 +720,35 @@ def test_pin_analytics_statuses_and_shape(shared):
             split[a]["daily_metrics"][i]["metrics"].get("IMPRESSION", 0) for a in split)
     web = s.get(f"{srv.url}/pins/{pin['id']}/analytics", params={**params, "app_types": "WEB"}).json()
     assert web["all"]["daily_metrics"] == split["WEB"]["daily_metrics"]
+
+
+def test_pin_metrics_only_when_asked_and_equal_to_the_sums_of_the_daily_analytics(shared):
+    ds, fake, srv = shared
+    s = _session()
+    plain, _ = _walk(s, f"{srv.url}/pins")
+    assert {p["id"] for p in plain} == {p["id"] for p in ds.pins} and all(p["pin_metrics"] is None for p in plain)
+    asked, _ = _walk(s, f"{srv.url}/pins", {"pin_metrics": "true"})
+    assert [{**p, "pin_metrics": None} for p in asked] == plain
+    names = {"impression": "IMPRESSION", "pin_click": "PIN_CLICK", "clickthrough": "OUTBOUND_CLICK"}
+    zero = 0
+    for p in asked[::7]:
+        pm = p["pin_metrics"]
+        assert set(pm) == {"90d", "lifetime_metrics"} and set(pm["90d"]) == set(names)
+        assert set(pm["lifetime_metrics"]) == set(names) | {"reaction", "comment"}
+        created = dt.date.fromisoformat(p["created_at"][:10])
+        for key, since in (("90d", TODAY - dt.timedelta(days=89)), ("lifetime_metrics", created)):
+            if since < TODAY - dt.timedelta(days=90):       # older than the analytics endpoint serves
+                assert all(pm[key][k] >= pm["90d"][k] for k in names)
+                continue
+            days = fake.pin_analytics_payload(p["id"], since, TODAY, list(names.values()))["all"]["daily_metrics"]
+            for k, metric in names.items():
+                assert pm[key][k] == sum(d["metrics"].get(metric, 0) for d in days), (key, k)
+        life = fake.pin_analytics_payload(p["id"], TODAY, TODAY, ["TOTAL_COMMENTS", "TOTAL_REACTIONS"])
+        assert pm["lifetime_metrics"]["comment"] == life["all"]["lifetime_metrics"].get("TOTAL_COMMENTS", 0)
+        assert pm["lifetime_metrics"]["reaction"] == life["all"]["lifetime_metrics"].get("TOTAL_REACTIONS", 0)
+        zero += not any(pm["lifetime_metrics"].values())
+    assert 0 < zero < len(asked[::7])          # some pins were never shown
+    _error(s.get(f"{srv.url}/pins", params={"pin_metrics": "yes"}), 400, 1)
 
 
 def test_pin_analytics_errors(shared):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import stat
 
@@ -10,7 +11,7 @@ import polars as pl
 
 import pinsync
 from pinsync.schemas import ENTITY_COLUMNS, UTC_DATETIME
-from tests.conftest import TODAY, data_files, read_table
+from tests.conftest import TODAY, TOKEN, data_files, read_table
 
 ENTITIES = ("ad_accounts", "campaigns", "ad_groups", "ads", "pins")
 SEED_FIELDS = {  # the seed's field tables (shared/seeds): every one must be a column
@@ -138,3 +139,16 @@ def test_access_token_expiring_mid_run_is_refreshed(make_config, fake):
     config = make_config({"auth": auth}, streams=["campaigns"])
     fake.add_fault("campaigns", "status", status=401, times=1)
     assert _run(config).ok
+
+
+def test_pins_carry_their_90_day_and_lifetime_pin_metrics(make_config, fake, dataset, tmp_path):
+    """GET /pins answers pin_metrics only when asked (pin_metrics=true): pinsync asks."""
+    _run(make_config(streams=["pins"]))
+    pins = read_table(tmp_path / "out", "pins")
+    assert pins["pin_metrics"].null_count() == 0
+    truth = fake.handle("GET", "/v5/pins", {"pin_metrics": ["true"], "page_size": ["250"]},
+                        {"Authorization": f"Bearer {TOKEN}"})[2]
+    expected = {p["id"]: p["pin_metrics"] for p in json.loads(truth)["items"]}
+    got = {r["id"]: json.loads(r["pin_metrics"]) for r in pins.iter_rows(named=True)}
+    assert got == expected and len(got) == len(dataset.pins)
+    assert any(m["90d"]["impression"] for m in got.values())

@@ -270,15 +270,9 @@ class Dataset:
                              ("1200x", (1200, 1800))):
             images[size] = {"width": w, "height": h,
                             "url": f"https://i.pinimg.com/{size}/{digest[:2]}/{digest[2:4]}/{digest[4:6]}/{digest}.jpg"}
-        metrics = None
-        if rng.random() < 0.7:
-            imp = rng.randint(0, 50_000)
-            clicks, pin_clicks = imp // rng.randint(40, 400), imp // rng.randint(20, 200)
-            metrics = {"90d": {"pin_click": pin_clicks, "impression": imp, "clickthrough": clicks},
-                       "lifetime_metrics": {"pin_click": pin_clicks + rng.randint(0, 50),
-                                            "impression": imp + rng.randint(0, 5000),
-                                            "clickthrough": clicks + rng.randint(0, 20),
-                                            "reaction": rng.randint(0, 80), "comment": rng.randint(0, 12)}}
+        if rng.random() < 0.7:      # draws once spent on pin_metrics: kept, so the rest of the dataset stays the same
+            rng.randint(0, 50_000), rng.randint(40, 400), rng.randint(20, 200)
+            rng.randint(0, 50), rng.randint(0, 5000), rng.randint(0, 20), rng.randint(0, 80), rng.randint(0, 12)
         return {
             "id": pin_id,
             "created_at": dt.datetime.fromtimestamp(created, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S"),
@@ -297,7 +291,7 @@ class Dataset:
             "media": {"media_type": "image", "images": images},
             "parent_pin_id": str(100_000_000_000_000_000 + rng.randrange(10 ** 17)) if rng.random() < 0.15
             else None,
-            "pin_metrics": metrics,
+            "pin_metrics": None,          # filled from the analytics when asked for (pin_metrics=true)
             "has_been_promoted": False,
             "is_owner": rng.random() < 0.97,
             "is_standard": rng.random() < 0.9,

@@ -38,7 +38,9 @@ Choices where the API is silent (also see the analytics module):
   a bookmark is base64 of ``route:offset:salt`` with a per-instance salt (another
   instance's or a garbled bookmark: 400 code 1);
 * ``/pins`` honours ``creative_types`` and ``pin_filter`` (``exclude_repins``,
-  ``has_been_promoted``); ``pin_metrics``, ``include_protected_pins``, ``pin_type``,
+  ``has_been_promoted``), and ``pin_metrics=true`` (each pin's ``pin_metrics``: the sums of
+  its daily analytics over the last 90 days, today included, and since it was created;
+  otherwise ``pin_metrics`` is null); ``include_protected_pins``, ``pin_type``,
   ``include_shared_accounts``, ``translate_interests_to_names``, ``aggregate_report_rows``,
   ``reporting_timezone`` and ``ad_account_id`` are accepted and ignored;
 * ads analytics: ids of other accounts are ignored; columns not valid at the level are
@@ -133,6 +135,14 @@ def _json_reply(status: int, data, headers: dict | None = None) -> Reply:
 
 def _as_date(value) -> dt.date:
     return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
+
+
+def _flag(query: dict, name: str) -> bool:
+    """A boolean query parameter (``true`` / ``false``, default false)."""
+    value = query.get(name, ["false"])[-1].lower()
+    if value not in ("true", "false"):
+        raise errors.bad_params(f"{name} must be true or false (got {value!r}).")
+    return value == "true"
 
 
 def _check_declared(route: str, query: dict) -> None:
@@ -472,7 +482,8 @@ class FakePinterest:
             elif route in _LIST_LEVEL:
                 reply = self._page(route, self._entity_list(route, params["account"], query), query, repeat_bookmark)
             elif route == "pins":
-                reply = self._page(route, self._pin_list(query), query, repeat_bookmark)
+                reply = self._page(route, self._pin_list(query), query, repeat_bookmark,
+                                   decorate=self._pin_metrics_of(query))
             elif route in _ANALYTICS_LEVEL:
                 account = self._account(params["account"])
                 job = self._analytics_job(_ANALYTICS_LEVEL[route], account, query)
@@ -554,7 +565,8 @@ class FakePinterest:
             "refresh_token": refresh, "refresh_token_expires_in": REFRESH_TOKEN_TTL,
             "refresh_token_expires_at": int(time.time()) + REFRESH_TOKEN_TTL, "response_type": "refresh_token"})
 
-    def _page(self, route: str, items: list, query: dict, repeat_bookmark: bool = False) -> Reply:
+    def _page(self, route: str, items: list, query: dict, repeat_bookmark: bool = False,
+              decorate: Callable[[list], list] | None = None) -> Reply:
         raw_size = query.get("page_size", [""])[-1]
         try:
             size = int(raw_size) if raw_size != "" else 25
@@ -571,7 +583,7 @@ class FakePinterest:
         bookmark = self._encode_bookmark(route, nxt) if nxt < len(items) else None
         if repeat_bookmark and sent:
             bookmark = sent
-        return _json_reply(200, {"items": page, "bookmark": bookmark})
+        return _json_reply(200, {"items": decorate(page) if decorate else page, "bookmark": bookmark})
 
     def _encode_bookmark(self, route: str, offset: int) -> str:
         return base64.urlsafe_b64encode(f"{route}:{offset}:{self._salt}".encode()).decode()
@@ -632,6 +644,17 @@ class FakePinterest:
         elif pin_filter not in ("", "exclude_native"):
             raise errors.bad_params("pin_filter must be exclude_native, exclude_repins or has_been_promoted.")
         return sorted(pins, key=lambda p: (p["created_at"], p["id"]), reverse=True)
+
+    def _pin_metrics_of(self, query: dict) -> Callable[[list], list]:
+        """The pins of a page as answered: ``pin_metrics`` (90 days and lifetime, consistent
+        with the analytics endpoints) only when asked for, else null."""
+        asked = _flag(query, "pin_metrics")
+        state = self.analytics_state.snapshot()
+
+        def decorate(page: list) -> list:
+            metrics = self._pins.pin_metrics(page, state) if asked else {}
+            return [{**p, "pin_metrics": metrics.get(p["id"])} for p in page]
+        return decorate
 
     def _analytics_job(self, level: str, account_id: str, query: dict) -> Callable[[], str]:
         """Validate now (under the lock); the returned function computes the JSON body."""
