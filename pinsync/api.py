@@ -79,9 +79,12 @@ RATE_LIMIT_CODE = 8
 # not have sufficient permissions..." (a scope it lacks). Code 7 "Not authorized to access board
 # or Pin." (multi_pins/analytics) is the endpoint refusing this app or these pins: not a token
 # problem, refreshing cannot help.
-TOKEN_ERROR_CODES = (2, 3)
 SCOPE_ERROR_CODE = 3
 NOT_AUTHORIZED_CODE = 7
+
+# The OAuth scope to read pins on secret boards ("protected pins": GET /pins lists them only
+# with include_protected_pins=true).
+SECRET_PINS_SCOPE = "pins:read_secret"
 
 # Every column the synchronous analytics endpoints accept (query_columns, 175 values).
 ANALYTICS_COLUMNS = (

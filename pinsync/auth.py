@@ -55,6 +55,17 @@ class StaticToken:
     def refresh(self, rejected: str) -> str | None:
         return None
 
+    def scopes(self) -> frozenset[str] | None:
+        """Unknown: nothing tells a static token's scopes short of asking with it."""
+        return None
+
+
+def parse_scopes(scope) -> frozenset[str]:
+    """The scopes of a token response's ``scope``: Pinterest separates them with commas,
+    OAuth with spaces (and oauthlib may have split it into a list already)."""
+    text = " ".join(scope) if isinstance(scope, (list, tuple)) else str(scope or "")
+    return frozenset(text.replace(",", " ").split())
+
 
 def _fingerprint(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()[:16]
@@ -123,6 +134,7 @@ class RefreshingToken:
         self.client_id, self._secret, self._configured = client_id, client_secret, refresh_token
         self.store, self.owner, self.timeout, self.attempts, self._sleep = store, owner, timeout, attempts, sleep
         self._access: str | None = None
+        self._scopes: frozenset[str] | None = None
         self._lock = threading.Lock()
         self.refreshes = 0
         host = urlparse(self.token_url).hostname or ""
@@ -142,6 +154,12 @@ class RefreshingToken:
             self._access = self._obtain(rejected=rejected)
             return self._access
 
+    def scopes(self) -> frozenset[str] | None:
+        """The scopes the token endpoint granted the current access token (None: not known,
+        e.g. a token stored by an older pinsync)."""
+        self.token()
+        return self._scopes
+
     def _obtain(self, rejected: str | None) -> str:
         with self.store.lock(self.owner):
             data = self.store.read()
@@ -151,6 +169,7 @@ class RefreshingToken:
                 entry = {}   # first run, or the user configured a new refresh token: it wins
             access = entry.get("access_token")
             if access and access != rejected and entry.get("access_token_expires_at", 0) > time.time() + EXPIRY_MARGIN:
+                self._scopes = frozenset(entry["scope"]) if isinstance(entry.get("scope"), list) else None
                 return access
             refresh_token = entry.get("refresh_token") or self._configured
             token = self._call(refresh_token)
@@ -161,10 +180,12 @@ class RefreshingToken:
                 "refresh_token_expires_at": token.get("refresh_token_expires_at"),
                 "access_token": token["access_token"],
                 "access_token_expires_at": now + int(token.get("expires_in") or 3600),
+                "scope": sorted(parse_scopes(token.get("scope"))),
                 "updated_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             }
             data["clients"][self.client_id] = entry
             self.store.write(data)
+            self._scopes = frozenset(entry["scope"])
             self.refreshes += 1
             log.info("access token refreshed; rotated refresh token saved to the token store")
             return entry["access_token"]

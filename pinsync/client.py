@@ -51,6 +51,9 @@ class TokenProvider(Protocol):
     def refresh(self, rejected: str) -> str | None:
         """A new token after ``rejected`` was refused, or None when refreshing is impossible."""
 
+    def scopes(self) -> frozenset[str] | None:
+        """The token's scopes, or None when they are not known."""
+
 
 @dataclass
 class RetryPolicy:
@@ -106,6 +109,11 @@ class PinterestClient:
 
     def close(self) -> None:
         self.session.close()
+
+    def token_scopes(self) -> frozenset[str] | None:
+        """The access token's scopes, when the token provider knows them (None otherwise)."""
+        scopes = getattr(self.tokens, "scopes", None)
+        return scopes() if scopes else None
 
     # -- requests --------------------------------------------------------------------
 

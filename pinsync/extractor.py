@@ -21,7 +21,7 @@ import polars as pl
 
 from pinsync import api, clock, frames
 from pinsync.client import PinterestClient
-from pinsync.errors import ApiError, PayloadError
+from pinsync.errors import ApiError, AuthError, PayloadError
 from pinsync.memory import cpu_slot
 from pinsync.schemas import (ENTITY_COLUMNS, Column, analytics_columns, pin_analytics_columns,
                              pin_daily_metric_types, pin_lifetime_columns, pin_lifetime_metric_types,
@@ -148,7 +148,7 @@ class Extractor:
         self.on_progress = on_progress or (lambda stream, rows: None)
         self.today = today or clock.today()
         self._multi_pin: bool | None = None     # detected once per run
-        self._multi_lock = threading.Lock()
+        self._warn_lock = threading.Lock()
         self._warned: set[str] = set()
 
     # -- entities ------------------------------------------------------------------------
@@ -160,13 +160,44 @@ class Extractor:
         if spec.parent == "ad_accounts":
             params["entity_statuses"] = list(self.entity_statuses)
         path = spec.path.format(ad_account_id=ad_account_id)
+        if spec.name == "pins":
+            parts = self._pin_pages(spec, path, params, columns)
+        else:
+            parts = self._pages(spec, path, params, columns)
+        df = frames.concat(parts, columns)
+        # a record that moved between pages while we listed is kept once (its last sighting)
+        return df.unique(subset=list(spec.primary_key), keep="last", maintain_order=True).sort(spec.primary_key)
+
+    def _pages(self, spec: StreamSpec, path: str, params: dict, columns) -> list[pl.DataFrame]:
         parts = []
         for page in self.client.paginate(path, params, category=spec.category, tag=spec.name):
             parts.append(frames.records_to_frame(page.items, columns, stream=spec.name))
             self.on_progress(spec.name, len(page.items))
-        df = frames.concat(parts, columns)
-        # a record that moved between pages while we listed is kept once (its last sighting)
-        return df.unique(subset=list(spec.primary_key), keep="last", maintain_order=True).sort(spec.primary_key)
+        return parts
+
+    def _pin_pages(self, spec: StreamSpec, path: str, params: dict, columns) -> list[pl.DataFrame]:
+        """The pins, those on secret boards ("protected pins") included when the token may
+        read them (the pins:read_secret scope). When its scopes are not known (a static
+        token), they are asked for, and the API's answer for a token without the scope (401
+        code 3) means they are listed without."""
+        scopes = self.client.token_scopes()
+        if scopes is None or api.SECRET_PINS_SCOPE in scopes:
+            try:
+                return self._pages(spec, path, {**params, "include_protected_pins": True}, columns)
+            except AuthError as e:
+                if e.code != api.SCOPE_ERROR_CODE:
+                    raise
+        self._warn_once("protected pins", "pins on secret boards (protected pins) are not listed, nor their "
+                        f"analytics: the token lacks the {api.SECRET_PINS_SCOPE} scope (authorise the app with it "
+                        "to list them)")
+        return self._pages(spec, path, params, columns)
+
+    def _warn_once(self, key: str, message: str) -> None:
+        with self._warn_lock:
+            first = key not in self._warned
+            self._warned.add(key)
+        if first:
+            log.warning(message)
 
     # -- ads analytics -------------------------------------------------------------------
 
@@ -255,12 +286,9 @@ class Extractor:
 
     def _warn_dropped(self, spec: StreamSpec) -> None:
         dropped = [c for c in self.settings.columns if c not in valid_columns_for_level(spec.level, self.settings.columns)]
-        with self._multi_lock:
-            first = dropped and spec.name not in self._warned
-            self._warned.add(spec.name)
-        if first:
-            log.warning("%s: columns not valid at the %s level are not requested: %s", spec.name,
-                        spec.level.replace("_", " "), ", ".join(dropped))
+        if dropped:
+            self._warn_once(spec.name, f"{spec.name}: columns not valid at the {spec.level.replace('_', ' ')} level "
+                                       f"are not requested: {', '.join(dropped)}")
 
     # -- pin analytics -------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from pinsync import api
 from pinsync.fake import ROUTE_CATEGORY, Dataset, FakeApiError, FakePinterest, FakeServer
 from pinsync.fake import ROUTE_NAMES
 from pinsync.fake.analytics import ATTRIBUTE_COLUMNS, FLOAT_METRICS, INT_METRICS
+from pinsync.fake.data import SECRET_BOARDS
 from pinsync.fake.declared import DESCRIBED_ONLY, OPERATIONS, PARAMETERS
 
 # an extract of the official spec (v5.23.0) ships with the tests, so they run on a fresh clone
@@ -299,7 +300,7 @@ def test_pagination_walks_every_item_and_ends_with_a_null_bookmark(shared):
     expected = [a for a in ds.ads if a["ad_account_id"] == acct]
     assert ads == expected and pages == -(-len(expected) // 7)
     assert [a["id"] for a in ads] == sorted((a["id"] for a in ads), key=int)
-    pins, _ = _walk(s, f"{srv.url}/pins", page_size=250)
+    pins, _ = _walk(s, f"{srv.url}/pins", {"include_protected_pins": "true"}, page_size=250)
     assert len(pins) == len(ds.pins) and pins[0]["created_at"] >= pins[-1]["created_at"]
     assert [p["created_at"] for p in pins] == sorted((p["created_at"] for p in pins), reverse=True)
     first = s.get(f"{srv.url}/pins").json()               # default page size 25
@@ -379,7 +380,7 @@ def test_oauth_refresh_rotates_the_refresh_token(own):
     assert tok["access_token"].startswith("pina.") and tok["refresh_token"].startswith("pinr.")
     assert tok["token_type"] == "bearer" and tok["expires_in"] == 2592000 and tok["response_type"] == "refresh_token"
     assert tok["refresh_token_expires_in"] == 5184000 and tok["refresh_token_expires_at"] > time.time()
-    assert tok["scope"] == "ads:read,pins:read,boards:read"
+    assert tok["scope"] == "ads:read,boards:read,boards:read_secret,pins:read,pins:read_secret"
     assert fake.refresh_count == 1 and fake.current_refresh_token == tok["refresh_token"]
     assert _session(tok["access_token"]).get(f"{srv.url}/ad_accounts").status_code == 200
     # the old refresh token is dead now
@@ -725,9 +726,9 @@ def test_pin_analytics_statuses_and_shape(shared):
 def test_pin_metrics_only_when_asked_and_equal_to_the_sums_of_the_daily_analytics(shared):
     ds, fake, srv = shared
     s = _session()
-    plain, _ = _walk(s, f"{srv.url}/pins")
+    plain, _ = _walk(s, f"{srv.url}/pins", {"include_protected_pins": "true"})
     assert {p["id"] for p in plain} == {p["id"] for p in ds.pins} and all(p["pin_metrics"] is None for p in plain)
-    asked, _ = _walk(s, f"{srv.url}/pins", {"pin_metrics": "true"})
+    asked, _ = _walk(s, f"{srv.url}/pins", {"pin_metrics": "true", "include_protected_pins": "true"})
     assert [{**p, "pin_metrics": None} for p in asked] == plain
     names = {"impression": "IMPRESSION", "pin_click": "PIN_CLICK", "clickthrough": "OUTBOUND_CLICK"}
     zero = 0
@@ -749,6 +750,24 @@ def test_pin_metrics_only_when_asked_and_equal_to_the_sums_of_the_daily_analytic
         zero += not any(pm["lifetime_metrics"].values())
     assert 0 < zero < len(asked[::7])          # some pins were never shown
     _error(s.get(f"{srv.url}/pins", params={"pin_metrics": "yes"}), 400, 1)
+
+
+def test_protected_pins_are_listed_only_when_asked_and_only_for_a_token_with_the_secret_scope(own):
+    ds, fake, srv = own
+    s = _session()
+    protected = {p["id"] for p in ds.pins if p["board_id"] in SECRET_BOARDS}
+    assert 0 < len(protected) < len(ds.pins) / 2
+    public, _ = _walk(s, f"{srv.url}/pins")
+    assert {p["id"] for p in public} == {p["id"] for p in ds.pins} - protected
+    every, _ = _walk(s, f"{srv.url}/pins", {"include_protected_pins": "true"})
+    assert {p["id"] for p in every} == {p["id"] for p in ds.pins}
+    fake.scope_text = "ads:read,boards:read,pins:read"
+    msg = _error(s.get(f"{srv.url}/pins", params={"include_protected_pins": "true"}), 401, 3)
+    assert "scopes" in msg
+    assert s.get(f"{srv.url}/pins", params={"include_protected_pins": "false"}).status_code == 200
+    tok = requests.post(f"{srv.url}/oauth/token", auth=("app-id", "app-secret"),
+                        data={"grant_type": "refresh_token", "refresh_token": "pinr.initial"}).json()
+    assert tok["scope"] == "ads:read,boards:read,pins:read"
 
 
 def test_pin_analytics_errors(shared):
@@ -819,9 +838,9 @@ def test_touch_and_add_pins(own):
     pin = ds.pins[0]
     fake.touch("pins", [pin["id"]])
     assert (pin["title"] or "").endswith(" v2")
-    newest_before = _walk(s, f"{srv.url}/pins", page_size=250)[0][0]
+    newest_before = _walk(s, f"{srv.url}/pins", {"include_protected_pins": "true"}, page_size=250)[0][0]
     new = fake.add_pins(3)
-    pins = _walk(s, f"{srv.url}/pins", page_size=250)[0]
+    pins = _walk(s, f"{srv.url}/pins", {"include_protected_pins": "true"}, page_size=250)[0]
     assert len(pins) == len(ds.pins) == 43
     assert {p["id"] for p in pins[:3]} == {p["id"] for p in new} and pins[3] == newest_before
     assert all(int(p["id"]) > int(newest_before["id"]) for p in new)

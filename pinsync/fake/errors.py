@@ -72,6 +72,12 @@ def pin_not_found(code: int = 50) -> FakeApiError:
     return FakeApiError(404, code, "Pin not found.")
 
 
+def insufficient_scope() -> FakeApiError:
+    """401 code 3: the spec's answer for a token without a scope the request needs."""
+    return FakeApiError(401, api.SCOPE_ERROR_CODE, "Your token does not have sufficient permissions to perform this "
+                        "operation. Please ensure your token is authorized with the correct set of scopes.")
+
+
 def not_authorized_pin() -> FakeApiError:
     """multi_pins/analytics: 401 code 7 (the spec's answer for pins or an app it refuses)."""
     return FakeApiError(401, api.NOT_AUTHORIZED_CODE, NOT_AUTHORIZED_PIN)

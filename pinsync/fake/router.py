@@ -40,7 +40,10 @@ Choices where the API is silent (also see the analytics module):
 * ``/pins`` honours ``creative_types`` and ``pin_filter`` (``exclude_repins``,
   ``has_been_promoted``), and ``pin_metrics=true`` (each pin's ``pin_metrics``: the sums of
   its daily analytics over the last 90 days, today included, and since it was created;
-  otherwise ``pin_metrics`` is null); ``include_protected_pins``, ``pin_type``,
+  otherwise ``pin_metrics`` is null) and ``include_protected_pins`` (pins on secret boards are
+  listed only with it; a token without the ``pins:read_secret`` scope is then answered 401
+  ``{"code": 3, "message": "Your token does not have sufficient permissions..."}``, the
+  spec's answer for a scope the token lacks); ``pin_type``,
   ``include_shared_accounts``, ``translate_interests_to_names``, ``aggregate_report_rows``,
   ``reporting_timezone`` and ``ad_account_id`` are accepted and ignored;
 * ads analytics: ids of other accounts are ignored; columns not valid at the level are
@@ -76,7 +79,7 @@ from pinsync.fake import errors
 from pinsync.fake.analytics import (CORE_COLUMNS, LEVEL_IDS_PARAM, AdsAnalytics, AnalyticsState, PinAnalytics,
                                     ads_error, multi, parse_ads_query, parse_pin_query, pins_error)
 from pinsync.fake.declared import PARAMETERS
-from pinsync.fake.data import DAY, Dataset, to_ord
+from pinsync.fake.data import DAY, Dataset, is_protected, to_ord
 from pinsync.fake.errors import FakeApiError
 from pinsync.fake.faults import HTML_BODY, Fault, FaultSchedule
 
@@ -106,7 +109,8 @@ _VERSION_SUFFIX = re.compile(r" v(\d+)$")
 
 ACCESS_TOKEN_TTL = 2_592_000          # 30 days
 REFRESH_TOKEN_TTL = 5_184_000         # 60 days
-TOKEN_SCOPE = "ads:read,pins:read,boards:read"
+# what a token may do (the oauth token response's "scope": comma-separated, as Pinterest answers)
+DEFAULT_SCOPES = "ads:read,boards:read,boards:read_secret,pins:read,pins:read_secret"
 JSON_TYPE = "application/json"
 
 
@@ -179,6 +183,8 @@ class FakePinterest:
             answers 401 code 7, "Not authorized to access board or Pin.").
         rate_limits: ``{category: max requests per window}`` to enforce (None: no limits).
         rate_limit_window: the sliding window, seconds.
+        scopes: the scopes of every token (comma-separated, as the token response says them);
+            without ``pins:read_secret``, ``include_protected_pins=true`` answers 401 code 3.
 
     Observability: ``calls`` (Counter by route name, every request), ``requests`` (list of
     ``(method, path, query)``), ``refresh_count``, ``current_refresh_token``.
@@ -187,7 +193,7 @@ class FakePinterest:
     def __init__(self, dataset: Dataset, access_tokens=("demo-token",), client_id: str = "app-id",
                  client_secret: str = "app-secret", refresh_token: str | None = "pinr.initial",
                  latency: float = 0.0, multi_pin_analytics: bool = True, rate_limits: dict | None = None,
-                 rate_limit_window: float = 60.0):
+                 rate_limit_window: float = 60.0, scopes: str = DEFAULT_SCOPES):
         self.dataset = dataset
         self.access_tokens = tuple(access_tokens)
         self.client_id = client_id
@@ -195,6 +201,7 @@ class FakePinterest:
         self.current_refresh_token = refresh_token
         self.latency = latency
         self.multi_pin_analytics = multi_pin_analytics
+        self.scope_text = scopes
         self.rate_limits = dict(rate_limits) if rate_limits else None
         self.rate_limit_window = rate_limit_window
         self.timeout_sleep = 3.0
@@ -254,6 +261,10 @@ class FakePinterest:
         if reply.delay:
             time.sleep(reply.delay)
         return reply
+
+    @property
+    def scopes(self) -> frozenset[str]:
+        return frozenset(x for x in self.scope_text.replace(" ", ",").split(",") if x)
 
     # ================================================================== observability & control
     def reset_counters(self) -> None:
@@ -561,7 +572,7 @@ class FakePinterest:
         self.current_refresh_token = refresh
         self.refresh_count += 1
         return _json_reply(200, {
-            "access_token": access, "token_type": "bearer", "expires_in": ACCESS_TOKEN_TTL, "scope": TOKEN_SCOPE,
+            "access_token": access, "token_type": "bearer", "expires_in": ACCESS_TOKEN_TTL, "scope": self.scope_text,
             "refresh_token": refresh, "refresh_token_expires_in": REFRESH_TOKEN_TTL,
             "refresh_token_expires_at": int(time.time()) + REFRESH_TOKEN_TTL, "response_type": "refresh_token"})
 
@@ -633,6 +644,10 @@ class FakePinterest:
 
     def _pin_list(self, query: dict) -> list[dict]:
         pins = self.dataset.pins
+        if not _flag(query, "include_protected_pins"):
+            pins = [p for p in pins if not is_protected(p)]
+        elif api.SECRET_PINS_SCOPE not in self.scopes:
+            raise errors.insufficient_scope()
         types = multi(query, "creative_types")
         if types:
             pins = [p for p in pins if p["creative_type"] in set(types)]
