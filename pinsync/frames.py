@@ -4,7 +4,8 @@ The fast path hands whole payloads to Polars (``pl.read_json`` with the declared
 schema). When a payload does not fit the declared types, the slow path coerces value by
 value where that loses nothing (``"12"`` -> 12, ``3.0`` -> 3, ``1700000000`` ->
 datetime) and otherwise raises :class:`PayloadError` naming the stream, the field and
-the record. Unknown fields are ignored; missing fields are null.
+the record. Fields the table has no column for are kept, as JSON text, in an ``extra``
+column where the table has one (entity tables: ``_extra``); missing fields are null.
 """
 
 from __future__ import annotations
@@ -220,9 +221,20 @@ def records_to_frame(
         raise PayloadError(f"{stream}: expected a list of JSON objects")
     names = source_names or {}
     ids = [r.get(id_field) for r in records]
-    data = [_series(c, [r.get(names.get(c.name, c.name)) for r in records], stream=stream, ids=ids)
+    known = {names.get(c.name, c.name) for c in columns}
+    data = [_extra_series(c.name, records, known) if c.kind == "extra" else
+            _series(c, [r.get(names.get(c.name, c.name)) for r in records], stream=stream, ids=ids)
             for c in columns]
     return pl.DataFrame(data, schema=polars_schema(tuple(columns)))
+
+
+def _extra_series(name: str, records: Sequence[dict], known: set[str]) -> pl.Series:
+    """Each record's fields that no column holds, as JSON text (null when there are none)."""
+    values = []
+    for r in records:
+        extra = {k: v for k, v in r.items() if k not in known}
+        values.append(json.dumps(extra, sort_keys=True, separators=(",", ":")) if extra else None)
+    return pl.Series(name, values, pl.String)
 
 
 def read_json_array(
