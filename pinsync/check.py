@@ -13,7 +13,7 @@ import uuid
 from dataclasses import asdict, dataclass
 
 from pinsync import errors
-from pinsync.auth import TokenStore, scope_list
+from pinsync.auth import TokenStore, parse_scopes
 from pinsync.connect import client_for
 from pinsync.errors import ApiError, AuthError, PinsyncError, SinkError, StateError
 from pinsync.extractor import Extractor
@@ -126,7 +126,7 @@ def _scopes(config, store: TokenStore | None, specs) -> Check:
         return Check("scopes", True, f"needed: {', '.join(needed)} (a static access token does not say which it "
                                      "has; a missing one fails its stream)")
     entry = store.read()["clients"].get(config.auth.client_id) or {}
-    granted = set(scope_list(entry.get("scope")))
+    granted = set(parse_scopes(entry.get("scope")))
     if not granted:
         return Check("scopes", True, f"needed: {', '.join(needed)} (Pinterest did not say which were granted)")
     missing = [s for s in needed if s not in granted]
