@@ -415,7 +415,7 @@ def transform_bench(fake, ds, today: dt.date, days: int, repeat: int, settings) 
     for i in range(0, len(pin_ids), 100):
         batch = ",".join(pin_ids[i:i + 100])
         q = {"pin_ids": [batch], "start_date": [start.isoformat()], "end_date": [end.isoformat()],
-             "metric_types": [",".join(metric_types)], "split_field": ["NO_SPLIT"]}
+             "metric_types": [",".join(metric_types)]}
         status, _, body = fake.handle("GET", "/v5/pins/analytics", q, hdr)
         assert status == 200, body[:200]
         pin_bodies[batch] = body

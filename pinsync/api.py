@@ -47,8 +47,33 @@ PIN_METRIC_TYPES = (
     "TOTAL_REACTIONS", "USER_FOLLOW", "PROFILE_VISIT", "VIDEO_MRC_VIEW", "VIDEO_10S_VIEW",
     "QUARTILE_95_PERCENT_VIEW", "VIDEO_V50_WATCH_TIME", "VIDEO_START", "VIDEO_AVG_WATCH_TIME",
 )
-PIN_APP_TYPES = ("MOBILE", "TABLET", "WEB")   # split_field=APP_TYPE groups; NO_SPLIT gives "all"
-PIN_DATA_STATUS_FINAL = "READY"
+# Served only as lifetime_metrics (never daily): "Total comments and total reactions are only
+# available with lifetime Pin metrics".
+PIN_LIFETIME_METRIC_TYPES = ("TOTAL_COMMENTS", "TOTAL_REACTIONS")
+# GET /pins?pin_metrics=true: each pin's "90d" and "lifetime_metrics" counters (the spec gives
+# only an example: pin_click, impression, clickthrough; lifetime also reaction, comment). "90d"
+# is taken to be the last 90 days up to today (UTC).
+PIN_METRICS_90D_DAYS = 90
+# Single pin: split_field=APP_TYPE answers one group per app type (NO_SPLIT: "all"). The
+# multi-pin beta declares no split_field: one app type at a time comes from app_types.
+PIN_APP_TYPES = ("MOBILE", "TABLET", "WEB")
+
+# data_status of a pin analytics day (DataStatus, 23 values), by what pinsync does with the day:
+PIN_DATA_STATUS_PENDING = frozenset({"PROCESSING"})   # resolves later: the day is fetched again
+PIN_DATA_STATUS_NOT_CREATED = "BEFORE_PIN_CREATED"    # the pin did not exist yet: the day has no row
+# Every other status (READY, ESTIMATE, IN_BAD_TAG_DATE, the *_THRESHOLD and other BEFORE_*
+# statuses, a status missing or unknown) is final, or never becomes READY: the day is kept as
+# it is and not fetched again for its status.
+PIN_DATA_STATUSES = (
+    "PROCESSING", "READY", "ESTIMATE", "BEFORE_BUSINESS_CREATED", "BEFORE_DATA_RETENTION_PERIOD",
+    "BEFORE_PIN_DATA_RETENTION_PERIOD", "BEFORE_METRIC_START_DATE", "BEFORE_CORE_METRIC_START_DATE",
+    "BEFORE_PIN_FORMAT_METRIC_START_DATE", "BEFORE_AUDIENCE_METRIC_START_DATE",
+    "BEFORE_AUDIENCE_MONTHLY_METRIC_START_DATE", "BEFORE_VIDEO_METRIC_START_DATE",
+    "BEFORE_CONVERSION_METRIC_START_DATE", "PURCHASERS_METRIC_SMALLER_THAN_THRESHOLD", "IN_BAD_TAG_DATE",
+    "BEFORE_PUBLISHED_METRIC_START_DATE", "BEFORE_ASSIST_METRIC_START_DATE", "BEFORE_PIN_CREATED",
+    "BEFORE_ACCOUNT_CLAIMED", "BEFORE_DEMOGRAPHIC_FILTERS_START_DATE", "AUDIENCE_SEGMENT_SMALLER_THAN_THRESHOLD",
+    "AUDIENCE_TOTAL_SMALLER_THAN_THRESHOLD", "BEFORE_PRODUCT_GROUP_FILTER_START_DATE",
+)
 
 # Rate-limit categories (x-ratelimit-category) and published Standard-tier limits, per minute.
 RATE_LIMITS_PER_MINUTE = {
@@ -61,6 +86,16 @@ RATE_LIMITS_PER_MINUTE = {
 
 # Error codes seen in Pinterest's error bodies.
 RATE_LIMIT_CODE = 8
+# A 401 is about the token when its code says so: 2 "Authentication failed.", 3 "Your token does
+# not have sufficient permissions..." (a scope it lacks). Code 7 "Not authorized to access board
+# or Pin." (multi_pins/analytics) is the endpoint refusing this app or these pins: not a token
+# problem, refreshing cannot help.
+SCOPE_ERROR_CODE = 3
+NOT_AUTHORIZED_CODE = 7
+
+# The OAuth scope to read pins on secret boards ("protected pins": GET /pins lists them only
+# with include_protected_pins=true).
+SECRET_PINS_SCOPE = "pins:read_secret"
 
 # Every column the synchronous analytics endpoints accept (query_columns, 175 values).
 ANALYTICS_COLUMNS = (
@@ -473,7 +508,5 @@ USER_ACCOUNT_FILTERS = {
     "source": ("ALL", "YOUR_PINS", "OTHER_PINS"),
 }
 
-# Error bodies pinsync tells apart: a token without the operation's scope (403 code 3, the
-# spec's text) and an account without a catalog (code 4182).
-SCOPE_MISSING_CODE = 3
+# The error code of an account without a catalog (catalog feeds and product groups).
 NO_CATALOG_CODE = 4182

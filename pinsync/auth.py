@@ -59,13 +59,6 @@ def _check_entry(where: str, client_id: str, entry) -> None:
                              "or remove that entry (and set auth.refresh_token to a freshly authorised token)")
 
 
-def scope_list(value) -> tuple[str, ...]:
-    """Scopes from a token answer (oauthlib gives a list; Pinterest a comma- or space-separated
-    string), sorted."""
-    items = value if isinstance(value, (list, tuple, set)) else [value or ""]
-    return tuple(sorted({s for item in items for s in str(item).replace(" ", ",").split(",") if s}))
-
-
 def _cause(e: BaseException | None) -> str:
     """An OS error in words: 'No space left on device', an S3 error's message."""
     if e is None:
@@ -86,6 +79,17 @@ class StaticToken:
 
     def refresh(self, rejected: str) -> str | None:
         return None
+
+    def scopes(self) -> frozenset[str] | None:
+        """Unknown: nothing tells a static token's scopes short of asking with it."""
+        return None
+
+
+def parse_scopes(scope) -> frozenset[str]:
+    """The scopes of a token response's ``scope``: Pinterest separates them with commas,
+    OAuth with spaces (and oauthlib may have split it into a list already)."""
+    text = " ".join(scope) if isinstance(scope, (list, tuple)) else str(scope or "")
+    return frozenset(text.replace(",", " ").split())
 
 
 def _fingerprint(value: str) -> str:
@@ -229,6 +233,7 @@ class RefreshingToken:
         self.client_id, self._secret, self._configured = client_id, client_secret, refresh_token
         self.store, self.owner, self.timeout, self.attempts, self._sleep = store, owner, timeout, attempts, sleep
         self._access: str | None = None
+        self._scopes: frozenset[str] | None = None
         self._lock = threading.Lock()
         self.refreshes = 0
         self.keep_window = 0.0     # seconds from the token answer to the durable store write
@@ -249,6 +254,12 @@ class RefreshingToken:
             self._access = self._obtain(rejected=rejected)
             return self._access
 
+    def scopes(self) -> frozenset[str] | None:
+        """The scopes the token endpoint granted the current access token (None: not known,
+        e.g. a token stored by an older pinsync)."""
+        self.token()
+        return self._scopes
+
     def _obtain(self, rejected: str | None) -> str:
         with self.store.lock(self.owner):
             data = self.store.read()
@@ -264,6 +275,7 @@ class RefreshingToken:
                 entry = {}   # first run, or the user configured a new refresh token: it wins
             access = entry.get("access_token")
             if access and access != rejected and entry.get("access_token_expires_at", 0) > time.time() + EXPIRY_MARGIN:
+                self._scopes = frozenset(entry["scope"]) if isinstance(entry.get("scope"), list) else None
                 return access
             refresh_token = entry.get("refresh_token") or self._configured
             if not refresh_token:
@@ -279,12 +291,13 @@ class RefreshingToken:
                 "refresh_token_expires_at": token.get("refresh_token_expires_at"),
                 "access_token": token["access_token"],
                 "access_token_expires_at": int(time.time()) + int(token.get("expires_in") or 3600),
-                "scope": ",".join(scope_list(token.get("scope"))) or entry.get("scope"),
+                "scope": sorted(parse_scopes(token.get("scope"))) or entry.get("scope"),
                 "updated_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             }
             data["clients"][self.client_id] = entry
             self.store.keep(data, self.client_id, sleep=self._sleep)
             self.keep_window = time.monotonic() - received
+            self._scopes = frozenset(entry["scope"]) if isinstance(entry.get("scope"), list) else None
             self.refreshes += 1
         log.info("access token refreshed; rotated refresh token saved to the token store (%.1f ms after the answer)",
                  self.keep_window * 1000)

@@ -13,7 +13,7 @@ import uuid
 from dataclasses import asdict, dataclass
 
 from pinsync import errors
-from pinsync.auth import TokenStore, scope_list
+from pinsync.auth import TokenStore, parse_scopes
 from pinsync.connect import client_for
 from pinsync.errors import ApiError, AuthError, PinsyncError, SinkError, StateError
 from pinsync.extractor import Extractor
@@ -21,7 +21,7 @@ from pinsync.state import StateStore
 from pinsync.storage import Location
 from pinsync.streams import OPTIONAL_SCOPES, STREAMS, scopes_for, select
 
-SCOPE_MISSING_CODE = 3    # Pinterest's code for a token without the scope an endpoint needs
+SCOPE_ERROR_CODE = 3    # Pinterest's code for a token without the scope an endpoint needs
 
 
 @dataclass
@@ -95,7 +95,7 @@ def check(config) -> list[Check]:
             out.append(Check("credentials", False, str(e), e.exit_code))
             return out
         except ApiError as e:
-            code = errors.EXIT_CREDENTIALS if e.code == SCOPE_MISSING_CODE else errors.EXIT_SYNC_FAILED
+            code = errors.EXIT_CREDENTIALS if e.code == SCOPE_ERROR_CODE else errors.EXIT_SYNC_FAILED
             out.append(Check("credentials", False, str(e), code))
             return out
         except PinsyncError as e:
@@ -126,7 +126,7 @@ def _scopes(config, store: TokenStore | None, specs) -> Check:
         return Check("scopes", True, f"needed: {', '.join(needed)} (a static access token does not say which it "
                                      "has; a missing one fails its stream)")
     entry = store.read()["clients"].get(config.auth.client_id) or {}
-    granted = set(scope_list(entry.get("scope")))
+    granted = set(parse_scopes(entry.get("scope")))
     if not granted:
         return Check("scopes", True, f"needed: {', '.join(needed)} (Pinterest did not say which were granted)")
     missing = [s for s in needed if s not in granted]

@@ -252,20 +252,24 @@ SUMMARY_COLUMNS = ("stream", "rows\nfetched", "rows\nwritten", "files\nwritten",
 
 def _summary(result) -> None:
     """The run's summary table: fits 80 columns with the longest stream name (no borders
-    between columns, headers on two lines)."""
+    between columns, headers on two lines); a ``skipped`` column (pins gone or private)
+    only when some were."""
     table = Table(title=f"pinsync run {result.run_id}", title_justify="left", box=box.SIMPLE_HEAD,
                   padding=0, show_edge=False)
-    for col in SUMMARY_COLUMNS:
+    skipped = any(s.skipped for s in result.streams.values())
+    for col in SUMMARY_COLUMNS[:5] + (("skipped",) if skipped else ()) + SUMMARY_COLUMNS[5:]:
         table.add_column(col, justify="left" if col == "stream" else "right", no_wrap=True)
     for st in result.streams.values():
         name = st.stream if not st.failed else f"[red]{st.stream} (failed)"
         table.add_row(name, f"{st.rows_fetched:,}", f"{st.rows_written:,}", f"{st.files_written:,}",
-                      f"{st.files_unchanged:,}", f"{st.requests:,}", f"{st.seconds:.1f}")
+                      f"{st.files_unchanged:,}", *((f"{st.skipped:,}",) if skipped else ()), f"{st.requests:,}",
+                      f"{st.seconds:.1f}")
     table.add_section()
     total = result.streams.values()
     table.add_row("total", f"{sum(s.rows_fetched for s in total):,}", f"{sum(s.rows_written for s in total):,}",
                   f"{sum(s.files_written for s in total):,}", f"{sum(s.files_unchanged for s in total):,}",
-                  f"{result.requests:,}", f"{result.seconds:.1f}")
+                  *((f"{sum(s.skipped for s in total):,}",) if skipped else ()), f"{result.requests:,}",
+                  f"{result.seconds:.1f}")
     err_console.print(table)
 
 

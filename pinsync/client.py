@@ -7,7 +7,9 @@ Only this module talks HTTP. Behaviour:
 * 5xx, connection errors, timeouts and bodies that are not the JSON they should be (an
   HTML page from a proxy, a truncated or empty body): retried with exponential backoff.
 * 401: the access token is refreshed once (when refresh credentials exist) and the
-  request repeated; a second 401 is an :class:`AuthError`.
+  request repeated; a second 401 is an :class:`AuthError`. Except a 401 whose body's code
+  says the endpoint refuses the request rather than the token (code 7, "Not authorized to
+  access board or Pin."): an :class:`ApiError` at once, the token is not refreshed.
 * 401 or 403 with Pinterest's code 3 ("Your token does not have sufficient permissions"):
   the token lacks the endpoint's scope; a :class:`ScopeError` at once (no refresh: a new
   token of the same authorisation has the same scopes).
@@ -59,6 +61,9 @@ class TokenProvider(Protocol):
 
     def refresh(self, rejected: str) -> str | None:
         """A new token after ``rejected`` was refused, or None when refreshing is impossible."""
+
+    def scopes(self) -> frozenset[str] | None:
+        """The token's scopes, or None when they are not known."""
 
 
 @dataclass
@@ -126,6 +131,11 @@ class PinterestClient:
         self.session.close()
         if self._downloads is not None:
             self._downloads.close()
+
+    def token_scopes(self) -> frozenset[str] | None:
+        """The access token's scopes, when the token provider knows them (None otherwise)."""
+        scopes = getattr(self.tokens, "scopes", None)
+        return scopes() if scopes else None
 
     # -- requests --------------------------------------------------------------------
 
@@ -235,22 +245,25 @@ class PinterestClient:
                     if value is not _INVALID:
                         return body, value
                     problem = f"unreadable response body ({_describe_body(resp)})"
-                elif status in (401, 403) and api_call and _error_fields(resp)[0] == api.SCOPE_MISSING_CODE:
-                    raise ScopeError(redact(_error_fields(resp)[1]), status=status, code=api.SCOPE_MISSING_CODE,
+                elif status in (401, 403) and api_call and _error_fields(resp)[0] == api.SCOPE_ERROR_CODE:
+                    raise ScopeError(redact(_error_fields(resp)[1]), status=status, code=api.SCOPE_ERROR_CODE,
                                      endpoint=endpoint, request_id=rid)
                 elif status == 401 and api_call:
+                    code, message = _error_fields(resp)
+                    if code == api.NOT_AUTHORIZED_CODE:
+                        # the endpoint refuses this app or these pins: not the token (no refresh)
+                        raise ApiError(redact(message), status=status, code=code, endpoint=endpoint, request_id=rid)
                     if not refreshed:
                         refreshed = True
                         if self.tokens.refresh(token) is not None:
                             continue
-                    code, message = _error_fields(resp)
                     remedy = ("Check the credentials, or re-authorise the app to get a new refresh token."
                               if getattr(self.tokens, "refreshable", False) else
                               "The access token is invalid or expired: set a new auth.access_token, or use "
                               "client_id + client_secret + refresh_token so pinsync can refresh it.")
                     raise AuthError(redact(
                         f"{endpoint}: Pinterest rejected the access token (HTTP 401"
-                        f"{f', code {code}' if code is not None else ''}: {message}). {remedy}"))
+                        f"{f', code {code}' if code is not None else ''}: {message}). {remedy}"), code=code)
                 elif status == 429:
                     wait = _server_wait(resp)
                     problem = "rate limited (HTTP 429)"

@@ -21,7 +21,7 @@ def client_for(config, *, owner: str = "pinsync", sleep: Callable[[float], None]
                            max_workers=config.max_workers, sleep=sleep)
 
 
-def extractor_for(client: PinterestClient, config, *, pool=None, on_progress=None):
+def extractor_for(client: PinterestClient, config, *, pool=None, on_progress=None, today=None):
     """The :class:`~pinsync.extractor.Extractor` for ``config``'s statuses and analytics settings."""
     from pinsync.extractor import AnalyticsSettings, Extractor
 
@@ -31,6 +31,7 @@ def extractor_for(client: PinterestClient, config, *, pool=None, on_progress=Non
     return Extractor(client, entity_statuses=tuple(config.entity_statuses), settings=settings,
                      pin_metric_types=tuple(config.pin_analytics.metric_types),
                      split_by_app_type=config.pin_analytics.split_by_app_type, pool=pool, on_progress=on_progress,
-                     ahead=config.max_workers, targeting_types=tuple(config.targeting_analytics.targeting_types),
+                     ahead=config.max_workers, today=today,
+                     targeting_types=tuple(config.targeting_analytics.targeting_types),
                      user_metric_types=tuple(config.user_account_analytics.metric_types),
                      user_split_field=config.user_account_analytics.split_field)

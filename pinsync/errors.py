@@ -64,11 +64,15 @@ class LockError(PinsyncError):
 
 
 class AuthError(PinsyncError):
-    """Pinterest rejected the credentials; the user has to re-authorise."""
+    """Pinterest rejected the credentials; the user has to re-authorise.
+
+    ``code`` is Pinterest's error code when the API said one (3: the token lacks a scope).
+    """
 
     exit_code = EXIT_CREDENTIALS
 
-    def __init__(self, message: str, *, retryable: bool = False):
+    def __init__(self, message: str, *, code: int | None = None, retryable: bool = False):
+        self.code = code
         super().__init__(message)
         if retryable:   # e.g. the token endpoint could not be reached: not the credentials' fault
             self.exit_code = EXIT_SYNC_FAILED

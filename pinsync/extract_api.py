@@ -10,6 +10,7 @@ import polars as pl
 from pinsync import clock, frames
 from pinsync.connect import client_for, extractor_for
 from pinsync.errors import ConfigError
+from pinsync.extractor import PinFetch
 from pinsync.schemas import ENTITY_COLUMNS
 from pinsync.streams import STREAMS
 from pinsync.streams.analytics import fetch_range
@@ -44,10 +45,14 @@ def extract(stream: str, config, *, today: dt.date | None = None,
                 return ex.entities(spec)
             rng = fetch_range(today=today, start_date=start_date or config.start_date, lookback_days=0,
                               bookmark=None, granularity=config.analytics.granularity if spec.kind == "ads_analytics" else "DAY")
-            if spec.name == "pin_analytics":
+            if spec.name in ("pin_analytics", "pin_lifetime_metrics"):
+                lifetime = spec.name == "pin_lifetime_metrics"
+                columns = ex.pin_lifetime_columns() if lifetime else ex.pin_analytics_columns()
                 if rng is None:
-                    return frames.concat([], ex.pin_analytics_columns())
-                return ex.pin_analytics(ex.entities(STREAMS["pins"])["id"].to_list(), *rng)
+                    return frames.concat([], columns)
+                fetch = PinFetch()
+                daily = ex.pin_analytics(ex.entities(STREAMS["pins"])["id"].to_list(), *rng, fetch)
+                return ex.finish(spec, frames.concat(fetch.lifetime, columns)) if lifetime else daily
             accounts = ex.entities(STREAMS["ad_accounts"])
             if config.ad_account_ids:
                 accounts = accounts.filter(pl.col("id").is_in(list(config.ad_account_ids)))

@@ -22,10 +22,11 @@ import polars as pl
 from pinsync import api, clock, frames
 from pinsync.client import PinterestClient
 from pinsync.config import DEFAULT_TARGETING_TYPES, DEFAULT_USER_METRIC_TYPES
-from pinsync.errors import ApiError
+from pinsync.errors import ApiError, PayloadError, ScopeError
 from pinsync.memory import cpu_slot
 from pinsync.reports import ReportJob, ReportPolicy, ReportRunner, flatten_report, report_key, report_spans
 from pinsync.schemas import (ENTITY_COLUMNS, Column, analytics_columns, pin_analytics_columns,
+                             pin_daily_metric_types, pin_lifetime_columns, pin_lifetime_metric_types,
                              targeting_analytics_columns, user_account_analytics_columns, valid_columns_for_level)
 from pinsync.streams import STREAMS, Fanout, StreamSpec
 from pinsync.streams.analytics import MULTI_PIN_PATH, REPORTS_PATH, batched, date_windows
@@ -71,6 +72,65 @@ class AnalyticsSettings:
                            self.engagement_window_days, self.view_window_days, self.conversion_report_time])
 
 
+class PinFetch:
+    """What a pin analytics fetch learns besides its daily rows, collected as the answers
+    arrive (from several request threads).
+
+    Attributes:
+        pending_from: the first day some answer still marks as pending (PROCESSING): it and
+            later days are to be fetched again.
+        skipped: pins the API answered 403/404 for (gone, or not accessible to the token).
+        lifetime: frames of pin_lifetime_metrics rows.
+    """
+
+    def __init__(self) -> None:
+        self.pending_from: dt.date | None = None
+        self.skipped: set[str] = set()
+        self.lifetime: list[pl.DataFrame] = []
+        self._lock = threading.Lock()
+
+    def skip(self, pin_ids: list[str]) -> None:
+        with self._lock:
+            self.skipped.update(pin_ids)
+
+    def add_lifetime(self, df: pl.DataFrame) -> None:
+        if df.height:
+            with self._lock:
+                self.lifetime.append(df)
+
+    def settle(self, df: pl.DataFrame, metrics: list[str]) -> pl.DataFrame:
+        """Note ``df``'s first pending day, and keep the rows worth a row: not before the pin
+        was created (only that status is dropped: one missing or unknown is kept) and with
+        at least one metric value ("no activity, no rows", as the API leaves out zeros)."""
+        pending = df.filter(pl.col("data_status").is_in(api.PIN_DATA_STATUS_PENDING))["date"].min()
+        if pending is not None:
+            with self._lock:
+                self.pending_from = pending if self.pending_from is None else min(self.pending_from, pending)
+        if not metrics:
+            return df.clear()
+        df = df.filter(pl.col("data_status").ne_missing(api.PIN_DATA_STATUS_NOT_CREATED)
+                       & pl.any_horizontal(pl.col(metrics).is_not_null()))
+        undated = df.filter(pl.col("date").is_null())
+        if undated.height:
+            raise PayloadError(f"pin_analytics: field 'date' of record {undated['pin_id'][0]!r} is missing "
+                               "from a day with metrics")
+        return df
+
+
+class _MultiPinRefused(Exception):
+    """The multi-pin beta refused a batch (401 code 7, or 403)."""
+
+
+def _decode_object(body: bytes) -> dict:
+    try:
+        data = json.loads(body)
+    except ValueError as e:
+        raise PayloadError(f"pin_analytics: response is not valid JSON ({e})") from None
+    if not isinstance(data, dict):
+        raise PayloadError("pin_analytics: expected a JSON object keyed by pin id")
+    return data
+
+
 class Extractor:
     """Fetches one stream's records for one parent and returns typed frames.
 
@@ -87,6 +147,7 @@ class Extractor:
         targeting_types: what targeting analytics break metrics down by (each level asks for
             those of them its endpoint accepts).
         user_metric_types, user_split_field: user account analytics settings.
+        today: the run's date (UTC): lifetime pin metrics are as of it.
     """
 
     def __init__(self, client: PinterestClient, *, entity_statuses: tuple[str, ...] = api.ENTITY_STATUSES,
@@ -94,7 +155,7 @@ class Extractor:
                  pin_metric_types: tuple[str, ...] = ("IMPRESSION", "OUTBOUND_CLICK", "PIN_CLICK", "SAVE", "SAVE_RATE"),
                  split_by_app_type: bool = False, pool: Executor | None = None,
                  on_progress: Callable[[str, int], None] | None = None, ahead: int = 8,
-                 report_policy: ReportPolicy | None = None,
+                 report_policy: ReportPolicy | None = None, today: dt.date | None = None,
                  targeting_types: tuple[str, ...] = DEFAULT_TARGETING_TYPES,
                  user_metric_types: tuple[str, ...] = DEFAULT_USER_METRIC_TYPES, user_split_field: str = "NO_SPLIT"):
         self.client = client
@@ -109,6 +170,7 @@ class Extractor:
         self.pool = pool
         self.ahead = max(1, ahead)
         self.on_progress = on_progress or (lambda stream, rows: None)
+        self.today = today or clock.today()
         self._multi_pin: bool | None = None     # detected once per run
         self._multi_lock = threading.Lock()
         self._warned: set = set()         # stream names, (stream, column) pairs: warned once a run
@@ -118,6 +180,11 @@ class Extractor:
 
     def entities(self, spec: StreamSpec, ad_account_id: str | None = None) -> pl.DataFrame:
         """Every record of an entity stream (for one ad account), typed, one row per id."""
+        if spec.name == "pins":
+            columns = ENTITY_COLUMNS[spec.name]
+            df = frames.concat(self._pin_pages(spec, spec.path, dict(spec.params), columns), columns)
+            # a record that moved between pages while we listed is kept once (its last sighting)
+            return df.unique(subset=list(spec.primary_key), keep="last", maintain_order=True).sort(spec.primary_key)
         return self.listing(spec, [{"ad_account_id": ad_account_id}] if ad_account_id else [{}])
 
     def listing(self, spec: StreamSpec, contexts: list[dict] | None = None,
@@ -153,12 +220,7 @@ class Extractor:
             path = spec.path.format(**context)
             query = {**params, **extra}
             if spec.shape == "page":
-                parts = []
-                for page in self.client.paginate(path, query, category=spec.category, tag=spec.name):
-                    parts.append(frames.records_to_frame(page.items, columns, stream=spec.name,
-                                                         source_names=spec.rename))
-                    self.on_progress(spec.name, len(page.items))
-                df = frames.concat(parts, columns)
+                df = frames.concat(self._pages(spec, path, query, columns), columns)
             else:
                 data = self.client.get_json(path, query, category=spec.category, tag=spec.name)
                 records = data.get("items") if spec.shape == "items" and isinstance(data, dict) else [data]
@@ -174,6 +236,29 @@ class Extractor:
 
         df = frames.concat(self._imap(one, tasks), columns)
         return df.unique(subset=list(spec.primary_key), keep="last", maintain_order=True).sort(spec.primary_key)
+
+    def _pages(self, spec: StreamSpec, path: str, params: dict, columns) -> list[pl.DataFrame]:
+        parts = []
+        for page in self.client.paginate(path, params, category=spec.category, tag=spec.name):
+            parts.append(frames.records_to_frame(page.items, columns, stream=spec.name, source_names=spec.rename))
+            self.on_progress(spec.name, len(page.items))
+        return parts
+
+    def _pin_pages(self, spec: StreamSpec, path: str, params: dict, columns) -> list[pl.DataFrame]:
+        """The pins, those on secret boards ("protected pins") included when the token may
+        read them (the pins:read_secret scope). When its scopes are not known (a static
+        token), they are asked for, and the API's answer for a token without the scope (401
+        code 3) means they are listed without."""
+        scopes = self.client.token_scopes()
+        if scopes is None or api.SECRET_PINS_SCOPE in scopes:
+            try:
+                return self._pages(spec, path, {**params, "include_protected_pins": True}, columns)
+            except ScopeError:
+                pass
+        if self._warn_once("protected pins"):
+            log.warning("pins on secret boards (protected pins) are not listed, nor their analytics: the token "
+                        "lacks the %s scope (authorise the app with it to list them)", api.SECRET_PINS_SCOPE)
+        return self._pages(spec, path, params, columns)
 
     # -- ads analytics -------------------------------------------------------------------
 
@@ -377,68 +462,124 @@ class Extractor:
     def pin_analytics_columns(self) -> tuple[Column, ...]:
         return pin_analytics_columns(self.pin_metric_types)
 
-    def pin_analytics(self, pin_ids: list[str], start: dt.date, end: dt.date) -> pl.DataFrame:
+    def pin_lifetime_columns(self) -> tuple[Column, ...]:
+        return pin_lifetime_columns(self.pin_metric_types)
+
+    def pin_analytics(self, pin_ids: list[str], start: dt.date, end: dt.date,
+                      fetch: PinFetch | None = None) -> pl.DataFrame:
         """Daily organic metrics of ``pin_ids`` (TOTAL, plus each app type when split)."""
         spec = STREAMS["pin_analytics"]
-        return self.finish(spec, frames.concat(self.pin_analytics_batches(pin_ids, start, end),
+        return self.finish(spec, frames.concat(self.pin_analytics_batches(pin_ids, start, end, fetch),
                                                self.pin_analytics_columns()))
 
-    def pin_analytics_batches(self, pin_ids: list[str], start: dt.date, end: dt.date) -> Iterator[pl.DataFrame]:
+    def pin_analytics_batches(self, pin_ids: list[str], start: dt.date, end: dt.date,
+                              fetch: PinFetch | None = None) -> Iterator[pl.DataFrame]:
         """Like :meth:`pin_analytics`, one typed frame per call as the answers arrive (see
-        :meth:`ads_analytics_batches`)."""
+        :meth:`ads_analytics_batches`). Days before a pin was created and days without any
+        metric value give no row. ``fetch`` collects the rest of what the answers say (the
+        first day still pending, the pins skipped, the lifetime metrics).
+
+        The multi-pin beta (100 pins a call) is used when the app has it: the first batch
+        doubles as the check. Without it, one call per pin (per app-type view)."""
+        fetch = fetch if fetch is not None else PinFetch()
+        ids = sorted(pin_ids)
+        units = deque((w, b) for w in date_windows(start, end) for b in batched(ids, api.PIN_IDS_MAX))
+        tasks: list[tuple] = []
+        while self._multi_pin is None and units:
+            window, batch = units.popleft()
+            # the first batch doubles as the capability check: no extra request
+            yield from self._probe_multi_pin(window, batch, fetch)
+            if self._multi_pin:
+                tasks += [(window, batch, view, True, fetch) for view in self._views(True)[1:]]
+        if self._multi_pin:
+            tasks += [(w, b, view, True, fetch) for w, b in units for view in self._views(True)]
+        else:
+            tasks += [(w, [p], view, False, fetch) for w, b in units for p in b for view in self._views(False)]
+        yield from self._imap(self._pin_task, tasks)
+        if fetch.skipped:
+            log.warning("pin_analytics: %d pin(s) skipped: the API answers that they are gone or not accessible "
+                        "(e.g. %s)", len(fetch.skipped), ", ".join(sorted(fetch.skipped)[:3]))
+
+    def _views(self, multi: bool) -> tuple[str, ...]:
+        """The calls each batch needs: ``ALL`` (the TOTAL rows), then per app type either one
+        ``split_field=APP_TYPE`` call (single pin) or one ``app_types`` call per app type (the
+        multi-pin beta has no split_field)."""
+        if not self.split_by_app_type:
+            return ("ALL",)
+        return ("ALL", *api.PIN_APP_TYPES) if multi else ("ALL", "APP_TYPE")
+
+    def _probe_multi_pin(self, window, batch, fetch: PinFetch) -> Iterator[pl.DataFrame]:
+        """Ask the multi-pin beta for ``batch``; on a refusal fetch the batch pin by pin, and
+        decide whether the app has the beta (a refusal while every pin answers alone: no)."""
+        try:
+            first = self._pin_call(window, batch, "ALL", True, fetch)
+        except _MultiPinRefused:
+            pass
+        else:
+            self._multi_pin = True
+            yield first
+            return
+        skipped_before = len(fetch.skipped & set(batch))
+        yield from self._imap(self._pin_task, [(window, [p], view, False, fetch) for p in batch
+                                               for view in self._views(False)])
+        if len(fetch.skipped & set(batch)) == skipped_before:
+            log.info("the multi-pin analytics beta is not available to this app; one call per pin")
+            self._multi_pin = False
+        # else: a pin of the batch was refused alone too, which may be why the batch was: ask again
+
+    def _pin_task(self, window, batch, view, multi: bool, fetch: PinFetch) -> pl.DataFrame:
+        try:
+            return self._pin_call(window, batch, view, multi, fetch)
+        except _MultiPinRefused:
+            # e.g. a pin of the batch the token may not read: the batch pin by pin (the single-pin
+            # endpoint takes the same app_types), where such a pin is skipped alone
+            log.info("pin_analytics: a batch of %d pins was refused (401 code 7); asking pin by pin", len(batch))
+            return frames.concat([self._pin_call(window, [p], view, False, fetch) for p in batch],
+                                 self.pin_analytics_columns())
+
+    def _pin_call(self, window, batch, view, multi: bool, fetch: PinFetch) -> pl.DataFrame:
+        """One pin analytics request; its rows (see :meth:`pin_analytics_batches`)."""
         spec = STREAMS["pin_analytics"]
         columns = self.pin_analytics_columns()
-        splits = ["NO_SPLIT"] + (["APP_TYPE"] if self.split_by_app_type else [])
-        windows = date_windows(start, end)
-        ids = sorted(pin_ids)
-        if not ids:
-            return
-        multi_tasks = [(w, b, s) for w in windows for b in batched(ids, spec.batch_size) for s in splits]
-        if self._multi_pin is None:
-            # the first real batch doubles as the capability check: no extra request
-            first = self._detect_multi_pin(multi_tasks[0], spec, columns)
-            if first is not None:
-                multi_tasks = multi_tasks[1:]
-                yield first
-        if self._multi_pin:
-            tasks = multi_tasks
-        else:
-            tasks = [(w, [p], s) for w in windows for p in ids for s in splits]
-        yield from self._imap(lambda w, b, s: self._pin_batch(w, b, s, spec, columns), tasks)
-
-    def _detect_multi_pin(self, task: tuple, spec: StreamSpec, columns) -> pl.DataFrame | None:
-        """Ask the multi-pin beta for ``task``'s batch; its frame, or None if the app lacks access."""
-        with self._multi_lock:
-            if self._multi_pin is not None:
-                return None
-            try:
-                self._multi_pin = True
-                return self._pin_batch(*task, spec, columns)
-            except ApiError as e:
-                if e.status != 403:
-                    self._multi_pin = None
-                    raise
-                log.info("the multi-pin analytics beta is not available to this app; one call per pin")
-                self._multi_pin = False
-                return None
-
-    def _pin_batch(self, window, batch, split, spec, columns) -> pl.DataFrame:
+        daily = pin_daily_metric_types(self.pin_metric_types)
         params = {"start_date": window[0].isoformat(), "end_date": window[1].isoformat(),
-                  "metric_types": ",".join(self.pin_metric_types), "split_field": split}
-        if self._multi_pin:
-            params["pin_ids"] = ",".join(batch)
-            body = self.client.get_bytes(MULTI_PIN_PATH, params, category=spec.category, tag=spec.name,
-                                         expect="object")
-            with cpu_slot():
-                df = frames.read_pin_payload(body, columns, self.pin_metric_types, split, pin_ids=batch)
-        else:
-            data = self.client.get_json(spec.path.format(pin_id=batch[0]), params, category=spec.category,
-                                        tag=spec.name)
-            df = frames.pin_payload_frame({batch[0]: data}, columns, self.pin_metric_types, split)
+                  "metric_types": ",".join(self.pin_metric_types)}
+        split, label = "NO_SPLIT", "TOTAL"
+        if view == "APP_TYPE":
+            params["split_field"] = split = "APP_TYPE"
+        elif view != "ALL":
+            params["app_types"] = label = view
+        lifetime = pin_lifetime_metric_types(self.pin_metric_types)
+        try:
+            if multi:
+                body = self.client.get_bytes(MULTI_PIN_PATH, {"pin_ids": ",".join(batch), **params},
+                                             category=spec.category, tag=spec.name, expect="object")
+                data = None
+            else:
+                data = {batch[0]: self.client.get_json(spec.path.format(pin_id=batch[0]), params,
+                                                       category=spec.category, tag=spec.name)}
+        except ApiError as e:
+            if multi and (e.status, e.code) in ((401, api.NOT_AUTHORIZED_CODE), (403, e.code)):
+                raise _MultiPinRefused() from None
+            if e.status in (403, 404) or (e.status, e.code) == (401, api.NOT_AUTHORIZED_CODE):
+                fetch.skip(batch)      # gone, or not (any more) accessible to this token
+                self.on_progress(spec.name, 0)
+                return frames.concat([], columns)
+            raise
+        with cpu_slot():
+            if data is None and not lifetime:
+                df = frames.read_pin_payload(body, columns, daily, split, pin_ids=batch, app_type=label)
+            else:
+                if data is None:
+                    data = _decode_object(body)
+                df = frames.pin_payload_frame(data, columns, daily, split, app_type=label)
+                if lifetime:
+                    fetch.add_lifetime(frames.pin_lifetime_frame(data, self.pin_lifetime_columns(), lifetime, split,
+                                                                 app_type=label, as_of=self.today))
+            df = fetch.settle(df, [c.name for c in columns[4:]])
         self._warn_widened(spec.name, columns, df)
         self.on_progress(spec.name, df.height)
-        # days before a pin existed carry nothing: drop them now, not after every batch is held
-        return df.filter(~pl.col("data_status").str.starts_with("BEFORE_"))
+        return df
 
     # -- user account analytics -----------------------------------------------------------
 

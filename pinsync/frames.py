@@ -4,7 +4,8 @@ The fast path hands whole payloads to Polars (``pl.read_json`` with the declared
 schema). When a payload does not fit the declared types, the slow path coerces value by
 value where that loses nothing (``"12"`` -> 12, ``3.0`` -> 3, ``1700000000`` ->
 datetime) and otherwise raises :class:`PayloadError` naming the stream, the field and
-the record. Unknown fields are ignored; missing fields are null.
+the record. Fields the table has no column for are kept, as JSON text, in an ``extra``
+column where the table has one (entity tables: ``_extra``); missing fields are null.
 
 Analytics metrics are the exception to failing: the API declares no types for them, so an
 ``int`` metric that carries a fraction is *widened* - the whole column of that frame becomes
@@ -253,11 +254,22 @@ def records_to_frame(
         raise PayloadError(f"{stream}: expected a list of JSON objects")
     names = source_names or {}
     ids = [r.get(id_field) for r in records]
-    data = [_series(c, [r.get(names.get(c.name, c.name)) for r in records], stream=stream, ids=ids, widen=widen)
+    known = {names.get(c.name, c.name) for c in columns}
+    data = [_extra_series(c.name, records, known) if c.kind == "extra" else
+            _series(c, [r.get(names.get(c.name, c.name)) for r in records], stream=stream, ids=ids, widen=widen)
             for c in columns]
     schema = polars_schema(tuple(columns))
     return pl.DataFrame(data, schema={n: (pl.Float64 if s.dtype == pl.Float64 else t)
                                       for (n, t), s in zip(schema.items(), data)})
+
+
+def _extra_series(name: str, records: Sequence[dict], known: set[str]) -> pl.Series:
+    """Each record's fields that no column holds, as JSON text (null when there are none)."""
+    values = []
+    for r in records:
+        extra = {k: v for k, v in r.items() if k not in known}
+        values.append(json.dumps(extra, sort_keys=True, separators=(",", ":")) if extra else None)
+    return pl.Series(name, values, pl.String)
 
 
 def read_json_array(
@@ -478,11 +490,14 @@ def concat(frames: Iterable[pl.DataFrame], columns: Sequence[Column]) -> pl.Data
 
 
 def pin_payload_frame(data: dict, columns: tuple[Column, ...], metric_types: tuple[str, ...],
-                      split: str) -> pl.DataFrame:
+                      split: str, *, app_type: str = "TOTAL") -> pl.DataFrame:
     """Type ``{pin_id: {group: {"daily_metrics": [...]}}}`` into pin_analytics rows.
 
-    The ``all`` group (no split) becomes ``app_type = "TOTAL"``; with the app-type split
-    each group key is the app type. Metrics missing from a day are null.
+    Without a split the group (``all``) becomes ``app_type`` (``TOTAL``, or the app type asked
+    for with ``app_types``); with the app-type split each group key is the app type. Metrics
+    missing from a day are null. A value that cannot be typed without loss (a date that is
+    not ``YYYY-MM-DD``, a fractional count...) is a :class:`PayloadError` naming the field and
+    the pin.
     """
     metric_schema = {m: pl.Float64 for m in metric_types}
     row_schema = {"date": pl.String, "data_status": pl.String, "metrics": pl.Struct(metric_schema)}
@@ -500,40 +515,91 @@ def pin_payload_frame(data: dict, columns: tuple[Column, ...], metric_types: tup
                 continue
             if not isinstance(daily, list):
                 raise PayloadError(f"pin_analytics: pin {pin_id!r}: unreadable daily_metrics (not a list)")
-            app_type = _app_type(group, split)
+            label = _app_type(group, split, app_type)
             daily_rows.extend(daily)
             pin_col.extend([str(pin_id)] * len(daily))
-            app_col.extend([app_type] * len(daily))
+            app_col.extend([label] * len(daily))
             groups_read.append((pin_id, daily))
     if not daily_rows:
         return concat([], columns)
     try:
         raw = pl.from_dicts(daily_rows, schema=row_schema)
     except (TypeError, ValueError, pl.exceptions.PolarsError) as e:
-        for pin_id, daily in groups_read:     # name the pin whose daily_metrics cannot be read
-            try:
-                pl.from_dicts(daily, schema=row_schema)
-            except (TypeError, ValueError, pl.exceptions.PolarsError) as pin_error:
-                raise PayloadError(f"pin_analytics: pin {pin_id!r}: unreadable daily_metrics ({pin_error})") from None
-        raise PayloadError(f"pin_analytics: unreadable daily_metrics ({e})") from None
+        raise _unreadable_days(groups_read, metric_types, row_schema, e) from None
     raw = raw.with_columns(pin_id=pl.Series(pin_col, dtype=pl.String),
                            app_type=pl.Series(app_col, dtype=pl.String)).unnest("metrics")
-    exprs = [pl.col("pin_id"), pl.col("app_type"), pl.col("date").str.to_date("%Y-%m-%d"), pl.col("data_status")]
+    date = pl.col("date").str.to_date("%Y-%m-%d", strict=False)
+    bad = raw.filter(pl.col("date").is_not_null() & (date.is_null() | ~pl.col("date").str.contains(DATE_PATTERN)))
+    if bad.height:
+        raise _error("pin_analytics", "date", bad["pin_id"][0],
+                     f"is not a date YYYY-MM-DD (got {_preview(bad['date'][0])})")
+    exprs = [pl.col("pin_id"), pl.col("app_type"), date, pl.col("data_status")]
     for m in metric_types:
         col = next(c for c in columns if c.name == m.lower())
         dtype = col.dtype
-        if col.kind == "int" and raw.select((pl.col(m).round(0) != pl.col(m)).any()).item():
-            dtype = pl.Float64      # a count with a fraction: kept as sent, the column widened
+        if col.kind == "int":
+            v = pl.col(m)
+            bad = raw.filter(v.is_not_null() & (~v.is_finite() | (v.abs() >= 2.0 ** 63)))
+            if bad.height:
+                raise PayloadError(f"pin_analytics: field '{m.lower()}' of record {bad['pin_id'][0]!r} cannot be "
+                                   f"read as int without loss (got {bad[m][0]})")
+            if raw.select((v.round(0) != v).any()).item():
+                dtype = pl.Float64      # a count with a fraction: kept as sent, the column widened
         exprs.append(pl.col(m).cast(dtype).alias(col.name))
     return raw.select(exprs).select([c.name for c in columns])
 
 
-def _app_type(group: str, split: str) -> str:
-    return "TOTAL" if (split == "NO_SPLIT" or group.lower() == "all") else group.upper()
+DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
+
+
+def _unreadable_days(groups_read: list[tuple[str, list]], metric_types: tuple[str, ...], row_schema: dict,
+                     error: Exception) -> PayloadError:
+    """The error for days Polars cannot read with the day schema: naming the pin and, when a
+    value is the cause, its field."""
+    def metric(m: str):
+        return lambda d: d["metrics"].get(m) if isinstance(d.get("metrics"), dict) else None
+    fields = [("date", pl.String, lambda d: d.get("date")), ("data_status", pl.String, lambda d: d.get("data_status"))]
+    fields += [(m.lower(), pl.Float64, metric(m)) for m in metric_types]
+    for pin_id, daily in groups_read:
+        try:
+            pl.from_dicts(daily, schema=row_schema)
+        except (TypeError, ValueError, pl.exceptions.PolarsError) as pin_error:
+            days = [d for d in daily if isinstance(d, dict)]
+            for name, dtype, get in fields:
+                for d in days:
+                    try:
+                        pl.Series([get(d)], dtype=dtype, strict=True)
+                    except (TypeError, ValueError, OverflowError, pl.exceptions.PolarsError):
+                        kind = "text" if dtype == pl.String else "a number"
+                        return _error("pin_analytics", name, pin_id,
+                                      f"cannot be read as {kind} (got {_preview(get(d))})")
+            return PayloadError(f"pin_analytics: pin {pin_id!r}: unreadable daily_metrics ({pin_error})")
+    return PayloadError(f"pin_analytics: unreadable daily_metrics ({error})")
+
+
+def pin_lifetime_frame(data: dict, columns: tuple[Column, ...], metric_types: tuple[str, ...], split: str, *,
+                       app_type: str = "TOTAL", as_of: dt.date) -> pl.DataFrame:
+    """Type the ``lifetime_metrics`` of ``{pin_id: {group: {...}}}`` into pin_lifetime_metrics
+    rows read on ``as_of``. A group without a value for any of ``metric_types`` gives no row."""
+    records = []
+    for pin_id, groups in data.items():
+        for group, body in (groups.items() if isinstance(groups, dict) else ()):
+            values = body.get("lifetime_metrics") if isinstance(body, dict) else None
+            if not isinstance(values, dict) or all(values.get(m) is None for m in metric_types):
+                continue
+            records.append({"pin_id": str(pin_id), "app_type": _app_type(group, split, app_type),
+                            "as_of": as_of.isoformat(), **{m.lower(): values.get(m) for m in metric_types}})
+    return records_to_frame(records, columns, stream="pin_lifetime_metrics", id_field="pin_id")
+
+
+def _app_type(group: str, split: str, label: str = "TOTAL") -> str:
+    if split == "NO_SPLIT":
+        return label
+    return "TOTAL" if group.lower() == "all" else group.upper()
 
 
 def read_pin_payload(body: bytes, columns: tuple[Column, ...], metric_types: tuple[str, ...], split: str, *,
-                     pin_ids: Sequence[str] | None = None) -> pl.DataFrame:
+                     pin_ids: Sequence[str] | None = None, app_type: str = "TOTAL") -> pl.DataFrame:
     """Type the raw bytes of a multi-pin analytics response into pin_analytics rows.
 
     Gives exactly ``pin_payload_frame(json.loads(body), ...)`` (the same rows in the same
@@ -544,12 +610,13 @@ def read_pin_payload(body: bytes, columns: tuple[Column, ...], metric_types: tup
     :func:`pin_payload_frame` after ``json.loads``.
 
     ``pin_ids`` (the batch asked for) only makes the read faster: pins missing from the body
-    give no rows, pins in the body that were not asked for are read all the same.
+    give no rows, pins in the body that were not asked for are read all the same. ``app_type``:
+    see :func:`pin_payload_frame`.
     """
     if not isinstance(body, bytes):
         body = body.encode() if isinstance(body, str) else bytes(body)
     try:
-        df = _read_pin_frame(body, columns, metric_types, split, pin_ids)
+        df = _read_pin_frame(body, columns, metric_types, split, pin_ids, app_type)
     except (Exception, pl.exceptions.PanicException):  # noqa: BLE001 - a Rust panic is not an Exception
         df = None       # whatever went wrong, pin_payload_frame decides
     if df is not None:
@@ -560,7 +627,7 @@ def read_pin_payload(body: bytes, columns: tuple[Column, ...], metric_types: tup
         raise PayloadError(f"pin_analytics: response is not valid JSON ({e})") from None
     if not isinstance(data, dict):
         raise PayloadError("pin_analytics: expected a JSON object keyed by pin id")
-    return pin_payload_frame(data, columns, metric_types, split)
+    return pin_payload_frame(data, columns, metric_types, split, app_type=app_type)
 
 
 # How the fast read works. Python cuts the body, without decoding it, into its group objects
@@ -679,7 +746,7 @@ def _pin_keys(body: bytes, pin_ids: Sequence[str] | None) -> list[tuple[int, int
 
 
 def _read_pin_frame(body: bytes, columns: tuple[Column, ...], metric_types: tuple[str, ...], split: str,
-                    pin_ids: Sequence[str] | None) -> pl.DataFrame | None:
+                    pin_ids: Sequence[str] | None, app_type: str = "TOTAL") -> pl.DataFrame | None:
     """:func:`read_pin_payload`'s Polars read (see the comment above), or None when the body
     has to go through :func:`pin_payload_frame`."""
     if not body.isascii() or b"\\" in body:
@@ -710,7 +777,7 @@ def _read_pin_frame(body: bytes, columns: tuple[Column, ...], metric_types: tupl
             arrays[-1].append(b"{}" if piece == b"null" else piece)  # both give no rows; Polars rejects a null row
             size += len(piece)
             pin_col.append(pin.decode())
-            app_col.append(_app_type(group.decode(), split))
+            app_col.append(_app_type(group.decode(), split, app_type))
     if not pin_col:
         return concat([], columns)
     day = pl.Struct({"date": pl.String, "data_status": pl.String,
@@ -732,6 +799,8 @@ def _read_pin_frame(body: bytes, columns: tuple[Column, ...], metric_types: tupl
         # Polars reads a number or a boolean given as a status as text ("3", "true"), which
         # from_dicts may format otherwise ("1e+20"); a date so read fails to parse anyway
         (real & pl.col("data_status").str.contains(r"^(?:-|[0-9]|true$|false$)")).any(),
+        # a date the format parses but that is not exactly YYYY-MM-DD: pin_payload_frame names it
+        (real & ~pl.col("date").str.contains(DATE_PATTERN)).any(),
     ]
     for m in metric_types:
         col = next(c for c in columns if c.name == m.lower())

@@ -33,7 +33,7 @@ import requests
 from requests.auth import HTTPBasicAuth
 from requests_oauthlib import OAuth2Session
 
-from pinsync.auth import STORE_VERSION, TokenStore, _fingerprint, scope_list
+from pinsync.auth import STORE_VERSION, TokenStore, _fingerprint, parse_scopes
 from pinsync.errors import AuthError, ConfigError, StateError
 from pinsync.secrets import redact, register
 from pinsync.streams import OPTIONAL_SCOPES, scopes_for, select
@@ -175,14 +175,14 @@ def login(config, *, port: int = DEFAULT_PORT, open_browser: bool = True, code: 
     if not token.get("refresh_token"):
         raise AuthError("Pinterest answered without a refresh token; check that the app may use "
                         "continuous refresh tokens")
-    granted = scope_list(token.get("scope"))
+    granted = tuple(sorted(parse_scopes(token.get("scope"))))
     entry = {
         "seed": _fingerprint(a.refresh_token or ""),
         "refresh_token": token["refresh_token"],
         "refresh_token_expires_at": token.get("refresh_token_expires_at"),
         "access_token": token["access_token"],
         "access_token_expires_at": int(time.time()) + int(token.get("expires_in") or 3600),
-        "scope": ",".join(granted),
+        "scope": list(granted),
         "updated_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
     with store.lock("pinsync-login"):

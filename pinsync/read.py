@@ -12,9 +12,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import polars as pl
 
+from pinsync import api
 from pinsync.config import DEFAULT_ANALYTICS_COLUMNS, DEFAULT_PIN_METRIC_TYPES
 from pinsync.errors import SinkError
-from pinsync.schemas import ENTITY_COLUMNS, analytics_columns, pin_analytics_columns, polars_schema
+from pinsync.schemas import (ENTITY_COLUMNS, analytics_columns, pin_analytics_columns, pin_lifetime_columns,
+                             polars_schema)
 from pinsync.sink import DATA_FILE
 from pinsync.storage import Location
 from pinsync.streams import STREAMS
@@ -59,10 +61,14 @@ def table_schema(stream: str, config=None, files: list[str] | None = None,
         # nothing to learn from: an empty table still has its (default) columns and dtypes
         if spec.kind == "pin_analytics":
             return polars_schema(pin_analytics_columns(DEFAULT_PIN_METRIC_TYPES))
+        if spec.kind == "pin_lifetime":
+            return polars_schema(pin_lifetime_columns(api.PIN_LIFETIME_METRIC_TYPES))
         return polars_schema(analytics_columns(spec.level, DEFAULT_ANALYTICS_COLUMNS, "DAY"))
     if config is not None:
         if spec.kind == "pin_analytics":
             declared = polars_schema(pin_analytics_columns(tuple(config.pin_analytics.metric_types)))
+        elif spec.kind == "pin_lifetime":
+            declared = polars_schema(pin_lifetime_columns(tuple(config.pin_analytics.metric_types)))
         else:
             declared = polars_schema(analytics_columns(spec.level, tuple(config.analytics.columns),
                                                        config.analytics.granularity))

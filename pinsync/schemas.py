@@ -20,7 +20,12 @@ kind       dtype                       from
 ``list``   List(String)                arrays of strings
 ``json``   String (JSON text)          free-form objects, so the schema cannot drift
 ``struct`` Struct                      fixed-shape objects (``owner``, ``board_owner``)
+``extra``  String (JSON text)          the record's fields that no other column holds
 =========  ==========================  ===============================================
+
+Every entity table ends with ``_extra``: the fields of a record that the table has no column
+for (a field Pinterest added, or one its description omits), as one JSON object, null when
+there are none. Nothing a record carries is dropped.
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ _KIND_DTYPES: dict[str, pl.DataType] = {
     "date": pl.Date(),
     "list": pl.List(pl.String()),
     "json": pl.String(),
+    "extra": pl.String(),
 }
 
 
@@ -108,7 +114,8 @@ ENTITY_COLUMNS: dict[str, tuple[Column, ...]] = {
     "pins": _cols("""
         id:id title:str description:str link:str alt_text:str board_id:id board_section_id:id
         board_owner:struct(username) creative_type:str dominant_color:str media:json parent_pin_id:id
-        pin_metrics:json has_been_promoted:bool is_owner:bool is_standard:bool created_at:iso"""),
+        pin_metrics:json has_been_promoted:bool is_owner:bool is_standard:bool created_at:iso
+        note:str product_tags:json"""),
     # -- the other objects (:data:`pinsync.streams.entities.OBJECT_STREAMS`): every field of the
     # spec's object, plus the context a row needs (``ad_account_id``, ``board_id``, the
     # ``ownership_type`` asked for). A feed's ``credentials`` keep the user name only: its
@@ -142,7 +149,8 @@ ENTITY_COLUMNS: dict[str, tuple[Column, ...]] = {
     "board_pins": _cols("""
         board_id:id pin_id:id title:str description:str link:str alt_text:str board_section_id:id
         board_owner:struct(username) creative_type:str dominant_color:str media:json parent_pin_id:id
-        pin_metrics:json has_been_promoted:bool is_owner:bool is_standard:bool created_at:iso"""),
+        pin_metrics:json has_been_promoted:bool is_owner:bool is_standard:bool created_at:iso note:str
+        product_tags:json"""),
     "catalogs": _cols("id:id name:str catalog_type:str created_at:iso updated_at:iso"),
     "catalog_feeds": _cols("""
         id:id name:str catalog_id:id catalog_type:str format:str location:str status:str default_availability:str
@@ -152,6 +160,10 @@ ENTITY_COLUMNS: dict[str, tuple[Column, ...]] = {
         id:id name:str description:str catalog_id:id catalog_type:str feed_id:id type:str status:str country:str
         locale:str is_featured:bool filters:json created_at:epoch updated_at:epoch"""),
 }
+# on real pins, though the spec's Pin (v5.23) lacks them: note (the pin's private note) and product_tags
+
+EXTRA = Column("_extra", "extra")
+ENTITY_COLUMNS = {name: (*columns, EXTRA) for name, columns in ENTITY_COLUMNS.items()}
 
 # Context columns stored on every ads analytics row.
 ANALYTICS_CONTEXT = _cols("""
@@ -214,11 +226,29 @@ def user_account_analytics_columns(metric_types: tuple[str, ...], split_field: s
 
 
 def pin_analytics_columns(metric_types: tuple[str, ...]) -> tuple[Column, ...]:
-    """The columns of the ``pin_analytics`` table."""
+    """The columns of the ``pin_analytics`` table: one per daily metric (the lifetime-only
+    metrics are in ``pin_lifetime_metrics``)."""
     cols = [Column("pin_id", "id"), Column("app_type", "str"), Column("date", "date"),
             Column("data_status", "str")]
-    cols += [Column(m.lower(), api.pin_metric_kind(m)) for m in metric_types]
+    cols += [Column(m.lower(), api.pin_metric_kind(m)) for m in pin_daily_metric_types(metric_types)]
     return tuple(cols)
+
+
+def pin_lifetime_columns(metric_types: tuple[str, ...]) -> tuple[Column, ...]:
+    """The columns of the ``pin_lifetime_metrics`` table: the lifetime-only metrics asked for."""
+    cols = [Column("pin_id", "id"), Column("app_type", "str"), Column("as_of", "date")]
+    cols += [Column(m.lower(), "int") for m in pin_lifetime_metric_types(metric_types)]
+    return tuple(cols)
+
+
+def pin_daily_metric_types(metric_types: tuple[str, ...]) -> tuple[str, ...]:
+    """The metric types the API serves per day (``daily_metrics``), once each."""
+    return tuple(m for m in dict.fromkeys(metric_types) if m not in api.PIN_LIFETIME_METRIC_TYPES)
+
+
+def pin_lifetime_metric_types(metric_types: tuple[str, ...]) -> tuple[str, ...]:
+    """The metric types the API serves only as ``lifetime_metrics``, once each."""
+    return tuple(m for m in dict.fromkeys(metric_types) if m in api.PIN_LIFETIME_METRIC_TYPES)
 
 
 def polars_schema(columns: tuple[Column, ...]) -> pl.Schema:

@@ -37,13 +37,13 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from pinsync import api, clock
+from pinsync import api, clock, frames
 from pinsync.buffer import FrameBuffer
 from pinsync.client import PinterestClient
 from pinsync.connect import client_for, extractor_for
 from pinsync.errors import (ApiError, AuthError, Cancelled, ConfigError, PayloadError, PinsyncError, SinkError,
                             StateError, SyncFailed)
-from pinsync.extractor import Extractor
+from pinsync.extractor import Extractor, PinFetch
 from pinsync.memory import limit_arenas
 from pinsync.sink import MONTH, Sink, WriteResult, fingerprint, fingerprint_scheme, month_of, partition_dir, with_month
 from pinsync.state import State, StateStore
@@ -66,6 +66,7 @@ class StreamStats:
     files_written: int = 0
     files_deleted: int = 0
     files_unchanged: int = 0       # analytics month files fetched again and found identical: not rewritten
+    skipped: int = 0               # pins the API answered 403/404 for (gone or private): no rows, not an error
     requests: int = 0
     seconds: float = 0.0
     units: int = 0
@@ -126,7 +127,7 @@ class _Run:
         self._lock = threading.Lock()
         self._clamp_warned = False
         self._t0: dict[str, float] = {}
-        self.extractor = extractor_for(client, config, pool=pool, on_progress=self._progress)
+        self.extractor = extractor_for(client, config, pool=pool, on_progress=self._progress, today=today)
         self.settings = self.extractor.settings
         # the units running at once share buffer_mb; beyond their share they spill to disk
         self.buffer_bytes = config.buffer_mb * 2**20 // units_at_once(config.max_workers)
@@ -252,27 +253,40 @@ class _Run:
     # -- pin analytics ------------------------------------------------------------------
 
     def pin_analytics_unit(self, pins: pl.DataFrame) -> None:
+        """pin_analytics (and pin_lifetime_metrics, from the same answers) for every pin."""
         spec = STREAMS["pin_analytics"]
+        daily = spec.name in self.selected
         rng = self.analytics_range(spec.name, ALL)
-        self._begin(spec.name)
-        self.sink.remove_stale_temps(spec.name)
+        if daily:
+            self._begin(spec.name)
+            self.sink.remove_stale_temps(spec.name)
         if rng is None:
-            self._end(spec.name, WriteResult())
+            if daily:
+                self._end(spec.name, WriteResult())
             return
         start, end = rng
         covers = [{"date": d} for d in _buckets(start, end, "DAY")]
-        pending: list[dt.date] = []     # the first day per batch that may still change (PROCESSING...)
-
-        def note_pending(batch: pl.DataFrame) -> None:
-            day = batch.filter(pl.col("data_status") != api.PIN_DATA_STATUS_FINAL)["date"].min()
-            if day is not None:
-                pending.append(day)
-        batches = self.extractor.pin_analytics_batches(_ids_created_by(pins, _CREATED["pins"], end), start, end)
+        fetch = PinFetch()
+        batches = self.extractor.pin_analytics_batches(_ids_created_by(pins, _CREATED["pins"], end), start, end, fetch)
         scheme = fingerprint_scheme(self.extractor.pin_analytics_columns())
-        written = write_batches(self.sink, spec, batches, covers, self.buffer_bytes, on_batch=note_pending,
-                                **self._partition_memory(spec.name, ALL, scheme))
-        # pending days are fetched again next run
-        last = min(pending) - dt.timedelta(days=1) if pending else end
+        if daily:
+            written = write_batches(self.sink, spec, batches, covers, self.buffer_bytes,
+                                    **self._partition_memory(spec.name, ALL, scheme))
+        else:
+            for _ in batches:
+                pass
+        lifetime = STREAMS["pin_lifetime_metrics"]
+        columns = self.extractor.pin_lifetime_columns()
+        if lifetime.name in self.selected and len(columns) > len(lifetime.primary_key) + 1:
+            rows = Extractor.finish(lifetime, frames.concat(fetch.lifetime, columns))
+            self._progress(lifetime.name, rows.height)
+            self.entity_unit(lifetime, ALL, rows)
+        if not daily:
+            return
+        with self._lock:
+            self.stats[spec.name].skipped += len(fetch.skipped)
+        # days still pending (PROCESSING) are fetched again next run
+        last = fetch.pending_from - dt.timedelta(days=1) if fetch.pending_from else end
         self._commit(spec.name, ALL, {"last_complete_date": last.isoformat(), "settings": self.settings_key(spec.name),
                                       **self._partitions_bookmark(spec.name, ALL, scheme, written, covers, end)})
         self._end(spec.name, written)
@@ -391,7 +405,7 @@ class _Run:
             if user_level and self.needed & {"pins", "pin_analytics"}:
                 pins = units_pool.submit(self.listing_unit, "pins")
                 futures.append(pins)
-                if "pin_analytics" in self.selected:
+                if self.selected & {"pin_analytics", "pin_lifetime_metrics"}:
                     futures.append(units_pool.submit(self.analytics_unit, STREAMS["pin_analytics"], None, pins))
             if ads_needed:
                 try:
@@ -492,8 +506,8 @@ def run(config, *, today: dt.date | None = None, full_refresh: bool = False,
             requests_pool.shutdown(wait=False, cancel_futures=True)
             units_pool.shutdown(wait=False, cancel_futures=True)
             client.close()
-        for name, st in job.stats.items():
-            st.requests = client.requests_by_tag.get(name, 0)
+        for name, st in job.stats.items():      # pin_lifetime_metrics comes from the pin_analytics calls
+            st.requests = client.requests_by_tag.get("pin_analytics" if name == "pin_lifetime_metrics" else name, 0)
         result = SyncResult(run_id, job.stats, job.failures, dict(client.requests_by_category),
                             time.monotonic() - t0)
     if result.failures and raise_on_failure:

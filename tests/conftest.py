@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 
 from pinsync import clock, secrets
-from pinsync.config import config_from_dict
+from pinsync.config import DEFAULT_PIN_METRIC_TYPES, config_from_dict
 from pinsync.fake import Dataset, FakePinterest, FakeServer
 
 # Shared by the test modules: import them from here rather than repeating them.
@@ -23,6 +23,9 @@ REFRESH_AUTH = {"access_token": None, "client_id": CLIENT_ID, "client_secret": C
                 "refresh_token": REFRESH_TOKEN}
 SHORT = {"start_date": (TODAY - dt.timedelta(days=7)).isoformat()}   # a week of analytics: fewer files
 ID_COLUMNS = {"id", "ad_account_id", "campaign_id", "ad_group_id", "ad_id", "pin_id"}
+# the default metric types plus the lifetime-only ones, so a run with the test configs fills
+# every table (pin_lifetime_metrics too)
+ALL_TABLES_PIN_METRICS = (*DEFAULT_PIN_METRIC_TYPES, "TOTAL_COMMENTS", "TOTAL_REACTIONS")
 
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
@@ -79,6 +82,7 @@ def make_config(tmp_path: Path, server):
             "state": {"url": str(tmp_path / "state" / "state.json")},
             "http": {"max_retries": 3, "timeout_seconds": 10},
             "analytics": {"lookback_days": 5},
+            "pin_analytics": {"metric_types": ALL_TABLES_PIN_METRICS},
         }
         for k, v in (raw or {}).items():
             if isinstance(v, dict) and isinstance(data.get(k), dict):

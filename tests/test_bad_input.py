@@ -17,7 +17,7 @@ from click.testing import CliRunner
 import pinsync
 from pinsync.cli import main
 from pinsync.fake import FakePinterest, FakeServer
-from tests.conftest import TODAY, data_files, patch_analytics
+from tests.conftest import ALL_TABLES_PIN_METRICS, TODAY, data_files, patch_analytics
 from tests.reliability_support import read_stream, small_dataset, tables, write_yaml
 
 TOKEN = "pina.bad-input-token-0123456789"
@@ -56,6 +56,7 @@ def _base(root: Path, url: str) -> dict:
         "output": {"url": "out"},
         "state": {"url": "state/state.json"},
         "analytics": {"lookback_days": 2},
+        "pin_analytics": {"metric_types": list(ALL_TABLES_PIN_METRICS)},
         "max_workers": 2,
     }
 
@@ -266,22 +267,42 @@ def _alt(make_config, tmp_path, name, **overrides):
                         "state": {"url": str(tmp_path / name / "state.json")}}, **overrides)
 
 
-def test_unknown_fields_never_crash_a_sync_and_change_nothing(make_config, fake, dataset, tmp_path):
+def test_unknown_fields_never_crash_a_sync_and_are_kept_in_extra(make_config, fake, dataset, tmp_path):
+    """A field an entity table has no column for lands, as JSON, in its ``_extra`` column
+    (nothing else changes); a metric nobody asked for in an analytics answer is ignored."""
     config = make_config()
     assert pinsync.run(_alt(make_config, tmp_path, "plain"), today=TODAY).ok
+    added = {"field_added_in_2027": {"nested": [1, "two", None], "flag": True}, "another_new_scalar": 12.5}
     for kind in ("ad_accounts", "campaigns", "ad_groups", "ads", "pins"):
         for item in dataset.items(kind):
-            item["field_added_in_2027"] = {"nested": [1, "two", None], "flag": True}
-            item["another_new_scalar"] = 12.5
+            item.update(added)
     patch_analytics(fake, "/analytics", lambda rows: [r.update(NEW_METRIC_2027=3.25) for r in rows
                                                         if isinstance(r, dict)])
     result = pinsync.run(config, today=TODAY)
     assert result.ok, result.failures
     plain, new = tables(tmp_path / "plain" / "out"), tables(tmp_path / "out")
     assert sorted(plain) == sorted(new) and len(new) == len(pinsync.STREAMS)
+    assert all("_extra" in new[s].columns for s in ("ad_accounts", "campaigns", "ad_groups", "ads", "pins"))
     for stream in plain:
-        assert new[stream].equals(plain[stream]), stream       # same columns, same values
         assert "field_added_in_2027" not in new[stream].columns and "new_metric_2027" not in new[stream].columns
+        if "_extra" in new[stream].columns:
+            assert plain[stream]["_extra"].null_count() == plain[stream].height, stream
+            assert {json.dumps(added, sort_keys=True, separators=(",", ":"))} == set(new[stream]["_extra"]), stream
+            assert new[stream].drop("_extra").equals(plain[stream].drop("_extra")), stream
+        else:
+            assert new[stream].equals(plain[stream]), stream      # same columns, same values
+
+
+def test_note_and_product_tags_of_real_pins_are_columns(make_config, dataset, tmp_path):
+    """Real pins carry ``note`` and ``product_tags`` though the spec's Pin lacks them."""
+    tagged, noted = dataset.pins[0], dataset.pins[1]
+    tagged["product_tags"] = [{"pin_id": "300000000000000123"}]
+    noted["note"] = "buy more linen"
+    assert pinsync.run(make_config(streams=["pins"]), today=TODAY).ok
+    pins = {r["id"]: r for r in read_stream(tmp_path / "out", "pins").iter_rows(named=True)}
+    assert json.loads(pins[tagged["id"]]["product_tags"]) == [{"pin_id": "300000000000000123"}]
+    assert pins[noted["id"]]["note"] == "buy more linen"
+    assert all(r["_extra"] is None for r in pins.values())
 
 
 def test_wrong_types_are_coerced_when_nothing_is_lost(make_config, dataset, tmp_path):

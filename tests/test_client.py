@@ -279,6 +279,31 @@ def test_401_with_a_static_token_tells_the_user_to_replace_it_without_showing_th
     assert len(rsps.calls) == 1
 
 
+def test_401_code_7_is_the_endpoints_refusal_not_the_tokens_no_refresh(rsps, sleeps):
+    """multi_pins/analytics answers 401 code 7 "Not authorized to access board or Pin." to an
+    app without the beta (or for a pin it may not read): refreshing the token cannot help."""
+    tokens = FakeTokens("pina_OLD-0000000000", "pina_NEW-1111111111")
+    rsps.get(URL, status=401, json={"code": 7, "message": "Not authorized to access board or Pin."})
+    with pytest.raises(ApiError) as exc:
+        make_client(sleeps, tokens).get_json(PATH)
+    assert not isinstance(exc.value, AuthError)
+    assert (exc.value.status, exc.value.code) == (401, 7)
+    assert tokens.refreshed == [] and len(rsps.calls) == 1
+
+
+# code 3 (a scope the token lacks) is no token problem: a ScopeError at once, failing only the
+# streams that need the scope (tests/test_coverage_extract.py)
+@pytest.mark.parametrize("code", [2, None])
+def test_a_401_about_the_token_is_refreshed_once_then_an_auth_error_carrying_the_code(rsps, sleeps, code):
+    tokens = FakeTokens("pina_OLD-0000000000", "pina_NEW-1111111111", "pina_NEWER-2222222222")
+    body = {"code": code, "message": "Authentication failed."} if code else {"message": "Unauthorized"}
+    rsps.get(URL, status=401, json=body)
+    rsps.get(URL, status=401, json=body)
+    with pytest.raises(AuthError) as exc:
+        make_client(sleeps, tokens).get_json(PATH)
+    assert len(tokens.refreshed) == 1 and exc.value.code == code
+
+
 # -- pagination --------------------------------------------------------------------------------
 
 

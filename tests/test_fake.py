@@ -19,10 +19,11 @@ import requests
 
 from pinsync import api
 from pinsync.fake import ROUTE_CATEGORY, Dataset, FakeApiError, FakePinterest, FakeServer
+from pinsync.fake import ROUTE_NAMES
 from pinsync.fake.analytics import ATTRIBUTE_COLUMNS, FLOAT_METRICS, INT_METRICS
-from pinsync.fake.insights import OPERATIONS as INSIGHT_OPERATIONS
-from pinsync.fake.objects import OPERATIONS as OBJECT_OPERATIONS
 from tests.conftest import TODAY
+from pinsync.fake.data import SECRET_BOARDS
+from pinsync.fake.declared import DESCRIBED_ONLY, NOT_API_ROUTES, OPERATIONS, PARAMETERS
 
 # an extract of the official spec (v5.23.0) ships with the tests, so they run on a fresh clone
 SPEC_PATH = Path(__file__).resolve().parent / "data" / "pinterest-openapi-extract.json"
@@ -185,11 +186,128 @@ def test_route_categories_follow_the_spec():
            ("GET", "/pins/{pin_id}/analytics"): "pin_analytics", ("GET", "/pins/analytics"): "multi_pin_analytics",
            ("POST", "/ad_accounts/{ad_account_id}/reports"): "create_report",
            ("GET", "/ad_accounts/{ad_account_id}/reports"): "get_report",
-           **{("GET", path): route for route, path in {**OBJECT_OPERATIONS, **INSIGHT_OPERATIONS}.items()}}
+           **{(method, path): route for route, (method, path) in OPERATIONS.items()}}
     for (method, path), route in ops.items():
         assert ROUTE_CATEGORY[route] == spec["paths"][path][method.lower()]["x-ratelimit-category"], route
     # and the consent page, which is not part of the API (www.pinterest.com/oauth/)
     assert set(ROUTE_CATEGORY) == {*ops.values(), "oauth_consent"} and ROUTE_CATEGORY["oauth_consent"] is None
+
+
+def _declared_in_spec(spec: dict, route: str) -> set[str]:
+    """The query parameters (POST /oauth/token: the form fields) the spec's operation declares."""
+    method, path = OPERATIONS[route]
+    op = spec["paths"][path][method.lower()]
+    comp = spec["components"]
+
+    def resolve(node: dict, where: str) -> dict:
+        while "$ref" in node:
+            node = comp[where][node["$ref"].rsplit("/", 1)[-1]]
+        return node
+
+    if method == "GET" or route == "create_report":      # create_report: a JSON body, no query
+        params = [resolve(p, "parameters") for p in op.get("parameters", [])]
+        return {p["name"] for p in params if p["in"] == "query"}
+
+    def props(schema: dict) -> set[str]:
+        schema = resolve(schema, "schemas")
+        out = set(schema.get("properties", {}))
+        for sub in schema.get("allOf", []):
+            out |= props(sub)
+        for variant in schema.get("discriminator", {}).get("mapping", {}).values():   # each grant's fields
+            out |= props({"$ref": variant})
+        return out
+
+    body = op["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"]
+    described = {name for name in DESCRIBED_ONLY.get(route, ()) if f"<code>{name}</code>" in op["description"]}
+    return props(body) | described
+
+
+def test_declared_parameters_follow_the_spec():
+    spec = json.loads(SPEC_PATH.read_text())
+    api_routes = set(ROUTE_NAMES) - NOT_API_ROUTES
+    assert set(OPERATIONS) == api_routes == set(PARAMETERS)
+    for route in api_routes:
+        assert PARAMETERS[route] == _declared_in_spec(spec, route), route
+    assert "split_field" not in PARAMETERS["multi_pin_analytics"] and "split_field" in PARAMETERS["pin_analytics"]
+
+
+def _valid_request(ds, route: str) -> tuple[str, str, dict]:
+    """A request each route answers 200 (method, path below /v5, query or form)."""
+    acct, pin = ds.ad_accounts[0]["id"], ds.pins[0]["id"]
+    end = TODAY - dt.timedelta(days=1)
+    dates = {"start_date": end.isoformat(), "end_date": end.isoformat()}
+    ids = {"campaign_analytics": "campaign_ids", "ad_group_analytics": "ad_group_ids", "ad_analytics": "ad_ids"}
+    if route in ids:
+        level = route.removesuffix("_analytics")
+        some = next(e["id"] for e in ds.items(level + "s") if e["ad_account_id"] == acct)
+        return "GET", f"/ad_accounts/{acct}/{level}s/analytics", {
+            ids[route]: some, "columns": "SPEND_IN_DOLLAR", "granularity": "DAY", **dates}
+    return {
+        "ad_accounts": ("GET", "/ad_accounts", {"page_size": 5}),
+        "campaigns": ("GET", f"/ad_accounts/{acct}/campaigns", {"entity_statuses": "ACTIVE"}),
+        "ad_groups": ("GET", f"/ad_accounts/{acct}/ad_groups", {"order": "ASCENDING"}),
+        "ads": ("GET", f"/ad_accounts/{acct}/ads", {"page_size": 5}),
+        "pins": ("GET", "/pins", {"pin_metrics": "true"}),
+        "multi_pin_analytics": ("GET", "/pins/analytics", {"pin_ids": pin, "metric_types": "IMPRESSION", **dates}),
+        "pin_analytics": ("GET", f"/pins/{pin}/analytics", {"metric_types": "IMPRESSION", **dates}),
+        "oauth_token": ("POST", "/oauth/token", {"grant_type": "refresh_token", "refresh_token": "pinr.initial"}),
+        **_other_requests(ds, acct, dates),
+    }[route]
+
+
+def _other_requests(ds, acct: str, dates: dict) -> dict[str, tuple[str, str, dict]]:
+    """A valid request of each route of the other objects and reports."""
+    group = next(g for g in ds.ad_groups if g["ad_account_id"] == acct)
+    board = ds.boards[0]["id"]
+    ads = {"columns": "SPEND_IN_DOLLAR", "granularity": "DAY", **dates}
+    targeting = {**ads, "targeting_types": "GENDER,AGE_BUCKET"}
+    return {
+        "keywords": ("GET", f"/ad_accounts/{acct}/keywords", {"ad_group_ids": group["id"]}),
+        "audiences": ("GET", f"/ad_accounts/{acct}/audiences", {"ownership_type": "RECEIVED"}),
+        "customer_lists": ("GET", f"/ad_accounts/{acct}/customer_lists", {"order": "DESCENDING"}),
+        "conversion_tags": ("GET", f"/ad_accounts/{acct}/conversion_tags", {"filter_deleted": "false"}),
+        "product_group_promotions": ("GET", f"/ad_accounts/{acct}/product_group_promotions",
+                                     {"ad_group_id": group["id"]}),
+        "user_account": ("GET", "/user_account", {}),
+        "boards": ("GET", "/boards", {"privacy": "ALL"}),
+        "board_sections": ("GET", f"/boards/{board}/sections", {"page_size": 5}),
+        "board_pins": ("GET", f"/boards/{board}/pins", {"page_size": 5}),
+        "catalogs": ("GET", "/catalogs", {}),
+        "catalog_feeds": ("GET", "/catalogs/feeds", {}),
+        "catalog_product_groups": ("GET", "/catalogs/product_groups", {}),
+        "ad_account_analytics": ("GET", f"/ad_accounts/{acct}/analytics", ads),
+        "ad_account_targeting_analytics": ("GET", f"/ad_accounts/{acct}/targeting_analytics", targeting),
+        "campaign_targeting_analytics": ("GET", f"/ad_accounts/{acct}/campaigns/targeting_analytics",
+                                         {**targeting, "campaign_ids": group["campaign_id"]}),
+        "ad_group_targeting_analytics": ("GET", f"/ad_accounts/{acct}/ad_groups/targeting_analytics",
+                                         {**targeting, "ad_group_ids": group["id"]}),
+        "ad_targeting_analytics": ("GET", f"/ad_accounts/{acct}/ads/targeting_analytics",
+                                   {**targeting, "ad_ids": next(a["id"] for a in ds.ads if a["ad_account_id"] == acct)}),
+        "product_group_analytics": ("GET", f"/ad_accounts/{acct}/product_groups/analytics",
+                                    {**ads, "product_group_ids": "1234"}),
+        "user_account_analytics": ("GET", "/user_account/analytics", {"metric_types": "IMPRESSION", **dates}),
+    }
+
+
+# the report routes: test_fake_reports.py; the consent page is not an API route
+@pytest.mark.parametrize("route", [r for r in ROUTE_NAMES if r not in ("create_report", "get_report", *NOT_API_ROUTES)])
+def test_every_route_rejects_a_parameter_its_operation_does_not_declare(own, route):
+    ds, fake, srv = own
+    method, path, params = _valid_request(ds, route)
+    # the 400 of each route, as the fake's other validation answers it
+    code = 400 if route in ("campaign_analytics", "ad_group_analytics", "ad_analytics", "pin_analytics",
+                            "user_account_analytics") or route.endswith(("_targeting_analytics", "ad_account_analytics",
+                                                                         "product_group_analytics")) else 1
+
+    def send(extra: dict) -> requests.Response:
+        if method == "POST":
+            return requests.post(srv.url + path, auth=("app-id", "app-secret"), data={**params, **extra})
+        return _session().get(srv.url + path, params={**params, **extra})
+
+    undeclared = {"split_field": "NO_SPLIT"} if route == "multi_pin_analytics" else {"not_in_the_spec": "1"}
+    msg = _error(send(undeclared), 400, code)
+    assert next(iter(undeclared)) in msg
+    assert send({}).status_code == 200
 
 
 def test_every_analytics_column_has_a_generator():
@@ -225,7 +343,7 @@ def test_pagination_walks_every_item_and_ends_with_a_null_bookmark(shared):
     expected = [a for a in ds.ads if a["ad_account_id"] == acct]
     assert ads == expected and pages == -(-len(expected) // 7)
     assert [a["id"] for a in ads] == sorted((a["id"] for a in ads), key=int)
-    pins, _ = _walk(s, f"{srv.url}/pins", page_size=250)
+    pins, _ = _walk(s, f"{srv.url}/pins", {"include_protected_pins": "true"}, page_size=250)
     assert len(pins) == len(ds.pins) and pins[0]["created_at"] >= pins[-1]["created_at"]
     assert [p["created_at"] for p in pins] == sorted((p["created_at"] for p in pins), reverse=True)
     first = s.get(f"{srv.url}/pins").json()               # default page size 25
@@ -612,7 +730,9 @@ def test_serving_250_ids_x_90_days_is_fast():
 def test_pin_analytics_statuses_and_shape(shared):
     ds, fake, srv = shared
     s = _session()
-    pin = max(ds.pins, key=lambda p: p["created_at"] if p["created_at"] < "2026-11-20" else "")
+    shown = [p for p in ds.pins if fake.pin_analytics_payload(p["id"], TODAY - dt.timedelta(days=1), TODAY,
+                                                               ["IMPRESSION"])["all"]["summary_metrics"]]
+    pin = max(shown, key=lambda p: p["created_at"] if p["created_at"] < "2026-11-20" else "")
     created = dt.date.fromisoformat(pin["created_at"][:10])
     start, end = created - dt.timedelta(days=3), TODAY - dt.timedelta(days=1)
     params = {"start_date": start.isoformat(), "end_date": end.isoformat(),
@@ -650,6 +770,53 @@ def test_pin_analytics_statuses_and_shape(shared):
     assert web["all"]["daily_metrics"] == split["WEB"]["daily_metrics"]
 
 
+def test_pin_metrics_only_when_asked_and_equal_to_the_sums_of_the_daily_analytics(shared):
+    ds, fake, srv = shared
+    s = _session()
+    plain, _ = _walk(s, f"{srv.url}/pins", {"include_protected_pins": "true"})
+    assert {p["id"] for p in plain} == {p["id"] for p in ds.pins} and all(p["pin_metrics"] is None for p in plain)
+    asked, _ = _walk(s, f"{srv.url}/pins", {"pin_metrics": "true", "include_protected_pins": "true"})
+    assert [{**p, "pin_metrics": None} for p in asked] == plain
+    names = {"impression": "IMPRESSION", "pin_click": "PIN_CLICK", "clickthrough": "OUTBOUND_CLICK"}
+    zero = 0
+    for p in asked[::7]:
+        pm = p["pin_metrics"]
+        assert set(pm) == {"90d", "lifetime_metrics"} and set(pm["90d"]) == set(names)
+        assert set(pm["lifetime_metrics"]) == set(names) | {"reaction", "comment"}
+        created = dt.date.fromisoformat(p["created_at"][:10])
+        for key, since in (("90d", TODAY - dt.timedelta(days=89)), ("lifetime_metrics", created)):
+            if since < TODAY - dt.timedelta(days=90):       # older than the analytics endpoint serves
+                assert all(pm[key][k] >= pm["90d"][k] for k in names)
+                continue
+            days = fake.pin_analytics_payload(p["id"], since, TODAY, list(names.values()))["all"]["daily_metrics"]
+            for k, metric in names.items():
+                assert pm[key][k] == sum(d["metrics"].get(metric, 0) for d in days), (key, k)
+        life = fake.pin_analytics_payload(p["id"], TODAY, TODAY, ["TOTAL_COMMENTS", "TOTAL_REACTIONS"])
+        assert pm["lifetime_metrics"]["comment"] == life["all"]["lifetime_metrics"].get("TOTAL_COMMENTS", 0)
+        assert pm["lifetime_metrics"]["reaction"] == life["all"]["lifetime_metrics"].get("TOTAL_REACTIONS", 0)
+        zero += not any(pm["lifetime_metrics"].values())
+    assert 0 < zero < len(asked[::7])          # some pins were never shown
+    _error(s.get(f"{srv.url}/pins", params={"pin_metrics": "yes"}), 400, 1)
+
+
+def test_protected_pins_are_listed_only_when_asked_and_only_for_a_token_with_the_secret_scope(own):
+    ds, fake, srv = own
+    s = _session()
+    protected = {p["id"] for p in ds.pins if p["board_id"] in SECRET_BOARDS}
+    assert 0 < len(protected) < len(ds.pins) / 2
+    public, _ = _walk(s, f"{srv.url}/pins")
+    assert {p["id"] for p in public} == {p["id"] for p in ds.pins} - protected
+    every, _ = _walk(s, f"{srv.url}/pins", {"include_protected_pins": "true"})
+    assert {p["id"] for p in every} == {p["id"] for p in ds.pins}
+    fake.scope_text = "ads:read,boards:read,pins:read"
+    msg = _error(s.get(f"{srv.url}/pins", params={"include_protected_pins": "true"}), 401, 3)
+    assert "scopes" in msg
+    assert s.get(f"{srv.url}/pins", params={"include_protected_pins": "false"}).status_code == 200
+    tok = requests.post(f"{srv.url}/oauth/token", auth=("app-id", "app-secret"),
+                        data={"grant_type": "refresh_token", "refresh_token": "pinr.initial"}).json()
+    assert tok["scope"] == "ads:read,boards:read,pins:read"
+
+
 def test_pin_analytics_errors(shared):
     ds, fake, srv = shared
     s = _session()
@@ -657,7 +824,8 @@ def test_pin_analytics_errors(shared):
     end = TODAY - dt.timedelta(days=1)
     good = {"start_date": end.isoformat(), "end_date": end.isoformat(), "metric_types": "IMPRESSION"}
     url = f"{srv.url}/pins/{pin}/analytics"
-    assert _error(s.get(f"{srv.url}/pins/123456789012345678/analytics", params=good), 404, 50) == "Pin not found."
+    # the spec's example bodies: 404 code 404 here, code 50 on the multi-pin endpoint
+    assert _error(s.get(f"{srv.url}/pins/123456789012345678/analytics", params=good), 404, 404) == "Pin not found."
     for bad in ({"start_date": (TODAY - dt.timedelta(days=91)).isoformat()}, {"metric_types": "IMPRESSIONS"},
                 {"metric_types": ""}, {"end_date": (end - dt.timedelta(days=1)).isoformat()},
                 {"split_field": "DEVICE"}, {"app_types": "IOS"}):
@@ -686,10 +854,18 @@ def test_multi_pin_analytics_limit_and_beta_flag(own):
     assert "pin_ids" in msg
     _error(s.get(f"{srv.url}/pins/analytics", params=params), 400, 1)
     _error(s.get(f"{srv.url}/pins/analytics", params={**params, "pin_ids": "999999999999999999"}), 404, 50)
-    fake.multi_pin_analytics = False
+    fake.multi_pin_analytics = False          # the spec's "not authorized" answer of the beta endpoint
     r = s.get(f"{srv.url}/pins/analytics", params={**params, "pin_ids": ids[0]})
-    assert _error(r, 403, 29) == "You are not permitted to access that resource."
+    assert _error(r, 401, 7) == "Not authorized to access board or Pin."
     assert fake.calls["multi_pin_analytics"] == 6
+    fake.multi_pin_analytics = True
+    fake.forbid_pin(ids[1])                   # a pin the user may not access: alone 403, in a batch 401 code 7
+    _error(s.get(f"{srv.url}/pins/analytics", params={**params, "pin_ids": ",".join(ids[:3])}), 401, 7)
+    assert _error(s.get(f"{srv.url}/pins/{ids[1]}/analytics", params=params), 403, 403) == \
+        "Not authorized to access board or Pin."
+    assert s.get(f"{srv.url}/pins/{ids[0]}/analytics", params=params).status_code == 200
+    fake.allow_pin(ids[1])
+    assert s.get(f"{srv.url}/pins/analytics", params={**params, "pin_ids": ",".join(ids[:3])}).status_code == 200
 
 
 # ------------------------------------------------------------------------------------------ mutations
@@ -709,9 +885,9 @@ def test_touch_and_add_pins(own):
     pin = ds.pins[0]
     fake.touch("pins", [pin["id"]])
     assert (pin["title"] or "").endswith(" v2")
-    newest_before = _walk(s, f"{srv.url}/pins", page_size=250)[0][0]
+    newest_before = _walk(s, f"{srv.url}/pins", {"include_protected_pins": "true"}, page_size=250)[0][0]
     new = fake.add_pins(3)
-    pins = _walk(s, f"{srv.url}/pins", page_size=250)[0]
+    pins = _walk(s, f"{srv.url}/pins", {"include_protected_pins": "true"}, page_size=250)[0]
     assert len(pins) == len(ds.pins) == 43
     assert {p["id"] for p in pins[:3]} == {p["id"] for p in new} and pins[3] == newest_before
     assert all(int(p["id"]) > int(newest_before["id"]) for p in new)

@@ -35,12 +35,22 @@ def pin_ids(fake) -> list[str]:
 
 def multi_pin_body(fake, pin_ids, split: str, metric_types=METRICS, days: int = 40) -> bytes:
     """The fake API's answer to GET /v5/pins/analytics (the pins created in the window have
-    BEFORE_PIN_CREATED days, the last three days are PROCESSING, zero metrics are omitted)."""
-    query = {"pin_ids": [",".join(pin_ids)], "start_date": [(TODAY - dt.timedelta(days=days)).isoformat()],
-             "end_date": [TODAY.isoformat()], "metric_types": [",".join(metric_types)], "split_field": [split]}
-    status, _, body = fake.handle("GET", "/v5/pins/analytics", query, {"Authorization": f"Bearer {TOKEN}"})
-    assert status == 200, body[:300]
-    return body
+    BEFORE_PIN_CREATED days, the last three days are PROCESSING, zero metrics are omitted).
+    The multi-pin beta has no split_field: split by APP_TYPE, the single-pin answers (one
+    group per app type) in the same shape, ``{pin_id: answer}``."""
+    query = {"start_date": [(TODAY - dt.timedelta(days=days)).isoformat()], "end_date": [TODAY.isoformat()],
+             "metric_types": [",".join(metric_types)]}
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    if split == "NO_SPLIT":
+        status, _, body = fake.handle("GET", "/v5/pins/analytics", {**query, "pin_ids": [",".join(pin_ids)]}, auth)
+        assert status == 200, body[:300]
+        return body
+    answers = {}
+    for pin in pin_ids:
+        status, _, body = fake.handle("GET", f"/v5/pins/{pin}/analytics", {**query, "split_field": [split]}, auth)
+        assert status == 200, body[:300]
+        answers[pin] = json.loads(body)
+    return dumps(answers)
 
 
 def dumps(data) -> bytes:

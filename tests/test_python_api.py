@@ -16,7 +16,8 @@ from polars.testing import assert_frame_equal
 import pinsync
 from pinsync.config import DEFAULT_ANALYTICS_COLUMNS, DEFAULT_PIN_METRIC_TYPES
 from pinsync.read import table_schema
-from pinsync.schemas import ENTITY_COLUMNS, analytics_columns, pin_analytics_columns, polars_schema
+from pinsync.schemas import (ENTITY_COLUMNS, analytics_columns, pin_analytics_columns, pin_lifetime_columns,
+                             polars_schema)
 from pinsync.sink import Sink
 from pinsync.storage import Location
 from pinsync.sync import StreamStats
@@ -154,6 +155,8 @@ def test_scan_of_an_empty_table_is_an_empty_typed_frame(lake):
             assert df.schema == polars_schema(ENTITY_COLUMNS[name]), name
         elif spec.kind == "pin_analytics":
             assert df.schema == polars_schema(pin_analytics_columns(DEFAULT_PIN_METRIC_TYPES))
+        elif spec.kind == "pin_lifetime":
+            assert df.schema == polars_schema(pin_lifetime_columns(("TOTAL_COMMENTS", "TOTAL_REACTIONS")))
         else:   # no config: the default configuration's columns
             assert df.schema == polars_schema(analytics_columns(spec.level, DEFAULT_ANALYTICS_COLUMNS, "DAY")), name
         if "date" in df.columns:

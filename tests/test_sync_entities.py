@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import stat
 
@@ -10,7 +11,7 @@ import polars as pl
 
 import pinsync
 from pinsync.schemas import ENTITY_COLUMNS, UTC_DATETIME
-from tests.conftest import REFRESH_AUTH, REFRESH_TOKEN, TODAY, data_files, read_table
+from tests.conftest import REFRESH_AUTH, REFRESH_TOKEN, TODAY, TOKEN, data_files, read_table
 
 ENTITIES = ("ad_accounts", "campaigns", "ad_groups", "ads", "pins")
 SEED_FIELDS = {  # the seed's field tables (shared/seeds): every one must be a column
@@ -135,3 +136,64 @@ def test_access_token_expiring_mid_run_is_refreshed(make_config, fake):
     config = make_config({"auth": REFRESH_AUTH}, streams=["campaigns"])
     fake.add_fault("campaigns", "status", status=401, times=1)
     assert _run(config).ok
+
+
+def test_pins_carry_their_90_day_and_lifetime_pin_metrics(make_config, fake, dataset, tmp_path):
+    """GET /pins answers pin_metrics only when asked (pin_metrics=true): pinsync asks."""
+    _run(make_config(streams=["pins"]))
+    pins = read_table(tmp_path / "out", "pins")
+    assert pins["pin_metrics"].null_count() == 0
+    truth = fake.handle("GET", "/v5/pins", {"pin_metrics": ["true"], "page_size": ["250"], "include_protected_pins": ["true"]},
+                        {"Authorization": f"Bearer {TOKEN}"})[2]
+    expected = {p["id"]: p["pin_metrics"] for p in json.loads(truth)["items"]}
+    got = {r["id"]: json.loads(r["pin_metrics"]) for r in pins.iter_rows(named=True)}
+    assert got == expected and len(got) == len(dataset.pins)
+    assert any(m["90d"]["impression"] for m in got.values())
+
+
+def _protected(dataset) -> set[str]:
+    from pinsync.fake.data import is_protected
+    return {p["id"] for p in dataset.pins if is_protected(p)}
+
+
+def test_protected_pins_are_listed_with_the_secret_scope(make_config, fake, dataset, tmp_path, caplog):
+    """A static token: its scopes are not known, so protected pins are asked for; it may read them."""
+    assert _protected(dataset)
+    assert _run(make_config(streams=["pins", "pin_analytics"])).ok
+    assert set(read_table(tmp_path / "out", "pins")["id"]) == {p["id"] for p in dataset.pins}
+    asked = {i for m, p, q in fake.requests if p == "/v5/pins/analytics" for i in q["pin_ids"][0].split(",")}
+    live = {p["id"] for p in dataset.pins if p["created_at"][:10] < TODAY.isoformat()}
+    assert _protected(dataset) & live and _protected(dataset) & live <= asked   # their analytics are asked for too
+    assert all(q.get("include_protected_pins") == ["true"] for m, p, q in fake.requests if p == "/v5/pins")
+    assert "protected pins" not in caplog.text
+
+
+def test_without_the_secret_scope_a_static_token_lists_the_other_pins_and_says_so_once(make_config, fake, dataset,
+                                                                                       tmp_path, caplog):
+    fake.scope_text = "ads:read,boards:read,pins:read"
+    result = _run(make_config(streams=["pins", "pin_analytics"]))
+    assert result.ok, result.failures
+    assert set(read_table(tmp_path / "out", "pins")["id"]) == {p["id"] for p in dataset.pins} - _protected(dataset)
+    warnings = [r for r in caplog.records if r.levelname == "WARNING" and "protected pins" in r.getMessage()]
+    assert len(warnings) == 1 and "pins:read_secret" in warnings[0].getMessage()
+
+
+def config_auth() -> dict:
+    return {"access_token": None, "client_id": "1234567", "client_secret": "app-secret-xyz",
+            "refresh_token": "pinr.initial-refresh-token"}
+
+
+def test_a_refreshed_token_without_the_secret_scope_does_not_ask_for_protected_pins(make_config, fake, dataset,
+                                                                                    tmp_path, caplog):
+    """The token response says the scopes: no request is refused for a scope the token lacks."""
+    fake.scope_text = "ads:read,boards:read,pins:read"
+    config = make_config({"auth": config_auth()}, streams=["pins"])
+    assert _run(config).ok
+    pins = [q for m, p, q in fake.requests if p == "/v5/pins"]
+    assert pins and not any("include_protected_pins" in q for q in pins)
+    assert set(read_table(tmp_path / "out", "pins")["id"]) == {p["id"] for p in dataset.pins} - _protected(dataset)
+    assert "pins:read_secret" in caplog.text
+    # the user authorises the app with the scope: the new refresh token's access tokens have it
+    fake.scope_text, fake.current_refresh_token = "ads:read,boards:read,pins:read,pins:read_secret", "pinr.again"
+    assert _run(make_config({"auth": {**config_auth(), "refresh_token": "pinr.again"}}, streams=["pins"])).ok
+    assert set(read_table(tmp_path / "out", "pins")["id"]) == {p["id"] for p in dataset.pins}

@@ -47,7 +47,15 @@ Choices (the API does not say):
   requested day up to today (later days are not listed; a blanked day is missing);
   today and the two days before are ``PROCESSING``; a day with no activity is ``READY``
   with ``metrics: {}``; pins are images, so video metrics are never returned;
-  ``lifetime_metrics`` holds the requested TOTAL_COMMENTS/TOTAL_REACTIONS (integers).
+  ``lifetime_metrics`` holds the requested TOTAL_COMMENTS/TOTAL_REACTIONS (integers);
+* about a third of the pins are never shown (no activity at all), two in five are shown
+  for 2-8 weeks after they are created, the others go on; a pin without impressions has
+  no other activity either;
+* ``GET /pins?pin_metrics=true``: a pin's ``90d`` counters (``impression``, ``pin_click``,
+  ``clickthrough`` = OUTBOUND_CLICK, as in the spec's example) are the sums of its daily
+  values over the last 90 days, today included, and its ``lifetime_metrics`` the sums
+  since it was created plus ``reaction`` / ``comment`` (the lifetime TOTAL_REACTIONS /
+  TOTAL_COMMENTS), all app types together; zeros are given.
 """
 
 from __future__ import annotations
@@ -682,7 +690,12 @@ class AdsAnalytics:
 # Pin analytics
 # ---------------------------------------------------------------------------------------------
 
-PIN_LIFETIME_ONLY = ("TOTAL_COMMENTS", "TOTAL_REACTIONS")
+PIN_LIFETIME_ONLY = api.PIN_LIFETIME_METRIC_TYPES
+# the pin_metrics keys of GET /pins (the spec's example) and the metric each one counts
+PIN_METRICS_KEYS = {"PIN_CLICK": "pin_click", "IMPRESSION": "impression", "OUTBOUND_CLICK": "clickthrough",
+                    "TOTAL_REACTIONS": "reaction", "TOTAL_COMMENTS": "comment"}
+# pins never shown to anyone, and pins shown for 2-8 weeks after they were created; the others go on
+_PIN_NEVER_SHOWN, _PIN_SHORT_LIVED = 0.35, 0.75
 _PIN_RATES = {"IMPRESSION": 1.0, "OUTBOUND_CLICK": 0.01, "PIN_CLICK": 0.02, "SAVE": 0.008, "USER_FOLLOW": 0.0008,
               "PROFILE_VISIT": 0.003, "TOTAL_COMMENTS": 0.0005, "TOTAL_REACTIONS": 0.002}
 _PIN_VIDEO = frozenset(m for m in api.PIN_METRIC_TYPES if "VIDEO" in m or "QUARTILE" in m)
@@ -697,16 +710,19 @@ class PinAnalytics:
     def __init__(self, ds: Dataset, state: AnalyticsState):
         self.ds = ds
         self.state = state
-        self._meta: dict[str, tuple[int, int, int, float]] = {}
+        self._meta: dict[str, tuple[int, int, int, float, int]] = {}
 
-    def meta(self, pin: dict) -> tuple[int, int, int, float]:
-        """(hash, daily impressions scale, created day ordinal, engagement quality)."""
+    def meta(self, pin: dict) -> tuple[int, int, int, float, int]:
+        """(hash, daily impressions scale, created day ordinal, engagement quality, last day
+        with any activity: before the created day for a pin never shown)."""
         m = self._meta.get(pin["id"])
         if m is None:
             ph = seed_of(self.ds.seed, "pin", pin["id"])
             r = random.Random(ph)
             created = to_ord(dt.date.fromisoformat(pin["created_at"][:10]))
-            m = (ph, int(5 * 600 ** r.random()), created, 0.5 * 4 ** r.random())
+            base, quality, u = int(5 * 600 ** r.random()), 0.5 * 4 ** r.random(), r.random()
+            active = 0 if u < _PIN_NEVER_SHOWN else (14 + int(42 * r.random()) if u < _PIN_SHORT_LIVED else 10**6)
+            m = (ph, base, created, quality, created + active - 1)
             self._meta[pin["id"]] = m
         return m
 
@@ -769,15 +785,17 @@ class PinAnalytics:
                 versions: dict[int, int]) -> dict:
         p = pl.DataFrame({"n": list(range(len(metas))), "phi": [m[0] >> 32 for m in metas],
                           "plo": [m[0] & 0xFFFFFFFF for m in metas], "base": [m[1] for m in metas],
-                          "created": [m[2] for m in metas], "quality": [m[3] for m in metas]},
+                          "created": [m[2] for m in metas], "quality": [m[3] for m in metas],
+                          "last": [min(m[4], 2**31 - 1) for m in metas]},
                          schema={"n": pl.Int32, "phi": pl.UInt64, "plo": pl.UInt64, "base": pl.Int64,
-                                 "created": pl.Int32, "quality": pl.Float64})
+                                 "created": pl.Int32, "quality": pl.Float64, "last": pl.Int32})
         dframe = pl.DataFrame({"d": days, "ver": [versions.get(d, 0) for d in days]},
                               schema={"d": pl.Int32, "ver": pl.Int64})
         aframe = pl.DataFrame({"app": list(apps), "share": [_APP_SHARE[a] for a in apps],
                                "asalt": [_APP_SALT[a] for a in apps]},
                               schema={"app": pl.String, "share": pl.Int64, "asalt": pl.UInt64})
-        x = p.join(dframe, how="cross").filter(pl.col("d") >= pl.col("created")).join(aframe, how="cross")
+        x = (p.join(dframe, how="cross").filter((pl.col("d") >= pl.col("created")) & (pl.col("d") <= pl.col("last")))
+             .join(aframe, how="cross"))
         if x.height == 0:
             return {}
         x = _hash_columns(x, {"h": pl.col("plo").xor((pl.col("d").cast(pl.UInt64) * _u(_G32)) % _u(_TWO32))})
@@ -803,11 +821,40 @@ class PinAnalytics:
         return dict(zip(zip(*cols[:3]), zip(*cols[3:])))
 
     def _lifetime(self, m, name: str, apps) -> int:
-        """A lifetime total: the integral of the decaying daily volume since creation."""
-        ph, base, created, quality = m
-        age = max(0, self.ds.today_ord - created + 1)
+        """A lifetime total: the integral of the decaying daily volume over the days the pin
+        was active (none: 0)."""
+        ph, base, created, quality, last = m
+        age = max(0, min(self.ds.today_ord, last) - created + 1)
         share = sum(_APP_SHARE[a] for a in apps) / 100
         return int(base * share * 32 * math.log1p(age / 32) * _PIN_RATES[name] * quality)
+
+    def pin_metrics(self, pins: list[dict], state: AnalyticsState | None = None) -> dict[str, dict]:
+        """``{pin_id: pin_metrics}`` of ``GET /pins?pin_metrics=true``: the sums of the pin's
+        daily values (every app type) over the last 90 days, today included, and since it
+        was created, plus its lifetime reactions and comments (what the analytics endpoints
+        answer as TOTAL_REACTIONS / TOTAL_COMMENTS)."""
+        state = state or self.state
+        today = self.ds.today_ord
+        metas = [self.meta(p) for p in pins]
+        first = min((m[2] for m in metas), default=today)
+        days = [d for d in range(first, today + 1) if d not in state.blank]
+        names = [name for name in PIN_METRICS_KEYS if name not in PIN_LIFETIME_ONLY]
+        values = self._values(metas, days, names, api.PIN_APP_TYPES, "NO_SPLIT", state.versions) if days else {}
+        since = today - api.PIN_METRICS_90D_DAYS + 1
+        sums = [[[0] * len(names), [0] * len(names)] for _ in pins]
+        for (n, _, d), vals in values.items():
+            for i, v in enumerate(vals):
+                sums[n][1][i] += v
+                if d >= since:
+                    sums[n][0][i] += v
+        out = {}
+        for pin, m, (recent, ever) in zip(pins, metas, sums):
+            lifetime = {PIN_METRICS_KEYS[name]: v for name, v in zip(names, ever)}
+            lifetime.update({PIN_METRICS_KEYS[name]: self._lifetime(m, name, api.PIN_APP_TYPES)
+                             for name in PIN_LIFETIME_ONLY})
+            out[pin["id"]] = {"90d": {PIN_METRICS_KEYS[name]: v for name, v in zip(names, recent)},
+                              "lifetime_metrics": lifetime}
+        return out
 
 
 def _pin_metrics(daily: list[str], idx: dict[str, int], vals) -> dict:

@@ -27,6 +27,8 @@ Choices (not from the API):
   entities, to the day it was paused/archived (its ``updated_time``) otherwise, none at
   all for drafts; a child's window lies inside its parent's. Analytics come only from
   inside that window;
+* pins sit on 12 boards of the owner, two of them secret (:func:`is_protected`: about one
+  pin in six is a protected pin);
 * all pins have ``media.media_type == "image"``; some ads promote pins of the dataset
   (those pins have ``has_been_promoted: true``), others promote pins of other users;
 * keywords (``Keyword`` objects) belong to ad groups (0-3 each), campaigns (0-2) and ad
@@ -39,8 +41,9 @@ Choices (not from the API):
   user's account, boards and their sections, catalogs, feeds and product groups) come from
   random streams of their own too (:meth:`Dataset._gen_objects`): none of them changes an
   entity above, a pin or an analytics value. Boards are the boards the pins name
-  (``board_id``), plus two boards without pins; a board's sections are the sections its
-  pins name, plus one empty section on some boards; some boards are SECRET or PROTECTED.
+  (``board_id``; the secret ones SECRET), plus two boards without pins (one PROTECTED: an
+  ads-only board, one SECRET); a board's sections are the sections its pins name, plus one
+  empty section on some boards.
   Product group promotions belong to the ad groups of CATALOG_SALES campaigns and deliver
   inside their ad group's window.
 
@@ -88,6 +91,18 @@ SUBJECTS = ("linen duvet cover", "ceramic planter", "cast iron skillet", "hiking
 ADJECTIVES = ("Easy", "Cozy", "Modern", "Rustic", "Budget", "Bright", "Small-space", "Timeless", "Quick", "Bold")
 COLORS = ("#6E7874", "#C8B7A6", "#2F4858", "#F6AE2D", "#86BBD8", "#33658A", "#F26419", "#E0E0E0", "#A3B18A",
           "#3A5A40", "#D4A373", "#BC6C25")
+
+
+# the owner's boards: board k has id BOARD_BASE + k * BOARD_STEP; boards 3 and 8 are secret, so
+# the pins on them are "protected pins" (listed only with include_protected_pins and a token
+# with the pins:read_secret scope)
+BOARDS, BOARD_BASE, BOARD_STEP = 12, 400_000_000_000_000_000, 7_919_000_003
+SECRET_BOARDS = frozenset(str(BOARD_BASE + k * BOARD_STEP) for k in (3, 8))
+
+
+def is_protected(pin: dict) -> bool:
+    """Whether the pin is on one of the owner's secret boards."""
+    return pin.get("board_id") in SECRET_BOARDS
 
 
 def to_ord(day: dt.date) -> int:
@@ -329,15 +344,9 @@ class Dataset:
                              ("1200x", (1200, 1800))):
             images[size] = {"width": w, "height": h,
                             "url": f"https://i.pinimg.com/{size}/{digest[:2]}/{digest[2:4]}/{digest[4:6]}/{digest}.jpg"}
-        metrics = None
-        if rng.random() < 0.7:
-            imp = rng.randint(0, 50_000)
-            clicks, pin_clicks = imp // rng.randint(40, 400), imp // rng.randint(20, 200)
-            metrics = {"90d": {"pin_click": pin_clicks, "impression": imp, "clickthrough": clicks},
-                       "lifetime_metrics": {"pin_click": pin_clicks + rng.randint(0, 50),
-                                            "impression": imp + rng.randint(0, 5000),
-                                            "clickthrough": clicks + rng.randint(0, 20),
-                                            "reaction": rng.randint(0, 80), "comment": rng.randint(0, 12)}}
+        if rng.random() < 0.7:      # draws once spent on pin_metrics: kept, so the rest of the dataset stays the same
+            rng.randint(0, 50_000), rng.randint(40, 400), rng.randint(20, 200)
+            rng.randint(0, 50), rng.randint(0, 5000), rng.randint(0, 20), rng.randint(0, 80), rng.randint(0, 12)
         return {
             "id": pin_id,
             "created_at": dt.datetime.fromtimestamp(created, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S"),
@@ -347,7 +356,7 @@ class Dataset:
             "link": f"https://shop.example.com/p/{subject.replace(' ', '-').replace(chr(39), '')}-{pin_id[-5:]}"
                     if rng.random() < 0.8 else None,
             "alt_text": f"Photo of a {subject}" if rng.random() < 0.5 else None,
-            "board_id": str(400_000_000_000_000_000 + rng.randrange(12) * 7_919_000_003),
+            "board_id": str(BOARD_BASE + rng.randrange(BOARDS) * BOARD_STEP),
             "board_section_id": str(500_000_000_000_000_000 + rng.randrange(10 ** 12)) if rng.random() < 0.25
             else None,
             "board_owner": {"username": self.owner_username},
@@ -356,7 +365,7 @@ class Dataset:
             "media": {"media_type": "image", "images": images},
             "parent_pin_id": str(100_000_000_000_000_000 + rng.randrange(10 ** 17)) if rng.random() < 0.15
             else None,
-            "pin_metrics": metrics,
+            "pin_metrics": None,          # filled from the analytics when asked for (pin_metrics=true)
             "has_been_promoted": False,
             "is_owner": rng.random() < 0.97,
             "is_standard": rng.random() < 0.9,
@@ -767,7 +776,8 @@ class Dataset:
         for i, board_id in enumerate(ids):
             pins = [p for p in self.pins if p["board_id"] == board_id]
             subject = SUBJECTS[i % len(SUBJECTS)]
-            privacy = "SECRET" if i % 5 == 3 else ("PROTECTED" if i % 7 == 5 else "PUBLIC")
+            privacy = "SECRET" if board_id in SECRET_BOARDS or i == len(ids) - 1 else (
+                "PROTECTED" if i == len(ids) - 2 else "PUBLIC")
             created = min([int(dt.datetime.fromisoformat(p["created_at"]).replace(tzinfo=dt.timezone.utc).timestamp())
                            for p in pins] or [self.today_epoch - self.history_days * DAY]) - rng.randint(1, 30) * DAY
             self.boards.append({

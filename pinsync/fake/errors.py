@@ -13,6 +13,7 @@ RATE_LIMIT_MESSAGE = ("This request exceeded a rate limit. This can happen if th
                       "published rate limits within a short time window.")
 AUTH_FAILED = "Authentication failed."
 FORBIDDEN = "You are not permitted to access that resource."
+NOT_AUTHORIZED_PIN = "Not authorized to access board or Pin."
 
 # Default bodies for a status (used by the "status" fault and the router).
 DEFAULT_BODIES: dict[int, dict] = {
@@ -71,5 +72,17 @@ def account_not_found() -> FakeApiError:
     return FakeApiError(404, 2, "Ad account not found.")
 
 
-def pin_not_found() -> FakeApiError:
-    return FakeApiError(404, 50, "Pin not found.")
+def pin_not_found(code: int = 50) -> FakeApiError:
+    """404 "Pin not found.": code 50 (multi_pins/analytics), 404 (pins/analytics)."""
+    return FakeApiError(404, code, "Pin not found.")
+
+
+def insufficient_scope(status: int = 401) -> FakeApiError:
+    """401 code 3: the spec's answer for a token without a scope the request needs."""
+    return FakeApiError(status, api.SCOPE_ERROR_CODE, "Your token does not have sufficient permissions to perform this "
+                        "operation. Please ensure your token is authorized with the correct set of scopes.")
+
+
+def not_authorized_pin() -> FakeApiError:
+    """multi_pins/analytics: 401 code 7 (the spec's answer for pins or an app it refuses)."""
+    return FakeApiError(401, api.NOT_AUTHORIZED_CODE, NOT_AUTHORIZED_PIN)

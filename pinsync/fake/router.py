@@ -7,11 +7,17 @@ Faithful to the real API (spec v5.23.0, ``shared/docs/pinterest-api.md``):
 
 * routes, parameters, enums and limits (``pinsync.api``); rate-limit categories from the
   spec's ``x-ratelimit-category`` (:data:`ROUTE_CATEGORY`);
+* a parameter the route's operation does not declare (:mod:`pinsync.fake.declared`, e.g.
+  ``split_field`` on the multi-pin beta) is answered with the route's 400;
 * errors are ``{"code": int, "message": str}`` (JSON), every response has a unique
   ``x-pinterest-rid``; 401 ``{"code": 2, "message": "Authentication failed."}``, 403
-  ``{"code": 29, ...}``, 404 ``{"code": 50, "message": "Pin not found."}``, 429
-  ``{"code": 8, ...}``, analytics 400 ``{"code": 400, "message": "Invalid ad account
-  campaign analytics parameters. <detail>"}``;
+  ``{"code": 29, ...}``, 429 ``{"code": 8, ...}``, analytics 400 ``{"code": 400, "message":
+  "Invalid ad account campaign analytics parameters. <detail>"}``; pin analytics as the
+  spec's examples: single pin 404 ``{"code": 404, "message": "Pin not found."}`` and 403
+  ``{"code": 403, "message": "Not authorized to access board or Pin."}``, the multi-pin
+  beta 404 code 50 and 401 ``{"code": 7, "message": "Not authorized to access board or
+  Pin."}`` (to an app without the beta, or for a batch holding a pin the user may not
+  access: :meth:`FakePinterest.forbid_pin`);
 * bookmark pagination (``page_size`` default 25, 1..250; ``{"items", "bookmark"}``, the
   last page has ``bookmark: null``); entity lists default to ACTIVE and PAUSED only;
   ``entity_statuses`` and id filters accept repeated keys and comma-joined values;
@@ -22,9 +28,11 @@ Faithful to the real API (spec v5.23.0, ``shared/docs/pinterest-api.md``):
   audiences, boards, catalogs...): :mod:`pinsync.fake.objects`; the other reports (the
   ad account's, targeting, product groups, the user account's): :mod:`pinsync.fake.insights`;
 * every token has scopes and each route needs its operation's (:data:`pinsync.fake.objects.SCOPES`);
-  without them the answer is 403 ``{"code": 3, "message": "Your token does not have
+  without them the answer is **401** ``{"code": 3, "message": "Your token does not have
   sufficient permissions to perform this operation. Please ensure your token is authorized
-  with the correct set of scopes."}`` (the spec's text for this case);
+  with the correct set of scopes."}``: the spec's example of this case (``msot_events/create``),
+  and what Pinterest answered in pinterest/api-quickstart#97; :attr:`FakePinterest.scope_status`
+  = 403 answers the same body with 403 instead;
 
 Choices where the API is silent (also see the analytics module):
 
@@ -40,21 +48,28 @@ Choices where the API is silent (also see the analytics module):
   a bookmark is base64 of ``route:offset:salt`` with a per-instance salt (another
   instance's or a garbled bookmark: 400 code 1);
 * ``/pins`` honours ``creative_types`` and ``pin_filter`` (``exclude_repins``,
-  ``has_been_promoted``); ``pin_metrics``, ``include_protected_pins``, ``pin_type``,
-  ``include_shared_accounts``, ``translate_interests_to_names``, ``aggregate_report_rows``
-  and ``reporting_timezone`` are accepted and ignored;
+  ``has_been_promoted``), and ``pin_metrics=true`` (each pin's ``pin_metrics``: the sums of
+  its daily analytics over the last 90 days, today included, and since it was created;
+  otherwise ``pin_metrics`` is null) and ``include_protected_pins`` (pins on secret boards are
+  listed only with it; a token without the ``pins:read_secret`` scope is then answered 401
+  ``{"code": 3, "message": "Your token does not have sufficient permissions..."}``, the
+  spec's answer for a scope the token lacks); ``pin_type``,
+  ``include_shared_accounts``, ``translate_interests_to_names``, ``aggregate_report_rows``,
+  ``reporting_timezone`` and ``ad_account_id`` are accepted and ignored;
 * ads analytics: ids of other accounts are ignored; columns not valid at the level are
   left out (no error); for ``/ads/analytics`` ``campaign_ids`` + ``pin_ids`` select the
   account's ads of those campaigns promoting those pins;
 * multi-pin analytics: unknown pin ids are left out of the answer, 404 code 50 only when
   none is known; its 400s use the spec's example ``{"code": 1, "message": "Invalid
-  multi_pins analytics parameters. ..."}``;
+  multi_pins analytics parameters. ..."}``; with ``app_types`` other than ALL each pin's
+  one group is ``all`` (as without a split) and holds that app type's numbers;
 * a forbidden account (``forbid_account``) answers 403 code 29 on every route with the
   account in its path; it is still listed by ``/ad_accounts``;
-* tokens issued by ``/oauth/token`` carry :attr:`FakePinterest.token_scope` (default: every
-  read scope, :data:`~pinsync.fake.objects.ALL_READ_SCOPES`); static tokens the same unless
-  ``token_scopes`` (or :meth:`FakePinterest.set_token_scopes`) says otherwise; the scope
-  check comes after the token is accepted (401 first) and before rate limiting;
+* tokens issued by ``/oauth/token`` carry the scopes of :attr:`FakePinterest.scope_text` at
+  the time (default: every read scope, :data:`~pinsync.fake.objects.ALL_READ_SCOPES`); static
+  tokens those of ``scope_text`` unless ``token_scopes`` (or
+  :meth:`FakePinterest.set_token_scopes`) gives them their own; the scope check comes after
+  the token is accepted (an unknown token: 401 code 2) and before rate limiting;
 * unknown paths: 404 ``{"code": 404, ...}`` (route name ``"unknown"``); wrong method 405;
 * a request line (``GET /v5/...?... HTTP/1.1``) longer than ``api.REQUEST_LINE_MAX`` (8 KB)
   answers **414** with an HTML page, before authentication, rate limits and faults, as a
@@ -81,8 +96,9 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 from pinsync import api
 from pinsync.fake import errors
 from pinsync.fake.analytics import (CORE_COLUMNS, LEVEL_IDS_PARAM, AdsAnalytics, AnalyticsState, PinAnalytics,
-                                    multi, parse_ads_query, parse_pin_query, pins_error)
-from pinsync.fake.data import DAY, Dataset, to_ord
+                                    ads_error, multi, parse_ads_query, parse_pin_query, pins_error)
+from pinsync.fake.declared import PARAMETERS
+from pinsync.fake.data import DAY, Dataset, is_protected, to_ord
 from pinsync.fake.errors import FakeApiError
 from pinsync.fake import insights, objects
 from pinsync.fake.faults import HTML_BODY, Fault, FaultSchedule
@@ -121,9 +137,9 @@ _VERSION_SUFFIX = re.compile(r" v(\d+)$")
 
 ACCESS_TOKEN_TTL = 2_592_000          # 30 days
 REFRESH_TOKEN_TTL = 5_184_000         # 60 days
-TOKEN_SCOPE = ",".join(objects.ALL_READ_SCOPES)
-SCOPE_MESSAGE = ("Your token does not have sufficient permissions to perform this operation. Please ensure your "
-                 "token is authorized with the correct set of scopes.")
+# what a token may do (the oauth token response's "scope": comma-separated, as Pinterest answers):
+# by default every read scope
+DEFAULT_SCOPES = ",".join(objects.ALL_READ_SCOPES)
 JSON_TYPE = "application/json"
 REQUEST_LINE_TOO_LONG_BODY = (b"<html><head><title>414 Request-URI Too Large</title></head><body>"
                               b"<center><h1>414 Request-URI Too Large</h1></center></body></html>")
@@ -165,6 +181,29 @@ def _as_date(value) -> dt.date:
     return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
 
 
+def _flag(query: dict, name: str) -> bool:
+    """A boolean query parameter (``true`` / ``false``, default false)."""
+    value = query.get(name, ["false"])[-1].lower()
+    if value not in ("true", "false"):
+        raise errors.bad_params(f"{name} must be true or false (got {value!r}).")
+    return value == "true"
+
+
+def _check_declared(route: str, query: dict) -> None:
+    """The route's 400 for a parameter its operation does not declare (:mod:`pinsync.fake.declared`)."""
+    unknown = sorted(set(query) - PARAMETERS[route])
+    if not unknown:
+        return
+    detail = f"Unexpected parameter {unknown[0]!r}: the endpoint does not declare it."
+    if route in _ANALYTICS_LEVEL:
+        raise ads_error(_ANALYTICS_LEVEL[route])(detail)
+    if route in ("pin_analytics", "multi_pin_analytics"):
+        raise pins_error(route == "multi_pin_analytics")(detail)
+    if route in insights.ADS_ROUTES or route == "user_account_analytics":
+        raise insights.route_error(route)(detail)
+    raise errors.bad_params(detail)
+
+
 def _norm_query(query) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for k, v in (query or {}).items():
@@ -182,11 +221,14 @@ class FakePinterest:
         client_id, client_secret: the app credentials ``/oauth/token`` expects (HTTP Basic).
         refresh_token: the refresh token valid at the start (None: refreshing is impossible).
         latency: seconds slept per request before answering.
-        multi_pin_analytics: whether the multi-pin beta is available (else 403).
+        multi_pin_analytics: whether the multi-pin beta is available to the app (else it
+            answers 401 code 7, "Not authorized to access board or Pin.").
         rate_limits: ``{category: max requests per window}`` to enforce (None: no limits).
         rate_limit_window: the sliding window, seconds.
-        token_scopes: ``{static token: "scope,scope"}``; a static token not named has
-            :attr:`token_scope` (every read scope by default).
+        scopes: the scopes of every token (comma-separated, as the token response says them);
+            a route needs its operation's (:data:`pinsync.fake.objects.SCOPES`); without
+            ``pins:read_secret``, ``include_protected_pins=true`` is refused too.
+        token_scopes: ``{static token: "scope,scope"}``: those tokens' own scopes instead.
 
     Observability: ``calls`` (Counter by route name, every request), ``requests`` (list of
     ``(method, path, query)``), ``downloads`` (list of ``(method, path, query, headers)``
@@ -197,7 +239,8 @@ class FakePinterest:
     def __init__(self, dataset: Dataset, access_tokens=("demo-token",), client_id: str = "app-id",
                  client_secret: str = "app-secret", refresh_token: str | None = "pinr.initial",
                  latency: float = 0.0, multi_pin_analytics: bool = True, rate_limits: dict | None = None,
-                 rate_limit_window: float = 60.0, token_scopes: dict[str, str] | None = None):
+                 rate_limit_window: float = 60.0, scopes: str = DEFAULT_SCOPES,
+                 token_scopes: dict[str, str] | None = None):
         self.dataset = dataset
         self.access_tokens = tuple(access_tokens)
         self.client_id = client_id
@@ -205,6 +248,8 @@ class FakePinterest:
         self.current_refresh_token = refresh_token
         self.latency = latency
         self.multi_pin_analytics = multi_pin_analytics
+        self.scope_text = scopes
+        self.scope_status = 401          # the status of a missing scope's answer (403 as the issue describes it)
         self.rate_limits = dict(rate_limits) if rate_limits else None
         self.rate_limit_window = rate_limit_window
         self.timeout_sleep = 3.0
@@ -219,6 +264,7 @@ class FakePinterest:
         self._static_scopes = dict(token_scopes or {})
         self._static_expired = False
         self._forbidden: set[str] = set()
+        self._forbidden_pins: set[str] = set()
         self._faults = FaultSchedule()
         self._windows: dict[str, collections.deque] = collections.defaultdict(collections.deque)
         self._salt = secrets.token_hex(4)
@@ -232,7 +278,6 @@ class FakePinterest:
         self._targeting = insights.Targeting(dataset)
         self._user = insights.UserAnalytics(dataset, self.analytics_state)
         self.consent = Consent()
-        self.token_scope = TOKEN_SCOPE      # the scopes of the tokens /oauth/token issues
 
     # ================================================================== entry points
     def handle(self, method: str, path: str, query=None, headers=None, body: bytes = b"") -> tuple[int, dict, bytes]:
@@ -304,6 +349,10 @@ class FakePinterest:
             time.sleep(reply.delay)
         return reply
 
+    @property
+    def scopes(self) -> frozenset[str]:
+        return frozenset(x for x in self.scope_text.replace(" ", ",").split(",") if x)
+
     # ================================================================== observability & control
     def reset_counters(self) -> None:
         """Forget ``calls`` and ``requests``."""
@@ -355,6 +404,16 @@ class FakePinterest:
     def allow_account(self, account_id: str) -> None:
         with self.lock:
             self._forbidden.discard(str(account_id))
+
+    def forbid_pin(self, pin_id: str) -> None:
+        """The pin's analytics are refused: 403 code 403 alone, 401 code 7 for a multi-pin
+        batch that holds it (the spec's answers for a Pin the user may not access)."""
+        with self.lock:
+            self._forbidden_pins.add(str(pin_id))
+
+    def allow_pin(self, pin_id: str) -> None:
+        with self.lock:
+            self._forbidden_pins.discard(str(pin_id))
 
     # ================================================================== data changes
     def touch(self, kind: str, ids, at: int | float | None = None) -> list[dict]:
@@ -528,9 +587,13 @@ class FakePinterest:
         if route != "oauth_token":
             granted = self._authenticate(headers)
             if not set(objects.SCOPES.get(route, ())) <= granted:
-                raise FakeApiError(403, api.SCOPE_MISSING_CODE, SCOPE_MESSAGE)
+                raise errors.insufficient_scope(self.scope_status)
         limit_headers = self._admit(category)
         try:
+            if "account" in params:
+                self._account(params["account"])      # 404/403 before the parameters are looked at
+            if route not in ("oauth_token", "create_report", "get_report"):   # these check with their own 400s
+                _check_declared(route, query)
             if route == "oauth_token":
                 reply = self._oauth_token(headers, body)
             elif route == "ad_accounts":
@@ -538,7 +601,8 @@ class FakePinterest:
             elif route in _LIST_LEVEL:
                 reply = self._page(route, self._entity_list(route, params["account"], query), query, repeat_bookmark)
             elif route == "pins":
-                reply = self._page(route, self._pin_list(query), query, repeat_bookmark)
+                reply = self._page(route, self._pin_list(query, granted), query, repeat_bookmark,
+                                   decorate=self._pin_metrics_of(query))
             elif route in _ANALYTICS_LEVEL:
                 account = self._account(params["account"])
                 job = self._analytics_job(_ANALYTICS_LEVEL[route], account, query)
@@ -587,8 +651,8 @@ class FakePinterest:
             token in self._issued or (token in self.access_tokens and not self._static_expired))
         if not ok:
             raise errors.unauthorized()
-        scope = self._issued[token] if token in self._issued else self._static_scopes.get(token, self.token_scope)
-        return frozenset(s for s in scope.split(",") if s)
+        scope = self._issued[token] if token in self._issued else self._static_scopes.get(token, self.scope_text)
+        return frozenset(x for x in scope.replace(" ", ",").split(",") if x)
 
     def _admit(self, category: str | None) -> dict[str, str]:
         """Sliding-window rate limiting per category; the headers to send."""
@@ -628,9 +692,10 @@ class FakePinterest:
             form = parse_qs(body.decode(), keep_blank_values=True)
         except UnicodeDecodeError:
             form = {}
+        _check_declared("oauth_token", form)
         grant = form.get("grant_type", [""])[-1]
         if grant == "authorization_code":
-            self.token_scope = self.consent.exchange(form)      # a new authorisation: a new chain
+            self.scope_text = self.consent.exchange(form)       # a new authorisation: a new chain
         elif grant == "refresh_token":
             given = form.get("refresh_token", [""])[-1]
             if not given or given != self.current_refresh_token:
@@ -640,15 +705,16 @@ class FakePinterest:
                                     "fake supports).")
         access = "pina." + secrets.token_urlsafe(32)
         refresh = "pinr." + secrets.token_urlsafe(32)
-        self._issued[access] = self.token_scope
+        self._issued[access] = self.scope_text
         self.current_refresh_token = refresh
         self.refresh_count += grant == "refresh_token"
         return _json_reply(200, {
-            "access_token": access, "token_type": "bearer", "expires_in": ACCESS_TOKEN_TTL, "scope": self.token_scope,
+            "access_token": access, "token_type": "bearer", "expires_in": ACCESS_TOKEN_TTL, "scope": self.scope_text,
             "refresh_token": refresh, "refresh_token_expires_in": REFRESH_TOKEN_TTL,
             "refresh_token_expires_at": int(time.time()) + REFRESH_TOKEN_TTL, "response_type": grant})
 
-    def _page(self, route: str, items: list, query: dict, repeat_bookmark: bool = False) -> Reply:
+    def _page(self, route: str, items: list, query: dict, repeat_bookmark: bool = False,
+              decorate: Callable[[list], list] | None = None) -> Reply:
         raw_size = query.get("page_size", [""])[-1]
         try:
             size = int(raw_size) if raw_size != "" else 25
@@ -668,7 +734,7 @@ class FakePinterest:
             page, bookmark = [], self._encode_bookmark(route, offset, self._nonce)
         elif repeat_bookmark and sent:
             bookmark = sent
-        return _json_reply(200, {"items": page, "bookmark": bookmark})
+        return _json_reply(200, {"items": decorate(page) if decorate else page, "bookmark": bookmark})
 
     def _encode_bookmark(self, route: str, offset: int, nonce: int = 0) -> str:
         text = f"{route}:{offset}:{self._salt}" + (f":{nonce}" if nonce else "")
@@ -717,8 +783,12 @@ class FakePinterest:
             raise errors.bad_params("order must be ASCENDING or DESCENDING.")
         return items[::-1] if order == "DESCENDING" else items
 
-    def _pin_list(self, query: dict) -> list[dict]:
+    def _pin_list(self, query: dict, granted: frozenset[str]) -> list[dict]:
         pins = self.dataset.pins
+        if not _flag(query, "include_protected_pins"):
+            pins = [p for p in pins if not is_protected(p)]
+        elif api.SECRET_PINS_SCOPE not in granted:
+            raise errors.insufficient_scope(self.scope_status)
         types = multi(query, "creative_types")
         if types:
             pins = [p for p in pins if p["creative_type"] in set(types)]
@@ -730,6 +800,17 @@ class FakePinterest:
         elif pin_filter not in ("", "exclude_native"):
             raise errors.bad_params("pin_filter must be exclude_native, exclude_repins or has_been_promoted.")
         return sorted(pins, key=lambda p: (p["created_at"], p["id"]), reverse=True)
+
+    def _pin_metrics_of(self, query: dict) -> Callable[[list], list]:
+        """The pins of a page as answered: ``pin_metrics`` (90 days and lifetime, consistent
+        with the analytics endpoints) only when asked for, else null."""
+        asked = _flag(query, "pin_metrics")
+        state = self.analytics_state.snapshot()
+
+        def decorate(page: list) -> list:
+            metrics = self._pins.pin_metrics(page, state) if asked else {}
+            return [{**p, "pin_metrics": metrics.get(p["id"])} for p in page]
+        return decorate
 
     def _analytics_job(self, level: str, account_id: str, query: dict) -> Callable[[], str]:
         """Validate now (under the lock); the returned function computes the JSON body."""
@@ -753,14 +834,16 @@ class FakePinterest:
     def _pin_analytics_job(self, pin_id: str, query: dict) -> Callable[[], dict]:
         pin = self.dataset.pin_by_id.get(pin_id)
         if pin is None:
-            raise errors.pin_not_found()
+            raise errors.pin_not_found(code=404)
+        if pin_id in self._forbidden_pins:
+            raise FakeApiError(403, 403, errors.NOT_AUTHORIZED_PIN)
         p = parse_pin_query(query, self.dataset.today)
         state = self.analytics_state.snapshot()
         return lambda: self._pins.payload(pin, p.start, p.end, p.metric_types, p.app_types, p.split_field, state)
 
     def _multi_pin_analytics_job(self, query: dict) -> Callable[[], dict]:
         if not self.multi_pin_analytics:
-            raise errors.forbidden()
+            raise errors.not_authorized_pin()
         err = pins_error(multi_pin=True)
         pin_ids = multi(query, "pin_ids")
         if not pin_ids:
@@ -768,6 +851,8 @@ class FakePinterest:
         if len(pin_ids) > api.PIN_IDS_MAX:
             raise err(f"pin_ids must contain at most {api.PIN_IDS_MAX} items.")
         p = parse_pin_query(query, self.dataset.today, multi_pin=True)
+        if self._forbidden_pins.intersection(pin_ids):
+            raise errors.not_authorized_pin()
         pins = [self.dataset.pin_by_id[i] for i in dict.fromkeys(pin_ids) if i in self.dataset.pin_by_id]
         if not pins:
             raise errors.pin_not_found()

@@ -37,6 +37,10 @@ ANALYTICS_STREAMS = (
                ("pin_id", "app_type", "date"), "date", ("month",),
                id_param="pin_ids", batch_size=api.PIN_IDS_MAX,
                scopes=PINS_SCOPES, description="Organic pin metrics per day and app type"),
+    StreamSpec("pin_lifetime_metrics", "pin_lifetime", "pins/{pin_id}/analytics", "org_analytics", "pins",
+               ("pin_id", "app_type"), "as_of", (), id_param="pin_ids", batch_size=api.PIN_IDS_MAX,
+               scopes=PINS_SCOPES, description="Lifetime pin metrics (TOTAL_COMMENTS, TOTAL_REACTIONS) per app type, as of the "
+                           "last run; from the pin_analytics calls"),
 )
 
 MULTI_PIN_PATH = "pins/analytics"

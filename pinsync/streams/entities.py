@@ -26,6 +26,7 @@ ENTITY_STREAMS = (
                ("id",), "updated_time", ("ad_account_id",), entity_statuses=True,
                scopes=ADS_SCOPES, description="Ads of every status"),
     StreamSpec("pins", "entity", "pins", "org_read", None, ("id",), "created_at", (),
+               params={"pin_metrics": True},      # the 90-day and lifetime counters (pin_metrics)
                scopes=PINS_SCOPES, description="Pins owned by the user"),
 )
 
