@@ -21,8 +21,8 @@ TOKEN = "tok"
 SCOPE_BODY = {"code": 3, "message": "Your token does not have sufficient permissions to perform this operation. "
                                     "Please ensure your token is authorized with the correct set of scopes."}
 # the other objects' and reports' routes -> their spec path
-OPERATIONS = {route: path for route, (_, path) in declared.OPERATIONS.items() if route in objects.PAGED | objects.DOCUMENTS
-              or route in insights.ADS_ROUTES or route == "user_account_analytics"}
+OTHER_ROUTES = objects.PAGED | objects.DOCUMENTS | set(insights.ADS_ROUTES) | {"user_account_analytics"}
+OPERATIONS = {route: path for route, (_, path) in declared.OPERATIONS.items() if route in OTHER_ROUTES}
 
 
 def _dataset(**kw) -> Dataset:

@@ -259,6 +259,7 @@ def _other_requests(ds, acct: str, dates: dict) -> dict[str, tuple[str, str, dic
     """A valid request of each route of the other objects and reports."""
     group = next(g for g in ds.ad_groups if g["ad_account_id"] == acct)
     board = ds.boards[0]["id"]
+    ad = next(a["id"] for a in ds.ads if a["ad_account_id"] == acct)
     ads = {"columns": "SPEND_IN_DOLLAR", "granularity": "DAY", **dates}
     targeting = {**ads, "targeting_types": "GENDER,AGE_BUCKET"}
     return {
@@ -282,7 +283,7 @@ def _other_requests(ds, acct: str, dates: dict) -> dict[str, tuple[str, str, dic
         "ad_group_targeting_analytics": ("GET", f"/ad_accounts/{acct}/ad_groups/targeting_analytics",
                                          {**targeting, "ad_group_ids": group["id"]}),
         "ad_targeting_analytics": ("GET", f"/ad_accounts/{acct}/ads/targeting_analytics",
-                                   {**targeting, "ad_ids": next(a["id"] for a in ds.ads if a["ad_account_id"] == acct)}),
+                                   {**targeting, "ad_ids": ad}),
         "product_group_analytics": ("GET", f"/ad_accounts/{acct}/product_groups/analytics",
                                     {**ads, "product_group_ids": "1234"}),
         "user_account_analytics": ("GET", "/user_account/analytics", {"metric_types": "IMPRESSION", **dates}),
