@@ -530,6 +530,10 @@ def config_from_dict(data: Mapping, *, base_dir: str | os.PathLike | None = None
     start = v["start_date"] or today - dt.timedelta(days=DEFAULT_START_DAYS_BACK)
     if start > today:
         problems.append(("start_date", f"{start.isoformat()} is in the future (today is {today.isoformat()}, UTC)"))
+    earliest = today - dt.timedelta(days=api.REPORT_SAFE_DAYS_BACK)
+    if start < earliest:
+        problems.append(("start_date", f"{start.isoformat()} is older than Pinterest keeps analytics (914 days); "
+                                       f"the earliest allowed day is {earliest.isoformat()}"))
     if problems:
         def scrub(text: str) -> str:  # belt and braces: no checker echoes a secret
             for s in sorted((s for s in loaded if len(s) >= 4), key=len, reverse=True):

@@ -21,9 +21,12 @@ def client_for(config, *, owner: str = "pinsync", sleep: Callable[[float], None]
                            max_workers=config.max_workers, sleep=sleep)
 
 
-def extractor_for(client: PinterestClient, config, *, pool=None, on_progress=None, today=None):
-    """The :class:`~pinsync.extractor.Extractor` for ``config``'s statuses and analytics settings."""
+def extractor_for(client: PinterestClient, config, *, pool=None, on_progress=None, today=None, report_sleep=None):
+    """The :class:`~pinsync.extractor.Extractor` for ``config``'s statuses and analytics settings.
+    ``report_sleep`` waits between report polls (None: on the client's cancel event, so a
+    stopped run stops waiting at once)."""
     from pinsync.extractor import AnalyticsSettings, Extractor
+    from pinsync.reports import ReportPolicy
 
     a = config.analytics
     settings = AnalyticsSettings(tuple(a.columns), a.granularity, a.click_window_days, a.engagement_window_days,
@@ -31,7 +34,7 @@ def extractor_for(client: PinterestClient, config, *, pool=None, on_progress=Non
     return Extractor(client, entity_statuses=tuple(config.entity_statuses), settings=settings,
                      pin_metric_types=tuple(config.pin_analytics.metric_types),
                      split_by_app_type=config.pin_analytics.split_by_app_type, pool=pool, on_progress=on_progress,
-                     ahead=config.max_workers, today=today,
+                     ahead=config.max_workers, today=today, report_policy=ReportPolicy(sleep=report_sleep),
                      targeting_types=tuple(config.targeting_analytics.targeting_types),
                      user_metric_types=tuple(config.user_account_analytics.metric_types),
                      user_split_field=config.user_account_analytics.split_field)

@@ -45,6 +45,7 @@ from pinsync.errors import (ApiError, AuthError, Cancelled, ConfigError, Payload
                             StateError, SyncFailed)
 from pinsync.extractor import Extractor, PinFetch
 from pinsync.memory import limit_arenas
+from pinsync.plan import REPORT, Fetch, held_range, history_floor, unit_fetches
 from pinsync.sink import MONTH, Sink, WriteResult, fingerprint, fingerprint_scheme, month_of, partition_dir, with_month
 from pinsync.state import State, StateStore
 from pinsync.storage import Location
@@ -127,7 +128,8 @@ class _Run:
         self._lock = threading.Lock()
         self._clamp_warned = False
         self._t0: dict[str, float] = {}
-        self.extractor = extractor_for(client, config, pool=pool, on_progress=self._progress, today=today)
+        self.extractor = extractor_for(client, config, pool=pool, on_progress=self._progress, today=today,
+                                       report_sleep=None if client._sleep is time.sleep else client._sleep)
         self.settings = self.extractor.settings
         # the units running at once share buffer_mb; beyond their share they spill to disk
         self.buffer_bytes = config.buffer_mb * 2**20 // units_at_once(config.max_workers)
@@ -200,17 +202,22 @@ class _Run:
 
     # -- ads analytics ------------------------------------------------------------------
 
-    def analytics_range(self, stream: str, key: str) -> tuple[dt.date, dt.date] | None:
+    def usable_bookmark(self, stream: str, key: str) -> dt.date | None:
+        """The unit's last complete day, if its state can be trusted for this run (not a full
+        refresh, the same settings, every month file it vouches for still there)."""
         prev = self.state.get(stream, key) or {}
-        bookmark = None
-        if not self.full_refresh and prev.get("settings") == self.settings_key(stream) and prev.get("last_complete_date"):
-            bookmark = dt.date.fromisoformat(prev["last_complete_date"])
-            prefix = _unit_prefix(key)
-            lost = self.sink.missing(stream, [prefix + leaf for leaf in prev.get("partitions") or {}])
-            if lost:    # deleted by hand: the bookmark claims rows that are gone, so fetch them again
-                log.warning("%s: %s is missing; fetching the whole history again", stream,
-                            ", ".join(f"{d}/data.parquet" for d in sorted(lost)))
-                bookmark = None
+        if self.full_refresh or prev.get("settings") != self.settings_key(stream) or not prev.get("last_complete_date"):
+            return None
+        prefix = _unit_prefix(key)
+        lost = self.sink.missing(stream, [prefix + leaf for leaf in prev.get("partitions") or {}])
+        if lost:    # deleted by hand: the bookmark claims rows that are gone, so fetch them again
+            log.warning("%s: %s is missing; fetching the whole history again", stream,
+                        ", ".join(f"{d}/data.parquet" for d in sorted(lost)))
+            return None
+        return dt.date.fromisoformat(prev["last_complete_date"])
+
+    def analytics_range(self, stream: str, key: str) -> tuple[dt.date, dt.date] | None:
+        bookmark = self.usable_bookmark(stream, key)
         gran = self.settings.granularity if stream != "pin_analytics" else "DAY"
         return fetch_range(today=self.today, start_date=self.config.start_date,
                            lookback_days=self.config.analytics.lookback_days, bookmark=bookmark, granularity=gran,
@@ -229,23 +236,60 @@ class _Run:
             return f"{sorted(p.metric_types)}|{p.split_by_app_type}"
         return self.settings.key()
 
+    def ads_fetches(self, spec: StreamSpec, key: str) -> tuple[list[Fetch], dt.date | None, dt.date | None]:
+        """The fetches of an ads analytics unit (:func:`pinsync.plan.unit_fetches`), and the
+        days the unit holds already (``held_from``, ``bookmark``; None when it holds nothing
+        usable: first run, full refresh, other settings, a month file lost)."""
+        prev = self.state.get(spec.name, key) or {}
+        bookmark = self.usable_bookmark(spec.name, key)
+        held_from = dt.date.fromisoformat(prev["held_from"]) if bookmark and prev.get("held_from") else None
+        gran = self.settings.granularity
+        reports = spec.report_level is not None
+        floor = history_floor(self.today, gran, reports=reports)
+        if self.config.start_date < floor:
+            self._clamped(self.config.start_date, floor)
+        return (unit_fetches(today=self.today, start_date=self.config.start_date,
+                             lookback_days=self.config.analytics.lookback_days, granularity=gran, bookmark=bookmark,
+                             held_from=held_from, reports=reports), held_from, bookmark)
+
     def ads_analytics_unit(self, spec: StreamSpec, account: dict, entities: pl.DataFrame) -> None:
         acct = account["id"]
-        rng = self.analytics_range(spec.name, acct)
+        fetches, held_from, bookmark = self.ads_fetches(spec, acct)
         self._begin(spec.name)
         self.sink.remove_stale_temps(spec.name, {"ad_account_id": acct})
-        if rng is None:
+        if not fetches:
             self._end(spec.name, WriteResult())
             return
-        start, end = rng
+        gran = self.settings.granularity
+        end = max(f.end for f in fetches)
         id_list = _ids_created_by(entities, _CREATED[spec.parent], end)
-        covers = [{"ad_account_id": acct, "date": d} for d in _buckets(start, end, self.settings.granularity)]
-        batches = self.extractor.ads_analytics_batches(spec, acct, id_list, start, end,
-                                                       currency=account.get("currency"))
+        covers = [{"ad_account_id": acct, "date": d} for f in fetches for d in _buckets(f.start, f.end, gran)]
+        tokens = (self.state.get(spec.name, acct) or {}).get("reports") or {}
+
+        def on_token(name: str, token: str) -> None:
+            """A report was created: remember its token before the first poll, so a run
+            stopped while waiting polls it again instead of creating another."""
+            with self._lock:
+                mark = self.state.get(spec.name, acct) or {}
+                mark.setdefault("reports", {})[name] = token
+                self.state.set(spec.name, acct, mark)
+            self.store.save(self.state)
+
+        def batches():
+            for f in fetches:
+                if f.path == REPORT:
+                    yield from self.extractor.report_batches(spec, acct, f.start, f.end, ids=id_list,
+                                                             currency=account.get("currency"), tokens=tokens,
+                                                             on_token=on_token, today=self.today)
+                else:
+                    yield from self.extractor.ads_analytics_batches(spec, acct, id_list, f.start, f.end,
+                                                                    currency=account.get("currency"))
         scheme = fingerprint_scheme(self.extractor.ads_analytics_columns(spec))
-        written = write_batches(self.sink, spec, batches, covers, self.buffer_bytes,
+        written = write_batches(self.sink, spec, batches(), covers, self.buffer_bytes,
                                 **self._partition_memory(spec.name, acct, scheme))
-        self._commit(spec.name, acct, {"last_complete_date": end.isoformat(),
+        first, last = held_range(fetches, held_from, bookmark)
+        # the bookmark holds no report tokens any more: their rows are on disk
+        self._commit(spec.name, acct, {"last_complete_date": last.isoformat(), "held_from": first.isoformat(),
                                        "settings": self.settings_key(spec.name),
                                        **self._partitions_bookmark(spec.name, acct, scheme, written, covers, end)})
         self._end(spec.name, written)
