@@ -498,6 +498,7 @@ ATTRIBUTION_TYPES = ("INDIVIDUAL", "HOUSEHOLD")
 # User account analytics (user_account/analytics): 90 days back, spans of 90 days, like pins.
 USER_ACCOUNT_METRIC_TYPES = ("ENGAGEMENT", "ENGAGEMENT_RATE", "IMPRESSION", "OUTBOUND_CLICK", "OUTBOUND_CLICK_RATE",
                              "PIN_CLICK", "PIN_CLICK_RATE", "SAVE", "SAVE_RATE")
+USER_DATA_STATUS_NOT_CREATED = "BEFORE_BUSINESS_CREATED"    # the account did not exist yet: no row
 USER_ACCOUNT_SPLIT_FIELDS = ("NO_SPLIT", "APP_TYPE", "OWNED_CONTENT", "SOURCE", "PIN_FORMAT")
 USER_ACCOUNT_FILTERS = {
     "from_claimed_content": ("OTHER", "CLAIMED", "BOTH"),

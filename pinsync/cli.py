@@ -28,7 +28,7 @@ from rich.table import Table
 from pinsync import clock, errors
 from pinsync.config import load_config
 from pinsync.secrets import install_log_filter, redact
-from pinsync.streams import STREAMS
+from pinsync.streams import DEFAULT_STREAMS, STREAMS
 
 
 
@@ -182,7 +182,8 @@ verbose_option = click.option("--verbose", "-v", count=True, help="More logging 
 
 @main.command("run")
 @config_option
-@click.option("--streams", help="Comma-separated streams to sync (default: the config's, else all).")
+@click.option("--streams", help="Comma-separated streams to sync, or 'all' (default: the config's, else the "
+                                "default selection; see `pinsync streams`).")
 @click.option("--start-date", help="YYYY-MM-DD; overrides start_date.")
 @click.option("--output", help="Output folder or URL; overrides output.url.")
 @click.option("--ad-accounts", help="Comma-separated ad account ids; overrides ad_account_ids.")
@@ -213,7 +214,7 @@ def run_cmd(config_path, streams, start_date, output, ad_accounts, shard, full_r
         result = _run_with_progress(run, config, full_refresh=full_refresh, shard=shard_t, quiet=as_json,
                                     today=_today())
         if result.failures:
-            _fail(str(errors.SyncFailed(result.failures)), errors.EXIT_SYNC_FAILED, as_json=as_json,
+            _fail(str(errors.SyncFailed(result.failures)), result.exit_code, as_json=as_json,
                   extra=_result_json(result))
         if as_json:
             click.echo(json.dumps(_result_json(result), indent=2))
@@ -236,6 +237,8 @@ def _run_with_progress(run, config, *, quiet: bool = False, **kwargs):
             progress.update(t, advance=e.rows, rows=fields["rows"] + e.rows, pages=fields["pages"] + 1)
         elif e.kind == "failed":
             progress.update(t, description=f"[red]{e.stream}")
+        elif e.kind == "warning":
+            progress.update(t, description=f"[yellow]{e.stream}")
 
     with progress:
         result = run(config, on_event=on_event, raise_on_failure=False, **kwargs)
@@ -280,19 +283,24 @@ def _result_json(result) -> dict:
         "seconds": round(result.seconds, 3),
         "requests_by_category": result.requests_by_category,
         "failures": result.failures,
+        "warnings": result.warnings,
         "streams": {n: {k: v for k, v in vars(s).items() if k != "stream"} for n, s in result.streams.items()},
     }
 
 
 @main.command("streams")
 def streams_cmd():
-    """List the streams with their key, cursor, parent and partitioning."""
-    table = Table()
-    for col in ("stream", "key", "cursor", "parent", "partitioned by", "endpoint"):
+    """List the streams: in the default selection (*), key, cursor, parent, partitioning,
+    endpoint, the scopes a token needs and the rate-limit category."""
+    table = Table(caption=escape("* in the default selection (`streams: []`); `streams: [all]` selects every stream"),
+                  caption_justify="left")
+    for col in ("stream", "key", "cursor", "parent", "partitioned by", "endpoint", "scope", "rate limit"):
         table.add_column(col)
     for s in STREAMS.values():
-        table.add_row(s.name, ", ".join(s.primary_key), s.cursor or "-", s.parent or "-",
-                      "/".join(f"{p}=" for p in s.partition_by) or "-", f"GET /{s.path}")
+        mark = "*" if s.name in DEFAULT_STREAMS else " "
+        table.add_row(f"{mark} {s.name}", ", ".join(s.primary_key), s.cursor or "-", s.parent or "-",
+                      "/".join(f"{p}=" for p in s.partition_by) or "-", f"GET /{s.path}", " ".join(s.scopes),
+                      s.category)
     out_console.print(table)
 
 

@@ -26,7 +26,8 @@ import yaml
 
 from pinsync import api, clock, secrets
 from pinsync.errors import ConfigError
-from pinsync.streams import STREAM_NAMES
+from pinsync.streams import ALL as ALL_STREAMS
+from pinsync.streams import DEFAULT_STREAMS, STREAM_NAMES
 
 DEFAULT_CONFIG_PATH = "pinsync.yaml"
 DEFAULT_START_DAYS_BACK = 30
@@ -146,7 +147,9 @@ class HttpConfig:
 class Config:
     """A fully validated configuration; build it with :func:`load_config`.
 
-    ``streams`` is never empty and always in registry order (``STREAM_NAMES``);
+    ``streams`` is never empty and always in registry order (``STREAM_NAMES``): the streams
+    named (with their parents' order), every stream for ``all``, else the default selection;
+    ``named_streams`` are those named explicitly (``all`` names none);
     ``rate_limits`` holds every category; ``source`` is the absolute config file path.
     """
 
@@ -165,6 +168,7 @@ class Config:
     buffer_mb: int
     http: HttpConfig
     source: str | None
+    named_streams: tuple[str, ...] = ()
     targeting_analytics: TargetingAnalyticsConfig = TargetingAnalyticsConfig()
     user_account_analytics: UserAccountAnalyticsConfig = UserAccountAnalyticsConfig()
 
@@ -314,7 +318,7 @@ _SCHEMA: dict[str, Any] = {
     "auth": {**{k: (None, _credential) for k in _CREDENTIALS}, "token_store": (None, _string)},
     "start_date": (None, _date),
     "ad_account_ids": ((), _list(_account_id)),
-    "streams": ((), _list(_member(STREAM_NAMES, "stream"))),
+    "streams": ((), _list(_member((*STREAM_NAMES, ALL_STREAMS), "stream"))),
     "entity_statuses": (api.ENTITY_STATUSES, _list(_member(api.ENTITY_STATUSES, "entity status"), True)),
     "output": {"url": ("data", _string), "storage_options": ({}, _mapping)},
     "state": {"url": ("state/state.json", _string), "storage_options": ({}, _mapping)},
@@ -551,13 +555,15 @@ def config_from_dict(data: Mapping, *, base_dir: str | os.PathLike | None = None
         token_store = state_url.rsplit("/", 1)[0] + "/" + TOKEN_STORE_NAME
     else:
         token_store = os.path.join(os.path.dirname(state_url), TOKEN_STORE_NAME)
-    chosen = set(v["streams"] or STREAM_NAMES)
+    named = tuple(n for n in STREAM_NAMES if n in v["streams"])
+    chosen = set(STREAM_NAMES if ALL_STREAMS in v["streams"] else (named or DEFAULT_STREAMS))
     return Config(
         api_url=v["api_url"],
         auth=AuthConfig(**{k: a[k] for k in _CREDENTIALS}, token_store=token_store),
         start_date=start,
         ad_account_ids=v["ad_account_ids"],
         streams=tuple(s for s in STREAM_NAMES if s in chosen),
+        named_streams=named,
         entity_statuses=v["entity_statuses"],
         output=Location(resolve("output.url", v["output"]["url"]), v["output"]["storage_options"]),
         state=Location(state_url, v["state"]["storage_options"]),

@@ -12,7 +12,7 @@ from pinsync.connect import client_for, extractor_for
 from pinsync.errors import ConfigError
 from pinsync.extractor import PinFetch
 from pinsync.schemas import ENTITY_COLUMNS
-from pinsync.streams import STREAMS
+from pinsync.streams import STREAMS, parents_of, per_account
 from pinsync.streams.analytics import fetch_range
 
 
@@ -40,20 +40,33 @@ def extract(stream: str, config, *, today: dt.date | None = None,
     client = client_for(config)
     with ThreadPoolExecutor(max(1, config.max_workers)) as pool:
         ex = extractor_for(client, config, pool=pool)
+        listed: dict[tuple[str, str | None], pl.DataFrame] = {}
+
+        def listing(name: str, account: str | None = None) -> pl.DataFrame:
+            """A listed stream (of an account), its parents listed first, each once."""
+            if (name, account) not in listed:
+                s = STREAMS[name]
+                parents = {p: listing(p, account) for p in parents_of(s)}
+                listed[(name, account)] = ex.list_unit(s, account, parents)
+            return listed[(name, account)]
         try:
-            if spec.name == "pins":
-                return ex.entities(spec)
+            if spec.kind == "entity" and not per_account(spec) and spec.name != "ad_accounts":
+                return listing(spec.name)
+            daily = spec.kind not in ("ads_analytics", "targeting_analytics")
             rng = fetch_range(today=today, start_date=start_date or config.start_date, lookback_days=0,
-                              bookmark=None, granularity=config.analytics.granularity if spec.kind == "ads_analytics" else "DAY")
+                              bookmark=None, granularity="DAY" if daily else config.analytics.granularity)
             if spec.name in ("pin_analytics", "pin_lifetime_metrics"):
                 lifetime = spec.name == "pin_lifetime_metrics"
                 columns = ex.pin_lifetime_columns() if lifetime else ex.pin_analytics_columns()
                 if rng is None:
                     return frames.concat([], columns)
                 fetch = PinFetch()
-                daily = ex.pin_analytics(ex.entities(STREAMS["pins"])["id"].to_list(), *rng, fetch)
-                return ex.finish(spec, frames.concat(fetch.lifetime, columns)) if lifetime else daily
-            accounts = ex.entities(STREAMS["ad_accounts"])
+                daily_rows = ex.pin_analytics(listing("pins")["id"].to_list(), *rng, fetch)
+                return ex.finish(spec, frames.concat(fetch.lifetime, columns)) if lifetime else daily_rows
+            if spec.kind == "user_analytics":
+                return (ex.user_account_analytics(spec, *rng) if rng else
+                        frames.concat([], ex.user_analytics_columns()))
+            accounts = listing("ad_accounts")
             if config.ad_account_ids:
                 accounts = accounts.filter(pl.col("id").is_in(list(config.ad_account_ids)))
             if spec.name == "ad_accounts":
@@ -61,12 +74,12 @@ def extract(stream: str, config, *, today: dt.date | None = None,
             out = []
             for acct in accounts.select("id", "currency").to_dicts():
                 if spec.kind == "entity":
-                    out.append(ex.entities(spec, acct["id"]))
+                    out.append(listing(spec.name, acct["id"]))
                 elif rng is not None:
-                    ids = ex.entities(STREAMS[spec.parent], acct["id"])["id"].to_list()
+                    ids = listing(spec.parent, acct["id"])["id"].to_list() if spec.id_param else None
                     out.append(ex.ads_analytics(spec, acct["id"], ids, *rng, currency=acct["currency"]))
             if out:
-                return pl.concat(out)
+                return pl.concat(out, how="vertical_relaxed")
             if spec.kind == "entity":
                 return frames.concat([], ENTITY_COLUMNS[spec.name])
             return frames.concat([], ex.ads_analytics_columns(spec))

@@ -7,6 +7,7 @@ writes the frames and moves the bookmarks; :func:`pinsync.extract` uses it direc
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import itertools
 import json
@@ -187,6 +188,22 @@ class Extractor:
             return df.unique(subset=list(spec.primary_key), keep="last", maintain_order=True).sort(spec.primary_key)
         return self.listing(spec, [{"ad_account_id": ad_account_id}] if ad_account_id else [{}])
 
+    def list_unit(self, spec: StreamSpec, ad_account_id: str | None = None,
+                  parents: dict[str, pl.DataFrame] | None = None) -> pl.DataFrame:
+        """Every record of a listed stream for one unit (an ad account, or the user): the
+        path's other parameters (``{board_id}``) are filled from the parent's ids, the
+        fan-outs carry their parents' ids (``parents``: each parent's listing, with ``id``)."""
+        if spec.name == "pins":
+            return self.entities(spec)
+        parents = parents or {}
+        if "{" not in spec.path.replace("{ad_account_id}", ""):
+            contexts = [{"ad_account_id": ad_account_id}] if ad_account_id else [{}]
+        else:       # one listing per parent record, e.g. per board
+            name = spec.path.split("{", 1)[1].split("}", 1)[0]
+            contexts = [{name: i} for i in sorted(parents[spec.parent]["id"].to_list())]
+        return self.listing(spec, contexts, {f.parent: parents[f.parent]["id"].to_list()
+                                             for f in spec.fanouts if f.parent})
+
     def listing(self, spec: StreamSpec, contexts: list[dict] | None = None,
                 parent_ids: dict[str, list[str]] | None = None) -> pl.DataFrame:
         """Every record of a listed stream, typed, one row per key.
@@ -205,7 +222,7 @@ class Extractor:
         if spec.entity_statuses:
             params["entity_statuses"] = list(self.entity_statuses)
         tasks = []
-        for context in contexts or [{}]:
+        for context in [{}] if contexts is None else contexts:
             for fan in spec.fanouts:
                 if fan.values:
                     tasks += [(context, fan, {fan.param: v}, v) for v in fan.values]
@@ -590,9 +607,19 @@ class Extractor:
         """The table's key: the date, and the split field's column when split."""
         return ("date",) + ((self.user_split_field.lower(),) if self.user_split_field != "NO_SPLIT" else ())
 
+    def user_analytics_spec(self, spec: StreamSpec) -> StreamSpec:
+        """``spec`` keyed as its table is: by date, and the split field's column when split."""
+        return dataclasses.replace(spec, primary_key=self.user_analytics_key())
+
     def user_account_analytics(self, spec: StreamSpec, start: dt.date, end: dt.date) -> pl.DataFrame:
         """The user account's daily metrics over ``[start, end]`` (one call per 90-day window),
-        one row per day (and split group); days before the account existed are left out."""
+        one row per day (and split group); days before the business account existed are left out."""
+        batches = self.user_analytics_batches(spec, start, end)
+        return self.finish(self.user_analytics_spec(spec), frames.concat(batches, self.user_analytics_columns()))
+
+    def user_analytics_batches(self, spec: StreamSpec, start: dt.date, end: dt.date) -> Iterator[pl.DataFrame]:
+        """Like :meth:`user_account_analytics`, one typed frame per call (see
+        :meth:`ads_analytics_batches`)."""
         columns = self.user_analytics_columns()
 
         def one(window: tuple[dt.date, dt.date]) -> pl.DataFrame:
@@ -601,11 +628,10 @@ class Extractor:
             data = self.client.get_json(spec.path, params, category=spec.category, tag=spec.name)
             df = frames.user_analytics_frame(data, columns, self.user_metric_types, self.user_split_field)
             self.on_progress(spec.name, df.height)
-            return df.filter(~pl.col("data_status").str.starts_with("BEFORE_").fill_null(False))
+            # days before the account existed carry nothing (like a pin's days before it was created)
+            return df.filter(pl.col("data_status").ne_missing(api.USER_DATA_STATUS_NOT_CREATED))
 
-        df = frames.concat(self._imap(one, [(w,) for w in date_windows(start, end)]), columns)
-        key = list(self.user_analytics_key())
-        return df.unique(subset=key, keep="last", maintain_order=True).sort(key)
+        yield from self._imap(one, [(w,) for w in date_windows(start, end)])
 
     # -- helpers ---------------------------------------------------------------------------
 

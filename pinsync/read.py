@@ -13,10 +13,10 @@ from concurrent.futures import ThreadPoolExecutor
 import polars as pl
 
 from pinsync import api
-from pinsync.config import DEFAULT_ANALYTICS_COLUMNS, DEFAULT_PIN_METRIC_TYPES
+from pinsync.config import DEFAULT_ANALYTICS_COLUMNS, DEFAULT_PIN_METRIC_TYPES, DEFAULT_USER_METRIC_TYPES
 from pinsync.errors import SinkError
 from pinsync.schemas import (ENTITY_COLUMNS, analytics_columns, pin_analytics_columns, pin_lifetime_columns,
-                             polars_schema)
+                             polars_schema, targeting_analytics_columns, user_account_analytics_columns)
 from pinsync.sink import DATA_FILE
 from pinsync.storage import Location
 from pinsync.streams import STREAMS
@@ -63,15 +63,20 @@ def table_schema(stream: str, config=None, files: list[str] | None = None,
             return polars_schema(pin_analytics_columns(DEFAULT_PIN_METRIC_TYPES))
         if spec.kind == "pin_lifetime":
             return polars_schema(pin_lifetime_columns(api.PIN_LIFETIME_METRIC_TYPES))
-        return polars_schema(analytics_columns(spec.level, DEFAULT_ANALYTICS_COLUMNS, "DAY"))
+        if spec.kind == "user_analytics":
+            return polars_schema(user_account_analytics_columns(DEFAULT_USER_METRIC_TYPES, "NO_SPLIT"))
+        return polars_schema(_ads_columns(spec)(spec.level, DEFAULT_ANALYTICS_COLUMNS, "DAY"))
     if config is not None:
         if spec.kind == "pin_analytics":
             declared = polars_schema(pin_analytics_columns(tuple(config.pin_analytics.metric_types)))
         elif spec.kind == "pin_lifetime":
             declared = polars_schema(pin_lifetime_columns(tuple(config.pin_analytics.metric_types)))
+        elif spec.kind == "user_analytics":
+            u = config.user_account_analytics
+            declared = polars_schema(user_account_analytics_columns(tuple(u.metric_types), u.split_field))
         else:
-            declared = polars_schema(analytics_columns(spec.level, tuple(config.analytics.columns),
-                                                       config.analytics.granularity))
+            declared = polars_schema(_ads_columns(spec)(spec.level, tuple(config.analytics.columns),
+                                                        config.analytics.granularity))
     else:
         merged: dict[str, pl.DataType] = {}
         for schema in footers:
@@ -81,6 +86,11 @@ def table_schema(stream: str, config=None, files: list[str] | None = None,
     widened = {name for schema in footers for name, dtype in schema.items() if dtype == pl.Float64}
     return pl.Schema({name: pl.Float64 if dtype == pl.Int64 and name in widened else dtype
                       for name, dtype in declared.items()})
+
+
+def _ads_columns(spec):
+    """How an ads analytics table's columns are made (targeting tables add the type and value)."""
+    return targeting_analytics_columns if spec.targeting_types else analytics_columns
 
 
 def _footers(location: Location, files: list[str]) -> list[pl.Schema]:

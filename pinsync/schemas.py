@@ -145,7 +145,7 @@ ENTITY_COLUMNS: dict[str, tuple[Column, ...]] = {
     "boards": _cols("""
         id:id name:str description:str owner:struct(username) privacy:str is_ads_only:bool media:json
         collaborator_count:int follower_count:int pin_count:int created_at:iso board_pins_modified_at:iso"""),
-    "board_sections": _cols("board_id:id id:id name:str"),
+    "board_sections": _cols("id:id board_id:id name:str"),
     "board_pins": _cols("""
         board_id:id pin_id:id title:str description:str link:str alt_text:str board_section_id:id
         board_owner:struct(username) creative_type:str dominant_color:str media:json parent_pin_id:id

@@ -12,15 +12,21 @@ Order of every unit of work (a stream for one ad account, or a user-level stream
    left empty removed) and written only if its rows changed;
 3. move the bookmark and save the state file (atomic).
 
-Units run ``max_workers`` at a time (:func:`units_at_once`): each entity listing is a
-unit, and each analytics stream of an account (or pin analytics) is a unit that starts once
-its parent entities are listed; their requests share a pool of ``max_workers`` under the
-rate limiters.
+Units run ``max_workers`` at a time (:func:`units_at_once`): a unit is one stream of one ad
+account (streams whose path names an ad account) or of the user (the others, synced by shard
+0), and it starts once the units of the streams it is fetched for are done (its parent, the
+streams its fan-outs carry the ids of: :func:`pinsync.streams.parents_of`). How a unit fetches
+is its stream's kind: a listing, ads (or targeting) analytics windows and reports, pin
+analytics, the user account's analytics. Their requests share a pool of ``max_workers``
+under the rate limiters.
 
 A crash at any point leaves the previous state, and the next run re-fetches and
 overwrites the same files: nothing is lost and nothing is duplicated. A unit that fails
 (e.g. 403 on one ad account) commits nothing and leaves its bookmarks alone; the other
-units carry on, and the run reports the failure (exit 1).
+units carry on, and the run reports the failure (exit 1; exit 3 when a stream needs a scope
+the token lacks). A stream beyond the default selection that came from ``streams: [all]``
+rather than by name is only warned about when Pinterest refuses it (a missing scope, an
+account without a catalog): the run still succeeds.
 """
 
 from __future__ import annotations
@@ -41,15 +47,15 @@ from pinsync import api, clock, frames
 from pinsync.buffer import FrameBuffer
 from pinsync.client import PinterestClient
 from pinsync.connect import client_for, extractor_for
-from pinsync.errors import (ApiError, AuthError, Cancelled, ConfigError, PayloadError, PinsyncError, SinkError,
-                            StateError, SyncFailed)
+from pinsync.errors import (EXIT_CREDENTIALS, ApiError, AuthError, Cancelled, ConfigError, PayloadError,
+                            PinsyncError, ScopeError, SinkError, StateError, SyncFailed)
 from pinsync.extractor import Extractor, PinFetch
 from pinsync.memory import limit_arenas
 from pinsync.plan import REPORT, Fetch, held_range, history_floor, unit_fetches
 from pinsync.sink import MONTH, Sink, WriteResult, fingerprint, fingerprint_scheme, month_of, partition_dir, with_month
 from pinsync.state import State, StateStore
 from pinsync.storage import Location
-from pinsync.streams import STREAMS, StreamSpec, needed, select
+from pinsync.streams import DEFAULT_STREAMS, STREAMS, StreamSpec, needed, parents_of, per_account, select
 from pinsync.streams.analytics import align_start, fetch_range, warn_clamp
 
 log = logging.getLogger("pinsync.sync")
@@ -78,7 +84,8 @@ class StreamStats:
 class Event:
     """Progress, for whoever renders it (the CLI draws rich progress bars from these)."""
 
-    kind: str                  # "start", "rows" (a page or batch arrived), "done" (a unit committed), "failed"
+    kind: str                  # "start", "rows" (a page or batch arrived), "done" (a unit committed), "failed",
+                               # "warning" (a stream from `all` that Pinterest refused)
     stream: str
     rows: int = 0
     key: str = ""
@@ -94,6 +101,8 @@ class SyncResult:
     failures: list[str] = field(default_factory=list)
     requests_by_category: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)    # streams from `all` Pinterest refused
+    exit_code: int = 0          # 0 without failures; 3 if a named stream lacks a scope; else 1
 
     @property
     def ok(self) -> bool:
@@ -124,6 +133,10 @@ class _Run:
         self.needed = needed([STREAMS[n] for n in self.selected])
         self.stats = {n: StreamStats(n) for n in STREAMS if n in self.selected}
         self.failures: list[str] = []
+        self.warnings: list[str] = []
+        self.scope_failed = False
+        self.named = set(getattr(config, "named_streams", ()))
+        self._refused: dict[tuple[str, str], str] = {}   # (stream, key) -> why Pinterest refused it
         self.cancel = client.cancelled
         self._lock = threading.Lock()
         self._clamp_warned = False
@@ -159,15 +172,41 @@ class _Run:
             st.seconds = time.monotonic() - self._t0[stream]
         self.on_event(Event("done", stream, rows=written.rows_written))
 
-    def _fail(self, stream: str, key: str, err: Exception) -> None:
+    def _fail(self, stream: str, key: str, err: Exception, refused: str | None = None) -> None:
+        """Record a unit's failure. Pinterest refusing the stream (a scope the token lacks:
+        ``refused="scope"``; any other 403: ``"forbidden"``) is only a warning for a stream
+        beyond the default selection that came from ``all`` (or only as another's parent)."""
         what = f"{stream}" + (f" (ad account {key})" if key not in (ALL, "") else "")
+        if isinstance(err, ScopeError):
+            refused = "scope"
+            scopes = ", ".join(STREAMS[stream].scopes) if stream in STREAMS else "?"
+            err = PinsyncError(f"the token lacks a scope this stream needs ({scopes}): add it to the app and run "
+                               f"`pinsync login` again (Pinterest: {err.api_message})")
+        elif refused is None and isinstance(err, ApiError) and err.status == 403:
+            refused = "forbidden"
         msg = f"{what}: {err}"
+        soft = refused is not None and stream not in self.named and stream not in DEFAULT_STREAMS
         with self._lock:
-            self.failures.append(msg)
-            if stream in self.stats:
-                self.stats[stream].failed += 1
+            if refused:
+                self._refused[(stream, key)] = refused
+            if soft:
+                self.warnings.append(msg)
+            else:
+                self.failures.append(msg)
+                self.scope_failed |= refused == "scope"
+                if stream in self.stats:
+                    self.stats[stream].failed += 1
+        if soft:
+            log.warning("%s (not selected by name: the run goes on)", msg)
+            self.on_event(Event("warning", stream, key=key, message=str(err)))
+            return
         log.error(msg)
         self.on_event(Event("failed", stream, key=key, message=str(err)))
+
+    def _skip(self, spec: StreamSpec, key: str, parent: str) -> None:
+        """A unit whose parent's unit failed: reported like the parent (refused or not)."""
+        self._fail(spec.name, key, PinsyncError(f"skipped: {parent} could not be listed"),
+                   refused=self._refused.get((parent, key)))
 
     def _commit(self, stream: str, key: str, bookmark: dict) -> None:
         if self.cancel.is_set():
@@ -192,7 +231,7 @@ class _Run:
                 written = self.sink.replace_partitions(spec.name, df, spec.partition_by, covers=[keys], sort_by=spec.primary_key)
             else:
                 written = self.sink.write_table(spec.name, df.sort(list(spec.primary_key)))
-        cursor = df[spec.cursor].max() if df.height else None
+        cursor = df[spec.cursor].max() if spec.cursor and df.height else None
         if cursor is None and prev.get("cursor"):
             cursor_text = prev["cursor"]
         else:
@@ -216,9 +255,13 @@ class _Run:
             return None
         return dt.date.fromisoformat(prev["last_complete_date"])
 
+    def granularity(self, stream: str) -> str:
+        """The analytics granularity of a stream (organic analytics are daily)."""
+        return "DAY" if STREAMS[stream].kind in ("pin_analytics", "user_analytics") else self.settings.granularity
+
     def analytics_range(self, stream: str, key: str) -> tuple[dt.date, dt.date] | None:
         bookmark = self.usable_bookmark(stream, key)
-        gran = self.settings.granularity if stream != "pin_analytics" else "DAY"
+        gran = self.granularity(stream)
         return fetch_range(today=self.today, start_date=self.config.start_date,
                            lookback_days=self.config.analytics.lookback_days, bookmark=bookmark, granularity=gran,
                            on_clamp=self._clamped)
@@ -231,9 +274,14 @@ class _Run:
             warn_clamp(start_date, floor)
 
     def settings_key(self, stream: str) -> str:
-        if stream == "pin_analytics":
+        spec = STREAMS[stream]
+        if spec.kind == "pin_analytics":
             p = self.config.pin_analytics
             return f"{sorted(p.metric_types)}|{p.split_by_app_type}"
+        if spec.kind == "user_analytics":
+            return f"{sorted(self.extractor.user_metric_types)}|{self.extractor.user_split_field}"
+        if spec.targeting_types:
+            return f"{self.settings.key()}|{sorted(self.extractor.targeting_types_for(spec))}"
         return self.settings.key()
 
     def ads_fetches(self, spec: StreamSpec, key: str) -> tuple[list[Fetch], dt.date | None, dt.date | None]:
@@ -252,7 +300,7 @@ class _Run:
                              lookback_days=self.config.analytics.lookback_days, granularity=gran, bookmark=bookmark,
                              held_from=held_from, reports=reports), held_from, bookmark)
 
-    def ads_analytics_unit(self, spec: StreamSpec, account: dict, entities: pl.DataFrame) -> None:
+    def ads_analytics_unit(self, spec: StreamSpec, account: dict, entities: pl.DataFrame | None) -> None:
         acct = account["id"]
         fetches, held_from, bookmark = self.ads_fetches(spec, acct)
         self._begin(spec.name)
@@ -262,7 +310,7 @@ class _Run:
             return
         gran = self.settings.granularity
         end = max(f.end for f in fetches)
-        id_list = _ids_created_by(entities, _CREATED[spec.parent], end)
+        id_list = _ids_created_by(entities, _CREATED.get(spec.parent), end) if spec.id_param else None
         covers = [{"ad_account_id": acct, "date": d} for f in fetches for d in _buckets(f.start, f.end, gran)]
         tokens = (self.state.get(spec.name, acct) or {}).get("reports") or {}
 
@@ -335,6 +383,35 @@ class _Run:
                                       **self._partitions_bookmark(spec.name, ALL, scheme, written, covers, end)})
         self._end(spec.name, written)
 
+    # -- the user account's analytics -------------------------------------------------------
+
+    def user_analytics_unit(self, spec: StreamSpec) -> None:
+        """The user account's daily analytics (split as configured): like pin analytics,
+        days still PROCESSING are fetched again next run."""
+        table = self.extractor.user_analytics_spec(spec)       # keyed by date, and the split's column
+        rng = self.analytics_range(spec.name, ALL)
+        self._begin(spec.name)
+        self.sink.remove_stale_temps(spec.name)
+        if rng is None:
+            self._end(spec.name, WriteResult())
+            return
+        start, end = rng
+        covers = [{"date": d} for d in _buckets(start, end, "DAY")]
+        pending: list[dt.date] = []
+
+        def note_pending(batch: pl.DataFrame) -> None:
+            day = batch.filter(pl.col("data_status").is_in(api.PIN_DATA_STATUS_PENDING))["date"].min()
+            if day is not None:
+                pending.append(day)
+        batches = self.extractor.user_analytics_batches(spec, start, end)
+        scheme = fingerprint_scheme(self.extractor.user_analytics_columns())
+        written = write_batches(self.sink, table, batches, covers, self.buffer_bytes, on_batch=note_pending,
+                                **self._partition_memory(spec.name, ALL, scheme))
+        last = min(pending) - dt.timedelta(days=1) if pending else end
+        self._commit(spec.name, ALL, {"last_complete_date": last.isoformat(), "settings": self.settings_key(spec.name),
+                                      **self._partitions_bookmark(spec.name, ALL, scheme, written, covers, end)})
+        self._end(spec.name, written)
+
     # -- unchanged month files are not rewritten -----------------------------------------
 
     def _partition_memory(self, stream: str, key: str, scheme: str) -> dict:
@@ -371,7 +448,7 @@ class _Run:
         last ``lookback_days``, and the bucket they start in): this run's, and the earlier
         ones it did not fetch again."""
         prefix = _unit_prefix(key)
-        gran = self.settings.granularity if stream != "pin_analytics" else "DAY"
+        gran = self.granularity(stream)
         margin = {"WEEK": 7, "MONTH": 31}.get(gran, 1)
         keep_from = month_of(end - dt.timedelta(days=self.config.analytics.lookback_days + margin))
         held = dict(self._vouched(stream, key, scheme))
@@ -383,37 +460,48 @@ class _Run:
 
     # -- the whole run ----------------------------------------------------------------------
 
-    def listing_unit(self, name: str, account: dict | None = None) -> pl.DataFrame | None:
-        """List one entity stream (of an account, or the user's pins) and write it. Returns
-        what its analytics need (ids and creation times, not the whole frame: a run holds
-        one per account), or None if it failed (its analytics are then reported as not
+    def _parents(self, spec: StreamSpec, key: str, parents: dict[str, Future]) -> dict[str, pl.DataFrame] | None:
+        """The listings of the unit's parents, or None (the unit reported as skipped) when
+        one of them failed."""
+        got = {name: f.result() for name, f in parents.items()}
+        failed = next((name for name, df in got.items() if df is None), None)
+        if failed is not None:
+            self._skip(spec, key, failed)
+            return None
+        return got
+
+    def listing_unit(self, spec: StreamSpec, account: dict | None, parents: dict[str, Future]) -> pl.DataFrame | None:
+        """List one stream (of an account, or of the user) and write it. Returns what its
+        children need (ids and creation times, not the whole frame: a run holds one per
+        account and stream), or None if it failed (its children are then reported as not
         synced either)."""
         key = account["id"] if account else ALL
-        spec = STREAMS[name]
+        got = self._parents(spec, key, parents)
+        if got is None:
+            return None
         try:
-            df = self.extractor.entities(spec, account and account["id"])
+            df = self.extractor.list_unit(spec, account and account["id"], got)
             self.entity_unit(spec, key, df)
-            return df.select("id", _CREATED[name])
+            return df.select([c for c in ("id", _CREATED.get(spec.name)) if c and c in df.columns])
         except (ApiError, PayloadError) as e:
-            self._fail(name, key, e)
-            for child in STREAMS.values():
-                if child.parent == name and child.name in self.selected:
-                    self._fail(child.name, key, PinsyncError(f"skipped: {name} could not be listed"))
+            self._fail(spec.name, key, e)
             return None
 
-    def analytics_unit(self, spec: StreamSpec, account: dict | None, listing: Future) -> None:
-        """Sync one analytics stream (of an account, or pin analytics) once its parent
-        entities are listed."""
-        entities = listing.result()
-        if entities is None:
+    def analytics_unit(self, spec: StreamSpec, account: dict | None, parents: dict[str, Future]) -> None:
+        """Sync one analytics stream (of an account, or of the user) once its parents are listed."""
+        key = account["id"] if account else ALL
+        got = self._parents(spec, key, parents)
+        if got is None:
             return
         try:
-            if account:
-                self.ads_analytics_unit(spec, account, entities)
-            else:
-                self.pin_analytics_unit(entities)
+            if spec.kind == "pin_analytics":
+                self.pin_analytics_unit(got[spec.parent])
+            elif spec.kind == "user_analytics":
+                self.user_analytics_unit(spec)
+            else:       # ads analytics, targeting analytics
+                self.ads_analytics_unit(spec, account, got.get(spec.parent))
         except (ApiError, PayloadError) as e:
-            self._fail(spec.name, account["id"] if account else ALL, e)
+            self._fail(spec.name, key, e)
 
     def accounts(self) -> list[dict]:
         spec = STREAMS["ad_accounts"]
@@ -436,36 +524,44 @@ class _Run:
             accounts = [a for a in accounts if shard_of(a["id"], n) == k]
         return accounts
 
+    def units(self) -> list[StreamSpec]:
+        """The streams that run as units, parent-first: every needed listing, the selected
+        analytics (pin_lifetime_metrics comes from the pin_analytics calls)."""
+        wanted = set(self.needed) - {"ad_accounts"}
+        if "pin_lifetime_metrics" in self.selected:
+            wanted.add("pin_analytics")
+        return [s for s in STREAMS.values() if s.name in wanted and s.kind != "pin_lifetime"]
+
     def execute(self, units_pool: ThreadPoolExecutor) -> None:
-        """Run every unit. A unit waits only for units submitted before it (its entity
-        listing), and those never wait, so a bounded pool cannot deadlock."""
-        ads_needed = self.needed & {"ad_accounts", "campaigns", "ad_groups", "ads", "campaign_analytics",
-                                    "ad_group_analytics", "ad_analytics"}
+        """Run every unit. A unit waits only for units submitted before it (its parents'),
+        so a bounded pool cannot deadlock."""
         futures: list[Future] = []
-        user_level = not self.shard or self.shard[0] == 0
+        done: dict[tuple[str, str], Future] = {}
+        units = self.units()
+
+        def submit(spec: StreamSpec, account: dict | None) -> None:
+            key = account["id"] if account else ALL
+            parents = {name: done[(name, key)] for name in parents_of(spec)}
+            unit = self.listing_unit if spec.kind == "entity" else self.analytics_unit
+            done[(spec.name, key)] = future = units_pool.submit(unit, spec, account, parents)
+            futures.append(future)
         try:
             # inside the try: a fatal error while listing the accounts (in this thread) must
-            # also stop the pins unit already running, not leave it writing after we return
-            if user_level and self.needed & {"pins", "pin_analytics"}:
-                pins = units_pool.submit(self.listing_unit, "pins")
-                futures.append(pins)
-                if self.selected & {"pin_analytics", "pin_lifetime_metrics"}:
-                    futures.append(units_pool.submit(self.analytics_unit, STREAMS["pin_analytics"], None, pins))
-            if ads_needed:
+            # also stop the user-level units already running, not leave them writing after we return
+            if not self.shard or self.shard[0] == 0:
+                for spec in units:
+                    if not per_account(spec):
+                        submit(spec, None)
+            if "ad_accounts" in self.needed:
                 try:
                     accounts = self.accounts()
                 except (ApiError, PayloadError) as e:
                     self._fail("ad_accounts", ALL, e)
                     accounts = []
-                listings = {(a["id"], name): units_pool.submit(self.listing_unit, name, a)
-                            for a in accounts for name in ("campaigns", "ad_groups", "ads") if name in self.needed}
-                futures += listings.values()
                 for a in accounts:
-                    for name in ("campaign_analytics", "ad_group_analytics", "ad_analytics"):
-                        if name in self.selected:
-                            spec = STREAMS[name]
-                            futures.append(units_pool.submit(self.analytics_unit, spec, a,
-                                                             listings[(a["id"], spec.parent)]))
+                    for spec in units:
+                        if per_account(spec):
+                            submit(spec, a)
             for f in futures:
                 f.result()
         except KeyboardInterrupt:
@@ -553,10 +649,12 @@ def run(config, *, today: dt.date | None = None, full_refresh: bool = False,
         for name, st in job.stats.items():      # pin_lifetime_metrics comes from the pin_analytics calls
             st.requests = client.requests_by_tag.get("pin_analytics" if name == "pin_lifetime_metrics" else name, 0)
         result = SyncResult(run_id, job.stats, job.failures, dict(client.requests_by_category),
-                            time.monotonic() - t0)
+                            time.monotonic() - t0, warnings=job.warnings,
+                            exit_code=(EXIT_CREDENTIALS if job.scope_failed else 1) if job.failures else 0)
     if result.failures and raise_on_failure:
         err = SyncFailed(result.failures)
         err.result = result
+        err.exit_code = result.exit_code
         raise err
     return result
 
@@ -610,10 +708,13 @@ def units_at_once(max_workers: int) -> int:
     return max(2, max_workers)
 
 
-def _ids_created_by(entities: pl.DataFrame, column: str, end: dt.date) -> list[str]:
-    """Ids of the entities created by the end of ``end``: the others cannot have metrics yet."""
+def _ids_created_by(entities: pl.DataFrame, column: str | None, end: dt.date) -> list[str]:
+    """Ids of the entities created by the end of ``end``: the others cannot have metrics yet
+    (all of them when the entities say nothing of when they were created)."""
     if not entities.height:
         return []
+    if column is None or column not in entities.columns:
+        return entities["id"].to_list()
     cutoff = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), tzinfo=dt.timezone.utc)
     return entities.filter(pl.col(column).is_null() | (pl.col(column) < cutoff))["id"].to_list()
 

@@ -17,6 +17,7 @@ from click.testing import CliRunner
 import pinsync
 from pinsync.cli import main
 from pinsync.fake import FakePinterest, FakeServer
+from pinsync.streams import DEFAULT_STREAMS
 from tests.conftest import ALL_TABLES_PIN_METRICS, TODAY, data_files, patch_analytics
 from tests.reliability_support import read_stream, small_dataset, tables, write_yaml
 
@@ -229,7 +230,7 @@ def test_the_valid_base_config_syncs(api, tmp_path, monkeypatch):
     """The control: without the case's change, the same config fetches and writes."""
     res, _, fetched = _invoke(api, tmp_path, None, monkeypatch)
     assert res.exit_code == 0, res.output
-    assert fetched > 0 and len(tables(tmp_path / "out")) == len(pinsync.STREAMS)
+    assert fetched > 0 and len(tables(tmp_path / "out")) == len(DEFAULT_STREAMS)
 
 
 @pytest.mark.parametrize("setup,words", [pytest.param(s, w, id=i) for i, s, w in CASES])
@@ -281,7 +282,7 @@ def test_unknown_fields_never_crash_a_sync_and_are_kept_in_extra(make_config, fa
     result = pinsync.run(config, today=TODAY)
     assert result.ok, result.failures
     plain, new = tables(tmp_path / "plain" / "out"), tables(tmp_path / "out")
-    assert sorted(plain) == sorted(new) and len(new) == len(pinsync.STREAMS)
+    assert sorted(plain) == sorted(new) and len(new) == len(DEFAULT_STREAMS)
     assert all("_extra" in new[s].columns for s in ("ad_accounts", "campaigns", "ad_groups", "ads", "pins"))
     for stream in plain:
         assert "field_added_in_2027" not in new[stream].columns and "new_metric_2027" not in new[stream].columns

@@ -10,6 +10,7 @@ import yaml
 from click.testing import CliRunner
 
 from pinsync.cli import main
+from pinsync.streams import DEFAULT_STREAMS, STREAMS
 from tests.conftest import TOKEN
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -86,11 +87,25 @@ def test_bad_shard_is_usage_error(tmp_path, server, monkeypatch):
 
 
 def test_streams_lists_key_cursor_parent_partitioning():
-    res = CliRunner().invoke(main, ["streams"])
+    res = CliRunner().invoke(main, ["streams"], env={"COLUMNS": "400"})
     assert res.exit_code == 0
     for name in ("ad_accounts", "campaigns", "ad_groups", "ads", "pins", "campaign_analytics", "ad_group_analytics",
                  "ad_analytics", "pin_analytics", "updated_time", "created_at", "ad_account_id="):
         assert name in res.output
+
+
+def test_streams_marks_the_default_selection_and_the_scope_and_rate_limit_of_each():
+    res = CliRunner().invoke(main, ["streams"], env={"COLUMNS": "400"})
+    assert res.exit_code == 0
+    cells = [[c.strip() for c in line.split("│")[1:-1]] for line in res.output.splitlines() if line.startswith("│")]
+    rows = {c[0].removeprefix("* "): c for c in cells}
+    assert set(rows) == set(STREAMS)
+    for name, row in rows.items():
+        assert row[0].startswith("* ") == (name in DEFAULT_STREAMS), row
+        assert (row[-2], row[-1]) == (" ".join(STREAMS[name].scopes), STREAMS[name].category), row
+    assert rows["catalog_feeds"][-2:] == ["catalogs:read", "catalogs_read"]
+    assert rows["user_account_analytics"][-2:] == ["user_accounts:read", "org_analytics"]
+    assert "`streams: [all]`" in res.output
 
 
 def test_state_show_prints_the_state(tmp_path, server, monkeypatch):

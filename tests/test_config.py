@@ -18,7 +18,7 @@ from pinsync.config import (
     load_config,
 )
 from pinsync.errors import ConfigError
-from pinsync.streams import STREAM_NAMES
+from pinsync.streams import DEFAULT_STREAMS, STREAM_NAMES
 
 TODAY = dt.date(2025, 6, 15)
 SECRET = "SUPERSECRET-7f3a9c"
@@ -230,7 +230,7 @@ def test_unquoted_impossible_yaml_date_is_a_problem_not_a_crash(tmp_path):
 def test_example_pinsync_yaml_loads():
     config = load_config(REPO / "pinsync.yaml", env={"PINTEREST_ACCESS_TOKEN": "x"})
     assert config.api_url == api.DEFAULT_API_URL
-    assert config.streams == STREAM_NAMES
+    assert config.streams == DEFAULT_STREAMS
     assert config.analytics.columns == DEFAULT_ANALYTICS_COLUMNS
     assert config.source == str(REPO / "pinsync.yaml")
     assert config.output.url == str(REPO / "data")
@@ -246,7 +246,7 @@ def test_example_pinsync_yaml_without_credentials():
 def test_defaults():
     config = load(BASE)
     assert config.start_date == TODAY - dt.timedelta(days=30)
-    assert config.streams == STREAM_NAMES
+    assert config.streams == DEFAULT_STREAMS and config.named_streams == ()
     assert config.entity_statuses == api.ENTITY_STATUSES
     assert config.rate_limits == {k: float(v) for k, v in api.RATE_LIMITS_PER_MINUTE.items()}
     assert (config.max_workers, config.http.timeout_seconds, config.http.retry_budget) == (8, 60.0, 500)
@@ -258,6 +258,18 @@ def test_defaults():
     assert config.user_account_analytics.metric_types == ("IMPRESSION", "SAVE", "PIN_CLICK", "OUTBOUND_CLICK",
                                                            "ENGAGEMENT")
     assert config.user_account_analytics.split_field == "NO_SPLIT"
+
+
+def test_the_default_selection_is_the_core_streams_and_all_is_every_stream():
+    assert DEFAULT_STREAMS == ("ad_accounts", "campaigns", "ad_groups", "ads", "pins", "campaign_analytics",
+                               "ad_group_analytics", "ad_analytics", "pin_analytics", "pin_lifetime_metrics")
+    every = load(variant({"streams": ["all"]}))
+    assert every.streams == STREAM_NAMES and len(STREAM_NAMES) == 29 and every.named_streams == ()
+    named = load(variant({"streams": ["keywords", "campaigns", "keywords"]}))
+    assert named.streams == named.named_streams == ("campaigns", "keywords")      # registry order, once
+    both = load(variant({"streams": ["all", "boards"]}))
+    assert both.streams == STREAM_NAMES and both.named_streams == ("boards",)
+    assert problems_of(variant({"streams": ["alll"]})) == ["streams: unknown stream 'alll' (did you mean 'all'?)"]
 
 
 def test_targeting_and_user_account_settings_are_read():

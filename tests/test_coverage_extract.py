@@ -19,11 +19,11 @@ from pinsync.errors import ApiError, PayloadError, ScopeError
 from pinsync.extractor import AnalyticsSettings, Extractor
 from pinsync.fake import Dataset, FakePinterest, FakeServer
 from pinsync.fake.objects import ALL_READ_SCOPES
-from pinsync.streams import MORE_STREAMS, STREAMS
+from pinsync.streams import DEFAULT_STREAMS, STREAMS
 
 TODAY = dt.date(2026, 11, 29)
 TOKEN = "pina.coverage-token-0123456789"
-S = MORE_STREAMS
+S = STREAMS
 
 
 @pytest.fixture(scope="module")
@@ -371,16 +371,18 @@ def test_a_token_without_a_stream_s_scope_fails_that_stream_with_a_scope_error(w
         fake.set_token_scopes(TOKEN, ",".join(ALL_READ_SCOPES))
 
 
-def test_the_other_streams_are_data_beside_the_core_ones_and_not_run_yet():
-    assert set(MORE_STREAMS) == {
+OTHER = {
         "keywords", "audiences", "customer_lists", "conversion_tags", "product_group_promotions", "user_account",
         "boards", "board_sections", "board_pins", "catalogs", "catalog_feeds", "catalog_product_groups",
         "ad_account_analytics", "ad_account_targeting_analytics", "campaign_targeting_analytics",
         "ad_group_targeting_analytics", "ad_targeting_analytics", "product_group_analytics", "user_account_analytics"}
-    assert not set(MORE_STREAMS) & set(STREAMS)
-    for spec in MORE_STREAMS.values():
+
+
+def test_the_other_streams_are_data_beside_the_core_ones_outside_the_default_selection():
+    assert set(STREAMS) == OTHER | set(DEFAULT_STREAMS) and not OTHER & set(DEFAULT_STREAMS)
+    for spec in (STREAMS[n] for n in OTHER):
         assert spec.scopes and spec.category in api.RATE_LIMITS_PER_MINUTE and spec.description
-        assert spec.parent is None or spec.parent in STREAMS or spec.parent in MORE_STREAMS
+        assert spec.parent is None or spec.parent in STREAMS
 
 
 class _CountingTokens:

@@ -17,7 +17,8 @@ import pinsync
 from pinsync.config import DEFAULT_ANALYTICS_COLUMNS, DEFAULT_PIN_METRIC_TYPES
 from pinsync.read import table_schema
 from pinsync.schemas import (ENTITY_COLUMNS, analytics_columns, pin_analytics_columns, pin_lifetime_columns,
-                             polars_schema)
+                             polars_schema, targeting_analytics_columns, user_account_analytics_columns)
+from pinsync.streams import DEFAULT_STREAMS
 from pinsync.sink import Sink
 from pinsync.storage import Location
 from pinsync.sync import StreamStats
@@ -34,7 +35,7 @@ def _files(root: Path) -> set[str]:
 
 # ------------------------------------------------------------------------------------------ extract
 def test_extract_returns_typed_frames_equal_to_what_a_run_writes_and_writes_nothing(make_config, fake, tmp_path):
-    config = make_config({"auth": REFRESH_AUTH})
+    config = make_config({"auth": REFRESH_AUTH, "streams": ["all"]})         # every stream, the other ones too
     frames = {name: pinsync.extract(name, config, today=TODAY) for name in pinsync.STREAMS}
 
     # nothing but the token store (and its lock file) was written: no output folder, no state file
@@ -63,7 +64,7 @@ def test_extract_honours_start_date_and_rejects_unknown_streams(make_config):
     df = pinsync.extract("campaign_analytics", config, today=TODAY, start_date=TODAY - dt.timedelta(days=3))
     assert df.height and set(df["date"].unique().to_list()) <= {TODAY - dt.timedelta(days=d) for d in (1, 2, 3)}
     with pytest.raises(pinsync.ConfigError, match="unknown stream"):
-        pinsync.extract("boards", config)
+        pinsync.extract("bords", config)
 
 
 def test_extract_with_an_s3_config_writes_nothing_but_the_token_store(s3, make_config):
@@ -157,6 +158,12 @@ def test_scan_of_an_empty_table_is_an_empty_typed_frame(lake):
             assert df.schema == polars_schema(pin_analytics_columns(DEFAULT_PIN_METRIC_TYPES))
         elif spec.kind == "pin_lifetime":
             assert df.schema == polars_schema(pin_lifetime_columns(("TOTAL_COMMENTS", "TOTAL_REACTIONS")))
+        elif spec.kind == "user_analytics":
+            assert df.schema == polars_schema(user_account_analytics_columns(
+                ("IMPRESSION", "SAVE", "PIN_CLICK", "OUTBOUND_CLICK", "ENGAGEMENT"), "NO_SPLIT"))
+        elif spec.targeting_types:
+            assert df.schema == polars_schema(targeting_analytics_columns(spec.level, DEFAULT_ANALYTICS_COLUMNS,
+                                                                          "DAY")), name
         else:   # no config: the default configuration's columns
             assert df.schema == polars_schema(analytics_columns(spec.level, DEFAULT_ANALYTICS_COLUMNS, "DAY")), name
         if "date" in df.columns:
@@ -181,7 +188,7 @@ def test_scan_with_a_config_uses_its_output_options_and_columns(s3, make_config)
 
 def test_scan_rejects_unknown_tables(tmp_path):
     with pytest.raises(pinsync.SinkError, match="unknown table"):
-        pinsync.scan("boards", output=str(tmp_path))
+        pinsync.scan("bords", output=str(tmp_path))
 
 
 # ------------------------------------------------------------------------------------------ run
@@ -191,7 +198,7 @@ def test_run_returns_a_sync_result_with_per_stream_stats(make_config, tmp_path):
     result = pinsync.run(config, today=TODAY, on_event=events.append)
     assert isinstance(result, pinsync.SyncResult)
     assert result.ok and result.failures == [] and result.run_id and result.seconds > 0
-    assert set(result.streams) == set(pinsync.STREAMS)
+    assert set(result.streams) == set(DEFAULT_STREAMS)          # the default selection
     assert result.requests == sum(result.requests_by_category.values()) > 0
     tables = read_tables(config.output.url)
     out = tmp_path / "out"
@@ -200,12 +207,12 @@ def test_run_returns_a_sync_result_with_per_stream_stats(make_config, tmp_path):
         assert st.failed == 0 and st.units >= 1 and st.requests > 0, name
         assert st.rows_written == tables[name].height == st.rows_fetched, name
         assert st.files_written == len(list((out / name).rglob("data.parquet"))) > 0, name
-    assert {e.stream for e in events if e.kind == "start"} == set(pinsync.STREAMS)
+    assert {e.stream for e in events if e.kind == "start"} == set(DEFAULT_STREAMS)
     assert sum(e.rows for e in events if e.kind == "rows") == sum(s.rows_fetched for s in result.streams.values())
 
     again = pinsync.run(config, today=TODAY)
     assert again.ok and again.run_id != result.run_id
-    assert all(again.streams[n].files_written == 0 for n in pinsync.STREAMS if n in ENTITY_COLUMNS)
+    assert all(again.streams[n].files_written == 0 for n in DEFAULT_STREAMS if n in ENTITY_COLUMNS)
 
 
 def test_run_reports_failed_parts_in_the_result_or_raises_sync_failed(make_config, fake, dataset):

@@ -22,6 +22,7 @@ import pinsync
 from pinsync.cli import main
 from pinsync.errors import AuthError, SyncFailed
 from pinsync.fake import FakePinterest, FakeServer
+from pinsync.streams import parents_of, per_account
 from tests.conftest import TODAY
 from tests.reliability_support import (ACCOUNT_ENTITIES, ADS_ANALYTICS, SleepRecorder, assert_same_output,
                                        assert_state_not_ahead, bookmarks, build_config, raw_config, read_stream,
@@ -96,9 +97,18 @@ def _assert_equals_clean(env: Env, clean) -> None:
 
 
 # ------------------------------------------------------------------ transient faults
+# every route the run calls: the core ones and those of the other objects and reports
 ALL_ROUTES = ("ad_accounts", "campaigns", "ad_groups", "ads", "pins", "campaign_analytics", "ad_group_analytics",
-              "ad_analytics", "multi_pin_analytics")
-PER_ACCOUNT = {"campaigns", "ad_groups", "ads", "campaign_analytics", "ad_group_analytics", "ad_analytics"}
+              "ad_analytics", "multi_pin_analytics", "keywords", "audiences", "customer_lists", "conversion_tags",
+              "product_group_promotions", "user_account", "boards", "board_sections", "board_pins", "catalogs",
+              "catalog_feeds", "catalog_product_groups", "ad_account_analytics", "ad_account_targeting_analytics",
+              "campaign_targeting_analytics", "ad_group_targeting_analytics", "ad_targeting_analytics",
+              "product_group_analytics", "user_account_analytics")
+# routes called more than once a run (per account, per board): the fault hits a later call
+PER_ACCOUNT = {"campaigns", "ad_groups", "ads", "campaign_analytics", "ad_group_analytics", "ad_analytics", "keywords",
+               "audiences", "customer_lists", "conversion_tags", "product_group_promotions", "board_sections",
+               "board_pins", "ad_account_analytics", "ad_account_targeting_analytics", "campaign_targeting_analytics",
+               "ad_group_targeting_analytics", "ad_targeting_analytics"}
 
 TRANSIENT = {
     "http-500": dict(kind="status", status=500),
@@ -116,6 +126,7 @@ TRANSIENT = {
 @pytest.mark.parametrize("name", sorted(TRANSIENT))
 def test_transient_fault_on_every_route_ends_equal_to_the_fault_free_run(env, clean, name, caplog):
     caplog.set_level(logging.INFO, logger="pinsync")
+    assert set(clean["calls"]) == set(ALL_ROUTES)          # every route the run calls gets its fault
     for route in ALL_ROUTES:   # one fault per route; the per-account ones hit the second account's request
         env.fake.add_fault(route, **TRANSIENT[name], after=1 if route in PER_ACCOUNT else 0)
     result = env.run()
@@ -198,8 +209,12 @@ def test_the_run_retry_budget_bounds_every_retry(env):
         env.run(env.config(http={"max_retries": 3, "retry_budget": 5}))
     text = str(info.value)
     assert "retry budget is used up" in text and "HTTP 503" in text
-    # two independent lists (ad accounts, pins) + at most 5 retries in the whole run
-    assert sum(env.fake.calls.values()) <= 2 + 5
+    # the units that wait for no other (the ad accounts, pins, the user's account, boards,
+    # catalogs...) ask once each, + at most 5 retries in the whole run
+    independent = [s for s in pinsync.STREAMS.values() if not per_account(s) and not parents_of(s)
+                   and s.kind != "pin_lifetime"]
+    assert len(independent) == 8
+    assert sum(env.fake.calls.values()) <= len(independent) + 5
     assert len(env.sleep.calls) <= 5
     assert not tables(env.out) and bookmarks(env.state) == {}
 

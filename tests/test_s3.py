@@ -78,12 +78,13 @@ def _bookmarks(config) -> dict:
 # ------------------------------------------------------------------------------------------ every stream
 def test_every_stream_syncs_to_s3_and_equals_a_local_run(s3, s3_config, local_config, tmp_path):
     bucket, so = s3
-    config = s3_config(SHORT)
+    every = {"streams": ["all"]}        # the core streams and the other objects and reports (20 days)
+    config = s3_config(every)
     result = pinsync.run(config, today=TODAY)
     assert result.ok and set(result.streams) == set(pinsync.STREAMS)
     assert all(st.files_written > 0 for st in result.streams.values())
 
-    reference = local_config("local", SHORT)
+    reference = local_config("local", every)
     pinsync.run(reference, today=TODAY)
     got = read_tables(config.output.url, so)
     assert_same_tables(got, read_tables(reference.output.url))

@@ -101,20 +101,39 @@ OPTIONAL_SCOPES = ("boards:read_secret", "pins:read_secret")
 from pinsync.streams.analytics import ANALYTICS_STREAMS, OTHER_ANALYTICS_STREAMS  # noqa: E402
 from pinsync.streams.entities import ENTITY_STREAMS, OBJECT_STREAMS  # noqa: E402
 
-STREAMS: dict[str, StreamSpec] = {s.name: s for s in (*ENTITY_STREAMS, *ANALYTICS_STREAMS)}
+# Every stream, parent-first: the core ones (the default selection), then the other objects
+# and reports (``streams: [all]``).
+_CORE = (*ENTITY_STREAMS, *ANALYTICS_STREAMS)
+STREAMS: dict[str, StreamSpec] = {s.name: s for s in (*_CORE, *OBJECT_STREAMS, *OTHER_ANALYTICS_STREAMS)}
 STREAM_NAMES = tuple(STREAMS)
-# Streams the extractor fetches but runs do not yet (the orchestrator learns them next).
-MORE_STREAMS: dict[str, StreamSpec] = {s.name: s for s in (*OBJECT_STREAMS, *OTHER_ANALYTICS_STREAMS)}
+DEFAULT_STREAMS = tuple(s.name for s in _CORE)
+ALL = "all"          # ``streams: [all]`` / ``--streams all``: every stream
 
 
 def select(names: tuple[str, ...] | list[str] | None) -> list[StreamSpec]:
-    """The named streams (all when empty) in registry order, which is parent-first."""
+    """The named streams in registry order, which is parent-first (none named: the default
+    selection; ``all``: every stream)."""
     if not names:
+        names = DEFAULT_STREAMS
+    if ALL in names:
         return list(STREAMS.values())
     unknown = [n for n in names if n not in STREAMS]
     if unknown:
         raise ConfigError([f"streams: unknown stream {n!r}" for n in unknown])
     return [s for s in STREAMS.values() if s.name in names]
+
+
+def parents_of(spec: StreamSpec) -> tuple[str, ...]:
+    """The streams whose records ``spec`` is fetched for: its parent (not the ad accounts,
+    which every account's units share) and the streams its fan-outs carry the ids of."""
+    out = [spec.parent] if spec.parent and spec.parent != "ad_accounts" else []
+    out += [f.parent for f in spec.fanouts if f.parent and f.parent not in out]
+    return tuple(out)
+
+
+def per_account(spec: StreamSpec) -> bool:
+    """Whether the stream is fetched (and kept) per ad account."""
+    return "{ad_account_id}" in spec.path
 
 
 def scopes_for(specs) -> tuple[str, ...]:
@@ -125,9 +144,10 @@ def scopes_for(specs) -> tuple[str, ...]:
 def needed(selected: list[StreamSpec]) -> set[str]:
     """Every stream that must be fetched to produce ``selected`` (parents included)."""
     out: set[str] = set()
-    for spec in selected:
-        s: StreamSpec | None = spec
-        while s is not None:
-            out.add(s.name)
-            s = STREAMS.get(s.parent) if s.parent else None
+    todo = list(selected)
+    while todo:
+        spec = todo.pop()
+        if spec.name not in out:
+            out.add(spec.name)
+            todo += [STREAMS[p] for p in (spec.parent, *(f.parent for f in spec.fanouts)) if p]
     return out
