@@ -187,7 +187,9 @@ def test_no_secret_reaches_logs_errors_state_output_or_summary(tmp_path, debug_l
         (tmp_path / "logs" / "cli-revoked.stderr").write_text(res.stderr + res.stdout)
         (tmp_path / "logs" / "texts.txt").write_text("\n".join(texts))
 
-    secrets = {CLIENT_SECRET, REFRESH, *issued.tokens}
+    # the catalog feeds' passwords come in the API's answers (credentials): never stored
+    assert fake.dataset.feed_passwords
+    secrets = {CLIENT_SECRET, REFRESH, *issued.tokens, *fake.dataset.feed_passwords}
     assert len(issued.tokens) == 6                      # three refreshes: an access and a refresh token each
     log_text = debug_log.text()
     assert "access token refreshed" in log_text and "retry 1/3" in log_text and "DEBUG" in log_text
