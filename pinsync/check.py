@@ -87,8 +87,12 @@ def check(config) -> list[Check]:
         try:
             if ads:
                 accounts = Extractor(client).entities(STREAMS["ad_accounts"])
-            else:
-                client.get_json("pins", {"page_size": 1}, category=STREAMS["pins"].category, tag="pins")
+            else:       # one cheap call the selected streams' scopes allow
+                needed = set(scopes_for(specs))
+                probe = next(STREAMS[n] for n in ("pins", "boards", "user_account", "catalogs")
+                             if set(STREAMS[n].scopes) <= needed)
+                client.get_json(probe.path, {"page_size": 1} if probe.shape == "page" else None,
+                                category=probe.category, tag=probe.name)
             kind = "a static access token" if config.auth.access_token else "the refresh token (refreshed)"
             out.append(Check("credentials", True, f"Pinterest accepted {kind}"))
         except AuthError as e:

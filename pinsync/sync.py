@@ -591,7 +591,8 @@ def run(config, *, today: dt.date | None = None, full_refresh: bool = False,
         on_event: receives :class:`Event` progress updates.
         run_id: names this run in the lock and in the files' metadata.
         shard: ``(k, n)``: sync only the ad accounts whose stable hash falls in shard k of n;
-            user-level streams (ad_accounts, pins, pin_analytics) are synced by shard 0.
+            user-level streams (ad_accounts, and those whose path names no ad account: pins and
+            their analytics, boards, catalogs, the user's account) are synced by shard 0.
         raise_on_failure: raise :class:`SyncFailed` (carrying the result) when any part
             failed; otherwise return the result with ``failures`` filled.
         lock_wait: seconds to wait for another run's lock before failing.

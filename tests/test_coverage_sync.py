@@ -203,3 +203,15 @@ def test_an_account_without_a_catalog_warns_from_all_and_fails_a_named_stream_wi
     assert code == 1, err
     assert [f.split(":")[0] for f in summary["failures"]] == ["catalog_product_groups"]
     assert "HTTP 403" in summary["failures"][0] and (tmp_path / "named" / "out" / "campaigns").is_dir()
+
+
+def test_check_probes_the_credentials_with_a_call_the_selected_streams_scopes_allow(make_config, fake):
+    from pinsync.check import check
+
+    fake.set_token_scopes(TOKEN, ["user_accounts:read"])
+    try:
+        checks = {c.name: c for c in check(make_config({"streams": ["user_account", "user_account_analytics"]}))}
+    finally:
+        fake.set_token_scopes(TOKEN, ALL_READ_SCOPES)
+    assert checks["credentials"].ok, checks["credentials"]
+    assert fake.calls["user_account"] == 1 and fake.calls["pins"] == 0
