@@ -567,7 +567,8 @@ class AdsAnalytics:
                 groups.append((eid, item, m, m.eh, m.base, None))
                 continue
             for ttype, value, share in breakdown(level, eid):
-                wrap = '{"targeting_type":' + json.dumps(ttype) + ',"targeting_value":' + json.dumps(value) + ',"metrics":'
+                wrap = ('{"targeting_type":' + json.dumps(ttype) + ',"targeting_value":' + json.dumps(value)
+                        + ',"metrics":')
                 groups.append((eid, item, m, seed_of(m.eh, ttype, value), max(1, int(m.base * share)), wrap))
         for n, (eid, item, m, eh, base, wrap) in enumerate(groups):
             if wrap is not None:
