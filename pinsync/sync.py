@@ -534,6 +534,7 @@ def run(config, *, today: dt.date | None = None, full_refresh: bool = False,
         except SinkError as e:   # an output that cannot be written is a configuration mistake (exit 2)
             raise ConfigError(f"output.url: {e}") from None
         _check_layout(Sink(output, run_id), config.streams)
+        _check_output(state, config.output.url, full_refresh)
         client = client_for(config, owner=run_id, sleep=sleep)
         workers = max(1, config.max_workers)
         requests_pool = ThreadPoolExecutor(workers, thread_name_prefix="pinsync-req")
@@ -578,6 +579,17 @@ def write_batches(sink: Sink, spec: StreamSpec, batches: Iterable[pl.DataFrame],
         return sink.merge_months(spec.name, buf.chunks(lambda df: Extractor.dedupe(spec, df)), spec.partition_by,
                                  covers=covers, sort_by=order, on_disk=on_disk, before_change=before_change,
                                  rewrite=rewrite)
+
+
+def _check_output(state: State, url: str, full_refresh: bool) -> None:
+    """The state vouches for one output location: a run pointed elsewhere (a new folder, disk
+    to S3) would quietly write only the lookback window there. Record it on the first run."""
+    recorded = state.output
+    if recorded is not None and recorded != url and not full_refresh and state.as_dict()["bookmarks"]:
+        raise ConfigError(f"output.url: this state holds bookmarks for the output {recorded}, not {url}; run with "
+                          "--full-refresh to fill the new location from start_date, or point output.url (or "
+                          "--output) back at the old one")
+    state.output = url
 
 
 def _check_layout(sink: Sink, streams) -> None:
