@@ -13,7 +13,7 @@ from pinsync.errors import ConfigError
 from pinsync.extractor import PinFetch
 from pinsync.schemas import ENTITY_COLUMNS
 from pinsync.streams import STREAMS
-from pinsync.streams.analytics import fetch_range
+from pinsync.streams.analytics import fetch_range, pins_to_ask
 
 
 def extract(stream: str, config, *, today: dt.date | None = None,
@@ -51,7 +51,8 @@ def extract(stream: str, config, *, today: dt.date | None = None,
                 if rng is None:
                     return frames.concat([], columns)
                 fetch = PinFetch()
-                daily = ex.pin_analytics(ex.entities(STREAMS["pins"])["id"].to_list(), *rng, fetch)
+                pins = ex.entities(STREAMS["pins"]).select("id", "pin_metrics").rows()
+                daily = ex.pin_analytics(pins_to_ask(pins, *rng, today, ex.pin_metric_types), *rng, fetch)
                 return ex.finish(spec, frames.concat(fetch.lifetime, columns)) if lifetime else daily
             accounts = ex.entities(STREAMS["ad_accounts"])
             if config.ad_account_ids:

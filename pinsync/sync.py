@@ -46,11 +46,12 @@ from pinsync.errors import (ApiError, AuthError, Cancelled, ConfigError, Payload
 from pinsync.extractor import Extractor, PinFetch
 from pinsync.memory import limit_arenas
 from pinsync.plan import REPORT, Fetch, held_range, history_floor, unit_fetches
+from pinsync.schemas import pin_lifetime_metric_types
 from pinsync.sink import MONTH, Sink, WriteResult, fingerprint, fingerprint_scheme, month_of, partition_dir, with_month
 from pinsync.state import State, StateStore
 from pinsync.storage import Location
 from pinsync.streams import STREAMS, StreamSpec, needed, select
-from pinsync.streams.analytics import align_start, fetch_range, warn_clamp
+from pinsync.streams.analytics import align_start, fetch_range, pins_to_ask, warn_clamp
 
 log = logging.getLogger("pinsync.sync")
 
@@ -121,6 +122,11 @@ class _Run:
         self.on_event, self.shard, self.client, self.store, self.state, self.sink = (
             on_event, shard, client, store, state, sink)
         self.selected = {s.name for s in select(config.streams)}
+        if not pin_lifetime_metric_types(tuple(config.pin_analytics.metric_types)):
+            if "pin_lifetime_metrics" in (config.streams or ()):
+                log.warning("pin_lifetime_metrics: no lifetime metric asked for (pin_analytics.metric_types: "
+                            "TOTAL_COMMENTS, TOTAL_REACTIONS): nothing to write")
+            self.selected.discard("pin_lifetime_metrics")
         self.needed = needed([STREAMS[n] for n in self.selected])
         self.stats = {n: StreamStats(n) for n in STREAMS if n in self.selected}
         self.failures: list[str] = []
@@ -311,7 +317,10 @@ class _Run:
         start, end = rng
         covers = [{"date": d} for d in _buckets(start, end, "DAY")]
         fetch = PinFetch()
-        batches = self.extractor.pin_analytics_batches(_ids_created_by(pins, _CREATED["pins"], end), start, end, fetch)
+        live = set(_ids_created_by(pins, _CREATED["pins"], end))
+        ids = pins_to_ask([(i, m) for i, m in pins.select("id", "pin_metrics").iter_rows() if i in live], start, end,
+                          self.today, self.extractor.pin_metric_types)
+        batches = self.extractor.pin_analytics_batches(ids, start, end, fetch)
         scheme = fingerprint_scheme(self.extractor.pin_analytics_columns())
         if daily:
             written = write_batches(self.sink, spec, batches, covers, self.buffer_bytes,
@@ -320,9 +329,8 @@ class _Run:
             for _ in batches:
                 pass
         lifetime = STREAMS["pin_lifetime_metrics"]
-        columns = self.extractor.pin_lifetime_columns()
-        if lifetime.name in self.selected and len(columns) > len(lifetime.primary_key) + 1:
-            rows = Extractor.finish(lifetime, frames.concat(fetch.lifetime, columns))
+        if lifetime.name in self.selected:
+            rows = Extractor.finish(lifetime, frames.concat(fetch.lifetime, self.extractor.pin_lifetime_columns()))
             self._progress(lifetime.name, rows.height)
             self.entity_unit(lifetime, ALL, rows)
         if not daily:
@@ -393,7 +401,7 @@ class _Run:
         try:
             df = self.extractor.entities(spec, account and account["id"])
             self.entity_unit(spec, key, df)
-            return df.select("id", _CREATED[name])
+            return df.select("id", _CREATED[name], *(["pin_metrics"] if name == "pins" else []))
         except (ApiError, PayloadError) as e:
             self._fail(name, key, e)
             for child in STREAMS.values():

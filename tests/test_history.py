@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import threading
+import time
 
 import polars as pl
 import pytest
@@ -99,6 +101,10 @@ def test_a_run_stopped_while_a_report_is_pending_polls_it_again(world, tmp_path,
     fake.reset_counters()
     with pytest.raises(KeyboardInterrupt):
         pinsync.run(config, today=TODAY, sleep=NO_WAIT)
+    # in a process that lives on (a CLI run ends here), the stopped run's units wind down first
+    deadline = time.monotonic() + 30
+    while any(t.name.startswith("pinsync-") for t in threading.enumerate()) and time.monotonic() < deadline:
+        time.sleep(0.05)
     saved = pinsync.state.StateStore(str(tmp_path / "out-state.json")).load().as_dict()["bookmarks"]
     tokens = {k: v for s in saved.values() for mark in s.values() for k, v in (mark.get("reports") or {}).items()}
     assert stopped[0] in tokens                     # saved before the first poll
