@@ -50,7 +50,7 @@ from pinsync.schemas import pin_lifetime_metric_types
 from pinsync.sink import MONTH, Sink, WriteResult, fingerprint, fingerprint_scheme, month_of, partition_dir, with_month
 from pinsync.state import State, StateStore
 from pinsync.storage import Location
-from pinsync.streams import STREAMS, StreamSpec, needed, select
+from pinsync.streams import STREAM_NAMES, STREAMS, StreamSpec, needed, select
 from pinsync.streams.analytics import align_start, fetch_range, pins_to_ask, warn_clamp
 
 log = logging.getLogger("pinsync.sync")
@@ -123,7 +123,8 @@ class _Run:
             on_event, shard, client, store, state, sink)
         self.selected = {s.name for s in select(config.streams)}
         if not pin_lifetime_metric_types(tuple(config.pin_analytics.metric_types)):
-            if "pin_lifetime_metrics" in (config.streams or ()):
+            # named among chosen streams (not just "every stream", the default): say why it stays empty
+            if "pin_lifetime_metrics" in (config.streams or ()) and tuple(config.streams) != STREAM_NAMES:
                 log.warning("pin_lifetime_metrics: no lifetime metric asked for (pin_analytics.metric_types: "
                             "TOTAL_COMMENTS, TOTAL_REACTIONS): nothing to write")
             self.selected.discard("pin_lifetime_metrics")

@@ -20,6 +20,7 @@ import pinsync
 from pinsync.cli import main
 from pinsync.config import DEFAULT_PIN_METRIC_TYPES, config_from_dict
 from pinsync.fake import Dataset, FakePinterest, FakeServer
+from pinsync.fake.data import is_protected
 from tests.conftest import TODAY, TOKEN, active_pins, read_table
 
 END = TODAY - dt.timedelta(days=1)
@@ -314,6 +315,7 @@ def test_pins_without_activity_are_not_asked_for_and_the_output_equals_the_fakes
         live = [p["id"] for p in fake.dataset.pins if p["created_at"][:10] <= END.isoformat()]
         asked = active_pins(fake)
         assert len(asked) < 0.8 * len(live)                       # a good share is never asked for
+        assert {p["id"] for p in fake.dataset.pins if is_protected(p)} & set(asked)     # protected pins too
         if multi_pin:
             assert fake.calls["multi_pin_analytics"] == -(-len(asked) // 100)
         else:

@@ -82,7 +82,8 @@ def test_four_streams_equal_the_fake_in_the_fewest_calls(big, tmp_path):
     assert fake.calls["ad_analytics"] == 3 * math.ceil(600 / 250)
     pins = read_table(out, "pin_analytics")
     assert pins.select("pin_id", "app_type", "date").is_duplicated().sum() == 0
-    assert fake.calls["multi_pin_analytics"] == math.ceil(len(active_pins(fake)) / 100)   # the first doubles as the probe
+    # the first batch doubles as the probe
+    assert fake.calls["multi_pin_analytics"] == math.ceil(len(active_pins(fake)) / 100)
     # every ads analytics row carries its context
     row = read_table(out, "ad_analytics").row(0, named=True)
     assert row["granularity"] == "DAY" and row["click_window_days"] == 30 and row["currency"]
