@@ -303,9 +303,14 @@ def minimum_requests(ds, today: dt.date, ads_range, pins_range) -> dict:
 
     Entity lists: every status, 250 a page. Ads analytics: the ids pinsync sends (entities created
     before the end of the window: later ones cannot have metrics in it), 250 a call, one call per
-    90-day window. Pin analytics: the pins created before the end of the window, 100 a call (the
-    multi-pin endpoint), per window. pinsync's one-pin capability probe is *not* in the minimum.
+    90-day window. Pin analytics: the pins created before the end of the window whose pin_metrics
+    (as the fake lists them) do not prove them silent over it, 100 a call (the multi-pin endpoint),
+    per window. pinsync's one-pin capability probe is *not* in the minimum.
     """
+    from pinsync.config import DEFAULT_PIN_METRIC_TYPES
+    from pinsync.fake.analytics import AnalyticsState, PinAnalytics
+    from pinsync.streams.analytics import pins_to_ask
+
     accounts = [a["id"] for a in ds.ad_accounts]
     ads_read = pages(len(accounts))
     ads_analytics = 0
@@ -326,11 +331,14 @@ def minimum_requests(ds, today: dt.date, ads_range, pins_range) -> dict:
     p_windows = n_windows(p_start, p_end)
     pin_cutoff = (p_end + dt.timedelta(days=1)).isoformat()
     live_pins = [p for p in ds.pins if p["created_at"] is None or p["created_at"][:10] < pin_cutoff]
-    detail.update(pins=len(ds.pins), pins_sent_to_analytics=len(live_pins),
+    pin_metrics = PinAnalytics(ds, AnalyticsState()).pin_metrics(live_pins)
+    asked = pins_to_ask([(p["id"], json.dumps(pin_metrics[p["id"]])) for p in live_pins], p_start, p_end, today,
+                        DEFAULT_PIN_METRIC_TYPES)
+    detail.update(pins=len(ds.pins), pins_created_by_the_window_end=len(live_pins), pins_sent_to_analytics=len(asked),
                   ads_window=[a_start.isoformat(), a_end.isoformat(), a_windows],
                   pins_window=[p_start.isoformat(), p_end.isoformat(), p_windows])
     return {"by_category": {"ads_read": ads_read, "ads_analytics": ads_analytics, "org_read": pages(len(ds.pins)),
-                            "org_analytics": math.ceil(len(live_pins) / 100) * p_windows},
+                            "org_analytics": math.ceil(len(asked) / 100) * p_windows},
             "detail": detail}
 
 

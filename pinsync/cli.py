@@ -104,6 +104,30 @@ def _on_sigterm(signum, frame) -> None:
     os._exit(errors.EXIT_TERMINATED)   # after the command's work: nothing left to stop
 
 
+def _stop(exc: KeyboardInterrupt, as_json: bool = False) -> None:
+    """End the process after Ctrl-C (exit 130) or SIGTERM (exit 143) with one line."""
+    code = errors.EXIT_TERMINATED if isinstance(exc, Terminated) else errors.EXIT_INTERRUPTED
+    what = "terminated" if isinstance(exc, Terminated) else "interrupted"
+    message = f"{what}: stopped; everything committed so far is consistent, re-run to continue"
+    err_console.print(f"[yellow]{what}:[/]{message.partition(':')[2]}")
+    if as_json:
+        click.echo(json.dumps({"error": message, "exit_code": code}))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)   # don't wait for in-flight requests; writes are atomic, the lock is released
+
+
+class _Group(click.Group):
+    """A SIGTERM that lands while a guard is closing (after the command's summary) still ends
+    the process with exit 143, not click's "Aborted!" and exit 1."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except Terminated as exc:
+            _stop(exc)
+
+
 class _Guard:
     """Turn library errors, Ctrl-C and SIGTERM into one message and an exit code (see
     :mod:`pinsync.errors`). SIGTERM is handled like Ctrl-C while the guard is active: the run
@@ -123,15 +147,7 @@ class _Guard:
         if exc is None:
             return False
         if isinstance(exc, KeyboardInterrupt):
-            code = errors.EXIT_TERMINATED if isinstance(exc, Terminated) else errors.EXIT_INTERRUPTED
-            what = "terminated" if isinstance(exc, Terminated) else "interrupted"
-            message = f"{what}: stopped; everything committed so far is consistent, re-run to continue"
-            err_console.print(f"[yellow]{what}:[/]{message.partition(':')[2]}")
-            if self.as_json:
-                click.echo(json.dumps({"error": message, "exit_code": code}))
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(code)   # don't wait for in-flight requests; writes are atomic, the lock is released
+            _stop(exc, self.as_json)
         if isinstance(exc, errors.PinsyncError):
             _fail(str(exc), exc.exit_code, as_json=self.as_json)
         if isinstance(exc, (click.exceptions.Exit, click.ClickException, SystemExit)):
@@ -157,7 +173,7 @@ def _split(value: str | None) -> list[str] | None:
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="pinsync")
 @click.option("--today", metavar="YYYY-MM-DD", envvar=clock.ENV, show_envvar=True,
               help="Run as if today (UTC) were this date: which days are complete, the default start date.")

@@ -13,7 +13,7 @@ from pinsync.errors import ConfigError
 from pinsync.extractor import PinFetch
 from pinsync.schemas import ENTITY_COLUMNS
 from pinsync.streams import STREAMS, parents_of, per_account
-from pinsync.streams.analytics import fetch_range
+from pinsync.streams.analytics import fetch_range, pins_to_ask
 
 
 def extract(stream: str, config, *, today: dt.date | None = None,
@@ -61,7 +61,8 @@ def extract(stream: str, config, *, today: dt.date | None = None,
                 if rng is None:
                     return frames.concat([], columns)
                 fetch = PinFetch()
-                daily_rows = ex.pin_analytics(listing("pins")["id"].to_list(), *rng, fetch)
+                pins = listing("pins").select("id", "pin_metrics").rows()
+                daily_rows = ex.pin_analytics(pins_to_ask(pins, *rng, today, ex.pin_metric_types), *rng, fetch)
                 return ex.finish(spec, frames.concat(fetch.lifetime, columns)) if lifetime else daily_rows
             if spec.kind == "user_analytics":
                 return (ex.user_account_analytics(spec, *rng) if rng else

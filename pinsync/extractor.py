@@ -576,9 +576,10 @@ class Extractor:
                 data = {batch[0]: self.client.get_json(spec.path.format(pin_id=batch[0]), params,
                                                        category=spec.category, tag=spec.name)}
         except ApiError as e:
-            if multi and (e.status, e.code) in ((401, api.NOT_AUTHORIZED_CODE), (403, e.code)):
+            refused = e.status == 403 or (e.status, e.code) == (401, api.NOT_AUTHORIZED_CODE)
+            if multi and refused:
                 raise _MultiPinRefused() from None
-            if e.status in (403, 404) or (e.status, e.code) == (401, api.NOT_AUTHORIZED_CODE):
+            if refused or e.status == 404:
                 fetch.skip(batch)      # gone, or not (any more) accessible to this token
                 self.on_progress(spec.name, 0)
                 return frames.concat([], columns)

@@ -62,6 +62,17 @@ class State:
             self._data["bookmarks"].setdefault(stream, {})[key] = copy.deepcopy(value)
             self._lines.pop((stream, key), None)
 
+    @property
+    def output(self) -> str | None:
+        """The output location the bookmarks vouch for (None: not recorded yet)."""
+        with self._lock:
+            return self._data.get("output")
+
+    @output.setter
+    def output(self, url: str) -> None:
+        with self._lock:
+            self._data["output"] = url
+
     def remove(self, stream: str, key: str | None = None) -> list[str]:
         """Forget ``stream``'s bookmark for ``key`` (every key when None); returns the keys removed."""
         with self._lock:

@@ -52,11 +52,12 @@ from pinsync.errors import (EXIT_CREDENTIALS, ApiError, AuthError, Cancelled, Co
 from pinsync.extractor import Extractor, PinFetch
 from pinsync.memory import limit_arenas
 from pinsync.plan import REPORT, Fetch, held_range, history_floor, unit_fetches
+from pinsync.schemas import pin_lifetime_metric_types
 from pinsync.sink import MONTH, Sink, WriteResult, fingerprint, fingerprint_scheme, month_of, partition_dir, with_month
 from pinsync.state import State, StateStore
 from pinsync.storage import Location
 from pinsync.streams import DEFAULT_STREAMS, STREAMS, StreamSpec, needed, parents_of, per_account, select
-from pinsync.streams.analytics import align_start, fetch_range, warn_clamp
+from pinsync.streams.analytics import align_start, fetch_range, pins_to_ask, warn_clamp
 
 log = logging.getLogger("pinsync.sync")
 
@@ -130,6 +131,12 @@ class _Run:
         self.on_event, self.shard, self.client, self.store, self.state, self.sink = (
             on_event, shard, client, store, state, sink)
         self.selected = {s.name for s in select(config.streams)}
+        if not pin_lifetime_metric_types(tuple(config.pin_analytics.metric_types)):
+            # named among chosen streams (not just "every stream", the default): say why it stays empty
+            if "pin_lifetime_metrics" in getattr(config, "named_streams", ()):
+                log.warning("pin_lifetime_metrics: no lifetime metric asked for (pin_analytics.metric_types: "
+                            "TOTAL_COMMENTS, TOTAL_REACTIONS): nothing to write")
+            self.selected.discard("pin_lifetime_metrics")
         self.needed = needed([STREAMS[n] for n in self.selected])
         self.stats = {n: StreamStats(n) for n in STREAMS if n in self.selected}
         self.failures: list[str] = []
@@ -359,7 +366,10 @@ class _Run:
         start, end = rng
         covers = [{"date": d} for d in _buckets(start, end, "DAY")]
         fetch = PinFetch()
-        batches = self.extractor.pin_analytics_batches(_ids_created_by(pins, _CREATED["pins"], end), start, end, fetch)
+        live = set(_ids_created_by(pins, _CREATED["pins"], end))
+        ids = pins_to_ask([(i, m) for i, m in pins.select("id", "pin_metrics").iter_rows() if i in live], start, end,
+                          self.today, self.extractor.pin_metric_types)
+        batches = self.extractor.pin_analytics_batches(ids, start, end, fetch)
         scheme = fingerprint_scheme(self.extractor.pin_analytics_columns())
         if daily:
             written = write_batches(self.sink, spec, batches, covers, self.buffer_bytes,
@@ -368,9 +378,8 @@ class _Run:
             for _ in batches:
                 pass
         lifetime = STREAMS["pin_lifetime_metrics"]
-        columns = self.extractor.pin_lifetime_columns()
-        if lifetime.name in self.selected and len(columns) > len(lifetime.primary_key) + 1:
-            rows = Extractor.finish(lifetime, frames.concat(fetch.lifetime, columns))
+        if lifetime.name in self.selected:
+            rows = Extractor.finish(lifetime, frames.concat(fetch.lifetime, self.extractor.pin_lifetime_columns()))
             self._progress(lifetime.name, rows.height)
             self.entity_unit(lifetime, ALL, rows)
         if not daily:
@@ -482,7 +491,7 @@ class _Run:
         try:
             df = self.extractor.list_unit(spec, account and account["id"], got)
             self.entity_unit(spec, key, df)
-            return df.select([c for c in ("id", _CREATED.get(spec.name)) if c and c in df.columns])
+            return df.select([c for c in ("id", _CREATED.get(spec.name), "pin_metrics") if c and c in df.columns])
         except (ApiError, PayloadError) as e:
             self._fail(spec.name, key, e)
             return None
@@ -631,6 +640,7 @@ def run(config, *, today: dt.date | None = None, full_refresh: bool = False,
         except SinkError as e:   # an output that cannot be written is a configuration mistake (exit 2)
             raise ConfigError(f"output.url: {e}") from None
         _check_layout(Sink(output, run_id), config.streams)
+        _check_output(state, config.output.url, full_refresh)
         client = client_for(config, owner=run_id, sleep=sleep)
         workers = max(1, config.max_workers)
         requests_pool = ThreadPoolExecutor(workers, thread_name_prefix="pinsync-req")
@@ -677,6 +687,17 @@ def write_batches(sink: Sink, spec: StreamSpec, batches: Iterable[pl.DataFrame],
         return sink.merge_months(spec.name, buf.chunks(lambda df: Extractor.dedupe(spec, df)), spec.partition_by,
                                  covers=covers, sort_by=order, on_disk=on_disk, before_change=before_change,
                                  rewrite=rewrite)
+
+
+def _check_output(state: State, url: str, full_refresh: bool) -> None:
+    """The state vouches for one output location: a run pointed elsewhere (a new folder, disk
+    to S3) would quietly write only the lookback window there. Record it on the first run."""
+    recorded = state.output
+    if recorded is not None and recorded != url and not full_refresh and state.as_dict()["bookmarks"]:
+        raise ConfigError(f"output.url: this state holds bookmarks for the output {recorded}, not {url}; run with "
+                          "--full-refresh to fill the new location from start_date, or point output.url (or "
+                          "--output) back at the old one")
+    state.output = url
 
 
 def _check_layout(sink: Sink, streams) -> None:

@@ -122,3 +122,12 @@ def read_table(out: Path, stream: str) -> pl.DataFrame:
 def data_files(out: Path) -> dict[str, float]:
     """Every file below the output with its modification time (ns)."""
     return {str(p.relative_to(out)): p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+
+
+def active_pins(fake, today: dt.date = TODAY) -> list[str]:
+    """The pins created before ``today`` with any activity in the last 90 days, by the fake's
+    own daily analytics: the pins a run over that window asks for (the others have no rows
+    there, as their pin_metrics show)."""
+    ids = sorted(p["id"] for p in fake.dataset.pins if p["created_at"][:10] < today.isoformat())
+    start = today - dt.timedelta(days=89)
+    return [i for i in ids if fake.pin_analytics_payload(i, start, today, ["IMPRESSION"])["all"]["summary_metrics"]]

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import threading
+import time
 
 import polars as pl
 import pytest
@@ -31,12 +33,15 @@ def world():
         yield ds, fake, srv
 
 
+def _raw(tmp_path, url, start_days_back: int, out="out") -> dict:
+    return {"api_url": url, "auth": {"access_token": TOKEN}, "streams": ["campaigns", "ad_groups", "ads", *ADS],
+            "start_date": (TODAY - dt.timedelta(days=start_days_back)).isoformat(),
+            "output": {"url": str(tmp_path / out)}, "state": {"url": str(tmp_path / f"{out}-state.json")},
+            "analytics": {"lookback_days": 5}}
+
+
 def _config(tmp_path, url, start_days_back: int, out="out"):
-    return config_from_dict({
-        "api_url": url, "auth": {"access_token": TOKEN}, "streams": ["campaigns", "ad_groups", "ads", *ADS],
-        "start_date": (TODAY - dt.timedelta(days=start_days_back)).isoformat(),
-        "output": {"url": str(tmp_path / out)}, "state": {"url": str(tmp_path / f"{out}-state.json")},
-        "analytics": {"lookback_days": 5}}, env={}, today=TODAY)
+    return config_from_dict(_raw(tmp_path, url, start_days_back, out), env={}, today=TODAY)
 
 
 def test_a_400_day_backfill_equals_the_truth_with_the_fewest_reports(world, tmp_path):
@@ -96,6 +101,10 @@ def test_a_run_stopped_while_a_report_is_pending_polls_it_again(world, tmp_path,
     fake.reset_counters()
     with pytest.raises(KeyboardInterrupt):
         pinsync.run(config, today=TODAY, sleep=NO_WAIT)
+    # in a process that lives on (a CLI run ends here), the stopped run's units wind down first
+    deadline = time.monotonic() + 30
+    while any(t.name.startswith("pinsync-") for t in threading.enumerate()) and time.monotonic() < deadline:
+        time.sleep(0.05)
     saved = pinsync.state.StateStore(str(tmp_path / "out-state.json")).load().as_dict()["bookmarks"]
     tokens = {k: v for s in saved.values() for mark in s.values() for k, v in (mark.get("reports") or {}).items()}
     assert stopped[0] in tokens                     # saved before the first poll
@@ -115,3 +124,19 @@ def test_a_run_stopped_while_a_report_is_pending_polls_it_again(world, tmp_path,
 def test_a_start_date_older_than_914_days_is_a_config_error():
     with pytest.raises(pinsync.ConfigError, match="earliest allowed"):
         config_from_dict({"auth": {"access_token": "x"}, "start_date": "2024-05-01"}, env={}, today=TODAY)
+
+
+def test_an_output_moved_away_from_the_state_stops_with_exit_2_until_a_full_refresh(world, tmp_path):
+    ds, fake, srv = world
+    config = _config(tmp_path, srv.url, 30)
+    assert pinsync.run(config, today=TODAY, sleep=NO_WAIT).ok
+    moved = config_from_dict({**_raw(tmp_path, srv.url, 30), "output": {"url": str(tmp_path / "elsewhere")}},
+                             env={}, today=TODAY)
+    with pytest.raises(pinsync.ConfigError, match="--full-refresh") as err:
+        pinsync.run(moved, today=TODAY, sleep=NO_WAIT)
+    assert err.value.exit_code == 2 and str(tmp_path / "out") in str(err.value)
+    assert not (tmp_path / "elsewhere").exists() or not list((tmp_path / "elsewhere").rglob("*.parquet"))
+    assert pinsync.run(moved, today=TODAY, full_refresh=True, sleep=NO_WAIT).ok
+    for stream in ADS:
+        assert read_table(tmp_path / "elsewhere", stream)["date"].min() == TODAY - dt.timedelta(days=30)
+    assert pinsync.run(moved, today=TODAY, sleep=NO_WAIT).ok              # the state now vouches for it

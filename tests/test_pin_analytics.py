@@ -20,7 +20,8 @@ import pinsync
 from pinsync.cli import main
 from pinsync.config import DEFAULT_PIN_METRIC_TYPES, config_from_dict
 from pinsync.fake import Dataset, FakePinterest, FakeServer
-from tests.conftest import TODAY, TOKEN, read_table
+from pinsync.fake.data import is_protected
+from tests.conftest import TODAY, TOKEN, active_pins, read_table
 
 END = TODAY - dt.timedelta(days=1)
 METRICS = ("IMPRESSION", "OUTBOUND_CLICK", "PIN_CLICK", "SAVE", "SAVE_RATE")
@@ -63,10 +64,10 @@ def assert_equal_to_truth(config, expected: pl.DataFrame) -> None:
 
 
 @contextmanager
-def serve(pins: int, **fake_args):
+def serve(pins: int, history_days: int = 120, **fake_args):
     """A fake of its own with ``pins`` pins (a few ad entities), on 127.0.0.1."""
     ds = Dataset(seed=21, accounts=1, campaigns_per_account=1, ad_groups_per_campaign=1, ads_per_ad_group=1,
-                 pins=pins, today=TODAY, history_days=120)
+                 pins=pins, today=TODAY, history_days=history_days)
     fake = FakePinterest(ds, access_tokens=(TOKEN,), **fake_args)
     with FakeServer(fake) as srv:
         yield fake, srv
@@ -111,16 +112,15 @@ def test_an_app_without_the_beta_gets_401_code_7_no_refresh_is_forced_and_pins_a
     assert result.ok, result.failures
     assert fake.refresh_count == 1                    # the run's first token; the 401 did not force another
     assert fake.calls["multi_pin_analytics"] == 1
-    live = [p for p in fake.dataset.pins if p["created_at"][:10] <= END.isoformat()]
-    assert fake.calls["pin_analytics"] == len(live)
+    assert fake.calls["pin_analytics"] == len(active_pins(fake))
     assert_equal_to_truth(config, truth(fake, TODAY - dt.timedelta(days=20), END))
 
 
 def test_a_multi_pin_batch_refused_for_one_pin_is_asked_pin_by_pin_and_the_beta_is_kept(tmp_path):
-    with serve(180) as (fake, srv):
-        live = sorted(p["id"] for p in fake.dataset.pins if p["created_at"][:10] <= END.isoformat())
-        assert len(live) > 100
-        forbidden = live[3]                           # in the first batch: a pin the token may not read
+    with serve(250) as (fake, srv):
+        asked = active_pins(fake)
+        assert len(asked) > 100
+        forbidden = asked[3]                          # in the first batch: a pin the token may not read
         fake.forbid_pin(forbidden)
         config = config_for(srv, tmp_path)
         result = pinsync.run(config, today=TODAY)
@@ -155,7 +155,7 @@ def test_a_pin_answering_403_or_404_is_skipped_and_counted_and_the_others_land(f
 
 def test_skipped_pins_are_in_the_cli_summary_and_json(fake, server, make_config, tmp_path):
     fake.multi_pin_analytics = False
-    fake.forbid_pin(fake.dataset.pins[0]["id"])
+    fake.forbid_pin(active_pins(fake)[0])
     config = make_config()
     cfg = tmp_path / "pinsync.yaml"
     cfg.write_text(json.dumps({"api_url": config.api_url, "auth": {"access_token": "${PINTEREST_ACCESS_TOKEN}"},
@@ -247,8 +247,8 @@ def test_every_data_status_of_the_spec_is_classified():
 def test_a_malformed_pin_date_fails_the_unit_naming_stream_field_and_pin(fake, server, make_config, tmp_path, bad,
                                                                         multi_pin):
     fake.multi_pin_analytics = multi_pin
-    victim = sorted(p["id"] for p in fake.dataset.pins if p["created_at"][:10] < "2026-11-01")[2]
     day = (TODAY - dt.timedelta(days=7)).isoformat()
+    victim = truth(fake, TODAY - dt.timedelta(days=20), END).filter(pl.col("date").cast(pl.String) == day)["pin_id"][0]
     patch_days(fake, lambda pin, d: d.update(date=bad) if pin == victim and d["date"] == day else None)
     result = pinsync.run(make_config(streams=["pins", "pin_analytics"]), today=TODAY, raise_on_failure=False)
     assert len(result.failures) == 1, result.failures
@@ -301,3 +301,66 @@ def test_without_lifetime_metrics_no_lifetime_table_is_written(fake, server, mak
     assert pinsync.run(config, today=TODAY).ok
     assert not (tmp_path / "out" / "pin_lifetime_metrics").exists()
     assert "total_comments" not in table(config).columns and table(config).height
+
+
+# -- issue 12: no activity, no rows - and no call -----------------------------------------------
+
+@pytest.mark.parametrize("multi_pin", [False, True])
+def test_pins_without_activity_are_not_asked_for_and_the_output_equals_the_fakes_truth(tmp_path, multi_pin):
+    with serve(300, multi_pin_analytics=multi_pin) as (fake, srv):
+        start = TODAY - dt.timedelta(days=89)
+        config = config_for(srv, tmp_path, start_date=start.isoformat())
+        result = pinsync.run(config, today=TODAY)
+        assert result.ok, result.failures
+        live = [p["id"] for p in fake.dataset.pins if p["created_at"][:10] <= END.isoformat()]
+        asked = active_pins(fake)
+        assert len(asked) < 0.8 * len(live)                       # a good share is never asked for
+        assert {p["id"] for p in fake.dataset.pins if is_protected(p)} & set(asked)     # protected pins too
+        if multi_pin:
+            assert fake.calls["multi_pin_analytics"] == -(-len(asked) // 100)
+        else:
+            assert fake.calls["multi_pin_analytics"] == 1 and fake.calls["pin_analytics"] == len(asked)
+        assert {i for m, p, q in fake.requests if "/analytics" in p
+                for i in (q["pin_ids"][0].split(",") if "pin_ids" in q else [p.split("/")[-2]])} == set(asked)
+        assert_equal_to_truth(config, truth(fake, start, END, pins=live))     # every pin's days, all the same
+
+
+def test_a_pin_silent_for_90_days_is_still_asked_for_when_its_lifetime_metrics_are(tmp_path):
+    metrics = ["IMPRESSION", "PIN_CLICK", "TOTAL_COMMENTS", "TOTAL_REACTIONS"]
+    with serve(150, history_days=240, multi_pin_analytics=False) as (fake, srv):
+        config = config_for(srv, tmp_path, streams=["pins", "pin_analytics", "pin_lifetime_metrics"],
+                            pin_analytics={"metric_types": metrics})
+        assert pinsync.run(config, today=TODAY).ok
+        life = {p: fake.pin_analytics_payload(p, END, END, metrics)["all"]["lifetime_metrics"] for p in
+                [p["id"] for p in fake.dataset.pins if p["created_at"][:10] <= END.isoformat()]}
+        silent = [p for p, values in life.items() if values and p not in active_pins(fake)]
+        assert silent                                               # silent lately, with lifetime comments
+        assert fake.calls["pin_analytics"] == len(set(active_pins(fake)) | {p for p, v in life.items() if v})
+        got = table(config, "pin_lifetime_metrics")
+        assert set(got["pin_id"]) == {p for p, v in life.items() if v}
+        assert_equal_to_truth(config, truth(fake, TODAY - dt.timedelta(days=20), END, metrics))
+
+
+def test_pins_to_ask_skips_only_what_the_counters_prove():
+    from pinsync.streams.analytics import pins_to_ask
+    zero = {"pin_click": 0, "impression": 0, "clickthrough": 0}
+    some = {**zero, "impression": 3}
+    life = {**zero, "reaction": 0, "comment": 0}
+
+    def pm(d90, lifetime=None):
+        return json.dumps({"90d": d90, "lifetime_metrics": lifetime if lifetime is not None else life})
+
+    start, end = TODAY - dt.timedelta(days=89), END
+    pins = [("quiet", pm(zero)), ("busy", pm(some)), ("no metrics", None), ("garbage", "{"),
+            ("no impression counter", pm({"pin_click": 0})), ("a text counter", pm({**zero, "impression": "0"})),
+            ("commented long ago", pm(zero, {**life, "impression": 9, "comment": 2}))]
+    assert pins_to_ask(pins, start, end, TODAY, METRICS) == [p for p, _ in pins if p not in
+                                                             ("quiet", "commented long ago")]
+    # a lifetime-only metric asked for: the lifetime counters must be zero too
+    assert "commented long ago" in pins_to_ask(pins, start, end, TODAY, METRICS + ("TOTAL_COMMENTS",))
+    assert "quiet" not in pins_to_ask(pins, start, end, TODAY, METRICS + ("TOTAL_COMMENTS",))
+    # a window reaching before the 90 days: only the lifetime counters can prove it
+    older = pins_to_ask(pins, start - dt.timedelta(days=5), end, TODAY, METRICS)
+    assert "commented long ago" in older and "quiet" not in older
+    # nothing left to ask: the first pin all the same (its answer says which days are pending)
+    assert pins_to_ask([("a", pm(zero)), ("b", pm(zero))], start, end, TODAY, METRICS) == ["a"]

@@ -10,6 +10,7 @@ come from asynchronous reports (``report_level``; see :mod:`pinsync.reports`).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from typing import TypeVar
@@ -172,6 +173,57 @@ def fetch_range(
     if start > end:
         return None
     return start, end
+
+
+def pins_to_ask(pins: list[tuple[str, str | None]], start: dt.date, end: dt.date, today: dt.date,
+                metric_types: Sequence[str]) -> list[str]:
+    """The pins whose daily metrics over ``[start, end]`` must be asked for: every pin but
+    those whose ``pin_metrics`` (from the listing, JSON text) prove they have no row there.
+
+    "No activity, no rows": a day without any metric value has no row. A pin is left out
+    only when its counters covering the whole window are all zero - the ``90d`` ones when
+    the window lies within the last 90 days, else the lifetime ones - with an
+    ``impression`` counter among them (a pin never shown has no saves, clicks, follows or
+    views either), and, when a lifetime-only metric is asked for, its lifetime ``reaction``
+    and ``comment`` are zero too. Anything missing or unreadable: the pin is asked for. If
+    no pin is left, the first one is asked for all the same: the answer says which days are
+    still pending.
+
+    Args:
+        pins: ``(id, pin_metrics)`` of each pin.
+        start, end: the window the run fetches.
+        today: the run's date (the 90 days end on it).
+        metric_types: the metric types asked for.
+    """
+    covered = start >= today - dt.timedelta(days=api.PIN_METRICS_90D_DAYS - 1) and end <= today
+    lifetime = any(m in api.PIN_LIFETIME_METRIC_TYPES for m in metric_types)
+    ask = [pin_id for pin_id, metrics in pins
+           if not _no_activity(metrics, "90d" if covered else "lifetime_metrics", lifetime)]
+    if pins and not ask:
+        ask = [pins[0][0]]
+    if len(ask) < len(pins):
+        log.info("pin_analytics: %d of %d pins show no activity from %s to %s (pin_metrics): not asked for",
+                 len(pins) - len(ask), len(pins), start, end)
+    return ask
+
+
+def _no_activity(pin_metrics: str | None, window: str, lifetime: bool) -> bool:
+    try:
+        metrics = json.loads(pin_metrics) if pin_metrics else None
+    except ValueError:
+        return False
+    if not isinstance(metrics, dict):
+        return False
+
+    def zero(counters, keys: tuple[str, ...] | None = None) -> bool:
+        """``keys`` (default: every counter) are there and zero; and an impression counter."""
+        if not isinstance(counters, dict) or "impression" not in counters:
+            return False
+        values = [counters.get(k) for k in keys] if keys else counters.values()
+        return all(isinstance(v, (int, float)) and not isinstance(v, bool) and v == 0 for v in values)
+    if not zero(metrics.get(window)):
+        return False
+    return not lifetime or zero(metrics.get("lifetime_metrics"), ("reaction", "comment"))
 
 
 def warn_clamp(start_date: dt.date, floor: dt.date) -> None:
