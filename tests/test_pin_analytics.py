@@ -76,7 +76,8 @@ def serve(pins: int, history_days: int = 120, **fake_args):
 def config_for(srv, tmp_path, **extra):
     data = {"api_url": srv.url, "auth": {"access_token": TOKEN}, "output": {"url": str(tmp_path / "out")},
             "state": {"url": str(tmp_path / "state.json")}, "start_date": (TODAY - dt.timedelta(days=20)).isoformat(),
-            "analytics": {"lookback_days": 5}, "streams": ["pins", "pin_analytics"], **extra}
+            "analytics": {"lookback_days": 5}, "streams": ["pins", "pin_analytics"],
+            "http": {"rate_limit_window_seconds": 0.01}, **extra}   # the published limits would take minutes
     return config_from_dict(data, env={}, today=TODAY)
 
 
