@@ -16,8 +16,8 @@ from pinsync import memory as _memory
 _memory.tune_before_polars()   # before anything imports Polars
 
 from pinsync.config import Config, config_from_dict, load_config
-from pinsync.errors import (ApiError, AuthError, ConfigError, LockError, PayloadError, PinsyncError,
-                            RateLimitError, ScopeError, SinkError, StateError, SyncFailed)
+from pinsync.errors import (ApiError, AuthError, ConfigError, LockError, NetworkError, PayloadError,
+                            PinsyncError, RateLimitError, ScopeError, SinkError, StateError, SyncFailed)
 from pinsync.read import scan
 from pinsync.streams import STREAMS
 from pinsync.sync import Event, SyncResult, run
@@ -26,6 +26,6 @@ from pinsync.extract_api import extract
 __all__ = [
     "Config", "load_config", "config_from_dict", "run", "extract", "scan", "STREAMS", "SyncResult", "Event",
     "PinsyncError", "ConfigError", "StateError", "LockError", "AuthError", "ApiError", "RateLimitError",
-    "ScopeError", "PayloadError", "SinkError", "SyncFailed",
+    "ScopeError", "NetworkError", "PayloadError", "SinkError", "SyncFailed",
 ]
 __version__ = "0.1.0"

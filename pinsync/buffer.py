@@ -22,6 +22,8 @@ from pathlib import Path
 
 import polars as pl
 
+from pinsync.errors import SinkError
+
 
 # A buffer that holds little hands its frames back as they are; past a quarter of its limit
 # it hands them back a partition at a time (writing a chunk holds a few times its size).
@@ -69,13 +71,19 @@ class FrameBuffer:
         """Write what is held to disk, a file per partition, and let it go."""
         if not self._frames:
             return
-        if self._folder is None:
-            self._folder = Path(tempfile.mkdtemp(prefix="pinsync-spill-", dir=self.spill_dir))
-        held, self._frames, self._held = _concat(self._frames), [], 0
-        for key, part in held.partition_by(self.by, as_dict=True, maintain_order=True).items():
-            path = self._folder / f"{sum(map(len, self._files.values())):06d}.arrow"
-            part.write_ipc(path, compression="uncompressed")
-            self._files.setdefault(key, []).append(path)
+        try:
+            if self._folder is None:
+                self._folder = Path(tempfile.mkdtemp(prefix="pinsync-spill-", dir=self.spill_dir))
+            held, self._frames, self._held = _concat(self._frames), [], 0
+            for key, part in held.partition_by(self.by, as_dict=True, maintain_order=True).items():
+                path = self._folder / f"{sum(map(len, self._files.values())):06d}.arrow"
+                part.write_ipc(path, compression="uncompressed")
+                self._files.setdefault(key, []).append(path)
+        except OSError as e:   # $TMPDIR full or not writable: the unit cannot hold its rows
+            where = self._folder or self.spill_dir or tempfile.gettempdir()
+            raise SinkError(f"cannot spill fetched rows to the temp folder {where} ($TMPDIR): "
+                            f"{e.strerror or e}; free space there, point TMPDIR at a larger disk, or raise "
+                            "buffer_mb") from None
         self.spills += 1
 
     # -- reading back -----------------------------------------------------------------------

@@ -38,7 +38,7 @@ from typing import Any
 
 from pinsync.errors import StateError
 from pinsync.lock import Lock
-from pinsync.storage import GroupCommit, Location, split_url
+from pinsync.storage import GroupCommit, Location, explain, split_url
 
 STATE_VERSION = 1
 LAYOUT = "month"
@@ -151,8 +151,9 @@ class StateStore:
             raise StateError(f"cannot read state file {self.url}: {e}") from None
         except IsADirectoryError:
             raise StateError(f"state file {self.url} is a directory") from None
-        except OSError as e:
-            raise StateError(f"cannot read state file {self.url}: {e}") from None
+        except Exception as e:   # OS errors, botocore errors (no credentials, no bucket, 5xx)
+            why, retryable = explain(e, self.url)
+            raise StateError(f"cannot read state file {self.url}: {why}", retryable=retryable) from None
         if raw is None:
             return State()
         return parse_state(raw, self.url)
@@ -166,8 +167,9 @@ class StateStore:
     def _write(self) -> None:
         try:
             self.folder.write(self.name, self._latest.to_json())
-        except OSError as e:
-            raise StateError(f"cannot write state file {self.url}: {e}") from None
+        except Exception as e:
+            why, retryable = explain(e, self.url)
+            raise StateError(f"cannot write state file {self.url}: {why}", retryable=retryable) from None
 
     def lock(self, owner: str, *, wait: float = 0.0) -> Lock:
         """The run lock: one run at a time per state file."""
