@@ -236,30 +236,57 @@ def run_cmd(config_path, streams, start_date, output, ad_accounts, shard, full_r
             click.echo(json.dumps(_result_json(result), indent=2))
 
 
+class RunProgress:
+    """Progress of a run from its events: per stream, units done of those planned (a unit is
+    a stream of one ad account, or of the user; more are planned as accounts are listed),
+    rows and pages fetched. On a terminal it draws one bar per stream and removes them when
+    the run ends (the summary table takes their place): no ghost lines."""
+
+    def __init__(self, console: Console, *, disable: bool = False):
+        self.progress = Progress(SpinnerColumn(), TextColumn("{task.description:<28}"), BarColumn(bar_width=None),
+                                 TextColumn("{task.fields[text]}"), TimeElapsedColumn(), console=console,
+                                 transient=True, disable=disable)
+        self.streams: dict[str, dict] = {}
+
+    def text(self, stream: str) -> str:
+        """``3/10 units  1,234 rows  12 pages`` (``, 1 failed`` when some failed)."""
+        s = self.streams[stream]
+        failed = f", {s['failed']} failed" if s["failed"] else ""
+        return (f"{s['done'] + s['failed']}/{s['planned']} units{failed}  {s['rows']:,} rows  "
+                f"{s['pages']:,} pages")
+
+    def on_event(self, e) -> None:
+        s = self.streams.get(e.stream)
+        if s is None:
+            s = self.streams[e.stream] = {"planned": 0, "done": 0, "failed": 0, "rows": 0, "pages": 0,
+                                          "task": self.progress.add_task(e.stream, total=None, text="")}
+        if e.kind == "planned":
+            s["planned"] += 1
+        elif e.kind == "rows":
+            s["rows"] += e.rows
+            s["pages"] += 1
+        elif e.kind == "done":
+            s["done"] += 1
+        elif e.kind in ("failed", "warning"):
+            s["failed"] += 1
+            colour = "red" if e.kind == "failed" else "yellow"
+            self.progress.update(s["task"], description=f"[{colour}]{e.stream}")
+        s["planned"] = max(s["planned"], s["done"] + s["failed"])
+        self.progress.update(s["task"], total=s["planned"] or None, completed=s["done"] + s["failed"],
+                             text=self.text(e.stream))
+
+    def __enter__(self) -> "RunProgress":
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.progress.__exit__(*exc)
+
+
 def _run_with_progress(run, config, *, quiet: bool = False, **kwargs):
-    from pinsync.sync import Event
-
-    progress = Progress(SpinnerColumn(), TextColumn("{task.description:<20}"), BarColumn(bar_width=None),
-                        TextColumn("{task.fields[rows]:>10,} rows {task.fields[pages]:>6,} pages"), TimeElapsedColumn(), console=_console(True),
-                        transient=False, disable=quiet or not _console(True).is_terminal)
-    tasks: dict[str, int] = {}
-
-    def on_event(e: Event) -> None:
-        if e.stream not in tasks:
-            tasks[e.stream] = progress.add_task(e.stream, total=None, rows=0, pages=0)
-        t = tasks[e.stream]
-        if e.kind == "rows":
-            fields = progress.tasks[t].fields
-            progress.update(t, advance=e.rows, rows=fields["rows"] + e.rows, pages=fields["pages"] + 1)
-        elif e.kind == "failed":
-            progress.update(t, description=f"[red]{e.stream}")
-        elif e.kind == "warning":
-            progress.update(t, description=f"[yellow]{e.stream}")
-
-    with progress:
-        result = run(config, on_event=on_event, raise_on_failure=False, **kwargs)
-        for t in tasks.values():
-            progress.update(t, total=progress.tasks[t].completed or 1, completed=progress.tasks[t].completed or 1)
+    console = _console(True)
+    with RunProgress(console, disable=quiet or not console.is_terminal) as progress:
+        result = run(config, on_event=progress.on_event, raise_on_failure=False, **kwargs)
     if not quiet:
         _summary(result)
     return result

@@ -85,8 +85,9 @@ class StreamStats:
 class Event:
     """Progress, for whoever renders it (the CLI draws rich progress bars from these)."""
 
-    kind: str                  # "start", "rows" (a page or batch arrived), "done" (a unit committed), "failed",
-                               # "warning" (a stream from `all` that Pinterest refused)
+    kind: str                  # "planned" (one more unit of the stream will run), "start", "rows" (a page or
+                               # batch arrived), "done" (a unit committed), "failed", "warning" (a stream from
+                               # `all` that Pinterest refused)
     stream: str
     rows: int = 0
     key: str = ""
@@ -162,13 +163,15 @@ class _Run:
                 self.stats[stream].rows_fetched += rows
         self.on_event(Event("rows", stream, rows=rows))
 
-    def _begin(self, stream: str) -> float:
+    def _begin(self, stream: str, key: str = ALL, what: str = "") -> float:
+        """A unit starts: the progress event, and at -v a line saying what it fetches."""
         with self._lock:
             self._t0.setdefault(stream, time.monotonic())
-        self.on_event(Event("start", stream))
+        self.on_event(Event("start", stream, key=key))
+        log.info("%s: started%s", _unit_name(stream, key), f": {what}" if what else "")
         return time.monotonic()
 
-    def _end(self, stream: str, written: WriteResult) -> None:
+    def _end(self, stream: str, written: WriteResult, key: str = ALL, started: float | None = None) -> None:
         with self._lock:
             st = self.stats[stream]
             st.rows_written += written.rows_written
@@ -177,13 +180,17 @@ class _Run:
             st.files_unchanged += written.files_unchanged
             st.units += 1
             st.seconds = time.monotonic() - self._t0[stream]
-        self.on_event(Event("done", stream, rows=written.rows_written))
+        self.on_event(Event("done", stream, rows=written.rows_written, key=key))
+        took = f" in {time.monotonic() - started:.2f}s" if started is not None else ""
+        log.info("%s: done%s: %s rows written, %d files written, %d kept unchanged%s", _unit_name(stream, key), took,
+                 f"{written.rows_written:,}", written.files_written, written.files_unchanged,
+                 f", {written.files_deleted} deleted" if written.files_deleted else "")
 
     def _fail(self, stream: str, key: str, err: Exception, refused: str | None = None) -> None:
         """Record a unit's failure. Pinterest refusing the stream (a scope the token lacks:
         ``refused="scope"``; any other 403: ``"forbidden"``) is only a warning for a stream
         beyond the default selection that came from ``all`` (or only as another's parent)."""
-        what = f"{stream}" + (f" (ad account {key})" if key not in (ALL, "") else "")
+        what = _unit_name(stream, key)
         if isinstance(err, ScopeError):
             refused = "scope"
             scopes = ", ".join(STREAMS[stream].scopes) if stream in STREAMS else "?"
@@ -223,11 +230,13 @@ class _Run:
 
     # -- entities ------------------------------------------------------------------------
 
-    def entity_unit(self, spec: StreamSpec, key: str, df: pl.DataFrame) -> None:
-        """Write an entity table (or one account's partition) if its content changed."""
+    def entity_unit(self, spec: StreamSpec, key: str, df: pl.DataFrame, started: float | None = None) -> None:
+        """Write an entity table (or one account's partition) if its content changed
+        (``started``: when its listing began, if it was logged)."""
         if spec.name not in self.selected:
             return
-        self._begin(spec.name)
+        if started is None:
+            started = self._begin(spec.name, key, "listing" if spec.kind == "entity" else "from the pin_analytics answers")
         fp = fingerprint(df, spec.primary_key)
         prev = self.state.get(spec.name, key) or {}
         keys = {"ad_account_id": key} if spec.partition_by else None
@@ -244,7 +253,7 @@ class _Run:
         else:
             cursor_text = cursor.isoformat() if cursor is not None else None
         self._commit(spec.name, key, {"cursor": cursor_text, "rows": df.height, "fingerprint": fp})
-        self._end(spec.name, written)
+        self._end(spec.name, written, key, started)
 
     # -- ads analytics ------------------------------------------------------------------
 
@@ -310,10 +319,11 @@ class _Run:
     def ads_analytics_unit(self, spec: StreamSpec, account: dict, entities: pl.DataFrame | None) -> None:
         acct = account["id"]
         fetches, held_from, bookmark = self.ads_fetches(spec, acct)
-        self._begin(spec.name)
+        started = self._begin(spec.name, acct, ", ".join(f"days {f.start}..{f.end} ({f.path})" for f in fetches)
+                              or "nothing to fetch")
         self.sink.remove_stale_temps(spec.name, {"ad_account_id": acct})
         if not fetches:
-            self._end(spec.name, WriteResult())
+            self._end(spec.name, WriteResult(), acct, started)
             return
         gran = self.settings.granularity
         end = max(f.end for f in fetches)
@@ -347,7 +357,7 @@ class _Run:
         self._commit(spec.name, acct, {"last_complete_date": last.isoformat(), "held_from": first.isoformat(),
                                        "settings": self.settings_key(spec.name),
                                        **self._partitions_bookmark(spec.name, acct, scheme, written, covers, end)})
-        self._end(spec.name, written)
+        self._end(spec.name, written, acct, started)
 
     # -- pin analytics ------------------------------------------------------------------
 
@@ -356,12 +366,13 @@ class _Run:
         spec = STREAMS["pin_analytics"]
         daily = spec.name in self.selected
         rng = self.analytics_range(spec.name, ALL)
+        started = None
         if daily:
-            self._begin(spec.name)
+            started = self._begin(spec.name, ALL, f"days {rng[0]}..{rng[1]} (sync)" if rng else "nothing to fetch")
             self.sink.remove_stale_temps(spec.name)
         if rng is None:
             if daily:
-                self._end(spec.name, WriteResult())
+                self._end(spec.name, WriteResult(), ALL, started)
             return
         start, end = rng
         covers = [{"date": d} for d in _buckets(start, end, "DAY")]
@@ -390,7 +401,7 @@ class _Run:
         last = fetch.pending_from - dt.timedelta(days=1) if fetch.pending_from else end
         self._commit(spec.name, ALL, {"last_complete_date": last.isoformat(), "settings": self.settings_key(spec.name),
                                       **self._partitions_bookmark(spec.name, ALL, scheme, written, covers, end)})
-        self._end(spec.name, written)
+        self._end(spec.name, written, ALL, started)
 
     # -- the user account's analytics -------------------------------------------------------
 
@@ -399,10 +410,10 @@ class _Run:
         days still PROCESSING are fetched again next run."""
         table = self.extractor.user_analytics_spec(spec)       # keyed by date, and the split's column
         rng = self.analytics_range(spec.name, ALL)
-        self._begin(spec.name)
+        started = self._begin(spec.name, ALL, f"days {rng[0]}..{rng[1]} (sync)" if rng else "nothing to fetch")
         self.sink.remove_stale_temps(spec.name)
         if rng is None:
-            self._end(spec.name, WriteResult())
+            self._end(spec.name, WriteResult(), ALL, started)
             return
         start, end = rng
         covers = [{"date": d} for d in _buckets(start, end, "DAY")]
@@ -419,7 +430,7 @@ class _Run:
         last = min(pending) - dt.timedelta(days=1) if pending else end
         self._commit(spec.name, ALL, {"last_complete_date": last.isoformat(), "settings": self.settings_key(spec.name),
                                       **self._partitions_bookmark(spec.name, ALL, scheme, written, covers, end)})
-        self._end(spec.name, written)
+        self._end(spec.name, written, ALL, started)
 
     # -- unchanged month files are not rewritten -----------------------------------------
 
@@ -489,8 +500,9 @@ class _Run:
         if got is None:
             return None
         try:
+            started = self._begin(spec.name, key, "listing") if spec.name in self.selected else None
             df = self.extractor.list_unit(spec, account and account["id"], got)
-            self.entity_unit(spec, key, df)
+            self.entity_unit(spec, key, df, started)
             return df.select([c for c in ("id", _CREATED.get(spec.name), "pin_metrics") if c and c in df.columns])
         except (ApiError, PayloadError) as e:
             self._fail(spec.name, key, e)
@@ -514,12 +526,16 @@ class _Run:
 
     def accounts(self) -> list[dict]:
         spec = STREAMS["ad_accounts"]
+        writes = (not self.shard or self.shard[0] == 0) and spec.name in self.selected
+        if writes:
+            self.on_event(Event("planned", spec.name))
+        started = self._begin(spec.name, ALL, "listing") if writes else None
         df = self.extractor.entities(spec)
         # the ad_accounts table lists every account the token can read, whatever the
         # selection (--ad-accounts, --shard): a subset run never removes the others' rows;
         # with shards, shard 0 writes it. A failed listing raised above: nothing written.
-        if not self.shard or self.shard[0] == 0:
-            self.entity_unit(spec, ALL, df)
+        if writes:
+            self.entity_unit(spec, ALL, df, started)
         wanted = tuple(self.config.ad_account_ids)
         if wanted:
             missing = [a for a in wanted if a not in set(df["id"].to_list())]
@@ -550,6 +566,9 @@ class _Run:
 
         def submit(spec: StreamSpec, account: dict | None) -> None:
             key = account["id"] if account else ALL
+            for name in (spec.name, "pin_lifetime_metrics" if spec.kind == "pin_analytics" else None):
+                if name in self.selected:
+                    self.on_event(Event("planned", name, key=key))
             parents = {name: done[(name, key)] for name in parents_of(spec)}
             unit = self.listing_unit if spec.kind == "entity" else self.analytics_unit
             done[(spec.name, key)] = future = units_pool.submit(unit, spec, account, parents)
@@ -714,6 +733,11 @@ def _check_layout(sink: Sink, streams) -> None:
 
 # the creation time of each parent entity: children created after a window cannot have metrics
 _CREATED = {"campaigns": "created_time", "ad_groups": "created_time", "ads": "created_time", "pins": "created_at"}
+
+
+def _unit_name(stream: str, key: str) -> str:
+    """A unit in messages: the stream, and the ad account it is of."""
+    return stream + (f" (ad account {key})" if key not in (ALL, "") else "")
 
 
 def _unit_prefix(key: str) -> str:
