@@ -469,9 +469,13 @@ def explain(e: BaseException, url: str) -> tuple[str, bool]:
         return f"no space left on the device holding {url}: free some space and re-run", False
     if isinstance(e, PermissionError) or "AccessDenied" in text or "Forbidden" in text:
         return f"access to {url} was denied ({_words(e)}): check the credentials' permissions", False
-    if re.search(r"\b5\d\d\b|ServiceUnavailable|SlowDown|InternalError|ServerError|EndpointConnectionError"
-                 r"|ConnectTimeout|ReadTimeout", text):
-        return f"the store failed for now ({_words(e)}), after its retries; re-run later", True
+    answers = [x.response for x in errs if isinstance(getattr(x, "response", None), dict)]   # botocore's
+    status = next((a.get("ResponseMetadata", {}).get("HTTPStatusCode") for a in answers), None)
+    code = next((a.get("Error", {}).get("Code") for a in answers), None)
+    if ((isinstance(status, int) and status >= 500) or code in ("ServiceUnavailable", "SlowDown", "InternalError")
+            or names & {"EndpointConnectionError", "ConnectTimeoutError", "ReadTimeoutError"}):
+        answer = f"HTTP {status} {code or ''}".strip() if status else _words(e)
+        return f"the store failed for now ({answer}) after its retries; re-run later", True
     return _words(e), False
 
 

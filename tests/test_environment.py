@@ -81,7 +81,7 @@ def test_s3_lock_put_answered_503_is_retried_then_named_exit_1(tmp_path, server,
     proxy.fail("PUT", "/state/state.json.lock", 503)
     cfg = _config(tmp_path, server.url, state={"url": f"s3://{bucket}/state/state.json", "storage_options": so})
     error = _fails(CliRunner().invoke(main, ["run", "--config", str(cfg), "--json"]), 1)
-    assert f"s3://{bucket}/state/state.json.lock" in error and "503" in error and "re-run later" in error
+    assert f"s3://{bucket}/state/state.json.lock" in error and "HTTP 503" in error and "re-run later" in error
     puts = [s for m, p, s in proxy.seen if m == "PUT" and p.endswith(".lock")]
     assert len(puts) > 1 and set(puts) == {503}      # retried like any S3 call, then given up
     assert not (tmp_path / "out").exists()
@@ -160,3 +160,14 @@ def test_the_cli_names_an_unresolvable_token_endpoint(tmp_path):
     error = _fails(CliRunner().invoke(main, ["run", "--config", str(cfg), "--json"]), 1)
     assert "cannot refresh the access token at http://no-such-host.invalid/v5/oauth/token" in error
     assert "no-such-host.invalid does not resolve" in error
+
+
+def test_check_names_an_s3_state_location_without_credentials(tmp_path, server, s3, no_aws_credentials):
+    bucket, so = s3
+    cfg = _config(tmp_path, server.url, state={"url": f"s3://{bucket}/state/state.json",
+                                               "storage_options": {"endpoint_url": so["endpoint_url"]}})
+    res = CliRunner().invoke(main, ["check", "--config", str(cfg), "--json"])
+    assert res.exit_code == 2, res.output
+    failed = [c for c in json.loads(res.stdout)["checks"] if not c["ok"]]
+    assert failed[0]["name"] == "state" and "no S3 credentials" in failed[0]["detail"]
+    assert f"s3://{bucket}/state" in failed[0]["detail"] and "please report" not in res.output
