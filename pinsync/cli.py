@@ -310,8 +310,9 @@ def streams_cmd():
     endpoint, the scopes a token needs and the rate-limit category."""
     table = Table(caption=escape("* in the default selection (`streams: []`); `streams: [all]` selects every stream"),
                   caption_justify="left")
-    for col in ("stream", "key", "cursor", "parent", "partitioned by", "endpoint", "scope", "rate limit"):
-        table.add_column(col)
+    table.add_column("stream", no_wrap=True)      # names whole, whatever the width; the rest folds
+    for col in ("key", "cursor", "parent", "partitioned by", "endpoint", "scope", "rate limit"):
+        table.add_column(col, overflow="fold")
     for s in STREAMS.values():
         mark = "*" if s.name in DEFAULT_STREAMS else " "
         table.add_row(f"{mark} {s.name}", ", ".join(s.primary_key), s.cursor or "-", s.parent or "-",

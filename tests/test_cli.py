@@ -154,3 +154,10 @@ def test_every_readme_section_a_message_names_exists():
     named = {m for f in (ROOT / "pinsync").rglob("*.py") for m in re.findall(r"README, '([^']+)'", f.read_text())}
     assert named, "messages point at README sections"
     assert named <= headings, named - headings
+
+
+def test_streams_keeps_every_stream_name_whole_in_an_80_column_terminal():
+    res = CliRunner().invoke(main, ["streams"], env={"COLUMNS": "80"})
+    assert res.exit_code == 0
+    first = [line.split("│")[1].strip().removeprefix("* ") for line in res.output.splitlines() if line.startswith("│")]
+    assert set(STREAMS) <= set(first), sorted(set(STREAMS) - set(first))
