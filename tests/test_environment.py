@@ -112,6 +112,20 @@ def test_a_full_state_disk_on_the_first_run_names_the_state_file(tmp_path, serve
     assert f"{tmp_path}/state/state.json" in error and "no space left" in error
 
 
+def test_a_full_output_disk_names_the_file_exit_1(tmp_path, server, monkeypatch):
+    write = storage.Location.write
+
+    def full(self, rel, data, **kw):
+        if rel.endswith("data.parquet"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return write(self, rel, data, **kw)
+
+    monkeypatch.setattr(storage.Location, "write", full)
+    cfg = _config(tmp_path, server.url)
+    error = _fails(CliRunner().invoke(main, ["run", "--config", str(cfg), "--json"]), 1)
+    assert f"cannot write {tmp_path}/out/" in error and "No space left on device" in error
+
+
 def test_a_full_tmpdir_while_spilling_is_named_exit_1(tmp_path, server, monkeypatch):
     init = buffer.FrameBuffer.__init__
     monkeypatch.setattr(buffer.FrameBuffer, "__init__",
