@@ -236,7 +236,8 @@ class _Run:
         if spec.name not in self.selected:
             return
         if started is None:
-            started = self._begin(spec.name, key, "listing" if spec.kind == "entity" else "from the pin_analytics answers")
+            started = self._begin(spec.name, key,
+                                  "listing" if spec.kind == "entity" else "from the pin_analytics answers")
         fp = fingerprint(df, spec.primary_key)
         prev = self.state.get(spec.name, key) or {}
         keys = {"ad_account_id": key} if spec.partition_by else None
