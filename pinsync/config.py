@@ -446,7 +446,18 @@ def _secret_strings(node: Any, secret: bool = False) -> list[str]:
 
 # ------------------------------------------------------------------ loaders
 class _Loader(yaml.SafeLoader):
-    """SafeLoader that keeps dates as strings, so bad ones are reported by key, not crashed on."""
+    """SafeLoader that keeps dates as strings, so bad ones are reported by key, not crashed on,
+    and refuses a key given twice in one mapping (YAML would silently keep the last one)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, str) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (only one of them would be used)", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 _Loader.yaml_implicit_resolvers = {
