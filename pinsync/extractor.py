@@ -463,8 +463,9 @@ class Extractor:
             field = next(k for k, n in nulls.items() if n)
             row = df.filter(pl.col(field).is_null()).row(0, named=True)
             known = {k: row[k] for k in (*key, "name", "title") if row.get(k) is not None}
+            record = frames.preview(known) if known else "no other id"
             raise PayloadError(f"{spec.name}: field '{field}' of a record is missing (null), so the record cannot be "
-                               f"kept apart from others (the record: {frames.preview(known) if known else 'no other id'})")
+                               f"kept apart from others (the record: {record})")
         if df.select(pl.struct(key).n_unique()).item() == df.height:
             return df
         return df.unique(subset=key, keep="last", maintain_order=True)

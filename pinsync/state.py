@@ -127,16 +127,17 @@ def parse_state(raw: bytes, where: str) -> State:
     if data.get("version") != STATE_VERSION:
         raise StateError(f"state file {where} has version {data.get('version')!r}; this pinsync reads "
                          f"version {STATE_VERSION}")
-    problem = check_state(data)
-    if problem:
-        raise StateError(f"state file {where} is malformed: {problem}; fix that value (or remove the bookmark it is "
-                         "in: that stream is fetched again), or run with --full-refresh to start afresh")
-    if data.get("layout") != LAYOUT:
-        if any("last_complete_date" in v for entries in data["bookmarks"].values() for v in entries.values()):
+    if "layout" not in data:
+        if any(isinstance(v, dict) and "last_complete_date" in v for entries in data["bookmarks"].values()
+               if isinstance(entries, dict) for v in entries.values()):
             raise StateError(f"state file {where} describes analytics tables in the earlier one-file-per-day "
                              "layout; this pinsync writes one file per month: run with --full-refresh into a new "
                              "location")
         data["layout"] = LAYOUT
+    problem = check_state(data)
+    if problem:
+        raise StateError(f"state file {where} is malformed: {problem}; fix that value (or remove the bookmark it is "
+                         "in: that stream is fetched again), or run with --full-refresh to start afresh")
     return State(data)
 
 
@@ -170,7 +171,7 @@ _FIELDS: dict[str, tuple] = {
     "held_from": (_is_date, "a date (YYYY-MM-DD)"),
 }
 # top-level members besides bookmarks and version
-_TOP = {"layout": _TEXT, "output": _TEXT, "updated_at": _TEXT}
+_TOP = {"layout": (lambda v: v == LAYOUT, json.dumps(LAYOUT)), "output": _TEXT, "updated_at": _TEXT}
 
 
 def check_state(data: dict) -> str | None:
