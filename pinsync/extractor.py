@@ -30,7 +30,7 @@ from pinsync.schemas import (ENTITY_COLUMNS, Column, analytics_columns, pin_anal
                              pin_daily_metric_types, pin_lifetime_columns, pin_lifetime_metric_types,
                              targeting_analytics_columns, user_account_analytics_columns, valid_columns_for_level)
 from pinsync.streams import STREAMS, Fanout, StreamSpec
-from pinsync.streams.analytics import MULTI_PIN_PATH, REPORTS_PATH, batched, date_windows
+from pinsync.streams.analytics import MULTI_PIN_PATH, REPORTS_PATH, align_start, batched, date_windows
 
 log = logging.getLogger("pinsync.extractor")
 
@@ -118,6 +118,38 @@ class PinFetch:
         return df
 
 
+def hold_keys(stream: str, df: pl.DataFrame, keys: dict, id_column: str) -> pl.DataFrame:
+    """``df`` with the values ``keys`` the rows were asked for under (the ad account listed,
+    the board...): a row that carries another value is a :class:`PayloadError` naming the
+    stream, the field and the record; a row without one gets the request's. Partition keys
+    come from the request, never from the payload."""
+    for name, value in keys.items():
+        other = df.filter(pl.col(name).is_not_null() & (pl.col(name) != value))
+        if other.height:
+            row = other.row(0, named=True)
+            raise frames.field_error(stream, name, row[id_column],
+                                     f"is {row[name]!r}, but the record was listed under {name} {value!r}")
+    return df.with_columns(pl.lit(v, df.schema[k]).alias(k) for k, v in keys.items()) if keys else df
+
+
+def check_dates(stream: str, df: pl.DataFrame, window: tuple[dt.date, dt.date], granularity: str,
+                id_column: str | None) -> None:
+    """Every row is dated within the days asked for (``window``; WEEK and MONTH rows by their
+    bucket's start): a row dated elsewhere, or not at all, would replace days of a month file
+    that were not fetched, or land in no month. A :class:`PayloadError` naming the record."""
+    if not df.height:
+        return
+    date = pl.col("date")
+    day = date.dt.date() if df.schema["date"] == pl.Datetime else date
+    lo, hi = align_start(window[0], granularity), window[1]
+    bad = df.filter(date.is_null() | ~day.is_between(lo, hi))
+    if bad.height:
+        row = bad.row(0, named=True)
+        detail = ("is missing (null)" if row["date"] is None
+                  else f"is {row['date']}, outside the days asked for ({window[0]}..{window[1]})")
+        raise frames.field_error(stream, "date", row[id_column] if id_column else None, detail)
+
+
 class _MultiPinRefused(Exception):
     """The multi-pin beta refused a batch (401 code 7, or 403)."""
 
@@ -185,7 +217,7 @@ class Extractor:
             columns = ENTITY_COLUMNS[spec.name]
             df = frames.concat(self._pin_pages(spec, spec.path, dict(spec.params), columns), columns)
             # a record that moved between pages while we listed is kept once (its last sighting)
-            return df.unique(subset=list(spec.primary_key), keep="last", maintain_order=True).sort(spec.primary_key)
+            return self.finish(spec, df)
         return self.listing(spec, [{"ad_account_id": ad_account_id}] if ad_account_id else [{}])
 
     def list_unit(self, spec: StreamSpec, ad_account_id: str | None = None,
@@ -245,14 +277,11 @@ class Extractor:
                     raise ApiError(f"GET /{path}: response has no 'items' list")
                 df = frames.records_to_frame(records, columns, stream=spec.name, source_names=spec.rename)
                 self.on_progress(spec.name, len(records))
-            known = {c.name: c.dtype for c in columns}
-            fixed = {k: v for k, v in context.items() if k in spec.context}
-            if fan.column:
-                fixed[fan.column] = value
-            return df.with_columns(**{k: pl.lit(v, known[k]) for k, v in fixed.items()}) if fixed else df
+            df = hold_keys(spec.name, df, {k: v for k, v in context.items() if k in spec.context},
+                           spec.primary_key[-1])
+            return df.with_columns(pl.lit(value, df.schema[fan.column]).alias(fan.column)) if fan.column else df
 
-        df = frames.concat(self._imap(one, tasks), columns)
-        return df.unique(subset=list(spec.primary_key), keep="last", maintain_order=True).sort(spec.primary_key)
+        return self.finish(spec, frames.concat(self._imap(one, tasks), columns))
 
     def _pages(self, spec: StreamSpec, path: str, params: dict, columns) -> list[pl.DataFrame]:
         parts = []
@@ -399,7 +428,6 @@ class Extractor:
         if gran == "TOTAL":
             source.pop("date")
         context = {
-            "ad_account_id": pl.coalesce(pl.col("ad_account_id"), pl.lit(ad_account_id)),
             "granularity": pl.lit(gran),
             "click_window_days": pl.lit(self.settings.click_window_days, pl.Int64),
             "engagement_window_days": pl.lit(self.settings.engagement_window_days, pl.Int64),
@@ -417,6 +445,8 @@ class Extractor:
                 if gran == "TOTAL":
                     df = df.with_columns(date=pl.lit(window[0]), start_date=pl.lit(window[0]),
                                          end_date=pl.lit(window[1]))
+                check_dates(spec.name, df, window, gran, columns[0].name)
+                df = hold_keys(spec.name, df, {"ad_account_id": ad_account_id}, columns[0].name)
                 df = df.with_columns(**context).select(names)
             self._warn_widened(spec.name, columns, df)
             return df
@@ -425,8 +455,17 @@ class Extractor:
     @staticmethod
     def dedupe(spec: StreamSpec, df: pl.DataFrame) -> pl.DataFrame:
         """One row per key: the last answer wins (order otherwise kept). Without duplicates
-        (the usual case) ``df`` itself is returned: no copy."""
+        (the usual case) ``df`` itself is returned: no copy. A row without a key value is a
+        :class:`PayloadError`."""
         key = list(spec.primary_key)
+        nulls = df.select(pl.col(key).null_count()).row(0, named=True)
+        if any(nulls.values()):
+            field = next(k for k, n in nulls.items() if n)
+            row = df.filter(pl.col(field).is_null()).row(0, named=True)
+            known = {k: row[k] for k in (*key, "name", "title") if row.get(k) is not None}
+            record = frames.preview(known) if known else "no other id"
+            raise PayloadError(f"{spec.name}: field '{field}' of a record is missing (null), so the record cannot be "
+                               f"kept apart from others (the record: {record})")
         if df.select(pl.struct(key).n_unique()).item() == df.height:
             return df
         return df.unique(subset=key, keep="last", maintain_order=True)
@@ -595,6 +634,7 @@ class Extractor:
                     fetch.add_lifetime(frames.pin_lifetime_frame(data, self.pin_lifetime_columns(), lifetime, split,
                                                                  app_type=label, as_of=self.today))
             df = fetch.settle(df, [c.name for c in columns[4:]])
+            check_dates(spec.name, df, window, "DAY", "pin_id")
         self._warn_widened(spec.name, columns, df)
         self.on_progress(spec.name, df.height)
         return df
@@ -628,6 +668,7 @@ class Extractor:
                       "metric_types": ",".join(self.user_metric_types), "split_field": self.user_split_field}
             data = self.client.get_json(spec.path, params, category=spec.category, tag=spec.name)
             df = frames.user_analytics_frame(data, columns, self.user_metric_types, self.user_split_field)
+            check_dates(spec.name, df, window, "DAY", self.user_analytics_key()[-1])
             self.on_progress(spec.name, df.height)
             # days before the account existed carry nothing (like a pin's days before it was created)
             return df.filter(pl.col("data_status").ne_missing(api.USER_DATA_STATUS_NOT_CREATED))

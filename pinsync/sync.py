@@ -51,7 +51,7 @@ from pinsync.errors import (EXIT_CREDENTIALS, ApiError, AuthError, Cancelled, Co
                             PinsyncError, ScopeError, SinkError, StateError, SyncFailed)
 from pinsync.extractor import Extractor, PinFetch
 from pinsync.memory import limit_arenas
-from pinsync.plan import REPORT, Fetch, held_range, history_floor, unit_fetches
+from pinsync.plan import REPORT, Fetch, held_range, history_floor, last_complete_day, unit_fetches
 from pinsync.schemas import pin_lifetime_metric_types
 from pinsync.sink import MONTH, Sink, WriteResult, fingerprint, fingerprint_scheme, month_of, partition_dir, with_month
 from pinsync.state import State, StateStore
@@ -260,7 +260,13 @@ class _Run:
 
     def usable_bookmark(self, stream: str, key: str) -> dt.date | None:
         """The unit's last complete day, if its state can be trusted for this run (not a full
-        refresh, the same settings, every month file it vouches for still there)."""
+        refresh, the same settings, every month file it vouches for still there).
+
+        A bookmark later than the last complete day (written under a clock that ran ahead, or
+        edited by hand) cannot say which days were complete when they were fetched: with a
+        warning, it is taken as the day before the last complete bucket, so that bucket
+        (yesterday) is fetched again even with ``lookback_days: 0``, and the days after it as
+        they complete. A unit whose held days all lie after the last complete day holds nothing."""
         prev = self.state.get(stream, key) or {}
         if self.full_refresh or prev.get("settings") != self.settings_key(stream) or not prev.get("last_complete_date"):
             return None
@@ -270,7 +276,22 @@ class _Run:
             log.warning("%s: %s is missing; fetching the whole history again", stream,
                         ", ".join(f"{d}/data.parquet" for d in sorted(lost)))
             return None
-        return dt.date.fromisoformat(prev["last_complete_date"])
+        bookmark = dt.date.fromisoformat(prev["last_complete_date"])
+        gran = self.granularity(stream)
+        last = last_complete_day(self.today, gran)
+        if bookmark <= last:
+            return bookmark
+        what = stream + (f" (ad account {key})" if key != ALL else "")
+        held_from = prev.get("held_from")
+        if held_from and dt.date.fromisoformat(held_from) > last:
+            log.warning("%s: the state says the days %s..%s are held, all later than the last complete day %s (a "
+                        "clock that ran ahead, or a hand edit); fetching the whole history again", what, held_from,
+                        bookmark, last)
+            return None
+        start = align_start(last, gran)
+        log.warning("%s: the state's bookmark %s is later than the last complete day %s (a clock that ran ahead, or "
+                    "a hand edit); fetching again from %s", what, bookmark, last, start)
+        return start - dt.timedelta(days=1)
 
     def granularity(self, stream: str) -> str:
         """The analytics granularity of a stream (organic analytics are daily)."""
