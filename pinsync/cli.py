@@ -236,6 +236,75 @@ def run_cmd(config_path, streams, start_date, output, ad_accounts, shard, full_r
             click.echo(json.dumps(_result_json(result), indent=2))
 
 
+@main.command("plan")
+@config_option
+@click.option("--streams", help="Comma-separated streams to plan, or 'all' (default: the config's).")
+@click.option("--start-date", help="YYYY-MM-DD; overrides start_date.")
+@click.option("--ad-accounts", help="Comma-separated ad account ids; overrides ad_account_ids.")
+@click.option("--shard", help="K/N: plan only the ad accounts in shard K of N.")
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON on stdout.")
+@verbose_option
+def plan_cmd(config_path, streams, start_date, ad_accounts, shard, as_json, verbose):
+    """What the next run would fetch: days and path per stream and account, requests per
+    rate-limit category. Lists entities; makes no analytics or report request; writes nothing."""
+    from pinsync.plan import plan
+
+    _setup_logging(verbose)
+    with _Guard(as_json):
+        overrides = {}
+        if streams:
+            overrides["streams"] = _split(streams)
+        if start_date:
+            overrides["start_date"] = start_date
+        if ad_accounts:
+            overrides["ad_account_ids"] = _split(ad_accounts)
+        try:
+            shard_t = _parse_shard(shard)
+        except click.BadParameter as e:
+            raise errors.ConfigError(f"--shard: {e.message}") from None
+        config = load_config(config_path, overrides=overrides, today=_today())
+        result = plan(config, today=_today(), shard=shard_t)
+        if as_json:
+            click.echo(json.dumps(result.as_dict(), indent=2))
+        else:
+            _plan_table(result)
+        if result.failures:
+            _fail(str(errors.SyncFailed(result.failures)), errors.EXIT_SYNC_FAILED)
+
+
+def _days(fetches) -> str:
+    return ", ".join(f"{f.start}..{f.end} {f.path} ({(f.end - f.start).days + 1} d)" for f in fetches) or "-"
+
+
+def _plan_table(result) -> None:
+    """The plan: a line per stream and account, then the requests per rate-limit category."""
+    table = Table(title=f"next run (today {result.today}, start_date {result.start_date})", title_justify="left",
+                  box=box.SIMPLE_HEAD, show_edge=False)
+    for col in ("stream", "ad account", "days (path)", "category", "listing", "sync\ncalls", "reports",
+                "polls", "downloads"):
+        table.add_column(col, justify="left" if col in ("stream", "ad account", "days (path)", "category") else "right")
+    for line in result.lines:
+        sync = f"{line.calls:,}" + (f"-{line.calls_most:,}" if line.calls_most != line.calls else "")
+        polls = line.reports + line.resumed
+        table.add_row(line.stream, line.ad_account_id or "*", _days(line.fetches), line.category,
+                      f"{line.listing:,}", sync, f"{line.reports:,}" + (f" (+{line.resumed} resumed)" if line.resumed
+                                                                        else ""),
+                      f"{polls:,}-{line.polls_most:,}" if polls else "0", f"{line.downloads:,}")
+    out_console.print(table)
+    totals = Table(box=box.SIMPLE_HEAD, show_edge=False)
+    for col in ("rate-limit category", "requests", "at most"):
+        totals.add_column(col, justify="left" if col == "rate-limit category" else "right")
+    least, most = result.requests, result.requests_most
+    for cat in least:
+        totals.add_row(cat, f"{least[cat]:,}", f"{most[cat]:,}")
+    totals.add_section()
+    totals.add_row("total", f"{sum(least.values()):,}", f"{sum(most.values()):,}")
+    totals.add_row("report downloads (not rate-limited)", f"{result.downloads:,}", f"{result.downloads:,}")
+    out_console.print(totals)
+    for w in result.warnings:
+        err_console.print(f"[yellow]warning:[/] {escape(w)}", highlight=False)
+
+
 def _run_with_progress(run, config, *, quiet: bool = False, **kwargs):
     from pinsync.sync import Event
 
