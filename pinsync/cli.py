@@ -273,7 +273,7 @@ def plan_cmd(config_path, streams, start_date, ad_accounts, shard, as_json, verb
 
 
 def _days(fetches) -> str:
-    return ", ".join(f"{f.start}..{f.end} {f.path} ({(f.end - f.start).days + 1} d)" for f in fetches) or "-"
+    return "\n".join(f"{f.start}..{f.end} {f.path} ({(f.end - f.start).days + 1} d)" for f in fetches) or "-"
 
 
 def _plan_table(result) -> None:
@@ -282,7 +282,8 @@ def _plan_table(result) -> None:
                   box=box.SIMPLE_HEAD, show_edge=False)
     for col in ("stream", "ad account", "days (path)", "category", "listing", "sync\ncalls", "reports",
                 "polls", "downloads"):
-        table.add_column(col, justify="left" if col in ("stream", "ad account", "days (path)", "category") else "right")
+        table.add_column(col, justify="left" if col in ("stream", "ad account", "days (path)", "category") else "right",
+                         no_wrap=True)
     for line in result.lines:
         sync = f"{line.calls:,}" + (f"-{line.calls_most:,}" if line.calls_most != line.calls else "")
         polls = line.reports + line.resumed
