@@ -488,7 +488,7 @@ def _state_store(config_path: str, state_url: str | None):
 @state_option
 @click.option("--json", "as_json", is_flag=True, help="Print the raw state file as JSON.")
 def state_show(config_path, state_url, as_json):
-    """Summarise the state per stream and ad account (bookmark, pending days, last run)."""
+    """Summarise the state per stream and ad account (days held, bookmark, pending days, last run)."""
     from pinsync.state import summarize
 
     _setup_logging(0)
@@ -503,10 +503,11 @@ def state_show(config_path, state_url, as_json):
             out_console.print(f"{store.url}: no bookmarks yet (the next run starts from start_date)")
             return
         table = Table(title=store.url, title_justify="left")
-        for col in ("stream", "ad account", "bookmark", "pending days", "rows", "last run"):
+        for col in ("stream", "ad account", "days held", "bookmark", "pending days", "rows", "last run"):
             table.add_column(col, justify="right" if col in ("pending days", "rows") else "left")
         for r in rows:
-            table.add_row(r["stream"], r["ad_account_id"] or "-", str(r["bookmark"] or "-"),
+            held = f"{r['held_from'] or '?'}..{r['bookmark']}" if r["held_from"] or r["pending_days"] is not None else "-"
+            table.add_row(r["stream"], r["ad_account_id"] or "-", held, str(r["bookmark"] or "-"),
                           "-" if r["pending_days"] is None else str(r["pending_days"]),
                           "-" if r["rows"] is None else f"{r['rows']:,}", r["last_run"] or "-")
         out_console.print(table)

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
 import logging
 import threading
 import time
@@ -51,13 +52,13 @@ from pinsync.errors import (EXIT_CREDENTIALS, ApiError, AuthError, Cancelled, Co
                             PinsyncError, ScopeError, SinkError, StateError, SyncFailed)
 from pinsync.extractor import Extractor, PinFetch
 from pinsync.memory import limit_arenas
-from pinsync.plan import REPORT, SYNC, Fetch, Plan, PlanLine, held_range, history_floor, unit_fetches
+from pinsync.plan import REPORT, Fetch, Plan, PlanLine, held_range, history_floor, unit_fetches
 from pinsync.schemas import pin_lifetime_metric_types
 from pinsync.sink import MONTH, Sink, WriteResult, fingerprint, fingerprint_scheme, month_of, partition_dir, with_month
 from pinsync.state import State, StateStore
 from pinsync.storage import Location
 from pinsync.streams import DEFAULT_STREAMS, STREAMS, StreamSpec, needed, parents_of, per_account, select
-from pinsync.streams.analytics import align_start, date_windows, fetch_range, pins_to_ask, warn_clamp
+from pinsync.streams.analytics import align_start, date_windows, pins_to_ask, warn_clamp
 
 log = logging.getLogger("pinsync.sync")
 
@@ -267,13 +268,6 @@ class _Run:
         """The analytics granularity of a stream (organic analytics are daily)."""
         return "DAY" if STREAMS[stream].kind in ("pin_analytics", "user_analytics") else self.settings.granularity
 
-    def analytics_range(self, stream: str, key: str) -> tuple[dt.date, dt.date] | None:
-        bookmark = self.usable_bookmark(stream, key)
-        gran = self.granularity(stream)
-        return fetch_range(today=self.today, start_date=self.config.start_date,
-                           lookback_days=self.config.analytics.lookback_days, bookmark=bookmark, granularity=gran,
-                           on_clamp=self._clamped)
-
     def _clamped(self, start_date: dt.date, floor: dt.date) -> None:
         with self._lock:                 # once per run, not once per stream and account
             first = not self._clamp_warned
@@ -292,17 +286,20 @@ class _Run:
             return f"{self.settings.key()}|{sorted(self.extractor.targeting_types_for(spec))}"
         return self.settings.key()
 
-    def ads_fetches(self, spec: StreamSpec, key: str) -> tuple[list[Fetch], dt.date | None, dt.date | None]:
-        """The fetches of an ads analytics unit (:func:`pinsync.plan.unit_fetches`), and the
-        days the unit holds already (``held_from``, ``bookmark``; None when it holds nothing
+    def unit_fetches(self, spec: StreamSpec, key: str) -> tuple[list[Fetch], dt.date | None, dt.date | None]:
+        """The fetches of an analytics unit (:func:`pinsync.plan.unit_fetches`), and the days
+        the unit holds already (``held_from``, ``bookmark``; None when it holds nothing
         usable: first run, full refresh, other settings, a month file lost)."""
         prev = self.state.get(spec.name, key) or {}
         bookmark = self.usable_bookmark(spec.name, key)
-        held_from = dt.date.fromisoformat(prev["held_from"]) if bookmark and prev.get("held_from") else None
-        gran = self.settings.granularity
+        gran = self.granularity(spec.name)
         reports = spec.report_level is not None
         floor = history_floor(self.today, gran, reports=reports)
-        if self.config.start_date < floor:
+        held_from = dt.date.fromisoformat(prev["held_from"]) if bookmark and prev.get("held_from") else None
+        if bookmark and held_from is None and not reports:
+            # a bookmark written before held_from was recorded: it holds what start_date asked for
+            held_from = max(self.config.start_date, floor)
+        if self.config.start_date < floor and bookmark is None:
             self._clamped(self.config.start_date, floor)
         return (unit_fetches(today=self.today, start_date=self.config.start_date,
                              lookback_days=self.config.analytics.lookback_days, granularity=gran, bookmark=bookmark,
@@ -310,7 +307,7 @@ class _Run:
 
     def ads_analytics_unit(self, spec: StreamSpec, account: dict, entities: pl.DataFrame | None) -> None:
         acct = account["id"]
-        fetches, held_from, bookmark = self.ads_fetches(spec, acct)
+        fetches, held_from, bookmark = self.unit_fetches(spec, acct)
         end = max((f.end for f in fetches), default=None)
         id_list = _ids_created_by(entities, _CREATED.get(spec.parent), end) if spec.id_param and fetches else None
         tokens = (self.state.get(spec.name, acct) or {}).get("reports") or {}
@@ -380,27 +377,28 @@ class _Run:
         """pin_analytics (and pin_lifetime_metrics, from the same answers) for every pin."""
         spec = STREAMS["pin_analytics"]
         daily = spec.name in self.selected
-        rng = self.analytics_range(spec.name, ALL)
+        fetches, held_from, bookmark = self.unit_fetches(spec, ALL)
         if self.plan is not None:
-            line = PlanLine(spec.name if daily else "pin_lifetime_metrics", None, spec.category)
-            if rng is not None:
-                line.fetches = [Fetch(*rng, SYNC)]
-                line.calls, line.calls_most = self.extractor.pin_analytics_requests(len(self._pins_to_ask(pins, *rng)),
-                                                                                    *rng)
+            line = PlanLine(spec.name if daily else "pin_lifetime_metrics", None, spec.category, fetches)
+            for f in fetches:
+                fewest, most = self.extractor.pin_analytics_requests(len(self._pins_to_ask(pins, f.start, f.end)),
+                                                                     f.start, f.end)
+                line.calls, line.calls_most = line.calls + fewest, line.calls_most + most
             self._planned(line)
             return
         if daily:
             self._begin(spec.name)
             self.sink.remove_stale_temps(spec.name)
-        if rng is None:
+        if not fetches:
             if daily:
                 self._end(spec.name, WriteResult())
             return
-        start, end = rng
-        covers = [{"date": d} for d in _buckets(start, end, "DAY")]
+        end = max(f.end for f in fetches)
+        covers = [{"date": d} for f in fetches for d in _buckets(f.start, f.end, "DAY")]
         fetch = PinFetch()
-        ids = self._pins_to_ask(pins, start, end)
-        batches = self.extractor.pin_analytics_batches(ids, start, end, fetch)
+        batches = itertools.chain.from_iterable(
+            self.extractor.pin_analytics_batches(self._pins_to_ask(pins, f.start, f.end), f.start, f.end, fetch)
+            for f in fetches)
         scheme = fingerprint_scheme(self.extractor.pin_analytics_columns())
         if daily:
             written = write_batches(self.sink, spec, batches, covers, self.buffer_bytes,
@@ -419,7 +417,9 @@ class _Run:
             self.stats[spec.name].skipped += len(fetch.skipped)
         # days still pending (PROCESSING) are fetched again next run
         last = fetch.pending_from - dt.timedelta(days=1) if fetch.pending_from else end
-        self._commit(spec.name, ALL, {"last_complete_date": last.isoformat(), "settings": self.settings_key(spec.name),
+        first = held_range(fetches, held_from, bookmark)[0]
+        self._commit(spec.name, ALL, {"last_complete_date": last.isoformat(), "held_from": first.isoformat(),
+                                      "settings": self.settings_key(spec.name),
                                       **self._partitions_bookmark(spec.name, ALL, scheme, written, covers, end)})
         self._end(spec.name, written)
 
@@ -435,31 +435,34 @@ class _Run:
         """The user account's daily analytics (split as configured): like pin analytics,
         days still PROCESSING are fetched again next run."""
         table = self.extractor.user_analytics_spec(spec)       # keyed by date, and the split's column
-        rng = self.analytics_range(spec.name, ALL)
+        fetches, held_from, bookmark = self.unit_fetches(spec, ALL)
         if self.plan is not None:
-            line = PlanLine(spec.name, None, spec.category, [Fetch(*rng, SYNC)] if rng else [])
-            line.calls = line.calls_most = len(date_windows(*rng)) if rng else 0
+            line = PlanLine(spec.name, None, spec.category, fetches)
+            line.calls = line.calls_most = sum(len(date_windows(f.start, f.end)) for f in fetches)
             self._planned(line)
             return
         self._begin(spec.name)
         self.sink.remove_stale_temps(spec.name)
-        if rng is None:
+        if not fetches:
             self._end(spec.name, WriteResult())
             return
-        start, end = rng
-        covers = [{"date": d} for d in _buckets(start, end, "DAY")]
+        end = max(f.end for f in fetches)
+        covers = [{"date": d} for f in fetches for d in _buckets(f.start, f.end, "DAY")]
         pending: list[dt.date] = []
 
         def note_pending(batch: pl.DataFrame) -> None:
             day = batch.filter(pl.col("data_status").is_in(api.PIN_DATA_STATUS_PENDING))["date"].min()
             if day is not None:
                 pending.append(day)
-        batches = self.extractor.user_analytics_batches(spec, start, end)
+        batches = itertools.chain.from_iterable(self.extractor.user_analytics_batches(spec, f.start, f.end)
+                                                for f in fetches)
         scheme = fingerprint_scheme(self.extractor.user_analytics_columns())
         written = write_batches(self.sink, table, batches, covers, self.buffer_bytes, on_batch=note_pending,
                                 **self._partition_memory(spec.name, ALL, scheme))
         last = min(pending) - dt.timedelta(days=1) if pending else end
-        self._commit(spec.name, ALL, {"last_complete_date": last.isoformat(), "settings": self.settings_key(spec.name),
+        first = held_range(fetches, held_from, bookmark)[0]
+        self._commit(spec.name, ALL, {"last_complete_date": last.isoformat(), "held_from": first.isoformat(),
+                                      "settings": self.settings_key(spec.name),
                                       **self._partitions_bookmark(spec.name, ALL, scheme, written, covers, end)})
         self._end(spec.name, written)
 

@@ -225,3 +225,40 @@ def test_the_library_refuses_a_start_date_older_than_914_days(world, tmp_path):
     ds, fake, srv = world
     with pytest.raises(pinsync.ConfigError, match="earliest allowed day is 2024-05-30"):
         pinsync.plan(_config(tmp_path, srv.url, 30), today=TODAY, start_date=dt.date(2024, 1, 1))
+
+
+# ------------------------------------------------------------------ state show: the days held
+
+def test_state_show_names_the_days_each_stream_and_account_holds(world, tmp_path):
+    ds, fake, srv = world
+    path = _yaml(tmp_path, srv.url, 60)
+    assert CliRunner().invoke(main, ["run", "--config", path]).exit_code == 0
+    assert CliRunner().invoke(main, ["run", "--config", path, "--start-date", "2026-03-14"]).exit_code == 0
+    res = CliRunner().invoke(main, ["state", "show", "--config", path])
+    assert res.exit_code == 0, res.output
+    assert "days held" in res.output
+    for acct in (a["id"] for a in ds.ad_accounts):
+        line = next(x for x in res.output.splitlines() if "campaign_analytics" in x and acct in x)
+        assert "2026-03-14..2026-11-28" in line
+    pins = next(x for x in res.output.splitlines() if "pin_analytics" in x)
+    assert "2026-09-01..2026-11-2" in pins            # organic analytics: 89 days back, up to the last complete day
+    raw = json.loads(CliRunner().invoke(main, ["state", "show", "--config", path, "--json"]).stdout)
+    marks = raw["bookmarks"]["ad_analytics"]
+    assert {m["held_from"] for m in marks.values()} == {"2026-03-14"}
+    assert {m["last_complete_date"] for m in marks.values()} == {"2026-11-28"}
+    assert raw["bookmarks"]["pin_analytics"]["*"]["held_from"] == "2026-09-01"
+
+
+def test_organic_analytics_fetch_exactly_the_missing_days_of_a_start_date_moved_back(world, tmp_path):
+    ds, fake, srv = world
+    streams = ["pins", "pin_analytics", "user_account_analytics"]
+    assert pinsync.run(_config(tmp_path, srv.url, 30, streams=streams), today=TODAY, sleep=NO_WAIT).ok
+    plan, calls = _plan_then_run(fake, _config(tmp_path, srv.url, 80, streams=streams))
+    _assert_plan_is_the_run(plan, calls)
+    for route in ("multi_pin_analytics", "user_account_analytics"):
+        suffix = "/pins/analytics" if route == "multi_pin_analytics" else "/user_account/analytics"
+        windows = sorted({(q["start_date"][0], q["end_date"][0]) for m, p, q in fake.requests if p.endswith(suffix)})
+        assert windows[0] == ("2026-09-10", "2026-10-29"), (route, windows)      # the 50 missing days
+        assert all(start >= "2026-11-2" for start, _ in windows[1:]), (route, windows)   # then the lookback window
+    state = json.loads((tmp_path / "state.json").read_text())["bookmarks"]
+    assert state["pin_analytics"]["*"]["held_from"] == state["user_account_analytics"]["*"]["held_from"] == "2026-09-10"
