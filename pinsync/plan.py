@@ -167,7 +167,8 @@ class PlanLine:
                              "days": (f.end - f.start).days + 1} for f in self.fetches],
                 "listing": self.listing, "sync_calls": self.calls, "sync_calls_most": self.calls_most,
                 "report_creations": self.reports, "reports_resumed": self.resumed,
-                "report_polls": self.reports + self.resumed, "report_polls_most": self.polls_most, "downloads": self.downloads,
+                "report_polls": self.reports + self.resumed, "report_polls_most": self.polls_most,
+                "downloads": self.downloads,
                 "requests": self.requests, "requests_most": self.most}
 
 

@@ -40,7 +40,8 @@ def world():
 
 
 def _raw(root, url, days_back: int, **extra) -> dict:
-    return {"api_url": url, "auth": {"access_token": TOKEN}, "start_date": (TODAY - dt.timedelta(days=days_back)).isoformat(),
+    start = (TODAY - dt.timedelta(days=days_back)).isoformat()
+    return {"api_url": url, "auth": {"access_token": TOKEN}, "start_date": start,
             "output": {"url": str(root / "out")}, "state": {"url": str(root / "state.json")},
             "analytics": {"lookback_days": 5}, **extra}
 
@@ -166,8 +167,9 @@ def test_a_saved_report_token_is_planned_as_resumed(world, tmp_path):
     store = pinsync.state.StateStore(str(tmp_path / "state.json"))
     state = store.load()
     client = client_for(config)
-    jobs = extractor_for(client, config, today=TODAY).report_jobs(STREAMS["campaign_analytics"], line.ad_account_id, line.fetches[0].start,
-                           line.fetches[0].end, TODAY)
+    span = line.fetches[0]
+    jobs = extractor_for(client, config, today=TODAY).report_jobs(STREAMS["campaign_analytics"], line.ad_account_id,
+                                                                  span.start, span.end, TODAY)
     client.close()
     state.set("campaign_analytics", line.ad_account_id, {"reports": {jobs[0].key: "some-token"}})
     store.save(state)
