@@ -283,6 +283,76 @@ class RunProgress:
         self.progress.__exit__(*exc)
 
 
+@main.command("plan")
+@config_option
+@click.option("--streams", help="Comma-separated streams to plan, or 'all' (default: the config's).")
+@click.option("--start-date", help="YYYY-MM-DD; overrides start_date.")
+@click.option("--ad-accounts", help="Comma-separated ad account ids; overrides ad_account_ids.")
+@click.option("--shard", help="K/N: plan only the ad accounts in shard K of N.")
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON on stdout.")
+@verbose_option
+def plan_cmd(config_path, streams, start_date, ad_accounts, shard, as_json, verbose):
+    """What the next run would fetch: days and path per stream and account, requests per
+    rate-limit category. Lists entities; makes no analytics or report request; writes nothing."""
+    from pinsync.plan import plan
+
+    _setup_logging(verbose)
+    with _Guard(as_json):
+        overrides = {}
+        if streams:
+            overrides["streams"] = _split(streams)
+        if start_date:
+            overrides["start_date"] = start_date
+        if ad_accounts:
+            overrides["ad_account_ids"] = _split(ad_accounts)
+        try:
+            shard_t = _parse_shard(shard)
+        except click.BadParameter as e:
+            raise errors.ConfigError(f"--shard: {e.message}") from None
+        config = load_config(config_path, overrides=overrides, today=_today())
+        result = plan(config, today=_today(), shard=shard_t)
+        if as_json:
+            click.echo(json.dumps(result.as_dict(), indent=2))
+        else:
+            _plan_table(result)
+        if result.failures:
+            _fail(str(errors.SyncFailed(result.failures)), errors.EXIT_SYNC_FAILED)
+
+
+def _days(fetches) -> str:
+    return "\n".join(f"{f.start}..{f.end} {f.path} ({(f.end - f.start).days + 1} d)" for f in fetches) or "-"
+
+
+def _plan_table(result) -> None:
+    """The plan: a line per stream and account, then the requests per rate-limit category."""
+    table = Table(title=f"next run (today {result.today}, start_date {result.start_date})", title_justify="left",
+                  box=box.SIMPLE_HEAD, show_edge=False)
+    for col in ("stream", "ad account", "days (path)", "category", "listing", "sync\ncalls", "reports",
+                "polls", "downloads"):
+        table.add_column(col, justify="left" if col in ("stream", "ad account", "days (path)", "category") else "right",
+                         no_wrap=True)
+    for line in result.lines:
+        sync = f"{line.calls:,}" + (f"-{line.calls_most:,}" if line.calls_most != line.calls else "")
+        polls = line.reports + line.resumed
+        table.add_row(line.stream, line.ad_account_id or "*", _days(line.fetches), line.category,
+                      f"{line.listing:,}", sync, f"{line.reports:,}" + (f" (+{line.resumed} resumed)" if line.resumed
+                                                                        else ""),
+                      f"{polls:,}-{line.polls_most:,}" if polls else "0", f"{line.downloads:,}")
+    out_console.print(table)
+    totals = Table(box=box.SIMPLE_HEAD, show_edge=False)
+    for col in ("rate-limit category", "requests", "at most"):
+        totals.add_column(col, justify="left" if col == "rate-limit category" else "right")
+    least, most = result.requests, result.requests_most
+    for cat in least:
+        totals.add_row(cat, f"{least[cat]:,}", f"{most[cat]:,}")
+    totals.add_section()
+    totals.add_row("total", f"{sum(least.values()):,}", f"{sum(most.values()):,}")
+    totals.add_row("report downloads (not rate-limited)", f"{result.downloads:,}", f"{result.downloads:,}")
+    out_console.print(totals)
+    for w in result.warnings:
+        err_console.print(f"[yellow]warning:[/] {escape(w)}", highlight=False)
+
+
 def _run_with_progress(run, config, *, quiet: bool = False, **kwargs):
     console = _console(True)
     with RunProgress(console, disable=quiet or not console.is_terminal) as progress:
@@ -446,7 +516,7 @@ def _state_store(config_path: str, state_url: str | None):
 @state_option
 @click.option("--json", "as_json", is_flag=True, help="Print the raw state file as JSON.")
 def state_show(config_path, state_url, as_json):
-    """Summarise the state per stream and ad account (bookmark, pending days, last run)."""
+    """Summarise the state per stream and ad account (days held, bookmark, pending days, last run)."""
     from pinsync.state import summarize
 
     _setup_logging(0)
@@ -461,10 +531,11 @@ def state_show(config_path, state_url, as_json):
             out_console.print(f"{store.url}: no bookmarks yet (the next run starts from start_date)")
             return
         table = Table(title=store.url, title_justify="left")
-        for col in ("stream", "ad account", "bookmark", "pending days", "rows", "last run"):
+        for col in ("stream", "ad account", "days held", "bookmark", "pending days", "rows", "last run"):
             table.add_column(col, justify="right" if col in ("pending days", "rows") else "left")
         for r in rows:
-            table.add_row(r["stream"], r["ad_account_id"] or "-", str(r["bookmark"] or "-"),
+            held = f"{r['held_from'] or '?'}..{r['bookmark']}" if r["held_from"] or r["pending_days"] is not None else "-"
+            table.add_row(r["stream"], r["ad_account_id"] or "-", held, str(r["bookmark"] or "-"),
                           "-" if r["pending_days"] is None else str(r["pending_days"]),
                           "-" if r["rows"] is None else f"{r['rows']:,}", r["last_run"] or "-")
         out_console.print(table)

@@ -333,11 +333,26 @@ class Extractor:
         self._warn_dropped(spec)
         type_body = self._ads_typer(spec, ad_account_id, currency)
         path = spec.path.format(ad_account_id=ad_account_id)
+
+        def one(params: dict, window: tuple[dt.date, dt.date]) -> pl.DataFrame:
+            body = self._get_analytics(path, params, spec, expect="object" if spec.targeting_types else "array")
+            df = type_body(body, window)
+            self.on_progress(spec.name, df.height)
+            return df
+
+        yield from self._imap(one, self.ads_analytics_calls(spec, ad_account_id, ids, start, end))
+
+    def ads_analytics_calls(self, spec: StreamSpec, ad_account_id: str, ids: list[str] | None, start: dt.date,
+                            end: dt.date) -> list[tuple[dict, tuple[dt.date, dt.date]]]:
+        """The synchronous calls of :meth:`ads_analytics_batches` (``(query, window)`` each, in
+        request order): windows x id batches, each batch as long as the request line allows.
+        ``pinsync plan`` counts them without making them."""
+        path = spec.path.format(ad_account_id=ad_account_id)
         base = self.settings.params(spec.level)
         if spec.targeting_types:
             types = self.targeting_types_for(spec)
             if not types:
-                return
+                return []
             base["targeting_types"] = ",".join(types)
 
         def params_of(window: tuple[dt.date, dt.date], batch: list[str] | None) -> dict:
@@ -346,21 +361,14 @@ class Extractor:
                 params[spec.id_param] = ",".join(batch)
             return params
 
-        def one(window: tuple[dt.date, dt.date], batch: list[str] | None) -> pl.DataFrame:
-            body = self._get_analytics(path, params_of(window, batch), spec,
-                                       expect="object" if spec.targeting_types else "array")
-            df = type_body(body, window)
-            self.on_progress(spec.name, df.height)
-            return df
-
         windows = date_windows(start, end, self.settings.granularity)
         if not windows or (spec.id_param and not ids):
-            return
+            return []
 
         def fits(batch: list[str]) -> bool:    # dates are ISO, so one window's line is every window's
             return self.client.request_line_length(path, params_of(windows[0], batch)) <= api.REQUEST_LINE_MAX
         id_batches = list(batched(sorted(ids), spec.batch_size, fits)) if spec.id_param else [None]
-        yield from self._imap(one, [(w, b) for w in windows for b in id_batches])
+        return [(params_of(w, b), w) for w in windows for b in id_batches]
 
     def report_batches(self, spec: StreamSpec, ad_account_id: str, start: dt.date, end: dt.date, *,
                        ids: list[str] | None = None, currency: str | None = None,
@@ -387,13 +395,9 @@ class Extractor:
             log.warning("%s: reports cannot carry %s; history from reports has them empty", spec.name,
                         ", ".join(unsupported))
         type_body = self._ads_typer(spec, ad_account_id, currency)
-        jobs, spans = [], {}
-        for span in report_spans(start, end, self.settings.granularity, today or clock.today()):
-            body = self.settings.report_body(spec.level, spec.report_level, span)
-            key = report_key(ad_account_id, body)
-            jobs.append(ReportJob(key, body, f"{spec.name}: ad account {ad_account_id}, level {spec.report_level}, "
-                                             f"{span[0]}..{span[1]}"))
-            spans[key] = span
+        jobs = self.report_jobs(spec, ad_account_id, start, end, today)
+        spans = {j.key: (dt.date.fromisoformat(j.body["start_date"]), dt.date.fromisoformat(j.body["end_date"]))
+                 for j in jobs}
         id_key = api.LEVEL_ID_COLUMN[spec.level]
         id_col = id_key.lower()
         runner = ReportRunner(self.client, self.report_policy)
@@ -406,6 +410,18 @@ class Extractor:
                 df = df.filter(pl.col(id_col).is_in(list(ids)))
             self.on_progress(spec.name, df.height)
             yield df
+
+    def report_jobs(self, spec: StreamSpec, ad_account_id: str, start: dt.date, end: dt.date,
+                    today: dt.date | None = None) -> list[ReportJob]:
+        """The reports :meth:`report_batches` obtains for ``[start, end]``: one per span
+        (:func:`pinsync.reports.report_spans`), each with its saved-token key. ``pinsync plan``
+        counts them without creating them."""
+        jobs = []
+        for span in report_spans(start, end, self.settings.granularity, today or clock.today()):
+            body = self.settings.report_body(spec.level, spec.report_level, span)
+            jobs.append(ReportJob(report_key(ad_account_id, body), body, f"{spec.name}: ad account {ad_account_id}, "
+                                  f"level {spec.report_level}, {span[0]}..{span[1]}"))
+        return jobs
 
     def _ads_typer(self, spec: StreamSpec, ad_account_id: str,
                    currency: str | None) -> Callable[[bytes, tuple[dt.date, dt.date]], pl.DataFrame]:
@@ -555,6 +571,15 @@ class Extractor:
         if fetch.skipped:
             log.warning("pin_analytics: %d pin(s) skipped: the API answers that they are gone or not accessible "
                         "(e.g. %s)", len(fetch.skipped), ", ".join(sorted(fetch.skipped)[:3]))
+
+    def pin_analytics_requests(self, pins: int, start: dt.date, end: dt.date) -> tuple[int, int]:
+        """The calls :meth:`pin_analytics_batches` makes for ``pins`` pins over ``[start, end]``:
+        the fewest (the app has the multi-pin beta: 100 pins a call) and the most (it has not,
+        or refuses batches: each batch asked for once, then pin by pin)."""
+        windows = len(date_windows(start, end)) if pins else 0
+        batches = -(-pins // api.PIN_IDS_MAX)
+        views = len(self._views(True))          # at least as many as one pin alone needs
+        return windows * batches * views, windows * (batches + pins) * views
 
     def _views(self, multi: bool) -> tuple[str, ...]:
         """The calls each batch needs: ``ALL`` (the TOTAL rows), then per app type either one

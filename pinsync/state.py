@@ -258,8 +258,10 @@ def summarize(state: State, today: dt.date) -> list[dict[str, Any]]:
     """One row per stream and key for people: what the state holds, without the hashes.
 
     ``bookmark`` is an entity stream's cursor or an analytics stream's last complete day;
-    ``pending_days`` counts the complete days after that bookmark (up to yesterday) that
-    the next run will fetch; ``last_run`` names the run that wrote the bookmark.
+    ``held_from`` the first day an analytics table holds for it (so it holds
+    ``held_from..bookmark``; None when not recorded); ``pending_days`` counts the complete
+    days after that bookmark (up to yesterday) that the next run will fetch; ``last_run``
+    names the run that wrote the bookmark.
     """
     rows = []
     yesterday = today - dt.timedelta(days=1)
@@ -267,6 +269,7 @@ def summarize(state: State, today: dt.date) -> list[dict[str, Any]]:
         for key, mark in sorted(keys.items()):
             row: dict[str, Any] = {"stream": stream, "ad_account_id": None if key == "*" else key,
                                    "bookmark": mark.get("last_complete_date") or mark.get("cursor"),
+                                   "held_from": mark.get("held_from") if mark.get("last_complete_date") else None,
                                    "rows": mark.get("rows"), "pending_days": None, "last_run": mark.get("last_run")}
             last = mark.get("last_complete_date")
             if isinstance(last, str):

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
 import logging
 import threading
 import time
@@ -51,13 +52,13 @@ from pinsync.errors import (EXIT_CREDENTIALS, ApiError, AuthError, Cancelled, Co
                             PinsyncError, ScopeError, SinkError, StateError, SyncFailed)
 from pinsync.extractor import Extractor, PinFetch
 from pinsync.memory import limit_arenas
-from pinsync.plan import REPORT, Fetch, held_range, history_floor, last_complete_day, unit_fetches
+from pinsync.plan import REPORT, Fetch, Plan, PlanLine, held_range, history_floor, last_complete_day, unit_fetches
 from pinsync.schemas import pin_lifetime_metric_types
 from pinsync.sink import MONTH, Sink, WriteResult, fingerprint, fingerprint_scheme, month_of, partition_dir, with_month
 from pinsync.state import State, StateStore
 from pinsync.storage import Location
 from pinsync.streams import DEFAULT_STREAMS, STREAMS, StreamSpec, needed, parents_of, per_account, select
-from pinsync.streams.analytics import align_start, fetch_range, pins_to_ask, warn_clamp
+from pinsync.streams.analytics import align_start, date_windows, pins_to_ask, warn_clamp
 
 log = logging.getLogger("pinsync.sync")
 
@@ -127,8 +128,9 @@ def shard_of(ad_account_id: str, shards: int) -> int:
 class _Run:
     def __init__(self, config, *, today: dt.date, full_refresh: bool, run_id: str,
                  on_event: Callable[[Event], None], shard: tuple[int, int] | None, client: PinterestClient,
-                 store: StateStore, state: State, sink: Sink, pool: ThreadPoolExecutor):
+                 store: StateStore, state: State, sink: Sink, pool: ThreadPoolExecutor, plan: Plan | None = None):
         self.config, self.today, self.full_refresh, self.run_id = config, today, full_refresh, run_id
+        self.plan = plan       # planning (`pinsync plan`): listings only; analytics counted, nothing written
         self.on_event, self.shard, self.client, self.store, self.state, self.sink = (
             on_event, shard, client, store, state, sink)
         self.selected = {s.name for s in select(config.streams)}
@@ -233,7 +235,7 @@ class _Run:
     def entity_unit(self, spec: StreamSpec, key: str, df: pl.DataFrame, started: float | None = None) -> None:
         """Write an entity table (or one account's partition) if its content changed
         (``started``: when its listing began, if it was logged)."""
-        if spec.name not in self.selected:
+        if spec.name not in self.selected or self.plan is not None:
             return
         if started is None:
             started = self._begin(spec.name, key,
@@ -297,13 +299,6 @@ class _Run:
         """The analytics granularity of a stream (organic analytics are daily)."""
         return "DAY" if STREAMS[stream].kind in ("pin_analytics", "user_analytics") else self.settings.granularity
 
-    def analytics_range(self, stream: str, key: str) -> tuple[dt.date, dt.date] | None:
-        bookmark = self.usable_bookmark(stream, key)
-        gran = self.granularity(stream)
-        return fetch_range(today=self.today, start_date=self.config.start_date,
-                           lookback_days=self.config.analytics.lookback_days, bookmark=bookmark, granularity=gran,
-                           on_clamp=self._clamped)
-
     def _clamped(self, start_date: dt.date, floor: dt.date) -> None:
         with self._lock:                 # once per run, not once per stream and account
             first = not self._clamp_warned
@@ -322,17 +317,20 @@ class _Run:
             return f"{self.settings.key()}|{sorted(self.extractor.targeting_types_for(spec))}"
         return self.settings.key()
 
-    def ads_fetches(self, spec: StreamSpec, key: str) -> tuple[list[Fetch], dt.date | None, dt.date | None]:
-        """The fetches of an ads analytics unit (:func:`pinsync.plan.unit_fetches`), and the
-        days the unit holds already (``held_from``, ``bookmark``; None when it holds nothing
+    def unit_fetches(self, spec: StreamSpec, key: str) -> tuple[list[Fetch], dt.date | None, dt.date | None]:
+        """The fetches of an analytics unit (:func:`pinsync.plan.unit_fetches`), and the days
+        the unit holds already (``held_from``, ``bookmark``; None when it holds nothing
         usable: first run, full refresh, other settings, a month file lost)."""
         prev = self.state.get(spec.name, key) or {}
         bookmark = self.usable_bookmark(spec.name, key)
-        held_from = dt.date.fromisoformat(prev["held_from"]) if bookmark and prev.get("held_from") else None
-        gran = self.settings.granularity
+        gran = self.granularity(spec.name)
         reports = spec.report_level is not None
         floor = history_floor(self.today, gran, reports=reports)
-        if self.config.start_date < floor:
+        held_from = dt.date.fromisoformat(prev["held_from"]) if bookmark and prev.get("held_from") else None
+        if bookmark and held_from is None and not reports:
+            # a bookmark written before held_from was recorded: it holds what start_date asked for
+            held_from = max(self.config.start_date, floor)
+        if self.config.start_date < floor and bookmark is None:
             self._clamped(self.config.start_date, floor)
         return (unit_fetches(today=self.today, start_date=self.config.start_date,
                              lookback_days=self.config.analytics.lookback_days, granularity=gran, bookmark=bookmark,
@@ -340,18 +338,20 @@ class _Run:
 
     def ads_analytics_unit(self, spec: StreamSpec, account: dict, entities: pl.DataFrame | None) -> None:
         acct = account["id"]
-        fetches, held_from, bookmark = self.ads_fetches(spec, acct)
-        started = self._begin(spec.name, acct, ", ".join(f"days {f.start}..{f.end} ({f.path})" for f in fetches)
-                              or "nothing to fetch")
+        fetches, held_from, bookmark = self.unit_fetches(spec, acct)
+        end = max((f.end for f in fetches), default=None)
+        id_list = _ids_created_by(entities, _CREATED.get(spec.parent), end) if spec.id_param and fetches else None
+        tokens = (self.state.get(spec.name, acct) or {}).get("reports") or {}
+        if self.plan is not None:
+            self._plan_ads(spec, acct, fetches, id_list, tokens)
+            return
+        started = self._begin(spec.name, acct, ", ".join(f"days {f.start}..{f.end} ({f.path})" for f in fetches) or "nothing to fetch")
         self.sink.remove_stale_temps(spec.name, {"ad_account_id": acct})
         if not fetches:
             self._end(spec.name, WriteResult(), acct, started)
             return
         gran = self.settings.granularity
-        end = max(f.end for f in fetches)
-        id_list = _ids_created_by(entities, _CREATED.get(spec.parent), end) if spec.id_param else None
         covers = [{"ad_account_id": acct, "date": d} for f in fetches for d in _buckets(f.start, f.end, gran)]
-        tokens = (self.state.get(spec.name, acct) or {}).get("reports") or {}
 
         def on_token(name: str, token: str) -> None:
             """A report was created: remember its token before the first poll, so a run
@@ -381,28 +381,56 @@ class _Run:
                                        **self._partitions_bookmark(spec.name, acct, scheme, written, covers, end)})
         self._end(spec.name, written, acct, started)
 
+    def _plan_ads(self, spec: StreamSpec, acct: str, fetches: list[Fetch], ids: list[str] | None,
+                  tokens: dict[str, str]) -> None:
+        """Count what :meth:`ads_analytics_unit` would request, with the extractor's own batching."""
+        line = PlanLine(spec.name, acct, spec.category, fetches)
+        for f in fetches:
+            if f.path == REPORT:
+                jobs = self.extractor.report_jobs(spec, acct, f.start, f.end, self.today)
+                resumed = sum(j.key in tokens for j in jobs)
+                line.reports += len(jobs) - resumed
+                line.resumed += resumed
+            else:
+                line.calls += len(self.extractor.ads_analytics_calls(spec, acct, ids, f.start, f.end))
+        line.calls_most = line.calls
+        # each report polled until done (a resumed one found expired: once more, then created again)
+        line.polls_most = (line.reports + line.resumed) * self.extractor.report_policy.most_polls() + line.resumed
+        self._planned(line)
+
+    def _planned(self, line: PlanLine) -> None:
+        with self._lock:
+            self.plan.lines.append(line)
+
     # -- pin analytics ------------------------------------------------------------------
 
     def pin_analytics_unit(self, pins: pl.DataFrame) -> None:
         """pin_analytics (and pin_lifetime_metrics, from the same answers) for every pin."""
         spec = STREAMS["pin_analytics"]
         daily = spec.name in self.selected
-        rng = self.analytics_range(spec.name, ALL)
+        fetches, held_from, bookmark = self.unit_fetches(spec, ALL)
+        if self.plan is not None:
+            line = PlanLine(spec.name if daily else "pin_lifetime_metrics", None, spec.category, fetches)
+            for f in fetches:
+                fewest, most = self.extractor.pin_analytics_requests(len(self._pins_to_ask(pins, f.start, f.end)),
+                                                                     f.start, f.end)
+                line.calls, line.calls_most = line.calls + fewest, line.calls_most + most
+            self._planned(line)
+            return
         started = None
         if daily:
-            started = self._begin(spec.name, ALL, f"days {rng[0]}..{rng[1]} (sync)" if rng else "nothing to fetch")
+            started = self._begin(spec.name, ALL, ", ".join(f"days {f.start}..{f.end} ({f.path})" for f in fetches) or "nothing to fetch")
             self.sink.remove_stale_temps(spec.name)
-        if rng is None:
+        if not fetches:
             if daily:
                 self._end(spec.name, WriteResult(), ALL, started)
             return
-        start, end = rng
-        covers = [{"date": d} for d in _buckets(start, end, "DAY")]
+        end = max(f.end for f in fetches)
+        covers = [{"date": d} for f in fetches for d in _buckets(f.start, f.end, "DAY")]
         fetch = PinFetch()
-        live = set(_ids_created_by(pins, _CREATED["pins"], end))
-        ids = pins_to_ask([(i, m) for i, m in pins.select("id", "pin_metrics").iter_rows() if i in live], start, end,
-                          self.today, self.extractor.pin_metric_types)
-        batches = self.extractor.pin_analytics_batches(ids, start, end, fetch)
+        batches = itertools.chain.from_iterable(
+            self.extractor.pin_analytics_batches(self._pins_to_ask(pins, f.start, f.end), f.start, f.end, fetch)
+            for f in fetches)
         scheme = fingerprint_scheme(self.extractor.pin_analytics_columns())
         if daily:
             written = write_batches(self.sink, spec, batches, covers, self.buffer_bytes,
@@ -421,9 +449,17 @@ class _Run:
             self.stats[spec.name].skipped += len(fetch.skipped)
         # days still pending (PROCESSING) are fetched again next run
         last = fetch.pending_from - dt.timedelta(days=1) if fetch.pending_from else end
-        self._commit(spec.name, ALL, {"last_complete_date": last.isoformat(), "settings": self.settings_key(spec.name),
+        first = held_range(fetches, held_from, bookmark)[0]
+        self._commit(spec.name, ALL, {"last_complete_date": last.isoformat(), "held_from": first.isoformat(),
+                                      "settings": self.settings_key(spec.name),
                                       **self._partitions_bookmark(spec.name, ALL, scheme, written, covers, end)})
         self._end(spec.name, written, ALL, started)
+
+    def _pins_to_ask(self, pins: pl.DataFrame, start: dt.date, end: dt.date) -> list[str]:
+        """The pins created by ``end`` whose counters do not prove them silent (:func:`pins_to_ask`)."""
+        live = set(_ids_created_by(pins, _CREATED["pins"], end))
+        return pins_to_ask([(i, m) for i, m in pins.select("id", "pin_metrics").iter_rows() if i in live], start, end,
+                           self.today, self.extractor.pin_metric_types)
 
     # -- the user account's analytics -------------------------------------------------------
 
@@ -431,26 +467,34 @@ class _Run:
         """The user account's daily analytics (split as configured): like pin analytics,
         days still PROCESSING are fetched again next run."""
         table = self.extractor.user_analytics_spec(spec)       # keyed by date, and the split's column
-        rng = self.analytics_range(spec.name, ALL)
-        started = self._begin(spec.name, ALL, f"days {rng[0]}..{rng[1]} (sync)" if rng else "nothing to fetch")
+        fetches, held_from, bookmark = self.unit_fetches(spec, ALL)
+        if self.plan is not None:
+            line = PlanLine(spec.name, None, spec.category, fetches)
+            line.calls = line.calls_most = sum(len(date_windows(f.start, f.end)) for f in fetches)
+            self._planned(line)
+            return
+        started = self._begin(spec.name, ALL, ", ".join(f"days {f.start}..{f.end} ({f.path})" for f in fetches) or "nothing to fetch")
         self.sink.remove_stale_temps(spec.name)
-        if rng is None:
+        if not fetches:
             self._end(spec.name, WriteResult(), ALL, started)
             return
-        start, end = rng
-        covers = [{"date": d} for d in _buckets(start, end, "DAY")]
+        end = max(f.end for f in fetches)
+        covers = [{"date": d} for f in fetches for d in _buckets(f.start, f.end, "DAY")]
         pending: list[dt.date] = []
 
         def note_pending(batch: pl.DataFrame) -> None:
             day = batch.filter(pl.col("data_status").is_in(api.PIN_DATA_STATUS_PENDING))["date"].min()
             if day is not None:
                 pending.append(day)
-        batches = self.extractor.user_analytics_batches(spec, start, end)
+        batches = itertools.chain.from_iterable(self.extractor.user_analytics_batches(spec, f.start, f.end)
+                                                for f in fetches)
         scheme = fingerprint_scheme(self.extractor.user_analytics_columns())
         written = write_batches(self.sink, table, batches, covers, self.buffer_bytes, on_batch=note_pending,
                                 **self._partition_memory(spec.name, ALL, scheme))
         last = min(pending) - dt.timedelta(days=1) if pending else end
-        self._commit(spec.name, ALL, {"last_complete_date": last.isoformat(), "settings": self.settings_key(spec.name),
+        first = held_range(fetches, held_from, bookmark)[0]
+        self._commit(spec.name, ALL, {"last_complete_date": last.isoformat(), "held_from": first.isoformat(),
+                                      "settings": self.settings_key(spec.name),
                                       **self._partitions_bookmark(spec.name, ALL, scheme, written, covers, end)})
         self._end(spec.name, written, ALL, started)
 
@@ -709,6 +753,41 @@ def run(config, *, today: dt.date | None = None, full_refresh: bool = False,
         err.exit_code = result.exit_code
         raise err
     return result
+
+
+def planned_units(config, plan: Plan, *, today: dt.date, shard: tuple[int, int] | None = None,
+                  sleep: Callable[[float], None] = time.sleep) -> None:
+    """Fill ``plan`` (see :func:`pinsync.plan.plan`): the run's units against the state as it
+    is, listings made, analytics and reports counted, nothing written and no lock taken."""
+    if shard is not None and not (0 <= shard[0] < shard[1]):
+        raise ConfigError(f"--shard: shard {shard[0] + 1}/{shard[1]} does not exist")
+    try:
+        store = StateStore(config.state.url, config.state.storage_options)
+        output = Location(config.output.url, config.output.storage_options)
+    except SinkError as e:
+        raise ConfigError(f"state.url / output.url: {e}") from None
+    state = store.load()
+    _check_layout(Sink(output, "plan"), config.streams)
+    _check_output(state, config.output.url, False)
+    client = client_for(config, owner="plan", sleep=sleep)
+    workers = max(1, config.max_workers)
+    requests_pool = ThreadPoolExecutor(workers, thread_name_prefix="pinsync-req")
+    units_pool = ThreadPoolExecutor(units_at_once(workers), thread_name_prefix="pinsync-unit")
+    job = _Run(config, today=today, full_refresh=False, run_id="plan", on_event=lambda e: None, shard=shard,
+               client=client, store=store, state=state, sink=Sink(output, "plan"), pool=requests_pool, plan=plan)
+    try:
+        job.execute(units_pool)
+    finally:
+        requests_pool.shutdown(wait=False, cancel_futures=True)
+        units_pool.shutdown(wait=False, cancel_futures=True)
+        client.close()
+    for name, n in client.requests_by_tag.items():      # the listings the run makes too
+        if name in STREAMS and STREAMS[name].kind == "entity":
+            plan.lines.append(PlanLine(name, None, STREAMS[name].category, listing=n))
+    order = {name: i for i, name in enumerate(STREAMS)}
+    plan.lines.sort(key=lambda line: (order.get(line.stream, len(order)), line.ad_account_id or ""))
+    plan.failures.extend(job.failures)
+    plan.warnings.extend(job.warnings)
 
 
 def write_batches(sink: Sink, spec: StreamSpec, batches: Iterable[pl.DataFrame], covers: list[dict],
