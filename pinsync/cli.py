@@ -22,6 +22,7 @@ from rich import box
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.markup import escape
+from rich.measure import Measurement
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -330,7 +331,7 @@ def _plan_table(result) -> None:
     for col in ("stream", "ad account", "days (path)", "category", "listing", "sync\ncalls", "reports",
                 "polls", "downloads"):
         table.add_column(col, justify="left" if col in ("stream", "ad account", "days (path)", "category") else "right",
-                         no_wrap=True)
+                         no_wrap=True, min_width=max(map(len, col.split("\n"))))
     for line in result.lines:
         sync = f"{line.calls:,}" + (f"-{line.calls_most:,}" if line.calls_most != line.calls else "")
         polls = line.reports + line.resumed
@@ -338,7 +339,13 @@ def _plan_table(result) -> None:
                       f"{line.listing:,}", sync, f"{line.reports:,}" + (f" (+{line.resumed} resumed)" if line.resumed
                                                                         else ""),
                       f"{polls:,}-{line.polls_most:,}" if polls else "0", f"{line.downloads:,}")
-    out_console.print(table)
+    # never cut a figure or a header: a narrow terminal wraps the lines instead
+    width = out_console.width
+    out_console.width = max(width, Measurement.get(out_console, out_console.options.update(width=10_000), table).maximum)
+    try:
+        out_console.print(table)
+    finally:
+        out_console.width = width
     totals = Table(box=box.SIMPLE_HEAD, show_edge=False)
     for col in ("rate-limit category", "requests", "at most"):
         totals.add_column(col, justify="left" if col == "rate-limit category" else "right")

@@ -23,7 +23,7 @@ from pinsync.config import config_from_dict
 from tests.conftest import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, TODAY
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-LANGUAGES = {"bash", "python", "sql", "yaml", "text"}
+LANGUAGES = {"bash", "console", "python", "sql", "yaml", "text"}
 BLOCK = re.compile(r"^(?P<indent>[ ]*)```(?P<lang>\S*)\n(?P<body>.*?)^(?P=indent)```[ ]*$", re.M | re.S)
 NOT_RUN = re.compile(r"<!--\s*not-run:(?P<reason>.*?)-->\s*$")
 # what `export NAME=...` means here: the fake API's app
@@ -69,9 +69,10 @@ def test_the_readme_parser_sees_marks_and_indented_blocks():
                                                          ("bash", "pip x\n", "needs the internet")]
 
 
-def _shell(block: Block, sandbox: Path, api_url: str, monkeypatch) -> None:
+def _shell(block: Block, sandbox: Path, api_url: str, monkeypatch) -> str:
     """Run a shell block's commands: ``pinsync …`` through the CLI, ``export`` into the
-    environment; anything else must be marked not-run."""
+    environment; anything else must be marked not-run. Returns the last command's output."""
+    output = ""
     for line in block.body.splitlines():
         line = line.split(" #", 1)[0].strip()
         if not line or line.startswith("#"):
@@ -86,12 +87,25 @@ def _shell(block: Block, sandbox: Path, api_url: str, monkeypatch) -> None:
             assert args[0] == "pinsync", f"README line {block.line}: {command!r} is not a pinsync command: mark it"
             res = CliRunner().invoke(main, ["--today", TODAY.isoformat(), *args[1:]])
             assert res.exit_code == 0, f"README line {block.line}: {command}\n{res.output}"
+            output = res.output
             if args[1:2] == ["init"]:
                 # the only step a newcomer does differently: their config points at Pinterest,
                 # this one at the fake, authorised like `auth.refresh_token` / PINTEREST_REFRESH_TOKEN
                 cfg = sandbox / "pinsync.yaml"
                 cfg.write_text(re.sub(r"(?m)^api_url: \S+", f"api_url: {api_url}", cfg.read_text()))
                 monkeypatch.setenv("PINTEREST_REFRESH_TOKEN", REFRESH_TOKEN)
+    return output
+
+
+def _transcript(block: Block, sandbox: Path, api_url: str, monkeypatch) -> None:
+    """A console block: ``$ command`` then what it printed. The command runs, and the first
+    line shown (the table's header) is in what it prints now (the figures are an account's)."""
+    lines = block.body.splitlines()
+    assert lines and lines[0].startswith("$ "), f"README line {block.line}: a console block starts with $ command"
+    output = _shell(Block("bash", lines[0][2:] + "\n", block.line, None), sandbox, api_url, monkeypatch)
+    header = next((line.split() for line in lines[1:] if line.strip()), [])
+    assert header and all(word in output.split() for word in header), \
+        f"README line {block.line}: {lines[0]} no longer prints {' '.join(header)!r}:\n{output}"
 
 
 def _layout(block: Block, sandbox: Path) -> None:
@@ -112,6 +126,8 @@ def test_every_readme_block_runs(tmp_path, server, monkeypatch):
             continue
         if block.lang == "bash":
             _shell(block, tmp_path, server.url, monkeypatch)
+        elif block.lang == "console":
+            _transcript(block, tmp_path, server.url, monkeypatch)
         elif block.lang == "python":
             exec(compile(block.body, f"README.md:{block.line}", "exec"), {"__name__": "readme"})
         elif block.lang == "sql":
