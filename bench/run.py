@@ -923,7 +923,8 @@ def main() -> None:
     ap.add_argument("--ad-groups-per-campaign", type=int, default=5)
     ap.add_argument("--ads-per-ad-group", type=int, default=10)
     ap.add_argument("--pins", type=int, default=2000)
-    ap.add_argument("--days", type=int, default=89, help="start_date this many days back (older days need asynchronous reports)")
+    ap.add_argument("--days", type=int, default=89,
+                    help="start_date this many days back (older days need asynchronous reports)")
     ap.add_argument("--lookback", type=int, default=30, help="analytics.lookback_days (pinsync's default 30)")
     ap.add_argument("--repeat", type=int, default=3, help="transform timings: best of N (default 3)")
     ap.add_argument("--no-cache", action="store_true", help="let the fake compute every response in the timed run")
