@@ -15,7 +15,7 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import polars as pl
@@ -284,11 +284,19 @@ class Extractor:
         return self.finish(spec, frames.concat(self._imap(one, tasks), columns))
 
     def _pages(self, spec: StreamSpec, path: str, params: dict, columns) -> list[pl.DataFrame]:
-        parts = []
-        for page in self.client.paginate(path, params, category=spec.category, tag=spec.name):
-            parts.append(frames.records_to_frame(page.items, columns, stream=spec.name, source_names=spec.rename))
-            self.on_progress(spec.name, len(page.items))
-        return parts
+        """Every page, typed. Pages are asked for one after another (each needs the last
+        one's bookmark): a page is typed by a thread of its own while the next one is on its
+        way (not on the request pool, whose workers may be waiting for this listing)."""
+        with ThreadPoolExecutor(1, thread_name_prefix="pinsync-type") as typer:
+            parts: list[Future] = []
+            try:
+                for page in self.client.paginate(path, params, category=spec.category, tag=spec.name):
+                    parts.append(typer.submit(frames.records_to_frame, page.items, columns, stream=spec.name,
+                                              source_names=spec.rename))
+                    self.on_progress(spec.name, len(page.items))
+                return [p.result() for p in parts]
+            finally:
+                typer.shutdown(cancel_futures=True)
 
     def _pin_pages(self, spec: StreamSpec, path: str, params: dict, columns) -> list[pl.DataFrame]:
         """The pins, those on secret boards ("protected pins") included when the token may

@@ -39,7 +39,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -624,38 +624,57 @@ class _Run:
         return [s for s in STREAMS.values() if s.name in wanted and s.kind != "pin_lifetime"]
 
     def execute(self, units_pool: ThreadPoolExecutor) -> None:
-        """Run every unit. A unit waits only for units submitted before it (its parents'),
-        so a bounded pool cannot deadlock."""
+        """Run every unit. A unit is handed to the pool once its parents' units are done, so
+        no thread of the pool sits waiting for a parent while a listing could run (the
+        listings' serial pages are the run's critical path)."""
         futures: list[Future] = []
         done: dict[tuple[str, str], Future] = {}
+        waiting: list[tuple[StreamSpec, dict | None]] = []      # parent-first, like units()
         units = self.units()
 
-        def submit(spec: StreamSpec, account: dict | None) -> None:
-            key = account["id"] if account else ALL
-            for name in (spec.name, "pin_lifetime_metrics" if spec.kind == "pin_analytics" else None):
-                if name in self.selected:
-                    self.on_event(Event("planned", name, key=key))
-            parents = {name: done[(name, key)] for name in parents_of(spec)}
-            unit = self.listing_unit if spec.kind == "entity" else self.analytics_unit
-            done[(spec.name, key)] = future = units_pool.submit(unit, spec, account, parents)
-            futures.append(future)
+        def queue(items) -> None:
+            """Units to run once their parents are done (progress counts them as planned)."""
+            for spec, account in items:
+                key = account["id"] if account else ALL
+                for name in (spec.name, "pin_lifetime_metrics" if spec.kind == "pin_analytics" else None):
+                    if name in self.selected:
+                        self.on_event(Event("planned", name, key=key))
+                waiting.append((spec, account))
+
+        def submit_ready() -> None:
+            still = []
+            for spec, account in waiting:
+                key = account["id"] if account else ALL
+                parents = {name: done.get((name, key)) for name in parents_of(spec)}
+                if not all(f is not None and f.done() for f in parents.values()):
+                    still.append((spec, account))
+                    continue
+                unit = self.listing_unit if spec.kind == "entity" else self.analytics_unit
+                done[(spec.name, key)] = future = units_pool.submit(unit, spec, account, parents)
+                futures.append(future)
+            waiting[:] = still
         try:
             # inside the try: a fatal error while listing the accounts (in this thread) must
             # also stop the user-level units already running, not leave them writing after we return
             if not self.shard or self.shard[0] == 0:
-                for spec in units:
-                    if not per_account(spec):
-                        submit(spec, None)
+                queue((spec, None) for spec in units if not per_account(spec))
+                submit_ready()
             if "ad_accounts" in self.needed:
                 try:
                     accounts = self.accounts()
                 except (ApiError, PayloadError) as e:
                     self._fail("ad_accounts", ALL, e)
                     accounts = []
-                for a in accounts:
-                    for spec in units:
-                        if per_account(spec):
-                            submit(spec, a)
+                queue((spec, a) for a in accounts for spec in units if per_account(spec))
+                submit_ready()
+            while waiting:
+                running = [f for f in futures if not f.done()]
+                if not running:     # parent-first order makes this impossible: never spin
+                    raise RuntimeError(f"units without their parents: {[s.name for s, _ in waiting]}")
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for f in finished:
+                    f.result()          # a fatal error stops the run at once
+                submit_ready()
             for f in futures:
                 f.result()
         except KeyboardInterrupt:
