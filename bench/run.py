@@ -31,12 +31,17 @@ What it does:
   :meth:`Dataset.advance`: history unchanged, today's delivery goes on; ``--next-day shifted``: a
   dataset generated for ``today + 1``, where every re-fetched day differs,
   pinsync on the same output and state);
-* runs an agency-sized sync (``--agency-accounts`` x ``--agency-ads``, ``--no-agency`` to skip): requests
-  must equal the minimum in every category and the wall time stay within 1.1x the request floor. It
-  covers the days the synchronous endpoints serve (89). Older days go through asynchronous reports,
-  whose requests (create, polls, download) and real-time polling waits this bench does not model yet:
-  ``--agency-days`` above 89 runs them, but its minimum and floors count the synchronous calls only;
-* measures peak RSS at 1x, 4x and 16x the rows, by ad accounts and by days (``--no-rss-sweep``): the
+* runs an agency-sized sync (``--agency-accounts`` x ``--agency-ads``, ``--agency-days`` of history,
+  default 50 x 200 x 730; ``--no-agency`` to skip): requests must equal the minimum in every category
+  and the wall time stay within 1.1x the request floor. The last 89 days come from the synchronous
+  endpoints, the older ones from asynchronous reports: one per level (campaign, ad group, ad), ad
+  account and 186 days, each created once, polled ``--report-polls`` + 1 times (the fake answers
+  IN_PROGRESS that many times first) and downloaded once. Creations and polls are ``ads_analytics``
+  requests (in its minimum and rate floor); downloads come from the report host (no limit; counted
+  against one per report). Polling waits (1 s growing to 30 s) are scaled like the rate-limit window
+  (``60/--scale``), and the fake's report files are memoised like its bodies;
+* measures peak RSS at 1x, 4x and 16x the rows, by ad accounts (``--days`` each) and by days
+  (``--sweep-days`` x 1, 4, 16: 57, 228 and 912 days, reports included) (``--no-rss-sweep``): the
   largest must stay within 1.2x the smallest;
 * prints every figure as a ratio to its floor or target and writes everything to ``--out`` (JSON).
 
@@ -109,6 +114,15 @@ def child_main(spec_path: str) -> None:
     spec = json.loads(Path(spec_path).read_text())
     today = dt.date.fromisoformat(spec["today"])
     config = config_from_dict(spec["config"], env={}, today=today)
+    scale = spec.get("report_time_scale")
+    if scale:       # report polling waits (1 s -> 30 s) scaled like the rate-limit window
+        from pinsync import sync as _sync_module
+        real_extractor_for = _sync_module.extractor_for
+
+        def scaled_extractor_for(client, cfg, **kw):
+            kw["report_sleep"] = lambda seconds: client.cancelled.wait(seconds * scale)
+            return real_extractor_for(client, cfg, **kw)
+        _sync_module.extractor_for = scaled_extractor_for
     rss_ready = _vm_hwm_kb()
     profile = os.environ.get("PINSYNC_BENCH_PROFILE")      # debugging aid: cProfile every thread
     timer = (time.thread_time,) if os.environ.get("PINSYNC_BENCH_PROFILE_CPU") else ()   # CPU, not wall, time
@@ -235,10 +249,14 @@ def make_fake_class():
             self.busy = 0.0              # under the fake's lock (serialized)
             self.compute_seconds = 0.0   # computing analytics bodies (outside the lock, in parallel)
             self.statuses: Counter = Counter()
+            build = self.reports.build      # report files: memoised by account and request, like bodies
+            self.reports.build = lambda account, q, state=None: self._body(
+                ("report", account, repr(q)), lambda: build(account, q, state))
 
         def reset_bench(self) -> None:
             with self.lock:
                 self.reset_counters()
+                self.downloads.clear()
                 self.cache_hits = 0
                 self.busy = self.compute_seconds = 0.0
                 self.statuses.clear()
@@ -299,7 +317,18 @@ def analytics_range(today: dt.date, start_date: dt.date, bookmark: dt.date | Non
     return start, end
 
 
-def minimum_requests(ds, today: dt.date, ads_range, pins_range) -> dict:
+def report_counts(ds, today: dt.date, start_date: dt.date, polls_in_progress: int, levels: int = 3) -> dict:
+    """The fewest report requests for the days older than the synchronous endpoints serve
+    (``start_date`` .. ``today`` - 90): one report per level (campaign, ad group, ad), ad account
+    and 186 days; each created once, polled ``polls_in_progress`` times IN_PROGRESS (the fake's
+    setting) and once FINISHED, and downloaded once."""
+    days = max(0, (today - dt.timedelta(days=90) - start_date).days + 1)
+    reports = levels * len(ds.ad_accounts) * math.ceil(days / 186)
+    return {"days": days, "reports": reports, "creations": reports, "polls": reports * (polls_in_progress + 1),
+            "downloads": reports}
+
+
+def minimum_requests(ds, today: dt.date, ads_range, pins_range, reports: dict | None = None) -> dict:
     """The fewest requests per category for pinsync's job on ``ds``, from the dataset itself.
 
     Entity lists: every status, 250 a page. Ads analytics: the ids pinsync sends (entities created
@@ -338,6 +367,9 @@ def minimum_requests(ds, today: dt.date, ads_range, pins_range) -> dict:
     detail.update(pins=len(ds.pins), pins_created_by_the_window_end=len(live_pins), pins_sent_to_analytics=len(asked),
                   ads_window=[a_start.isoformat(), a_end.isoformat(), a_windows],
                   pins_window=[p_start.isoformat(), p_end.isoformat(), p_windows])
+    if reports:         # creations and polls count against ads_analytics; downloads are not rate-limited
+        detail["reports"] = reports
+        ads_analytics += reports["creations"] + reports["polls"]
     return {"by_category": {"ads_read": ads_read, "ads_analytics": ads_analytics, "org_read": pages(len(ds.pins)),
                             "org_analytics": math.ceil(len(asked) / 100) * p_windows},
             "detail": detail}
@@ -619,12 +651,11 @@ def compute_floor(fake, cpus: int, written: list[tuple[str, str, str]]) -> dict 
 
 def sweep_sizes(args) -> list[tuple[str, int, int]]:
     """(scaled by, ad accounts, days) at 1x, 4x and 16x the ads rows: by ad accounts from the
-    benchmark's size up, and by days down from it (the synchronous endpoints serve 89 days, so
-    more days cannot be fetched: 1x is a 16th of them). Pins stay as they are: they belong to
-    the user, not to the ad accounts."""
-    a, d = args.accounts, args.days
-    return ([("both", a, d)] + [("accounts", a * k, d) for k in (4, 16)]
-            + [("days", a, max(2, round(d / k))) for k in (4, 16)])
+    benchmark's size up (``--days``), and by days from ``--sweep-days`` up (default 57: 57, 228
+    and 912 days, the longest that reports serve, 913 back; the days older than 89 go through
+    asynchronous reports). Pins stay as they are: they belong to the user, not to the ad accounts."""
+    a, d, d1 = args.accounts, args.days, args.sweep_days
+    return ([("accounts", a * k, d) for k in (1, 4, 16)] + [("days", a, d1 * k) for k in (1, 4, 16)])
 
 
 def rss_sweep(args, shape: dict, today: dt.date, workdir: Path, server_cls, fake_cls) -> list[dict]:
@@ -633,14 +664,16 @@ def rss_sweep(args, shape: dict, today: dt.date, workdir: Path, server_cls, fake
 
     out = []
     for by, accounts, days in sweep_sizes(args):
-        ds = Dataset(today=today, **{**shape, "accounts": accounts})
+        ds = Dataset(today=today, **{**shape, "accounts": accounts, "history_days": max(120, days + 30)})
         fake = fake_cls(ds, access_tokens=(TOKEN,), cache=False)
+        fake.reports.polls_in_progress = args.report_polls
         label = f"sweep-{accounts}a-{days}d"
         with server_cls(fake) as srv:
             cfg = config_for(srv.url, workdir / label, today - dt.timedelta(days=days), args.workers, 60.0, {},
                              args.lookback)
             cfg.pop("rate_limits")
-            res = run_child({"today": today.isoformat(), "config": cfg}, workdir, label, args.malloc_conf)
+            res = run_child({"today": today.isoformat(), "report_time_scale": 1 / args.scale, "config": cfg}, workdir,
+                            label, args.malloc_conf)
         shutil.rmtree(workdir / label, ignore_errors=True)
         row = {"scaled_by": by, "accounts": accounts, "ads": len(ds.ads), "pins": len(ds.pins), "days": days,
                "rows": sum(s["rows_fetched"] for s in res["streams"].values()),
@@ -648,9 +681,10 @@ def rss_sweep(args, shape: dict, today: dt.date, workdir: Path, server_cls, fake
                                          if n.endswith("_analytics") and n != "pin_analytics"),
                "peak_rss_mb": round(peak_kb(res) / 1024, 1),
                "peak_rss_anon_mb": round(res["child_rss_anon_peak_poll_kb"] / 1024, 1),
+               "reports": len(fake.reports.by_token),
                "run_seconds": round(res["run_seconds"], 2)}
-        print(f"  {accounts:>3} accounts {len(ds.ads):>6} ads {len(ds.pins):>6} pins {days:>3} days: "
-              f"{row['rows']:>9,} rows, peak RSS {row['peak_rss_mb']:.0f} MB "
+        print(f"  {accounts:>3} accounts {len(ds.ads):>6} ads {len(ds.pins):>6} pins {days:>3} days "
+              f"({row['reports']} reports): {row['rows']:>9,} rows, peak RSS {row['peak_rss_mb']:.0f} MB "
               f"(anonymous {row['peak_rss_anon_mb']:.0f} MB)", flush=True)
         out.append(row)
     return out
@@ -753,7 +787,7 @@ def timed_run(fake, server_cls, *, label: str, today: dt.date, start_date: dt.da
                 state_file.write_text(json.dumps(state))
             fake.latency, fake.rate_limits = 0.0, None
             t = time.perf_counter()
-            run_child({"today": today.isoformat(),
+            run_child({"today": today.isoformat(), "report_time_scale": window / 60,
                        "config": config_for(srv.url, scratch, start_date, args.workers, window, limits,
                                             args.lookback)},
                       workdir, f"warm-{label}", args.malloc_conf)
@@ -761,8 +795,9 @@ def timed_run(fake, server_cls, *, label: str, today: dt.date, start_date: dt.da
             shutil.rmtree(scratch, ignore_errors=True)
         fake.latency, fake.rate_limits = args.latency, dict(limits)
         fake.reset_bench()
+        reports_before = len(fake.reports.by_token)
         load = os.getloadavg()[0]
-        res = run_child({"today": today.isoformat(),
+        res = run_child({"today": today.isoformat(), "report_time_scale": window / 60,
                          "config": config_for(srv.url, target, start_date, args.workers, window, limits,
                                               args.lookback)},
                         workdir, label, args.malloc_conf)
@@ -770,6 +805,8 @@ def timed_run(fake, server_cls, *, label: str, today: dt.date, start_date: dt.da
         res["fake_busy_seconds"] = round(fake.busy, 3)
         res["fake_compute_seconds"] = round(fake.compute_seconds, 3)
         res["fake_cache_hits"] = fake.cache_hits
+        res["reports_created"] = len(fake.reports.by_token) - reports_before
+        res["report_downloads"] = sum(1 for d in fake.downloads if d[0] == "GET")
         res["fake_requests_by_category"] = {}
         res["fake_429_by_category"] = {}
         for (cat, status), n in sorted(fake.statuses.items()):
@@ -834,6 +871,12 @@ def print_run(title: str, a: dict, res: dict) -> None:
     t = a["requests_total"]
     print(f"  {'total':<15}{t['requests']:>9}{t['minimum']:>9}{t['ratio']:>8.3f}   "
           f"{'PASS' if a['requests_pass'] else 'FAIL'}; 429s seen by the fake: {a['fake_429'] or 'none'}")
+    if a.get("reports"):
+        r = a["reports"]
+        m = r["minimum"]
+        print(f"  reports ({m['days']} days older than the synchronous window): created {r['created']} (minimum "
+              f"{m['creations']}), polls in ads_analytics (minimum {m['polls']}), downloaded {r['downloads']} "
+              f"(minimum {m['downloads']}; the report host is not rate-limited)")
     f, c = a["floor"], a["compute_floor"]
     print(f"  request floor {f['floor']:.2f}s = max(rate {f['rate']:.2f}s, latency {f['latency']:.2f}s); rate by "
           f"category {f['rate_by_category']}; categories summed {f['summed_floor']:.2f}s")
@@ -939,8 +982,13 @@ def main() -> None:
     ap.add_argument("--no-agency", action="store_true", help="skip the agency-sized run")
     ap.add_argument("--agency-accounts", type=int, default=50)
     ap.add_argument("--agency-ads", type=int, default=200, help="ads per ad account in the agency-sized run")
-    ap.add_argument("--agency-days", type=int, default=89,
-                    help="days of history in the agency-sized run (the synchronous endpoints serve 89)")
+    ap.add_argument("--agency-days", type=int, default=730,
+                    help="days of history in the agency-sized run (default 730; the synchronous endpoints serve "
+                         "89, older days go through asynchronous reports)")
+    ap.add_argument("--report-polls", type=int, default=1,
+                    help="polls the fake answers IN_PROGRESS before a report is FINISHED (default 1)")
+    ap.add_argument("--sweep-days", type=int, default=57,
+                    help="the peak-RSS sweep by days runs 1x, 4x and 16x this many days (default 57: up to 912)")
     ap.add_argument("--malloc-conf", help="_RJEM_MALLOC_CONF for the pinsync child, e.g. "
                                           "'dirty_decay_ms:0,muzzy_decay_ms:0' (polars' allocator)")
     ap.add_argument("--config", type=json.loads, default={},
@@ -1076,21 +1124,30 @@ def main() -> None:
         ds3 = Dataset(today=today, **agency_shape)
         fake3 = BenchFake(ds3, access_tokens=(TOKEN,), latency=args.latency, rate_limits=limits,
                           rate_limit_window=window, multi_pin_analytics=True, cache=not args.no_cache)
+        fake3.reports.polls_in_progress = args.report_polls
         agency_start = today - dt.timedelta(days=args.agency_days)
         ag = timed_run(fake3, FakeServer, label="agency", today=today, start_date=agency_start, workdir=workdir,
                        target=workdir / "agency", args=args, limits=limits, window=window, warm_from=None)
         ag_range = analytics_range(today, agency_start, None, args.lookback)
-        minimum_ag = minimum_requests(ds3, today, ag_range, ag_range)
+        reports_ag = report_counts(ds3, today, agency_start, args.report_polls)
+        minimum_ag = minimum_requests(ds3, today, ag_range, ag_range, reports_ag)
         written = written_files(workdir / "agency" / "out", ag["run_id"])
         a = assess(ag, minimum_ag, floors(minimum_ag["by_category"], limits, window, args.latency, args.workers),
                    compute_floor(fake3, cpus, written), file_counts(written, ag), wall_target=TARGET_AGENCY_WALL,
                    with_compute=False, cpus=cpus, cp=critical_path(minimum_ag, args.latency, args.workers))
-        a["requests_pass"] = all(v["requests"] == v["minimum"] for v in a["requests"].values())
+        a["reports"] = {"created": ag["reports_created"], "downloads": ag["report_downloads"],
+                        "minimum": reports_ag}
+        a["requests_pass"] = (all(v["requests"] == v["minimum"] for v in a["requests"].values())
+                              and ag["reports_created"] == reports_ag["creations"]
+                              and ag["report_downloads"] == reports_ag["downloads"])
         results["agency"] = {"assessment": a, "minimum": minimum_ag, "raw": ag, "dataset": repr(ds3),
                              "shape": agency_shape, "days": args.agency_days,
-                             "note": "the synchronous endpoints serve 89 days; older days go through "
-                                     "asynchronous reports, whose requests and polling waits this bench does "
-                                     "not model yet"}
+                             "note": "the synchronous endpoints serve 89 days; the older days go through "
+                                     "asynchronous reports: one per level, ad account and 186 days, each created "
+                                     f"once, polled {args.report_polls + 1} times (the fake answers IN_PROGRESS "
+                                     f"{args.report_polls} times) and downloaded once; creations and polls count "
+                                     "against ads_analytics, so they are in its minimum and rate floor; polling "
+                                     "waits (1 s growing to 30 s) are scaled like the rate-limit window"}
         shutil.rmtree(workdir / "agency", ignore_errors=True)
         del fake3, ds3
 
@@ -1102,8 +1159,8 @@ def main() -> None:
         results["rss_sweep"] = sweep
         results["rss_flat"] = {"smallest_mb": min(peaks), "largest_mb": max(peaks),
                                "ratio": round(max(peaks) / min(peaks), 3),
-                               "by": {by: round(max(r["peak_rss_mb"] for r in sweep if r["scaled_by"] in (by, "both"))
-                                                / min(r["peak_rss_mb"] for r in sweep if r["scaled_by"] in (by, "both")), 3)
+                               "by": {by: round(max(r["peak_rss_mb"] for r in sweep if r["scaled_by"] == by)
+                                                / min(r["peak_rss_mb"] for r in sweep if r["scaled_by"] == by), 3)
                                       for by in ("accounts", "days")}}
     results["machine"]["loadavg_at_end"] = os.getloadavg()
 
