@@ -655,7 +655,8 @@ def sweep_sizes(args) -> list[tuple[str, int, int]]:
     and 912 days, the longest that reports serve, 913 back; the days older than 89 go through
     asynchronous reports). Pins stay as they are: they belong to the user, not to the ad accounts."""
     a, d, d1 = args.accounts, args.days, args.sweep_days
-    return ([("accounts", a * k, d) for k in (1, 4, 16)] + [("days", a, d1 * k) for k in (1, 4, 16)])
+    return ([("accounts", a * k, d) for k in (1, 4, 16) if args.sweep in ("both", "accounts")]
+            + [("days", a, d1 * k) for k in (1, 4, 16) if args.sweep in ("both", "days")])
 
 
 def rss_sweep(args, shape: dict, today: dt.date, workdir: Path, server_cls, fake_cls) -> list[dict]:
@@ -987,6 +988,8 @@ def main() -> None:
                          "89, older days go through asynchronous reports)")
     ap.add_argument("--report-polls", type=int, default=1,
                     help="polls the fake answers IN_PROGRESS before a report is FINISHED (default 1)")
+    ap.add_argument("--sweep", choices=("both", "accounts", "days"), default="both",
+                    help="the peak-RSS sweep by ad accounts, by days or both (default)")
     ap.add_argument("--sweep-days", type=int, default=57,
                     help="the peak-RSS sweep by days runs 1x, 4x and 16x this many days (default 57: up to 912)")
     ap.add_argument("--malloc-conf", help="_RJEM_MALLOC_CONF for the pinsync child, e.g. "
@@ -1161,7 +1164,7 @@ def main() -> None:
                                "ratio": round(max(peaks) / min(peaks), 3),
                                "by": {by: round(max(r["peak_rss_mb"] for r in sweep if r["scaled_by"] == by)
                                                 / min(r["peak_rss_mb"] for r in sweep if r["scaled_by"] == by), 3)
-                                      for by in ("accounts", "days")}}
+                                      for by in ("accounts", "days") if any(r["scaled_by"] == by for r in sweep)}}
     results["machine"]["loadavg_at_end"] = os.getloadavg()
 
     # ---- report
@@ -1193,8 +1196,8 @@ def main() -> None:
                   f"{r['days']:>3} days: {r['ads_analytics_rows']:>9,} ads analytics rows ({r['rows']:,} in all) -> "
                   f"{r['peak_rss_mb']:.0f} MB (anonymous {r['peak_rss_anon_mb']:.0f} MB; "
                   f"{r['peak_rss_mb'] / flat['smallest_mb']:.2f}x the smallest)")
-        print(f"  largest / smallest: {flat['ratio']:.2f}x (by accounts {flat['by']['accounts']:.2f}x, by days "
-              f"{flat['by']['days']:.2f}x)")
+        print(f"  largest / smallest: {flat['ratio']:.2f}x (" + ", ".join(f"by {by} {v:.2f}x" for by, v in
+                                                                        flat["by"].items()) + ")")
         for run in verdict:
             verdict[run]["rss_at_all_sizes"] = flat["largest_mb"] < TARGET_RSS_MB
             verdict[run]["rss_flat"] = flat["ratio"] <= TARGET_RSS_FLAT

@@ -173,8 +173,9 @@ class PinterestClient:
         return self._send("POST", f"{self.api_url}/{path.lstrip('/')}", endpoint, category=category,
                           tag=tag or path, expect="object", json_body=dict(body))[1]
 
-    def download(self, url: str, *, tag: str = "") -> Any:
-        """GET a pre-signed link on another host (a report file) and decode its JSON object.
+    def download(self, url: str, *, tag: str = "", read: Callable[[bytes], Any] | None = None) -> Any:
+        """GET a pre-signed link on another host (a report file) and decode its JSON object,
+        or return ``read(body)`` (a ``ValueError`` from it: the body is unreadable).
 
         No Authorization header, no Pinterest credential, a session of its own; retried like
         an API call (a truncated or unparsable body included). Errors and logs show the
@@ -190,7 +191,7 @@ class PinterestClient:
                 self._downloads.headers["User-Agent"] = USER_AGENT
             session = self._downloads
         return self._send("GET", url, f"GET {redact_url(url)}", category=None, tag=tag or "download",
-                          expect="object", session=session)[1]
+                          expect="object", session=session, read=read)[1]
 
     def _get(self, path: str, params: Mapping[str, Any] | None, *, category: str | None, tag: str,
              expect: str, decode: bool = True) -> tuple[bytes, Any]:
@@ -202,7 +203,8 @@ class PinterestClient:
 
     def _send(self, method: str, url: str, endpoint: str, *, category: str | None, tag: str, expect: str,
               params: Mapping[str, Any] | None = None, json_body: Any = None, decode: bool = True,
-              session: requests.Session | None = None) -> tuple[bytes, Any]:
+              session: requests.Session | None = None,
+              read: Callable[[bytes], Any] | None = None) -> tuple[bytes, Any]:
         """One request with the retry rules of the module docstring. With a ``session`` of
         its own (downloads) no token is sent and a 401 is an error like any 4xx."""
         api_call = session is None
@@ -246,7 +248,12 @@ class PinterestClient:
                 status = resp.status_code
                 if status == 200:
                     body = resp.content
-                    value = _parse_json(body, expect, decode)
+                    value = _parse_json(body, expect, decode and read is None)
+                    if value is not _INVALID and read is not None:
+                        try:
+                            value = read(body)
+                        except ValueError:
+                            value = _INVALID
                     if value is not _INVALID:
                         return body, value
                     problem = f"unreadable response body ({_describe_body(resp)})"

@@ -25,7 +25,7 @@ from pinsync.client import PinterestClient
 from pinsync.config import DEFAULT_TARGETING_TYPES, DEFAULT_USER_METRIC_TYPES
 from pinsync.errors import ApiError, PayloadError, ScopeError
 from pinsync.memory import cpu_slot
-from pinsync.reports import ReportJob, ReportPolicy, ReportRunner, flatten_report, report_key, report_spans
+from pinsync.reports import ReportJob, ReportPolicy, ReportRunner, report_key, report_spans
 from pinsync.schemas import (ENTITY_COLUMNS, Column, analytics_columns, pin_analytics_columns,
                              pin_daily_metric_types, pin_lifetime_columns, pin_lifetime_metric_types,
                              targeting_analytics_columns, user_account_analytics_columns, valid_columns_for_level)
@@ -406,14 +406,12 @@ class Extractor:
         jobs = self.report_jobs(spec, ad_account_id, start, end, today)
         spans = {j.key: (dt.date.fromisoformat(j.body["start_date"]), dt.date.fromisoformat(j.body["end_date"]))
                  for j in jobs}
-        id_key = api.LEVEL_ID_COLUMN[spec.level]
-        id_col = id_key.lower()
-        runner = ReportRunner(self.client, self.report_policy)
-        for job, data in runner.run(REPORTS_PATH.format(ad_account_id=ad_account_id), jobs, tag=spec.name,
-                                    tokens=tokens, on_token=on_token):
-            body = flatten_report(data, id_key, spec.name)
-            del data
-            df = type_body(body, spans[job.key])
+        id_col = api.LEVEL_ID_COLUMN[spec.level].lower()
+        # each file is typed as it is downloaded (a file that is not JSON is fetched again)
+        runner = ReportRunner(self.client, self.report_policy,
+                              read=lambda job, body: type_body(body, spans[job.key], keyed=True))
+        for job, df in runner.run(REPORTS_PATH.format(ad_account_id=ad_account_id), jobs, tag=spec.name,
+                                  tokens=tokens, on_token=on_token):
             if ids is not None:
                 df = df.filter(pl.col(id_col).is_in(list(ids)))
             self.on_progress(spec.name, df.height)
@@ -433,8 +431,9 @@ class Extractor:
 
     def _ads_typer(self, spec: StreamSpec, ad_account_id: str,
                    currency: str | None) -> Callable[[bytes, tuple[dt.date, dt.date]], pl.DataFrame]:
-        """The function typing an ads analytics answer (a flat JSON array of rows) over a window
-        into the stream's frame: one for synchronous answers and reports alike."""
+        """The function typing an ads analytics answer (a flat JSON array of rows; ``keyed``: a
+        report file, rows keyed by entity id) over a window into the stream's frame: one for
+        synchronous answers and reports alike."""
         columns = self.ads_analytics_columns(spec)
         id_key = api.LEVEL_ID_COLUMN[spec.level]
         source = {c.name: c.name.upper() for c in columns[:1]}
@@ -462,9 +461,10 @@ class Extractor:
         names = [c.name for c in columns]
         read = frames.read_targeting if spec.targeting_types else frames.read_json_array
 
-        def type_body(body: bytes, window: tuple[dt.date, dt.date]) -> pl.DataFrame:
+        def type_body(body: bytes, window: tuple[dt.date, dt.date], keyed: bool = False) -> pl.DataFrame:
             with cpu_slot():
-                df = read(body, columns, stream=spec.name, source_names=source, id_field=id_key)
+                df = read(body, columns, stream=spec.name, source_names=source, id_field=id_key,
+                          **({"keyed": True} if keyed else {}))
                 del body
                 if gran == "TOTAL":
                     df = df.with_columns(date=pl.lit(window[0]), start_date=pl.lit(window[0]),

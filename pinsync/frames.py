@@ -348,8 +348,14 @@ def read_json_array(
     stream: str,
     source_names: dict[str, str],
     id_field: str,
+    keyed: bool = False,
 ) -> pl.DataFrame:
     """Type a flat JSON array (the ads analytics response) with Polars' JSON reader.
+
+    ``keyed``: ``body`` is a report file instead, ``{"<id>": [row, ...], ...}``; each row
+    gets its key as ``id_field`` (over any value of its own), and it is read without
+    decoding rows into Python objects (:func:`_read_keyed`). Then a body that is not JSON
+    raises ``ValueError`` (a download to fetch again) rather than :class:`PayloadError`.
 
     Integer columns are read as the numbers' own digits and parsed as Int64, so no
     integer passes through a float (micro-currency totals in KRW, COP or CLP pass 2**53);
@@ -361,10 +367,10 @@ def read_json_array(
     """
     hour = next((c for c in columns if c.kind == "hour"), None)
     if hour is None:
-        return _read_array(body, columns, stream, source_names, id_field)
+        return _read_array(body, columns, stream, source_names, id_field, keyed)
     # read DATE as text and the hour member beside it, then place each row in its hour
     as_text = [Column(c.name, "str") if c is hour else c for c in columns] + [Column(_HOUR, "str")]
-    df = _read_array(body, as_text, stream, {**source_names, _HOUR: api.HOUR_FIELD}, id_field)
+    df = _read_array(body, as_text, stream, {**source_names, _HOUR: api.HOUR_FIELD}, id_field, keyed)
     key = next((n for n, src in source_names.items() if src == id_field), columns[0].name)
     return _place_hours(df, hour.name, key, stream).select([c.name for c in columns])
 
@@ -373,12 +379,14 @@ _HOUR = "__hour"
 
 
 def _read_array(body: bytes, columns: Sequence[Column], stream: str, source_names: dict[str, str],
-                id_field: str) -> pl.DataFrame:
+                id_field: str, keyed: bool = False) -> pl.DataFrame:
     wanted = [c for c in columns if c.name in source_names]
     read_schema = _read_schema(wanted, source_names)
     try:
         if _surrogate_escape(body):
             raw = "slow"
+        elif keyed:
+            raw = _read_keyed(body, read_schema, id_field)
         else:
             raw = pl.read_json(io.BytesIO(body), schema=read_schema) if body.strip() != b"[]" else None
     except pl.exceptions.PolarsError:
@@ -390,6 +398,10 @@ def _read_array(body: bytes, columns: Sequence[Column], stream: str, source_name
             return df.with_columns(missing).select([c.name for c in columns])
     elif raw is None:
         return pl.DataFrame(schema=polars_schema(tuple(columns)))
+    if keyed:           # not JSON: a ValueError (fetched again)
+        records = flatten_report(json.loads(body), id_field, stream)
+        return records_to_frame(records, columns, stream=stream, source_names=source_names, id_field=id_field,
+                                widen=True)
     try:
         records = json.loads(body)
     except ValueError as e:
@@ -398,6 +410,50 @@ def _read_array(body: bytes, columns: Sequence[Column], stream: str, source_name
         raise PayloadError(f"{stream}: expected a JSON array, got {type(records).__name__}")
     return records_to_frame(records, columns, stream=stream, source_names=source_names, id_field=id_field,
                             widen=True)
+
+
+_KEY, _ROWS = "__report_key", "__report_rows"
+_FIRST_KEY = re.compile(rb'^\{\s*"(\d+)"\s*:\s*\[')
+_NEXT_KEY = re.compile(rb'\]\s*,\s*"(\d+)"\s*:\s*\[')
+
+
+def _read_keyed(body: bytes, read_schema: dict[str, pl.DataType], id_field: str) -> pl.DataFrame | str | None:
+    """A report file ``{"<id>": [row, ...], ...}`` read as :func:`_read_array` reads a flat
+    array, without decoding it into Python objects: each entity becomes one NDJSON line
+    ``{"__report_key": "<id>", "__report_rows": [row, ...]}`` (the text ``],"<digits>":[``
+    cannot occur inside a string, where every quote is escaped, nor inside a row of
+    scalars), read with the same schema, exploded and unnested. None for ``{}``; "slow"
+    when the file has another shape (the value-by-value path then says what is wrong)."""
+    text = body.strip()
+    if re.fullmatch(rb"\{\s*\}", text):
+        return None
+    first = _FIRST_KEY.match(text)
+    if first is None or not text[:-1].rstrip().endswith(b"]"):
+        return "slow"
+    if b"\n" in text or b"\r" in text:      # outside strings only (JSON strings escape them): whitespace
+        text = text.replace(b"\n", b" ").replace(b"\r", b" ")
+    lines = (b'{"' + _KEY.encode() + b'":"' + first.group(1) + b'","' + _ROWS.encode() + b'":['
+             + _NEXT_KEY.sub(b']}\n{"' + _KEY.encode() + b'":"\\1","' + _ROWS.encode() + b'":[', text[first.end():]))
+    rows = pl.read_ndjson(io.BytesIO(lines), schema={_KEY: pl.String, _ROWS: pl.List(pl.Struct(read_schema))})
+    if rows[_ROWS].null_count():
+        return "slow"
+    rows = rows.filter(pl.col(_ROWS).list.len() > 0).explode(_ROWS)
+    fields = [f for f in read_schema if f != id_field]
+    return rows.select(pl.col(_KEY).cast(read_schema.get(id_field, pl.String)).alias(id_field),
+                       *[pl.col(_ROWS).struct.field(f) for f in fields]).select(list(read_schema))
+
+
+def flatten_report(data: object, id_key: str, stream: str) -> list[dict]:
+    """A decoded report file (``{"<id>": [row, ...]}``) as the synchronous endpoints' rows,
+    each carrying its entity id under ``id_key`` (ids stay strings)."""
+    if not isinstance(data, dict):
+        raise PayloadError(f"{stream}: a report file must be a JSON object keyed by entity id")
+    rows = []
+    for key, items in data.items():
+        if not isinstance(items, list) or not all(isinstance(r, dict) for r in items):
+            raise PayloadError(f"{stream}: report rows of {key!r} must be a list of JSON objects")
+        rows.extend({**r, id_key: key} for r in items)
+    return rows
 
 
 def _read_schema(wanted: Sequence[Column], names: dict[str, str]) -> dict[str, pl.DataType]:

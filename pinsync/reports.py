@@ -17,8 +17,9 @@ synchronous calls, in the fewest reports: one per level, ad account and span of 
 3. downloaded from its pre-signed link (:meth:`PinterestClient.download`: no credentials;
    a truncated or unparsable file is fetched again; an expired link is replaced by
    polling once more);
-4. flattened into the synchronous endpoints' shape (:func:`flatten_report`), which the
-   extractor types with the very function that types synchronous answers.
+4. read as it arrives by the caller's ``read`` (the extractor types the file with the very
+   function that types synchronous answers, :func:`pinsync.frames.read_json_array`, which
+   reads the file keyed by entity id without decoding it into Python objects).
 
 Several reports of one call are in flight at once (:attr:`ReportPolicy.in_flight`); their
 waits happen in the calling thread between polls, so no worker of the request pool sleeps.
@@ -37,7 +38,7 @@ from dataclasses import dataclass
 
 from pinsync import api
 from pinsync.client import PinterestClient
-from pinsync.errors import ApiError, Cancelled, PayloadError
+from pinsync.errors import ApiError, Cancelled
 from pinsync.streams.analytics import align_start, date_windows, next_bucket
 
 log = logging.getLogger("pinsync.reports")
@@ -123,19 +124,6 @@ def report_key(ad_account_id: str, body: dict) -> str:
     return f"{ad_account_id}:{body['level']}:{body['start_date']}..{body['end_date']}:{digest}"
 
 
-def flatten_report(data: object, id_key: str, stream: str) -> bytes:
-    """A report file (``{"<id>": [row, ...]}``) as the synchronous endpoints' flat JSON array,
-    each row carrying its entity id under ``id_key`` (ids stay strings)."""
-    if not isinstance(data, dict):
-        raise PayloadError(f"{stream}: a report file must be a JSON object keyed by entity id")
-    rows = []
-    for key, items in data.items():
-        if not isinstance(items, list) or not all(isinstance(r, dict) for r in items):
-            raise PayloadError(f"{stream}: report rows of {key!r} must be a list of JSON objects")
-        rows.extend({**r, id_key: key} for r in items)
-    return json.dumps(rows, separators=(",", ":")).encode()
-
-
 # -- create, poll, download -----------------------------------------------------------------
 
 @dataclass
@@ -154,15 +142,22 @@ class ReportJob:
 
 
 class ReportRunner:
-    """Creates, polls and downloads reports through one :class:`PinterestClient`."""
+    """Creates, polls and downloads reports through one :class:`PinterestClient`.
 
-    def __init__(self, client: PinterestClient, policy: ReportPolicy | None = None):
+    ``read(job, body)`` turns a downloaded file into what :meth:`run` yields (default: the
+    decoded JSON object); a ``ValueError`` from it (not JSON) fetches the file again.
+    """
+
+    def __init__(self, client: PinterestClient, policy: ReportPolicy | None = None,
+                 read: Callable[[ReportJob, bytes], object] | None = None):
         self.client = client
         self.policy = policy or ReportPolicy()
+        self.read = read
 
     def run(self, path: str, jobs: list[ReportJob], *, tag: str, tokens: dict[str, str] | None = None,
             on_token: Callable[[str, str], None] | None = None) -> Iterator[tuple[ReportJob, object]]:
-        """``(job, decoded file)`` for each job, in the order given.
+        """``(job, file)`` for each job, in the order given: the file as the runner's ``read``
+        returns it (default: the decoded JSON object).
 
         Args:
             path: the reports endpoint of the ad account.
@@ -218,7 +213,7 @@ class ReportRunner:
         job.started, job.wait, job.due = now, self.policy.first_wait, now + self.policy.first_wait
 
     def _step(self, path: str, job: ReportJob, tag: str, on_token, now: float) -> object | None:
-        """Poll ``job`` once: its decoded file when done, else None (its next poll is scheduled)."""
+        """Poll ``job`` once: its file when done, else None (its next poll is scheduled)."""
         p = self.policy
         answer = self.client.get_json(path, {"token": job.token}, category="ads_analytics", tag=tag)
         status = answer.get("report_status") if isinstance(answer, dict) else None
@@ -227,7 +222,8 @@ class ReportRunner:
             if not isinstance(url, str) or not url.startswith(("https://", "http://")):
                 raise ApiError(f"{job.label}: the finished report has no download link")
             try:
-                return self.client.download(url, tag=tag)
+                read = self.read and (lambda body: self.read(job, body))
+                return self.client.download(url, tag=tag, read=read)
             except ApiError as e:
                 if e.status is None or not 400 <= e.status < 500:
                     raise

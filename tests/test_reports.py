@@ -11,12 +11,14 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from pinsync.client import PinterestClient, RetryPolicy
-from pinsync.errors import ApiError, Cancelled
+from pinsync.errors import ApiError, Cancelled, PayloadError
 from pinsync.extractor import AnalyticsSettings, Extractor
 from pinsync.fake import Dataset, FakePinterest, FakeServer
 from pinsync.fake.analytics import AdsAnalytics, AnalyticsState
 from pinsync.ratelimit import RateLimits
-from pinsync.reports import ReportPolicy, flatten_report, report_requests, report_spans
+from pinsync.frames import read_json_array
+from pinsync.reports import ReportPolicy, report_requests, report_spans
+from pinsync.schemas import Column
 from pinsync.streams import STREAMS
 from pinsync.streams.analytics import REPORT_STREAMS
 
@@ -363,13 +365,47 @@ def test_a_truncated_or_unparsable_file_is_fetched_again(env, cut):
     assert fake.calls["report_download"] == 2 and fake.calls["create_report"] == 1
 
 
-def test_an_unreadable_report_shape_is_a_payload_error():
-    with pytest.raises(Exception, match="keyed by entity id"):
-        flatten_report([{"DATE": "2026-01-01"}], "CAMPAIGN_ID", "campaign_analytics")
-    with pytest.raises(Exception, match="list of JSON objects"):
-        flatten_report({"1": {"DATE": "2026-01-01"}}, "CAMPAIGN_ID", "campaign_analytics")
-    assert flatten_report({"7": [{"DATE": "2026-01-01", "CTR": 0.5}]}, "CAMPAIGN_ID", "x") == \
-        b'[{"DATE":"2026-01-01","CTR":0.5,"CAMPAIGN_ID":"7"}]'
+_KEYED_COLUMNS = [Column("campaign_id", "str"), Column("date", "date"), Column("name", "str"),
+                  Column("spend", "int"), Column("ctr", "float")]
+_KEYED_SOURCE = {"campaign_id": "CAMPAIGN_ID", "date": "DATE", "name": "CAMPAIGN_NAME",
+                 "spend": "SPEND_IN_MICRO_DOLLAR", "ctr": "CTR"}
+
+
+def _read_report(body: bytes) -> pl.DataFrame:
+    return read_json_array(body, _KEYED_COLUMNS, stream="campaign_analytics", source_names=_KEYED_SOURCE,
+                           id_field="CAMPAIGN_ID", keyed=True)
+
+
+@pytest.mark.parametrize("layout", ["compact", "pretty"])
+def test_a_report_file_is_read_keyed_by_entity_with_every_value_kept(layout):
+    """Each row gets its key as the entity id (over any id of its own); names holding the text
+    that separates two entities, quotes, braces or escaped newlines stay as they are; an entity
+    with no rows adds none; integers beyond 2**53 keep their digits."""
+    body = (b'{"7":[{"DATE":"2026-01-01","CAMPAIGN_NAME":"a],\\"8\\":[b","SPEND_IN_MICRO_DOLLAR":9007199254740993,'
+            b'"CTR":0.5},{"DATE":"2026-01-02","CAMPAIGN_NAME":"x},{\\"DATE\\":1}\\n","CAMPAIGN_ID":"99",'
+            b'"SPEND_IN_MICRO_DOLLAR":1,"CTR":0}],"8":[],"12":[{"DATE":"2026-01-01","CAMPAIGN_NAME":"\\\\",'
+            b'"SPEND_IN_MICRO_DOLLAR":2,"CTR":1.25}]}')
+    if layout == "pretty":
+        body = body.replace(b'{"7"', b'{\n  "7"').replace(b'],"', b'],\n  "').replace(b"]}", b"]\n}\n")
+    expected = pl.DataFrame({
+        "campaign_id": ["7", "7", "12"],
+        "date": [dt.date(2026, 1, 1), dt.date(2026, 1, 2), dt.date(2026, 1, 1)],
+        "name": ['a],"8":[b', 'x},{"DATE":1}\n', "\\"],
+        "spend": [9007199254740993, 1, 2],
+        "ctr": [0.5, 0.0, 1.25]})
+    assert_frame_equal(_read_report(body), expected)
+    assert _read_report(b"{ }").height == 0
+
+
+def test_an_unreadable_report_shape_is_a_payload_error_and_a_cut_file_is_not_json():
+    with pytest.raises(PayloadError, match="keyed by entity id"):
+        _read_report(b'[{"DATE": "2026-01-01"}]')
+    with pytest.raises(PayloadError, match="list of JSON objects"):
+        _read_report(b'{"1": {"DATE": "2026-01-01"}}')
+    with pytest.raises(PayloadError, match="list of JSON objects"):
+        _read_report(b'{"1": [{"DATE": "2026-01-01"}], "2": null}')
+    with pytest.raises(ValueError):             # the download is fetched again
+        _read_report(b'{"1": [{"DATE": "2026-01-01"}], "2": [{"DATE": "2026-01-0')
 
 
 # ------------------------------------------------------------------------------------------ resuming
