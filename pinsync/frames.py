@@ -381,12 +381,25 @@ _HOUR = "__hour"
 def _read_array(body: bytes, columns: Sequence[Column], stream: str, source_names: dict[str, str],
                 id_field: str, keyed: bool = False) -> pl.DataFrame:
     wanted = [c for c in columns if c.name in source_names]
+    if keyed:
+        df = None
+        if re.fullmatch(rb"\s*\{\s*\}\s*", body):
+            return pl.DataFrame(schema=polars_schema(tuple(columns)))
+        if not _surrogate_escape(body):
+            try:
+                df = _read_keyed(body, wanted, source_names, id_field)
+            except pl.exceptions.PolarsError:
+                df = None
+        if df is not None:
+            missing = [pl.lit(None, c.dtype).alias(c.name) for c in columns if c.name not in source_names]
+            return df.with_columns(missing).select([c.name for c in columns])
+        records = flatten_report(json.loads(body), id_field, stream)        # not JSON: a ValueError (fetched again)
+        return records_to_frame(records, columns, stream=stream, source_names=source_names, id_field=id_field,
+                                widen=True)
     read_schema = _read_schema(wanted, source_names)
     try:
         if _surrogate_escape(body):
             raw = "slow"
-        elif keyed:
-            raw = _read_keyed(body, read_schema, id_field)
         else:
             raw = pl.read_json(io.BytesIO(body), schema=read_schema) if body.strip() != b"[]" else None
     except pl.exceptions.PolarsError:
@@ -398,10 +411,6 @@ def _read_array(body: bytes, columns: Sequence[Column], stream: str, source_name
             return df.with_columns(missing).select([c.name for c in columns])
     elif raw is None:
         return pl.DataFrame(schema=polars_schema(tuple(columns)))
-    if keyed:           # not JSON: a ValueError (fetched again)
-        records = flatten_report(json.loads(body), id_field, stream)
-        return records_to_frame(records, columns, stream=stream, source_names=source_names, id_field=id_field,
-                                widen=True)
     try:
         records = json.loads(body)
     except ValueError as e:
@@ -415,32 +424,52 @@ def _read_array(body: bytes, columns: Sequence[Column], stream: str, source_name
 _KEY, _ROWS = "__report_key", "__report_rows"
 _FIRST_KEY = re.compile(rb'^\{\s*"(\d+)"\s*:\s*\[')
 _NEXT_KEY = re.compile(rb'\]\s*,\s*"(\d+)"\s*:\s*\[')
+KEYED_CHUNK_BYTES = 2**21       # a report file is read this much at a time
 
 
-def _read_keyed(body: bytes, read_schema: dict[str, pl.DataType], id_field: str) -> pl.DataFrame | str | None:
-    """A report file ``{"<id>": [row, ...], ...}`` read as :func:`_read_array` reads a flat
-    array, without decoding it into Python objects: each entity becomes one NDJSON line
+def _read_keyed(body: bytes, wanted: list[Column], source_names: dict[str, str],
+                id_field: str) -> pl.DataFrame | None:
+    """A report file ``{"<id>": [row, ...], ...}`` typed as :func:`_read_array` types a flat
+    array, without decoding it into Python objects and a few MB at a time (Polars' JSON
+    reader holds several times what it reads): each entity becomes one NDJSON line
     ``{"__report_key": "<id>", "__report_rows": [row, ...]}`` (the text ``],"<digits>":[``
-    cannot occur inside a string, where every quote is escaped, nor inside a row of
-    scalars), read with the same schema, exploded and unnested. None for ``{}``; "slow"
-    when the file has another shape (the value-by-value path then says what is wrong)."""
+    that separates two entities cannot occur inside a string, where every quote is escaped,
+    nor inside a row of scalars), read with the columns' schema, exploded and unnested.
+    None when the file has another shape or a value the value-by-value path must judge."""
+    read_schema = _read_schema(wanted, source_names)
     text = body.strip()
-    if re.fullmatch(rb"\{\s*\}", text):
-        return None
     first = _FIRST_KEY.match(text)
-    if first is None or not text[:-1].rstrip().endswith(b"]"):
-        return "slow"
-    if b"\n" in text or b"\r" in text:      # outside strings only (JSON strings escape them): whitespace
-        text = text.replace(b"\n", b" ").replace(b"\r", b" ")
-    lines = (b'{"' + _KEY.encode() + b'":"' + first.group(1) + b'","' + _ROWS.encode() + b'":['
-             + _NEXT_KEY.sub(b']}\n{"' + _KEY.encode() + b'":"\\1","' + _ROWS.encode() + b'":[', text[first.end():]))
-    rows = pl.read_ndjson(io.BytesIO(lines), schema={_KEY: pl.String, _ROWS: pl.List(pl.Struct(read_schema))})
-    if rows[_ROWS].null_count():
-        return "slow"
-    rows = rows.filter(pl.col(_ROWS).list.len() > 0).explode(_ROWS)
-    fields = [f for f in read_schema if f != id_field]
-    return rows.select(pl.col(_KEY).cast(read_schema.get(id_field, pl.String)).alias(id_field),
-                       *[pl.col(_ROWS).struct.field(f) for f in fields]).select(list(read_schema))
+    end = len(text[:-1].rstrip())
+    if first is None or text[end - 1:end] != b"]":
+        return None
+    keys, starts, ends = [first.group(1)], [first.end() - 1], []
+    for m in _NEXT_KEY.finditer(text, first.end()):
+        ends.append(m.start() + 1)
+        keys.append(m.group(1))
+        starts.append(m.end() - 1)
+    ends.append(end)
+    schema = {_KEY: pl.String, _ROWS: pl.List(pl.Struct(read_schema))}
+    fields = [pl.col(_ROWS).struct.field(f) for f in read_schema if f != id_field]
+    parts, lines, size = [], [], 0
+    for n, (key, a, b) in enumerate(zip(keys, starts, ends)):
+        lines.append(b'{"%s":"%s","%s":%s}' % (_KEY.encode(), key, _ROWS.encode(), text[a:b]))
+        size += b - a
+        if size < KEYED_CHUNK_BYTES and n + 1 < len(keys):
+            continue
+        chunk = b"\n".join(line.replace(b"\n", b" ").replace(b"\r", b" ") for line in lines)
+        lines, size = [], 0         # raw newlines are whitespace outside strings (JSON strings escape them)
+        rows = pl.read_ndjson(io.BytesIO(chunk), schema=schema)
+        del chunk
+        if rows[_ROWS].null_count():
+            return None
+        raw = (rows.filter(pl.col(_ROWS).list.len() > 0).explode(_ROWS)
+               .select(pl.col(_KEY).cast(read_schema.get(id_field, pl.String)).alias(id_field), *fields)
+               .select(list(read_schema)))
+        typed = _typed(raw, wanted, source_names)
+        if typed is None:
+            return None
+        parts.append(typed)
+    return pl.concat(parts, how="vertical_relaxed")
 
 
 def flatten_report(data: object, id_key: str, stream: str) -> list[dict]:

@@ -191,10 +191,11 @@ class ReportRunner:
                 if data is not None:
                     active.remove(job)
                     ready[job.key] = data
-            while done < len(order) and order[done] in ready:
-                key = order[done]
-                done += 1
-                yield by_key[key], ready.pop(key)
+                    del data
+                while done < len(order) and order[done] in ready:     # handed over at once: few files held
+                    key = order[done]
+                    done += 1
+                    yield by_key[key], ready.pop(key)
             if active and done < len(order):
                 pause = max(0.0, min(j.due for j in active) - now)
                 if pause:
