@@ -605,7 +605,8 @@ def compute_floor(fake, cpus: int, written: list[tuple[str, str, str]]) -> dict 
     """The least CPU work that turns this run's analytics bodies into the files it wrote: every
     body the fake served (its cache) through ``pl.read_json`` -> one frame per (stream, ad account)
     -> one ``write_parquet`` (BytesIO) per (stream, account, month) file the run wrote, on one
-    thread; divided by the CPU count for a (generous) lower bound on wall time. Entity lists are
+    thread; divided by the CPU count for a (generous) lower bound on wall time. Report files
+    (keyed by entity id) are read the same way, then unpivoted into rows. Entity lists are
     left out (small)."""
     import polars as pl
 
@@ -614,15 +615,22 @@ def compute_floor(fake, cpus: int, written: list[tuple[str, str, str]]) -> dict 
     wanted = set(written)
     ads: dict = {}
     pin_bodies = []
-    for (route, params, _), body in fake._cache.items():
-        if route.endswith("pin_analytics"):
+    report_streams = {"CAMPAIGN": "campaign_analytics", "AD_GROUP": "ad_group_analytics", "PIN_PROMOTION": "ad_analytics"}
+    for (route, params, query), body in fake._cache.items():
+        if route == "report":           # a report file: (account, the request's repr)
+            level = re.search(r"level='(\w+)'", query).group(1)
+            if level in report_streams:
+                ads.setdefault((report_streams[level], params), []).append(("report", body))
+        elif route.endswith("pin_analytics"):
             pin_bodies.append(body)
         elif route in ("campaign_analytics", "ad_group_analytics", "ad_analytics"):
             ads.setdefault((route, dict(params).get("account", "")), []).append(body)
     t = time.perf_counter()
     files = rows = 0
     for (stream, acct), bodies in ads.items():
-        frames = [pl.read_json(io.BytesIO(b)) for b in bodies if b.strip() != b"[]"]
+        frames = [pl.read_json(io.BytesIO(b[1])).unpivot(variable_name="ID").explode("value").unnest("value")
+                  if isinstance(b, tuple) else pl.read_json(io.BytesIO(b))
+                  for b in bodies if (b[1] if isinstance(b, tuple) else b).strip() not in (b"[]", b"{}")]
         if not frames:
             continue
         df = pl.concat(frames, how="diagonal_relaxed")
@@ -709,6 +717,9 @@ def run_child(spec: dict, workdir: Path, label: str, malloc_conf: str | None = N
     with open(err_path, "wb") as err:
         pyspy = os.environ.get("PINSYNC_BENCH_PYSPY")
         pre = ["py-spy", "record", "-r", "250", "--format", "raw", "-o", f"{pyspy}.{label}", "--"] if pyspy else []
+        wrap = os.environ.get("PINSYNC_BENCH_WRAP")     # debugging aid: e.g. "perf stat -e ... -o {label}.perf"
+        if wrap:
+            pre = wrap.format(label=label).split() + pre
         time_file = workdir / f"{label}.maxrss"
         if Path("/usr/bin/time").exists():       # the whole process's peak RSS, measured from outside
             pre = ["/usr/bin/time", "-f", "%M", "-o", str(time_file), *pre]
