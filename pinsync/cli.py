@@ -174,6 +174,18 @@ def _split(value: str | None) -> list[str] | None:
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
 
+def _selected(config_path, streams: str | None, start_date: str | None, ad_accounts: str | None,
+              shard: str | None, *, output: str | None = None):
+    """The config with the command line's selection applied, and the shard as (K-1, N)."""
+    overrides = {"streams": _split(streams), "start_date": start_date or None, "output.url": output or None,
+                 "ad_account_ids": _split(ad_accounts)}
+    try:
+        shard_t = _parse_shard(shard)
+    except click.BadParameter as e:
+        raise errors.ConfigError(f"--shard: {e.message}") from None
+    return load_config(config_path, overrides={k: v for k, v in overrides.items() if v}, today=_today()), shard_t
+
+
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="pinsync")
 @click.option("--today", metavar="YYYY-MM-DD", envvar=clock.ENV, show_envvar=True,
@@ -214,20 +226,7 @@ def run_cmd(config_path, streams, start_date, output, ad_accounts, shard, full_r
 
     _setup_logging(verbose)
     with _Guard(as_json):
-        overrides = {}
-        if streams:
-            overrides["streams"] = _split(streams)
-        if start_date:
-            overrides["start_date"] = start_date
-        if output:
-            overrides["output.url"] = output
-        if ad_accounts:
-            overrides["ad_account_ids"] = _split(ad_accounts)
-        try:
-            shard_t = _parse_shard(shard)
-        except click.BadParameter as e:
-            raise errors.ConfigError(f"--shard: {e.message}") from None
-        config = load_config(config_path, overrides=overrides, today=_today())
+        config, shard_t = _selected(config_path, streams, start_date, ad_accounts, shard, output=output)
         result = _run_with_progress(run, config, full_refresh=full_refresh, shard=shard_t, quiet=as_json,
                                     today=_today())
         if result.failures:
@@ -299,18 +298,7 @@ def plan_cmd(config_path, streams, start_date, ad_accounts, shard, as_json, verb
 
     _setup_logging(verbose)
     with _Guard(as_json):
-        overrides = {}
-        if streams:
-            overrides["streams"] = _split(streams)
-        if start_date:
-            overrides["start_date"] = start_date
-        if ad_accounts:
-            overrides["ad_account_ids"] = _split(ad_accounts)
-        try:
-            shard_t = _parse_shard(shard)
-        except click.BadParameter as e:
-            raise errors.ConfigError(f"--shard: {e.message}") from None
-        config = load_config(config_path, overrides=overrides, today=_today())
+        config, shard_t = _selected(config_path, streams, start_date, ad_accounts, shard)
         result = plan(config, today=_today(), shard=shard_t)
         if as_json:
             click.echo(json.dumps(result.as_dict(), indent=2))

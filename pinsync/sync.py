@@ -746,21 +746,9 @@ def run(config, *, today: dt.date | None = None, full_refresh: bool = False,
         _check_layout(Sink(output, run_id), config.streams)
         _check_output(state, config.output.url, full_refresh)
         client = client_for(config, owner=run_id, sleep=sleep)
-        workers = max(1, config.max_workers)
-        requests_pool = ThreadPoolExecutor(workers, thread_name_prefix="pinsync-req")
-        # units (an entity listing, or an analytics stream of one account) mostly wait on
-        # their requests, which run in the request pool
-        units_pool = ThreadPoolExecutor(units_at_once(workers), thread_name_prefix="pinsync-unit")
-        job = _Run(config, today=today, full_refresh=full_refresh, run_id=run_id, on_event=on_event, shard=shard,
-                   client=client, store=store, state=state, sink=Sink(output, run_id), pool=requests_pool)
-        try:
-            job.execute(units_pool)
-        finally:
-            # after an error the units have stopped (or, on Ctrl-C, will stop at their next
-            # request or commit): never block the caller on in-flight requests
-            requests_pool.shutdown(wait=False, cancel_futures=True)
-            units_pool.shutdown(wait=False, cancel_futures=True)
-            client.close()
+        job = _execute(config, client, lambda pool: _Run(
+            config, today=today, full_refresh=full_refresh, run_id=run_id, on_event=on_event, shard=shard,
+            client=client, store=store, state=state, sink=Sink(output, run_id), pool=pool))
         for name, st in job.stats.items():      # pin_lifetime_metrics comes from the pin_analytics calls
             st.requests = client.requests_by_tag.get("pin_analytics" if name == "pin_lifetime_metrics" else name, 0)
         result = SyncResult(run_id, job.stats, job.failures, dict(client.requests_by_category),
@@ -772,6 +760,26 @@ def run(config, *, today: dt.date | None = None, full_refresh: bool = False,
         err.exit_code = result.exit_code
         raise err
     return result
+
+
+def _execute(config, client: PinterestClient, make_job: Callable[[ThreadPoolExecutor], _Run]) -> _Run:
+    """Build a run's job on a request pool and execute its units; the pools and the client
+    are closed however it ends."""
+    workers = max(1, config.max_workers)
+    requests_pool = ThreadPoolExecutor(workers, thread_name_prefix="pinsync-req")
+    # units (an entity listing, or an analytics stream of one account) mostly wait on
+    # their requests, which run in the request pool
+    units_pool = ThreadPoolExecutor(units_at_once(workers), thread_name_prefix="pinsync-unit")
+    job = make_job(requests_pool)
+    try:
+        job.execute(units_pool)
+    finally:
+        # after an error the units have stopped (or, on Ctrl-C, will stop at their next
+        # request or commit): never block the caller on in-flight requests
+        requests_pool.shutdown(wait=False, cancel_futures=True)
+        units_pool.shutdown(wait=False, cancel_futures=True)
+        client.close()
+    return job
 
 
 def planned_units(config, plan: Plan, *, today: dt.date, shard: tuple[int, int] | None = None,
@@ -789,17 +797,9 @@ def planned_units(config, plan: Plan, *, today: dt.date, shard: tuple[int, int] 
     _check_layout(Sink(output, "plan"), config.streams)
     _check_output(state, config.output.url, False)
     client = client_for(config, owner="plan", sleep=sleep)
-    workers = max(1, config.max_workers)
-    requests_pool = ThreadPoolExecutor(workers, thread_name_prefix="pinsync-req")
-    units_pool = ThreadPoolExecutor(units_at_once(workers), thread_name_prefix="pinsync-unit")
-    job = _Run(config, today=today, full_refresh=False, run_id="plan", on_event=lambda e: None, shard=shard,
-               client=client, store=store, state=state, sink=Sink(output, "plan"), pool=requests_pool, plan=plan)
-    try:
-        job.execute(units_pool)
-    finally:
-        requests_pool.shutdown(wait=False, cancel_futures=True)
-        units_pool.shutdown(wait=False, cancel_futures=True)
-        client.close()
+    job = _execute(config, client, lambda pool: _Run(
+        config, today=today, full_refresh=False, run_id="plan", on_event=lambda e: None, shard=shard,
+        client=client, store=store, state=state, sink=Sink(output, "plan"), pool=pool, plan=plan))
     for name, n in client.requests_by_tag.items():      # the listings the run makes too
         if name in STREAMS and STREAMS[name].kind == "entity":
             plan.lines.append(PlanLine(name, None, STREAMS[name].category, listing=n))
