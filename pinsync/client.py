@@ -215,8 +215,7 @@ class PinterestClient:
         while True:
             if self.cancelled.is_set():
                 raise Cancelled("the run was stopped")
-            if limiter:
-                limiter.acquire()
+            started = limiter.acquire() if limiter else None
             token = self.tokens.token() if api_call else None
             with self._lock:
                 self.requests_by_tag[tag] += 1
@@ -241,6 +240,7 @@ class PinterestClient:
                 rid = resp.headers.get("x-pinterest-rid")
                 log.debug("%s -> %d in %.0f ms", endpoint, resp.status_code, (time.monotonic() - t_sent) * 1000)
                 if limiter:
+                    limiter.answered(started)
                     limiter.observe(resp.headers.get("x-ratelimit-remaining"), resp.headers.get("x-ratelimit-reset"))
                 if category and "x-ratelimit-remaining" in resp.headers:
                     self.headroom[category] = {"limit": resp.headers.get("x-ratelimit-limit", "?"),

@@ -9,6 +9,7 @@ nothing is left.
 
 from __future__ import annotations
 
+import bisect
 import logging
 import threading
 import time
@@ -38,8 +39,8 @@ class RateLimiter:
         self._lock = threading.Lock()
         self.waited = 0.0
 
-    def acquire(self) -> None:
-        """Block until one more request may start."""
+    def acquire(self) -> float:
+        """Block until one more request may start; its start time (for :meth:`answered`)."""
         while True:
             with self._lock:
                 now = self._clock()
@@ -48,7 +49,7 @@ class RateLimiter:
                 wait = self._blocked_until - now
                 if wait <= 0 and len(self._starts) < self.limit:
                     self._starts.append(now)
-                    return
+                    return now
                 if wait <= 0:
                     wait = self._starts[0] + self.window - now
             wait = max(wait, 0.001)
@@ -57,6 +58,18 @@ class RateLimiter:
                          self.window, wait)
             self.waited += wait
             self._sleep(wait)
+
+    def answered(self, started: float) -> None:
+        """The request started at ``started`` was answered: it holds its place in the window
+        from now on. The server counts a request when it arrives, up to a latency after it
+        started, so two requests ``window`` apart at the client may arrive less than a
+        window apart; counting from the answer never lets them (a latency per window)."""
+        with self._lock:
+            try:
+                self._starts.remove(started)
+            except ValueError:          # already out of the window
+                return
+            bisect.insort(self._starts, self._clock())
 
     def observe(self, remaining: str | None, reset: str | None) -> None:
         """Take the server's view into account: nothing remaining means wait for the reset."""

@@ -53,6 +53,20 @@ def test_request_over_the_limit_waits_for_the_oldest_start_to_leave_the_window()
     assert lim.waited == pytest.approx(40)
 
 
+def test_a_request_holds_its_place_in_the_window_until_it_is_answered():
+    """The server counts a request when it arrives: the next one in its place waits a window
+    after the answer, not after the start, so the server never sees two inside one window."""
+    lim, clock = limiter(2, window=10)
+    first = lim.acquire()                  # t=1000
+    lim.acquire()
+    clock.now += 2                         # the first is answered at 1002
+    lim.answered(first)
+    lim.acquire()                          # the second's place (start 1000) frees first: t=1010
+    assert clock.now == pytest.approx(1010)
+    lim.acquire()                          # the first's place frees a window after its answer
+    assert clock.now == pytest.approx(1012)
+
+
 def test_no_more_than_limit_starts_in_any_window():
     lim, clock = limiter(5, window=60)
     starts = []
