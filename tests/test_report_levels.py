@@ -278,3 +278,25 @@ def test_targeting_types_reports_do_not_know_are_left_out_with_a_warning(world, 
     assert {r[3] for r in _reports(fake)} == {("GENDER",)}
     assert_frame_equal(history, sync.filter(pl.col("targeting_type") == "GENDER"))
     assert any("CREATIVE_TYPE" in r.getMessage() and "no rows" in r.getMessage() for r in caplog.records)
+
+
+def test_the_keyword_table_holds_only_the_columns_reports_know():
+    from pinsync.schemas import analytics_columns
+
+    names = [c.name for c in analytics_columns("keyword", ("SPEND_IN_DOLLAR", "QUIZ_PIN_RESULT_OPEN", "AD_ID",
+                                                           "AD_GROUP_ID"), "DAY")]
+    assert names[:5] == ["keyword_id", "ad_account_id", "date", "spend_in_dollar", "ad_group_id"]
+    assert "quiz_pin_result_open" not in names and "ad_id" not in names
+
+
+def test_extract_fetches_a_report_only_stream_from_reports(world, tmp_path):
+    ds, fake, srv = world
+    fake.reset_counters()
+    config = config_from_dict(_raw(tmp_path, srv.url, ["keyword_analytics"], 20), env={}, today=TODAY)
+    df = pinsync.extract("keyword_analytics", config, today=TODAY)
+    assert fake.calls["create_report"] == len(ds.ad_accounts)
+    keywords = [k["id"] for k in ds.keywords]
+    truth = [t for acct in ds.ad_accounts for t in fake.truth_rows("keyword", acct["id"], keywords, _day(20),
+                                                                    YESTERDAY, ["TOTAL_IMPRESSION"])]
+    assert len(truth) > 0 and sorted(df.select("keyword_id", "date", "total_impression").rows()) == sorted(
+        (t["KEYWORD_ID"], dt.date.fromisoformat(t["DATE"]), t.get("TOTAL_IMPRESSION")) for t in truth)
