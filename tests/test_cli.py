@@ -139,6 +139,15 @@ def test_demo_runs_without_credentials(tmp_path, monkeypatch):
     assert "scan_parquet" in res.output
 
 
+def test_demo_with_every_stream_writes_every_table(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    res = CliRunner().invoke(main, ["demo", "--streams", "all"])
+    assert res.exit_code == 0, res.output
+    written = {p.name for p in (tmp_path / "demo-data").iterdir() if not p.name.startswith("_")}
+    # lifetime metrics only when pin_analytics.metric_types asks for them (not the default)
+    assert written == set(STREAMS) - {"pin_lifetime_metrics"}
+
+
 def test_every_command_has_help_and_is_in_the_readme():
     readme = (ROOT / "README.md").read_text()
     for name, cmd in main.commands.items():
