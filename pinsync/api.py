@@ -457,6 +457,20 @@ REPORT_ONLY_COLUMNS = (
     "IDEA_PIN_PAGE_FORWARD_2", "IDEA_PIN_PAGE_BACKWARD_1", "IDEA_PIN_PAGE_BACKWARD_2",
     "TOTAL_IDEA_PIN_PAGE_FORWARD", "TOTAL_IDEA_PIN_PAGE_BACKWARD", "STANDARD_AD_FEED_ITEM_ID",)
 REPORT_UNSUPPORTED_COLUMNS = ("QUIZ_PIN_RESULT_OPEN",)   # synchronous columns a report cannot carry
+# Levels only reports serve (no synchronous endpoint): their columns are the report's alone.
+REPORT_ONLY_LEVELS = ("keyword",)
+# ``targeting_types`` of a report (TargetingTypeFilter): only at the ``*_TARGETING`` levels, at
+# most 5 a report; AUDIENCE_MULTIPLIER only at CAMPAIGN_TARGETING, MEDIA_TYPE only at
+# PRODUCT_ITEM_TARGETING (the spec's description).
+REPORT_TARGETING_TYPES = ("KEYWORD", "APPTYPE", "GENDER", "LOCATION", "PLACEMENT", "COUNTRY", "TARGETED_INTEREST",
+                          "PINNER_INTEREST", "AUDIENCE_INCLUDE", "GEO", "AGE_BUCKET", "REGION", "MEDIA_TYPE",
+                          "AGE_BUCKET_AND_GENDER", "AUDIENCE_MULTIPLIER", "CREATIVE_ENHANCEMENTS",
+                          "LOCAL_ADS_STORE_CODE")
+REPORT_TARGETING_TYPES_MAX = 5
+REPORT_TARGETING_TYPE_LEVELS = {"AUDIENCE_MULTIPLIER": ("CAMPAIGN_TARGETING",), "MEDIA_TYPE": ("PRODUCT_ITEM_TARGETING",)}
+# Reach and frequency are not served by targeting reports (Airbyte strips them from
+# ``*_TARGETING`` requests: "not suitable for targeting report"): not asked for there.
+REPORT_TARGETING_UNSUPPORTED_COLUMNS = ("TOTAL_IMPRESSION_USER", "TOTAL_IMPRESSION_FREQUENCY")
 REPORT_COLUMNS = tuple(c for c in ANALYTICS_COLUMNS if c not in REPORT_UNSUPPORTED_COLUMNS) + REPORT_ONLY_COLUMNS
 
 # Listings follow bookmarks past empty pages, but never without bound: a server handing out

@@ -408,7 +408,7 @@ def streams_cmd():
     for s in STREAMS.values():
         mark = "*" if s.name in DEFAULT_STREAMS else " "
         table.add_row(f"{mark} {s.name}", ", ".join(s.primary_key), s.cursor or "-", s.parent or "-",
-                      "/".join(f"{p}=" for p in s.partition_by) or "-", f"GET /{s.path}", " ".join(s.scopes),
+                      "/".join(f"{p}=" for p in s.partition_by) or "-", f"{'POST' if s.report_only else 'GET'} /{s.path}", " ".join(s.scopes),
                       s.category)
     out_console.print(table)
 

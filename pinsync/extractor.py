@@ -25,7 +25,8 @@ from pinsync.client import PinterestClient
 from pinsync.config import DEFAULT_TARGETING_TYPES, DEFAULT_USER_METRIC_TYPES
 from pinsync.errors import ApiError, PayloadError, ScopeError
 from pinsync.memory import cpu_slot
-from pinsync.reports import ReportJob, ReportPolicy, ReportRunner, report_key, report_spans
+from pinsync.reports import (ReportJob, ReportPolicy, ReportRunner, flatten_report, report_key, report_spans,
+                             report_unsupported)
 from pinsync.schemas import (ENTITY_COLUMNS, Column, analytics_columns, pin_analytics_columns,
                              pin_daily_metric_types, pin_lifetime_columns, pin_lifetime_metric_types,
                              targeting_analytics_columns, user_account_analytics_columns, valid_columns_for_level)
@@ -55,17 +56,22 @@ class AnalyticsSettings:
             "conversion_report_time": self.conversion_report_time,
         }
 
-    def report_body(self, level: str, report_level: str, span: tuple[dt.date, dt.date]) -> dict:
+    def report_body(self, level: str, report_level: str, span: tuple[dt.date, dt.date],
+                    targeting_types: tuple[str, ...] = ()) -> dict:
         """The body creating the report of ``span`` at ``report_level``: what :meth:`params` asks
-        the synchronous endpoint of ``level`` for (columns a report cannot carry left out)."""
-        columns = [c for c in valid_columns_for_level(level, self.columns) if c not in api.REPORT_UNSUPPORTED_COLUMNS]
-        return {
+        the synchronous endpoint of ``level`` for (columns a report cannot carry left out).
+        A targeting report breaks metrics down by ``targeting_types`` (each type on its own)."""
+        columns = [c for c in valid_columns_for_level(level, self.columns) if c not in report_unsupported(report_level)]
+        body = {
             "start_date": span[0].isoformat(), "end_date": span[1].isoformat(), "granularity": self.granularity,
             "level": report_level, "columns": columns,
             "click_window_days": self.click_window_days, "engagement_window_days": self.engagement_window_days,
             "view_window_days": self.view_window_days, "conversion_report_time": self.conversion_report_time,
             "report_format": "JSON",
         }
+        if targeting_types:
+            body.update(targeting_types=list(targeting_types), combine_targeting_types=False)
+        return body
 
     def key(self) -> str:
         """Changes whenever the numbers a request returns could change meaning."""
@@ -325,12 +331,29 @@ class Extractor:
         """The configured targeting types the level's endpoint accepts (all in one call)."""
         return tuple(t for t in self.targeting_types if t in api.TARGETING_TYPES_BY_LEVEL[spec.level])
 
+    def report_targeting_types_for(self, spec: StreamSpec) -> tuple[str, ...]:
+        """The targeting types a report of the stream's level breaks metrics down by: those of
+        :meth:`targeting_types_for` reports know (warned about once when some are not)."""
+        types = self.targeting_types_for(spec)
+        known = tuple(t for t in types if t in api.REPORT_TARGETING_TYPES
+                      and spec.report_level in api.REPORT_TARGETING_TYPE_LEVELS.get(t, (spec.report_level,)))
+        lost = [t for t in types if t not in known]
+        if lost and self._warn_once(f"{spec.name}:report types"):
+            log.warning("%s: reports do not break metrics down by %s: days older than the synchronous endpoints "
+                        "serve have no rows for them", spec.name, ", ".join(lost))
+        return known
+
     def ads_analytics(self, spec: StreamSpec, ad_account_id: str, ids: list[str] | None, start: dt.date,
                       end: dt.date, *, currency: str | None = None) -> pl.DataFrame:
         """Metrics of ``ids`` over ``[start, end]``: the fewest calls (250 ids x widest windows).
         Streams of the ad account itself (no ``id_param``) take no ids. Targeting streams ask
-        for every configured targeting type the level accepts in each call."""
-        batches = self.ads_analytics_batches(spec, ad_account_id, ids, start, end, currency=currency)
+        for every configured targeting type the level accepts in each call. A stream only
+        reports serve is fetched from reports."""
+        if spec.report_only:
+            batches = self.report_batches(spec, ad_account_id, start, end, ids=ids, currency=currency,
+                                          today=self.today)
+        else:
+            batches = self.ads_analytics_batches(spec, ad_account_id, ids, start, end, currency=currency)
         return self.finish(spec, frames.concat(batches, self.ads_analytics_columns(spec)))
 
     def ads_analytics_batches(self, spec: StreamSpec, ad_account_id: str, ids: list[str] | None, start: dt.date,
@@ -383,8 +406,9 @@ class Extractor:
                        tokens: dict[str, str] | None = None, on_token: Callable[[str, str], None] | None = None,
                        today: dt.date | None = None) -> Iterator[pl.DataFrame]:
         """The days of ``[start, end]`` that reports serve (see :mod:`pinsync.reports`), from
-        asynchronous reports: one typed frame per report span, in date order, with exactly the
+        asynchronous reports: one typed frame per report, in date order, with exactly the
         columns, dtypes and values the synchronous calls give (:meth:`ads_analytics_batches`).
+        Targeting streams take one report per span and 5 targeting types.
 
         Args:
             ids: keep only these entities (as the synchronous calls ask for); None keeps all.
@@ -398,7 +422,7 @@ class Extractor:
             raise ValueError(f"{spec.name}: no report serves this stream")
         self._warn_dropped(spec)
         unsupported = [c for c in valid_columns_for_level(spec.level, self.settings.columns)
-                       if c in api.REPORT_UNSUPPORTED_COLUMNS]
+                       if c in report_unsupported(spec.report_level)]
         if unsupported and self._warn_once(f"{spec.name}:report"):
             log.warning("%s: reports cannot carry %s; history from reports has them empty", spec.name,
                         ", ".join(unsupported))
@@ -406,10 +430,16 @@ class Extractor:
         jobs = self.report_jobs(spec, ad_account_id, start, end, today)
         spans = {j.key: (dt.date.fromisoformat(j.body["start_date"]), dt.date.fromisoformat(j.body["end_date"]))
                  for j in jobs}
-        id_col = api.LEVEL_ID_COLUMN[spec.level].lower()
-        # each file is typed as it is downloaded (a file that is not JSON is fetched again)
-        runner = ReportRunner(self.client, self.report_policy,
-                              read=lambda job, body: type_body(body, spans[job.key], keyed=True))
+        id_key = api.LEVEL_ID_COLUMN[spec.level]
+        id_col = id_key.lower()
+
+        def read(job: ReportJob, body: bytes) -> pl.DataFrame:
+            """Each file is typed as it is downloaded (a file that is not JSON is fetched
+            again); a targeting report's rows first take the targeting endpoints' shape."""
+            if spec.targeting_types:
+                return type_body(flatten_report(json.loads(body), id_key, spec.name, targeting=True), spans[job.key])
+            return type_body(body, spans[job.key], keyed=True)
+        runner = ReportRunner(self.client, self.report_policy, read=read)
         for job, df in runner.run(REPORTS_PATH.format(ad_account_id=ad_account_id), jobs, tag=spec.name,
                                   tokens=tokens, on_token=on_token):
             if ids is not None:
@@ -420,13 +450,19 @@ class Extractor:
     def report_jobs(self, spec: StreamSpec, ad_account_id: str, start: dt.date, end: dt.date,
                     today: dt.date | None = None) -> list[ReportJob]:
         """The reports :meth:`report_batches` obtains for ``[start, end]``: one per span
-        (:func:`pinsync.reports.report_spans`), each with its saved-token key. ``pinsync plan``
-        counts them without creating them."""
+        (:func:`pinsync.reports.report_spans`) - for targeting streams, one per span and 5
+        targeting types -, each with its saved-token key. ``pinsync plan`` counts them without
+        creating them."""
+        groups: list[tuple[str, ...]] = [()]
+        if spec.targeting_types:
+            groups = list(map(tuple, batched(self.report_targeting_types_for(spec), api.REPORT_TARGETING_TYPES_MAX)))
         jobs = []
         for span in report_spans(start, end, self.settings.granularity, today or clock.today()):
-            body = self.settings.report_body(spec.level, spec.report_level, span)
-            jobs.append(ReportJob(report_key(ad_account_id, body), body, f"{spec.name}: ad account {ad_account_id}, "
-                                  f"level {spec.report_level}, {span[0]}..{span[1]}"))
+            for types in groups:
+                body = self.settings.report_body(spec.level, spec.report_level, span, types)
+                label = f"level {spec.report_level}" + (f" ({', '.join(types)})" if types else "")
+                jobs.append(ReportJob(report_key(ad_account_id, body), body, f"{spec.name}: ad account "
+                                      f"{ad_account_id}, {label}, {span[0]}..{span[1]}"))
         return jobs
 
     def _ads_typer(self, spec: StreamSpec, ad_account_id: str,

@@ -11,7 +11,9 @@ yesterday]``:
   lookback_days)`` on - nothing else.
 
 Days the synchronous endpoints serve (89 days back; HOUR: 7) are fetched with them; older
-days (up to 913 back) by asynchronous reports, for the streams a report level serves.
+days (up to 913 back) by asynchronous reports, for the streams a report level serves. A
+stream only reports serve (``keyword_analytics``: no synchronous endpoint) fetches every day
+by report.
 WEEK and MONTH ranges hold whole buckets, and a bucket is fetched by one path only.
 
 :func:`plan` (``pinsync plan``) says what the next run would fetch and what it costs in
@@ -67,7 +69,8 @@ def _bucket_in(day: dt.date, granularity: str) -> dt.date:
 
 
 def unit_fetches(*, today: dt.date, start_date: dt.date, lookback_days: int, granularity: str,
-                 bookmark: dt.date | None, held_from: dt.date | None, reports: bool) -> list[Fetch]:
+                 bookmark: dt.date | None, held_from: dt.date | None, reports: bool,
+                 sync: bool = True) -> list[Fetch]:
     """The fetches of one unit, in date order (see the module docs).
 
     Args:
@@ -75,6 +78,7 @@ def unit_fetches(*, today: dt.date, start_date: dt.date, lookback_days: int, gra
         held_from: the first day it holds.
         reports: whether a report level serves the stream (else history stops at what the
             synchronous endpoints serve).
+        sync: whether synchronous endpoints serve the stream (else every day is a report's).
     """
     end = last_complete_day(today, granularity)
     start = _bucket_in(max(start_date, history_floor(today, granularity, reports=reports)), granularity)
@@ -84,7 +88,7 @@ def unit_fetches(*, today: dt.date, start_date: dt.date, lookback_days: int, gra
         ranges = [(align_start(first, granularity), end)]            # the incremental days
         if start < held_from:                                         # the start date moved back
             ranges.append((start, held_from - DAY))
-    sync_from = _bucket_in(earliest_start(today, granularity), granularity)
+    sync_from = _bucket_in(earliest_start(today, granularity), granularity) if sync else end + DAY
     out: list[Fetch] = []
     for lo, hi in _merge(ranges):
         if lo > hi:

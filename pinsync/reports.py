@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 from pinsync import api
 from pinsync.client import PinterestClient
-from pinsync.errors import ApiError, Cancelled
+from pinsync.errors import ApiError, Cancelled, PayloadError
 from pinsync.streams.analytics import align_start, date_windows, next_bucket
 
 log = logging.getLogger("pinsync.reports")
@@ -122,6 +122,42 @@ def report_key(ad_account_id: str, body: dict) -> str:
     the whole request, so a token is only reused for exactly the same request."""
     digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:12]
     return f"{ad_account_id}:{body['level']}:{body['start_date']}..{body['end_date']}:{digest}"
+
+
+def report_unsupported(report_level: str) -> tuple[str, ...]:
+    """The synchronous columns a report of ``report_level`` cannot carry (null on its days)."""
+    if report_level.endswith("_TARGETING"):
+        return api.REPORT_UNSUPPORTED_COLUMNS + api.REPORT_TARGETING_UNSUPPORTED_COLUMNS
+    return api.REPORT_UNSUPPORTED_COLUMNS
+
+
+def flatten_report(data: object, id_key: str, stream: str, *, targeting: bool = False) -> bytes:
+    """A report file (``{"<id>": [row, ...]}``) in the synchronous endpoints' shape, each row
+    carrying its entity id under ``id_key`` (ids stay strings): a flat JSON array, or for a
+    targeting report (rows with ``TARGETING_TYPE`` and ``TARGETING_VALUE``) the targeting
+    endpoints' ``{"data": [{"targeting_type", "targeting_value", "metrics"}]}``, the value
+    kept as the report sent it."""
+    if not isinstance(data, dict):
+        raise PayloadError(f"{stream}: a report file must be a JSON object keyed by entity id")
+    rows = []
+    for key, items in data.items():
+        if not isinstance(items, list) or not all(isinstance(r, dict) for r in items):
+            raise PayloadError(f"{stream}: report rows of {key!r} must be a list of JSON objects")
+        if not targeting:
+            rows.extend({**r, id_key: key} for r in items)
+            continue
+        for r in items:
+            if any(r.get(k) is None for k in _TARGETING_MEMBERS):
+                raise PayloadError(f"{stream}: a targeting report row of {key!r} has no TARGETING_TYPE or "
+                                   "TARGETING_VALUE")
+            metrics = {k: v for k, v in r.items() if k not in _TARGETING_MEMBERS}
+            metrics[id_key] = key
+            rows.append({"targeting_type": r.get("TARGETING_TYPE"), "targeting_value": r.get("TARGETING_VALUE"),
+                         "metrics": metrics})
+    return json.dumps({"data": rows} if targeting else rows, separators=(",", ":")).encode()
+
+
+_TARGETING_MEMBERS = ("TARGETING_TYPE", "TARGETING_VALUE")
 
 
 # -- create, poll, download -----------------------------------------------------------------

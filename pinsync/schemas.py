@@ -200,8 +200,11 @@ def analytics_columns(level: str, columns: tuple[str, ...], granularity: str) ->
 
 
 def valid_columns_for_level(level: str, columns: tuple[str, ...]) -> tuple[str, ...]:
-    """The configured columns the API accepts at ``level`` (others are dropped with a warning)."""
-    return tuple(c for c in columns if level in api.COLUMNS_NEEDING_LEVEL.get(c, (level,)))
+    """The configured columns the API accepts at ``level`` (others are dropped with a warning).
+    A level only reports serve (keywords) takes only the columns reports know."""
+    report_only = level in api.REPORT_ONLY_LEVELS
+    return tuple(c for c in columns if level in api.COLUMNS_NEEDING_LEVEL.get(c, (level,))
+                 and not (report_only and c in api.REPORT_UNSUPPORTED_COLUMNS))
 
 
 def targeting_analytics_columns(level: str, columns: tuple[str, ...], granularity: str) -> tuple[Column, ...]:

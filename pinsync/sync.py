@@ -334,7 +334,7 @@ class _Run:
             self._clamped(self.config.start_date, floor)
         return (unit_fetches(today=self.today, start_date=self.config.start_date,
                              lookback_days=self.config.analytics.lookback_days, granularity=gran, bookmark=bookmark,
-                             held_from=held_from, reports=reports), held_from, bookmark)
+                             held_from=held_from, reports=reports, sync=not spec.report_only), held_from, bookmark)
 
     def ads_analytics_unit(self, spec: StreamSpec, account: dict, entities: pl.DataFrame | None) -> None:
         acct = account["id"]

@@ -274,7 +274,7 @@ def test_the_default_selection_is_the_core_streams_and_all_is_every_stream():
     assert DEFAULT_STREAMS == ("ad_accounts", "campaigns", "ad_groups", "ads", "pins", "campaign_analytics",
                                "ad_group_analytics", "ad_analytics", "pin_analytics", "pin_lifetime_metrics")
     every = load(variant({"streams": ["all"]}))
-    assert every.streams == STREAM_NAMES and len(STREAM_NAMES) == 29 and every.named_streams == ()
+    assert every.streams == STREAM_NAMES and len(STREAM_NAMES) == 30 and every.named_streams == ()
     named = load(variant({"streams": ["keywords", "campaigns", "keywords"]}))
     assert named.streams == named.named_streams == ("campaigns", "keywords")      # registry order, once
     both = load(variant({"streams": ["all", "boards"]}))

@@ -375,7 +375,8 @@ OTHER = {
         "keywords", "audiences", "customer_lists", "conversion_tags", "product_group_promotions", "user_account",
         "boards", "board_sections", "board_pins", "catalogs", "catalog_feeds", "catalog_product_groups",
         "ad_account_analytics", "ad_account_targeting_analytics", "campaign_targeting_analytics",
-        "ad_group_targeting_analytics", "ad_targeting_analytics", "product_group_analytics", "user_account_analytics"}
+        "ad_group_targeting_analytics", "ad_targeting_analytics", "product_group_analytics", "keyword_analytics",
+        "user_account_analytics"}
 
 
 def test_the_other_streams_are_data_beside_the_core_ones_outside_the_default_selection():

@@ -15,6 +15,7 @@ from click.testing import CliRunner
 
 import pinsync
 from pinsync.cli import main
+from pinsync.config import DEFAULT_TARGETING_TYPES
 from pinsync.fake import Dataset, FakePinterest, FakeServer
 from pinsync.fake.objects import ALL_READ_SCOPES
 from pinsync.login import scopes_to_ask
@@ -77,8 +78,7 @@ def test_restated_days_are_replaced_in_the_other_reports(make_config, fake, tmp_
     assert set(moved) >= set(ADS_REPORTS) - {"product_group_analytics"}
 
 
-def test_ad_account_and_product_group_history_comes_from_reports_targeting_is_clamped(make_config, fake, tmp_path,
-                                                                                      caplog):
+def test_ad_account_product_group_and_targeting_history_comes_from_reports(make_config, fake, tmp_path, caplog):
     start = TODAY - dt.timedelta(days=150)
     config = make_config({"start_date": start.isoformat(), "streams": [
         "ad_account_analytics", "product_group_analytics", "ad_account_targeting_analytics"]})
@@ -95,14 +95,21 @@ def test_ad_account_and_product_group_history_comes_from_reports_targeting_is_cl
                                ["TOTAL_IMPRESSION", "PAID_IMPRESSION"], 30, 30, 1, "TIME_OF_AD_ACTION")
         assert mine.select("date", "total_impression", "paid_impression").rows() == [
             (dt.date.fromisoformat(r["DATE"]), r.get("TOTAL_IMPRESSION"), r.get("PAID_IMPRESSION")) for r in truth]
-    # both asked reports for the days the synchronous endpoints do not serve
+    # each asked reports for the days the synchronous endpoints do not serve
     levels = {r.query.level for r in fake.reports.by_token.values()}
-    assert levels == {"ADVERTISER", "PRODUCT_GROUP"}
+    assert levels == {"ADVERTISER", "PRODUCT_GROUP", "ADVERTISER_TARGETING"}
     assert read_table(out, "product_group_analytics").height > 0
-    # no report level serves targeting: it starts where the synchronous endpoint does, with the warning
+    # targeting history from ADVERTISER_TARGETING reports: from the start date on, nothing clamped
     targeting = read_table(out, "ad_account_targeting_analytics")
-    assert targeting.height and targeting["date"].min() >= TODAY - dt.timedelta(days=89)
-    assert "older than the analytics API serves" in caplog.text
+    assert targeting.filter(old).height > 30
+    for acct in ds.ad_accounts:
+        truth = fake.truth_rows("advertiser", acct["id"], [acct["id"]], start, TODAY - dt.timedelta(days=1),
+                                ["TOTAL_IMPRESSION"], targeting_types=DEFAULT_TARGETING_TYPES)
+        mine = targeting.filter(pl.col("ad_account_id") == acct["id"])
+        assert sorted(mine.select("targeting_type", "targeting_value", "date", "total_impression").rows()) == sorted(
+            (t["targeting_type"], str(t["targeting_value"]), dt.date.fromisoformat(t["metrics"]["DATE"]),
+             t["metrics"].get("TOTAL_IMPRESSION")) for t in truth)
+    assert "older than the analytics API serves" not in caplog.text
 
 
 def test_the_user_account_s_analytics_are_keyed_by_day_and_split_and_pending_days_come_again(make_config, fake):

@@ -164,6 +164,16 @@ def test_keywords_are_spec_shaped_and_belong_to_ad_groups_campaigns_and_accounts
     (dict(campaign_statuses=["ACTIVE"]), "summary status enum"),
     (dict(start_hour=24), "start_hour maximum"),
     (dict(targeting_types=["GENDER"]), "targeting_types without a targeting level"),
+    (dict(level="CAMPAIGN_TARGETING"), "a targeting level without targeting_types"),
+    (dict(level="CAMPAIGN_TARGETING", targeting_types=["GENDER", "COUNTRY", "APPTYPE", "PLACEMENT", "KEYWORD",
+                                                       "REGION"]), "six targeting types"),
+    (dict(level="CAMPAIGN_TARGETING", targeting_types=["CREATIVE_TYPE"]), "a type outside TargetingTypeFilter"),
+    (dict(level="AD_GROUP_TARGETING", targeting_types=["AUDIENCE_MULTIPLIER"]), "AUDIENCE_MULTIPLIER off its level"),
+    (dict(level="PIN_PROMOTION_TARGETING", targeting_types=["MEDIA_TYPE"]), "MEDIA_TYPE off its level"),
+    (dict(level="ADVERTISER_TARGETING", targeting_types=["GENDER"], columns=COLUMNS + ["TOTAL_IMPRESSION_USER"]),
+     "reach in a targeting report"),
+    (dict(level="ADVERTISER_TARGETING", targeting_types=["GENDER"], combine_targeting_types="no"),
+     "combine_targeting_types not a boolean"),
     (dict(metrics_filters=[{"field": "SPEND_IN_DOLLAR", "operator": "LESS_THAN"}]), "filter without values"),
     (dict(report_format="XLSX"), "report_format enum"),
     (dict(level=None), "level missing"),
@@ -188,6 +198,10 @@ def test_report_creation_rejects_what_the_spec_does_not_allow(env, change, why):
          conversion_report_time="TIME_OF_CONVERSION", attribution_types=["INDIVIDUAL"], campaign_statuses=["RUNNING"],
          metrics_filters=[{"field": "TOTAL_IMPRESSION", "operator": "GREATER_THAN", "values": [10]}],
          report_format="JSON", primary_sort="BY_ID", columns=COLUMNS + ["ADS_CREDIT_SPEND_IN_DOLLAR"]),
+    dict(level="CAMPAIGN_TARGETING", targeting_types=["GENDER", "COUNTRY", "APPTYPE", "AUDIENCE_MULTIPLIER", "GEO"],
+         combine_targeting_types=False),
+    dict(level="PIN_PROMOTION_TARGETING", targeting_types=["LOCATION"], granularity="HOUR",
+         start_date=(TODAY - dt.timedelta(days=8)).isoformat(), end_date=(TODAY - dt.timedelta(days=6)).isoformat()),
 ])
 def test_report_creation_accepts_the_limits(env, change):
     ds, fake, srv, session = env
@@ -397,3 +411,41 @@ def test_a_report_holds_the_data_of_its_creation_and_honours_filters(env):
     only = _create(session, srv, account, campaign_ids=[campaign], start_date=day.isoformat(),
                    end_date=day.isoformat())
     assert requests.get(_poll_until_done(session, srv, account, only)["url"]).json() == {campaign: two[campaign]}
+
+
+@pytest.mark.parametrize("level,route,ids_param,granularity", [
+    ("ADVERTISER_TARGETING", "targeting_analytics", None, "DAY"),
+    ("CAMPAIGN_TARGETING", "campaigns/targeting_analytics", "campaign_ids", "WEEK"),
+    ("AD_GROUP_TARGETING", "ad_groups/targeting_analytics", "ad_group_ids", "DAY"),
+    ("PIN_PROMOTION_TARGETING", "ads/targeting_analytics", "ad_ids", "HOUR")])
+def test_targeting_report_rows_are_the_synchronous_targeting_rows(env, level, route, ids_param, granularity):
+    """The file of a targeting report is keyed by the level's entity id; each row is a
+    synchronous targeting row: its metrics with TARGETING_TYPE and TARGETING_VALUE (the value's
+    JSON type kept: metro codes are numbers)."""
+    ds, fake, srv, session = env
+    items = {"campaign_ids": "campaigns", "ad_group_ids": "ad_groups", "ad_ids": "ads"}.get(ids_param)
+    id_key = {None: "AD_ACCOUNT_ID", "campaign_ids": "CAMPAIGN_ID", "ad_group_ids": "AD_GROUP_ID",
+              "ad_ids": "AD_ID"}[ids_param]
+    back = (7, 5) if granularity == "HOUR" else (30, 2)
+    start, end = (TODAY - dt.timedelta(days=d) for d in back)
+    types = ["GENDER", "LOCATION", "AGE_BUCKET"]
+    total = 0
+    for acc in ds.ad_accounts:
+        token = _create(session, srv, acc["id"], level=level, granularity=granularity, targeting_types=types,
+                        start_date=start.isoformat(), end_date=end.isoformat(), combine_targeting_types=False)
+        file = requests.get(_poll_until_done(session, srv, acc["id"], token)["url"]).json()
+        params = {"start_date": start.isoformat(), "end_date": end.isoformat(), "granularity": granularity,
+                  "columns": ",".join(COLUMNS), "targeting_types": ",".join(types)}
+        if ids_param:
+            params[ids_param] = ",".join(e["id"] for e in ds.items(items) if e["ad_account_id"] == acc["id"])
+        sync = session.get(f"{srv.url}/ad_accounts/{acc['id']}/{route}", params=params)
+        assert sync.status_code == 200, sync.text
+        want = sync.json()["data"]
+        got = [{"targeting_type": r["TARGETING_TYPE"], "targeting_value": r["TARGETING_VALUE"],
+                "metrics": {**{k: v for k, v in r.items() if not k.startswith("TARGETING_")}, id_key: key}}
+               for key, rows in file.items() for r in rows]
+        assert got == want
+        assert all(isinstance(k, str) and k.isdigit() for k in file)
+        assert any(isinstance(t["targeting_value"], int) for t in got)        # LOCATION: numbers, as synchronously
+        total += len(got)
+    assert total > 0

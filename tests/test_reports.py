@@ -20,7 +20,6 @@ from pinsync.frames import read_json_array
 from pinsync.reports import ReportPolicy, report_requests, report_spans
 from pinsync.schemas import Column
 from pinsync.streams import STREAMS
-from pinsync.streams.analytics import REPORT_STREAMS
 
 TODAY = dt.date(2026, 11, 29)
 TOKEN = "pina.reports-client-token-0123456789"
@@ -31,7 +30,6 @@ COLUMNS = ("SPEND_IN_MICRO_DOLLAR", "SPEND_IN_DOLLAR", "PAID_IMPRESSION", "TOTAL
            "AD_GROUP_BUDGET_IN_LOCAL_CURRENCY", "AD_NAME", "PIN_ID", "VIDEO_LENGTH", "ECPC_IN_DOLLAR",
            "TOTAL_WEB_SESSIONS")
 ADS = {"campaign_analytics": "campaigns", "ad_group_analytics": "ad_groups", "ad_analytics": "ads"}
-KEYWORDS = REPORT_STREAMS[0]
 
 
 class Tokens:
@@ -83,7 +81,7 @@ def _ids(ds, stream, account) -> list[str]:
 
 
 def _history(ex, stream, account, start, end, **kw) -> pl.DataFrame:
-    spec = STREAMS[stream] if stream in STREAMS else KEYWORDS
+    spec = STREAMS[stream]
     return ex.finish(spec, pl.concat(list(ex.report_batches(spec, account["id"], start, end,
                                                              currency=account["currency"], today=TODAY, **kw))))
 

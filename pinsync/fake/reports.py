@@ -37,15 +37,27 @@ Choices (the API does not say):
   only if requested (the key names the entity); keyword and advertiser metrics are those
   of their own entities (as between the other levels, a parent is not the sum of its
   children);
+* the ``*_TARGETING`` levels ADVERTISER_TARGETING, CAMPAIGN_TARGETING, AD_GROUP_TARGETING and
+  PIN_PROMOTION_TARGETING are served (an assumption about the file, which the spec does not
+  describe): keyed by the level's entity id like the other levels, each row carries
+  ``TARGETING_TYPE`` and ``TARGETING_VALUE`` beside ``DATE`` and the columns, one row per
+  entity, type, value and date, with exactly the values (and the value's JSON type: a
+  metro code is a number) the synchronous ``targeting_analytics`` routes answer
+  (:class:`~pinsync.fake.insights.Targeting`); ``targeting_types`` is required there
+  (1-5 of ``TargetingTypeFilter``'s enum, AUDIENCE_MULTIPLIER only at CAMPAIGN_TARGETING,
+  MEDIA_TYPE only at PRODUCT_ITEM_TARGETING, as its description says) and refused at the
+  other levels; reach and frequency (``TOTAL_IMPRESSION_USER``,
+  ``TOTAL_IMPRESSION_FREQUENCY``) are refused at targeting levels (real clients strip them:
+  "not suitable for targeting report"); ``combine_targeting_types: true`` (BETA) is refused
+  as not served by the fake;
 * columns only reports know (:data:`pinsync.api.REPORT_ONLY_COLUMNS`) are accepted and
   never have a value; ``attribution_types``, ``metrics_filters``,
-  ``custom_conversion_event_metrics``, ``campaign_brand_label``, ``targeting_types``'s
-  use, ``start_hour`` / ``end_hour`` and ``reporting_timezone`` are checked and ignored;
+  ``custom_conversion_event_metrics``, ``campaign_brand_label``, ``start_hour`` / ``end_hour`` and ``reporting_timezone`` are checked and ignored;
 * PRODUCT_GROUP reports cover the product group promotions (keyed by their id, like the
   synchronous product group analytics); PRODUCT_ITEM reports are empty (the fake has no
   catalog items); the
-  ``*_TARGETING`` levels, ``primary_sort: BY_DATE`` and ``report_format: CSV`` are refused
-  with a 400 saying the fake does not serve them;
+  PRODUCT_GROUP_TARGETING and PRODUCT_ITEM_TARGETING levels, ``primary_sort: BY_DATE`` and
+  ``report_format: CSV`` are refused with a 400 saying the fake does not serve them;
 * the download host answers S3-like XML errors: 403 ``AccessDenied`` for a request with
   an Authorization header or an expired link, 403 ``SignatureDoesNotMatch`` for an unknown
   signature; :meth:`Reports.truncate_next` makes it send half a file (with a matching
@@ -68,6 +80,7 @@ from pinsync import api
 from pinsync.fake.analytics import ROW_ID_KEY, AdsAnalytics, AnalyticsState
 from pinsync.fake.data import Dataset
 from pinsync.fake.errors import FakeApiError
+from pinsync.fake.insights import Targeting
 
 # ---------------------------------------------------------------------------------------------
 # The request body, as the spec declares it
@@ -97,9 +110,6 @@ _SUMMARY = ("RUNNING", "PAUSED", "NOT_STARTED", "COMPLETED", "ADVERTISER_DISABLE
 _AD_SUMMARY = ("APPROVED", "PAUSED", "PENDING", "REJECTED", "ADVERTISER_DISABLED", "ARCHIVED", "DRAFT",
                "DELETED_DRAFT")
 _WINDOW = Field("integer", enum=api.ATTRIBUTION_WINDOW_DAYS)
-TARGETING_TYPES = ("KEYWORD", "APPTYPE", "GENDER", "LOCATION", "PLACEMENT", "COUNTRY", "TARGETED_INTEREST",
-                   "PINNER_INTEREST", "AUDIENCE_INCLUDE", "GEO", "AGE_BUCKET", "REGION", "MEDIA_TYPE",
-                   "AGE_BUCKET_AND_GENDER", "AUDIENCE_MULTIPLIER", "CREATIVE_ENHANCEMENTS", "LOCAL_ADS_STORE_CODE")
 CUSTOM_EVENT_METRICS = (
     "ADE_COST_PER_ACTION", "ADE_ROAS", "ADE_TOTAL_CONVERSIONS", "ADE_TOTAL_VALUE_IN_MICRO_DOLLAR",
     "ADE_AVERAGE_VALUE_IN_MICRO_DOLLAR", "ADE_TOTAL_CLICK", "ADE_TOTAL_CLICK_VALUE_IN_MICRO_DOLLAR", "ADE_TOTAL_VIEW",
@@ -138,7 +148,8 @@ REQUEST_FIELDS: dict[str, Field] = {
     "product_group_statuses": Field("array", items=Field("string", enum=("RUNNING", "PAUSED", "EXCLUDED", "ARCHIVED")),
                                     min_items=1, max_items=6),
     "product_item_ids": _IDS,
-    "targeting_types": Field("array", items=Field("string", enum=TARGETING_TYPES), min_items=1, max_items=5),
+    "targeting_types": Field("array", items=Field("string", enum=api.REPORT_TARGETING_TYPES), min_items=1,
+                             max_items=api.REPORT_TARGETING_TYPES_MAX),
     "metrics_filters": Field("array", min_items=1, items=Field(
         "object", required=("field", "operator", "values"),
         fields=(("field", Field("string", enum=("SPEND_IN_DOLLAR", "TOTAL_IMPRESSION"))),
@@ -160,7 +171,9 @@ REQUIRED = ("start_date", "end_date", "granularity", "level", "columns")
 # Report level -> the level of :class:`AdsAnalytics` (None: an empty report; the fake has no catalog items).
 LEVELS: dict[str, str | None] = {"ADVERTISER": "advertiser", "CAMPAIGN": "campaign", "AD_GROUP": "ad_group",
                                  "PIN_PROMOTION": "ad", "KEYWORD": "keyword", "PRODUCT_GROUP": "product_group",
-                                 "PRODUCT_ITEM": None}
+                                 "PRODUCT_ITEM": None, "ADVERTISER_TARGETING": "advertiser",
+                                 "CAMPAIGN_TARGETING": "campaign", "AD_GROUP_TARGETING": "ad_group",
+                                 "PIN_PROMOTION_TARGETING": "ad"}
 
 
 def report_error(detail: str) -> FakeApiError:
@@ -219,6 +232,7 @@ class ReportQuery:
     view: int
     report_time: str
     filters: dict = field(default_factory=dict)
+    targeting_types: tuple[str, ...] = ()
 
 
 def parse_report_request(body: bytes, query: dict, today: dt.date) -> ReportQuery:
@@ -255,17 +269,30 @@ def parse_report_request(body: bytes, query: dict, today: dt.date) -> ReportQuer
         raise report_error(f"{what}{problem}" if what else problem[0].upper() + problem[1:])
     if level == "PRODUCT_ITEM" and ("ad_ids" in data or "ad_statuses" in data):
         raise report_error("If level is PRODUCT_ITEM, ad_ids and ad_statuses parameters are not allowed.")
-    if "targeting_types" in data and not level.endswith("_TARGETING"):
+    types = tuple(dict.fromkeys(data.get("targeting_types", ())))
+    if level.endswith("_TARGETING"):
+        if not types:
+            raise report_error(f"targeting_types is required for level {level}.")
+        wrong = [t for t in types if level not in api.REPORT_TARGETING_TYPE_LEVELS.get(t, (level,))]
+        if wrong:
+            raise report_error(f"targeting_types: {wrong[0]} is only available in "
+                               f"{' and '.join(api.REPORT_TARGETING_TYPE_LEVELS[wrong[0]])} level.")
+        reach = [c for c in data["columns"] if c in api.REPORT_TARGETING_UNSUPPORTED_COLUMNS]
+        if reach:
+            raise report_error(f"columns: {reach[0]} is not available for targeting reports.")
+    elif types:
         raise report_error("targeting_types requires a level ending in _TARGETING.")
-    if level.endswith("_TARGETING") or data.get("primary_sort") == "BY_DATE" or data.get("report_format") == "CSV":
-        raise report_error("(fake API: *_TARGETING levels, primary_sort BY_DATE and report_format CSV are not served "
-                           "by pinsync's fake)")
+    if (level not in LEVELS or data.get("combine_targeting_types") or data.get("primary_sort") == "BY_DATE"
+            or data.get("report_format") == "CSV"):
+        raise report_error("(fake API: PRODUCT_GROUP_TARGETING and PRODUCT_ITEM_TARGETING levels, "
+                           "combine_targeting_types, primary_sort BY_DATE and report_format CSV are not served by "
+                           "pinsync's fake)")
     filters = {k: set(data[k]) for k in ("campaign_ids", "ad_group_ids", "ad_ids", "campaign_statuses",
                                          "ad_group_statuses", "ad_statuses", "campaign_objective_types") if k in data}
     return ReportQuery(level, start, end, gran, tuple(dict.fromkeys(data["columns"])),
                        data.get("click_window_days", 30), data.get("engagement_window_days", 30),
                        data.get("view_window_days", 1), data.get("conversion_report_time", "TIME_OF_AD_ACTION"),
-                       filters)
+                       filters, types)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -300,9 +327,10 @@ class Reports:
         by_token: every report created, by token.
     """
 
-    def __init__(self, dataset: Dataset, ads: AdsAnalytics):
+    def __init__(self, dataset: Dataset, ads: AdsAnalytics, targeting: Targeting):
         self.ds = dataset
         self.ads = ads
+        self.targeting = targeting
         self.polls_in_progress = 2
         self.lifetime = float(api.REPORT_LIFETIME_SECONDS)
         self.link_lifetime = float(api.REPORT_LINK_SECONDS)
@@ -413,11 +441,16 @@ class Reports:
             return b"{}"
         id_key = ROW_ID_KEY[level]
         known = [c for c in q.columns if c in api.ANALYTICS_COLUMNS]
+        breakdown = self.targeting.breakdown(list(q.targeting_types)) if q.targeting_types else None
         body = self.ads.json(level, account, self._entities(level, account, q.filters), q.start, q.end,
-                             q.granularity, known, q.click, q.engagement, q.view, q.report_time, state)
+                             q.granularity, known, q.click, q.engagement, q.view, q.report_time, state,
+                             breakdown=breakdown)
         out: dict[str, list[dict]] = {}
         keep_id = id_key in q.columns
         for row in json.loads(body):
+            if breakdown is not None:       # {"targeting_type", "targeting_value", "metrics"}: one flat row
+                row = {**row["metrics"], "TARGETING_TYPE": row["targeting_type"],
+                       "TARGETING_VALUE": row["targeting_value"]}
             key = row[id_key] if keep_id else row.pop(id_key)
             out.setdefault(key, []).append(row)
         return json.dumps(out, separators=(",", ":")).encode()

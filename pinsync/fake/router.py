@@ -280,9 +280,9 @@ class FakePinterest:
         self.analytics_state = AnalyticsState()
         self._ads = AdsAnalytics(dataset, self.analytics_state)
         self._pins = PinAnalytics(dataset, self.analytics_state)
-        self.reports = Reports(dataset, self._ads)
-        self.objects = objects.Objects(dataset)
         self._targeting = insights.Targeting(dataset)
+        self.reports = Reports(dataset, self._ads, self._targeting)
+        self.objects = objects.Objects(dataset)
         self._user = insights.UserAnalytics(dataset, self.analytics_state)
         self.consent = Consent()
 
@@ -503,6 +503,19 @@ class FakePinterest:
                 raise errors.account_not_found()
             job = self._analytics_job(level, str(account_id), query)
         return json.loads(job())
+
+    def truth_rows(self, level: str, account_id: str, ids, start, end, columns=CORE_COLUMNS, *,
+                   granularity: str = "DAY", targeting_types=None) -> list[dict]:
+        """The one truth behind the synchronous routes and the reports: the rows of ``ids`` at
+        ``level`` (advertiser, campaign, ad_group, ad, keyword, product_group) over ``[start,
+        end]``, whatever the windows the routes allow; with ``targeting_types``, one row per
+        entity, type, value and bucket (``{"targeting_type", "targeting_value", "metrics"}``).
+        Default attribution settings."""
+        breakdown = self._targeting.breakdown(list(targeting_types)) if targeting_types else None
+        with self.lock:
+            return self._ads.rows(level, str(account_id), [str(i) for i in ids], _as_date(start), _as_date(end),
+                                  granularity, list(columns), 30, 30, 1, "TIME_OF_AD_ACTION",
+                                  self.analytics_state.snapshot(), breakdown=breakdown)
 
     def pin_analytics_payload(self, pin_id: str, start, end, metric_types, split_field: str = "NO_SPLIT",
                               app_types: str = "ALL") -> dict:

@@ -37,8 +37,8 @@ class StreamSpec:
 
     Attributes:
         name: the stream (and table) name.
-        kind: ``entity``, ``ads_analytics``, ``pin_analytics``, or ``ads_report`` (ads
-            metrics only reports serve).
+        kind: ``entity``, ``ads_analytics``, ``targeting_analytics``, ``pin_analytics``,
+            ``pin_lifetime`` or ``user_analytics``.
         path: the endpoint path below the API URL; ``{ad_account_id}`` / ``{pin_id}`` are
             filled from the parent.
         category: Pinterest's rate-limit category of the endpoint.
@@ -53,6 +53,8 @@ class StreamSpec:
         batch_size: ids per analytics call.
         report_level: the ``level`` of the asynchronous report that serves this stream's
             history (days the synchronous endpoints no longer serve); None: none does.
+        report_only: no synchronous endpoint serves the stream: every day comes from reports
+            of ``report_level`` (``path`` is the reports endpoint).
         scopes: the OAuth scopes a token needs to read the stream.
         description: one line for ``pinsync streams`` and the README.
         shape: how a listing answers: ``page`` (``{items, bookmark}``, followed to the end),
@@ -81,6 +83,7 @@ class StreamSpec:
     id_param: str | None = None
     batch_size: int | None = None
     report_level: str | None = None
+    report_only: bool = False
     scopes: tuple[str, ...] = ()
     description: str = ""
     shape: str = "page"

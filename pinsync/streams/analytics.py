@@ -47,41 +47,38 @@ ANALYTICS_STREAMS = (
 MULTI_PIN_PATH = "pins/analytics"
 REPORTS_PATH = "ad_accounts/{ad_account_id}/reports"
 
-# Streams only reports serve. Not in ``STREAMS`` yet: the orchestrator learns report-only
-# streams first.
-REPORT_STREAMS = (
-    StreamSpec("keyword_analytics", "ads_report", REPORTS_PATH, "ads_analytics", "ad_accounts",
-               ("keyword_id", "date"), "date", ("ad_account_id", "date"), level="keyword", report_level="KEYWORD",
-               scopes=ADS_SCOPES, description="Keyword metrics per day (or configured granularity), from reports"),
-)
 
-
-
-def _targeting(level: str, path: str, parent: str, id_param: str | None) -> StreamSpec:
+def _targeting(level: str, path: str, parent: str, id_param: str | None, report_level: str) -> StreamSpec:
     """Targeting analytics of a level: the level's metrics per targeting type and value."""
     id_col = api.LEVEL_ID_COLUMN[level].lower()
     return StreamSpec(f"{level}_targeting_analytics", "targeting_analytics", f"ad_accounts/{{ad_account_id}}/{path}",
                       "ads_analytics", parent, (id_col, "targeting_type", "targeting_value", "date"), "date",
                       ("ad_account_id", "month"), level=level, id_param=id_param,
-                      batch_size=api.ANALYTICS_IDS_MAX if id_param else None, targeting_types=True, scopes=ADS_SCOPES,
+                      batch_size=api.ANALYTICS_IDS_MAX if id_param else None, report_level=report_level,
+                      targeting_types=True, scopes=ADS_SCOPES,
                       description=f"{level.replace('_', ' ').capitalize()} metrics per targeting value and day")
 
 
-# The other reports. Not in ``STREAMS`` yet: the orchestrator learns them next.
+# The other reports (``streams: [all]``).
 OTHER_ANALYTICS_STREAMS = (
     StreamSpec("ad_account_analytics", "ads_analytics", "ad_accounts/{ad_account_id}/analytics", "ads_analytics",
                "ad_accounts", ("ad_account_id", "date"), "date", ("ad_account_id", "month"), level="ad_account",
                report_level="ADVERTISER", scopes=ADS_SCOPES,
                description="Ad account metrics per day (or configured granularity)"),
-    _targeting("ad_account", "targeting_analytics", "ad_accounts", None),
-    _targeting("campaign", "campaigns/targeting_analytics", "campaigns", "campaign_ids"),
-    _targeting("ad_group", "ad_groups/targeting_analytics", "ad_groups", "ad_group_ids"),
-    _targeting("ad", "ads/targeting_analytics", "ads", "ad_ids"),
+    _targeting("ad_account", "targeting_analytics", "ad_accounts", None, "ADVERTISER_TARGETING"),
+    _targeting("campaign", "campaigns/targeting_analytics", "campaigns", "campaign_ids", "CAMPAIGN_TARGETING"),
+    _targeting("ad_group", "ad_groups/targeting_analytics", "ad_groups", "ad_group_ids", "AD_GROUP_TARGETING"),
+    _targeting("ad", "ads/targeting_analytics", "ads", "ad_ids", "PIN_PROMOTION_TARGETING"),
     StreamSpec("product_group_analytics", "ads_analytics", "ad_accounts/{ad_account_id}/product_groups/analytics",
                "ads_analytics", "product_group_promotions", ("product_group_id", "date"), "date",
                ("ad_account_id", "month"), level="product_group", id_param="product_group_ids",
                batch_size=api.PRODUCT_GROUP_IDS_MAX, report_level="PRODUCT_GROUP", scopes=ADS_SCOPES,
                description="Product group metrics per day (or configured granularity)"),
+    # keyword metrics exist only in reports: every day comes from them (no ids: a report covers the account)
+    StreamSpec("keyword_analytics", "ads_analytics", REPORTS_PATH, "ads_analytics", "ad_accounts",
+               ("keyword_id", "date"), "date", ("ad_account_id", "month"), level="keyword", report_level="KEYWORD",
+               report_only=True, scopes=ADS_SCOPES,
+               description="Keyword metrics per day (or configured granularity), from reports"),
     # the key is (date,) plus the split field's column when split
     StreamSpec("user_account_analytics", "user_analytics", "user_account/analytics", "org_analytics", None,
                ("date",), "date", ("month",), scopes=USER_SCOPES,
