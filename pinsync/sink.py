@@ -7,8 +7,10 @@ from each row's ``date`` by :func:`month_of` (``date`` is in the file, so reader
 it with the row-group statistics). Each partition is exactly one file with a fixed name,
 so re-writing a partition replaces it and a retry can never duplicate rows. The other
 partition keys are also stored inside the files (ids stay strings). Nothing but
-``data.parquet`` files live inside table folders: temp files are hidden (leading ``.``)
-and removed on failure.
+``data.parquet`` files live inside table folders: a sink used as a context manager (a run)
+stages its temp files in its own folder below ``{output}/.pinsync-tmp/``
+(:class:`pinsync.storage.Staging`), removed when it closes - or, after a kill, by the next
+run that finds it stale - so a table stays readable as a folder at every moment.
 
 Re-fetched analytics days are merged into their month file (:meth:`Sink.merge_months`):
 the old file is scanned lazily, the re-fetched days filtered out, the fetched rows added,
@@ -30,7 +32,7 @@ import polars as pl
 from pinsync.errors import SinkError
 from pinsync.memory import cpu_slot
 from pinsync.schemas import Column
-from pinsync.storage import Location
+from pinsync.storage import STAGING, Location
 
 DATA_FILE = "data.parquet"
 DATE = "date"        # every analytics row's time key (a Date; a Datetime for HOUR)
@@ -134,6 +136,19 @@ class Sink:
     def __init__(self, location: Location, run_id: str):
         self.location = location
         self.run_id = run_id
+        self.stage = None
+
+    def __enter__(self) -> "Sink":
+        try:
+            self.stage = self.location.staging(self.run_id)
+        except OSError as e:
+            raise SinkError(f"cannot write to {self.location.path(STAGING)}: {e}") from None
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.stage is not None:
+            self.stage.close()
+            self.stage = None
 
     def _encode(self, rel: str, df: pl.DataFrame) -> bytes:
         """``df`` as Parquet bytes (the caller holds a :func:`cpu_slot`)."""
@@ -146,7 +161,7 @@ class Sink:
 
     def _write(self, rel: str, data: bytes, batch=None) -> None:
         try:
-            self.location.write(rel, data, batch=batch)
+            self.location.write(rel, data, batch=batch, stage=self.stage)
         except Exception as e:
             raise SinkError(f"cannot write {self.location.path(rel)}: {type(e).__name__}: {e}") from None
 

@@ -231,7 +231,7 @@ class _Run:
         fp = fingerprint(df, spec.primary_key)
         prev = self.state.get(spec.name, key) or {}
         keys = {"ad_account_id": key} if spec.partition_by else None
-        self.sink.remove_stale_temps(spec.name, keys)   # left by a killed run; the next write may skip this part
+        self.sink.remove_stale_temps(spec.name, keys)   # left beside their files by an earlier version
         written = WriteResult()
         if self.full_refresh or prev.get("fingerprint") != fp or (df.height and not self.sink.has_file(spec.name, keys)):
             if keys:
@@ -639,7 +639,8 @@ def run(config, *, today: dt.date | None = None, full_refresh: bool = False,
             output.check_writable()
         except SinkError as e:   # an output that cannot be written is a configuration mistake (exit 2)
             raise ConfigError(f"output.url: {e}") from None
-        _check_layout(Sink(output, run_id), config.streams)
+        sink = Sink(output, run_id)
+        _check_layout(sink, config.streams)
         _check_output(state, config.output.url, full_refresh)
         client = client_for(config, owner=run_id, sleep=sleep)
         workers = max(1, config.max_workers)
@@ -648,9 +649,10 @@ def run(config, *, today: dt.date | None = None, full_refresh: bool = False,
         # their requests, which run in the request pool
         units_pool = ThreadPoolExecutor(units_at_once(workers), thread_name_prefix="pinsync-unit")
         job = _Run(config, today=today, full_refresh=full_refresh, run_id=run_id, on_event=on_event, shard=shard,
-                   client=client, store=store, state=state, sink=Sink(output, run_id), pool=requests_pool)
+                   client=client, store=store, state=state, sink=sink, pool=requests_pool)
         try:
-            job.execute(units_pool)
+            with sink:      # its temp files are staged outside the tables, and removed at the end
+                job.execute(units_pool)
         finally:
             # after an error the units have stopped (or, on Ctrl-C, will stop at their next
             # request or commit): never block the caller on in-flight requests
