@@ -74,6 +74,18 @@ class Location:
         except FileNotFoundError:
             return None
 
+    def tail(self, rel: str, size: int) -> bytes | None:
+        """The last ``size`` bytes of ``rel`` (all of it if shorter): one ranged read on an
+        object store. None if it does not exist."""
+        try:
+            return self.fs.cat_file(self.path(rel), start=-size)
+        except FileNotFoundError:
+            return None
+        except OSError as e:
+            if e.errno == errno.EINVAL:      # a local file shorter than ``size``
+                return self.read(rel)
+            raise
+
     def write(self, rel: str, data: bytes, *, mode: int | None = None, batch: "WriteBatch | None" = None,
               stage: "Staging | None" = None) -> None:
         """Replace ``rel`` with ``data`` atomically (``mode`` sets local permissions).
