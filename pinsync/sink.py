@@ -99,9 +99,12 @@ def fingerprint_scheme(columns: Sequence[Column], settings: str = "") -> str:
 FINGERPRINT = "pinsync.fingerprint"   # a month file's footer: "<scheme>/<content hash>" of its rows
 
 
-def scheme_meaning(scheme: str) -> str:
-    """The part of a scheme naming the columns and settings (not the hash implementation)."""
-    return scheme.split("/")[2] if scheme.count("/") >= 2 else scheme
+def other_meaning(recorded: str | None, scheme: str) -> bool:
+    """Whether a file's footer fingerprint (``month/polars-<version>/<meaning>/<hash>``) was
+    made for other columns or settings than ``scheme`` (the hash implementation aside).
+    Unknown (no fingerprint, no scheme): no."""
+    theirs, ours = (recorded or "").split("/")[2:3], scheme.split("/")[2:3]
+    return bool(theirs and ours) and theirs != ours
 
 
 def content_hash(df: pl.DataFrame) -> str:
@@ -357,7 +360,7 @@ class Sink:
         if meta is None:
             return None, None
         recorded = meta.get(FINGERPRINT)
-        if recorded and scheme_meaning(recorded) != scheme_meaning(scheme):
+        if other_meaning(recorded, scheme):
             if replace_foreign:
                 return None, None
             raise SinkError(f"{self.location.path(rel)} was written with other columns or settings (does another "

@@ -54,7 +54,7 @@ from pinsync.memory import limit_arenas
 from pinsync.plan import REPORT, Fetch, held_range, history_floor, unit_fetches
 from pinsync.schemas import pin_lifetime_metric_types
 from pinsync.sink import (DATA_FILE, FINGERPRINT, MONTH, Sink, WriteResult, fingerprint, fingerprint_scheme,
-                          month_of, partition_dir, scheme_meaning, with_month)
+                          month_of, other_meaning, partition_dir, with_month)
 from pinsync.state import State, StateStore
 from pinsync.storage import Location
 from pinsync.streams import DEFAULT_STREAMS, STREAMS, StreamSpec, needed, parents_of, per_account, select
@@ -295,7 +295,7 @@ class _Run:
         dirs = [prefix + leaf for leaf in partitions]
         lost = self.sink.missing(stream, dirs)
         problems = [f"{stream}/{d}/{DATA_FILE} is missing" for d in sorted(lost)]
-        meaning = scheme_meaning(self.scheme(stream))
+        scheme = self.scheme(stream)
         for d in sorted(set(dirs) - lost):
             rel = f"{stream}/{d}/{DATA_FILE}"
             try:
@@ -303,7 +303,7 @@ class _Run:
             except SinkError as e:
                 problems.append(str(e))
                 continue
-            if recorded and scheme_meaning(recorded) != meaning:
+            if other_meaning(recorded, scheme):
                 problems.append(f"{self.sink.location.path(rel)} was written with other columns or settings")
         return problems
 
