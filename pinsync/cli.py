@@ -310,8 +310,9 @@ def streams_cmd():
     endpoint, the scopes a token needs and the rate-limit category."""
     table = Table(caption=escape("* in the default selection (`streams: []`); `streams: [all]` selects every stream"),
                   caption_justify="left")
-    for col in ("stream", "key", "cursor", "parent", "partitioned by", "endpoint", "scope", "rate limit"):
-        table.add_column(col)
+    table.add_column("stream", no_wrap=True)      # names whole, whatever the width; the rest folds
+    for col in ("key", "cursor", "parent", "partitioned by", "endpoint", "scope", "rate limit"):
+        table.add_column(col, overflow="fold")
     for s in STREAMS.values():
         mark = "*" if s.name in DEFAULT_STREAMS else " "
         table.add_row(f"{mark} {s.name}", ", ".join(s.primary_key), s.cursor or "-", s.parent or "-",
@@ -489,8 +490,10 @@ def accounts_cmd(config_path, as_json, verbose):
 @main.command("demo")
 @click.option("--output", default="demo-data", show_default=True, help="Where to write the demo tables.")
 @click.option("--accounts", default=2, show_default=True, help="Ad accounts in the fake account.")
+@click.option("--streams", "streams_", metavar="A,B|all",
+              help="Streams to sync (default: the default selection; `all`: every stream).")
 @verbose_option
-def demo_cmd(output, accounts, verbose):
+def demo_cmd(output, accounts, streams_, verbose):
     """Sync a fake Pinterest account (served on 127.0.0.1) into ./demo-data: no credentials needed."""
     from pinsync.demo import run_demo
 
@@ -498,7 +501,7 @@ def demo_cmd(output, accounts, verbose):
     with _Guard():
         out = Path(output).resolve()
         err_console.print(f"Starting pinsync's fake Pinterest API on 127.0.0.1 and syncing into {out} ...")
-        result = run_demo(out, accounts=accounts, today=_today(),
+        result = run_demo(out, accounts=accounts, today=_today(), streams=_split(streams_),
                           runner=lambda run, cfg: _run_with_progress(run, cfg))
         out_console.print(_demo_help(out))
         if result.failures:

@@ -13,8 +13,10 @@ from pinsync.fake import Dataset, FakePinterest, FakeServer
 DEMO_TOKEN = "pinsync-demo-token"
 
 
-def run_demo(output: str | Path, *, accounts: int = 2, runner=None, today: dt.date | None = None):
-    """Serve a fake account on 127.0.0.1 and sync every stream into ``output``.
+def run_demo(output: str | Path, *, accounts: int = 2, runner=None, today: dt.date | None = None,
+             streams: list[str] | None = None):
+    """Serve a fake account on 127.0.0.1 and sync ``streams`` (default: the default
+    selection; ``["all"]``: every stream) into ``output``.
 
     The state lives in ``{output}/_pinsync/state.json`` (outside the table folders).
     ``runner(run, config)`` lets the CLI wrap the run with progress bars.
@@ -33,6 +35,7 @@ def run_demo(output: str | Path, *, accounts: int = 2, runner=None, today: dt.da
             "start_date": (today - dt.timedelta(days=60)).isoformat(),
             "output": {"url": str(out)},
             "state": {"url": str(out / "_pinsync" / "state.json")},
+            **({"streams": list(streams)} if streams else {}),
         }, base_dir=Path.cwd(), env={}, today=today)
         if runner is not None:
             return runner(functools.partial(run, today=today), config)

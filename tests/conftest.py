@@ -10,6 +10,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+# before any test module imports them: their asserts explain themselves
+pytest.register_assert_rewrite("tests.s3_fixtures", "tests.reliability_support")
+
 from pinsync import clock, secrets
 from pinsync.config import DEFAULT_PIN_METRIC_TYPES, config_from_dict
 from pinsync.fake import Dataset, FakePinterest, FakeServer

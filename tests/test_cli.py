@@ -139,6 +139,15 @@ def test_demo_runs_without_credentials(tmp_path, monkeypatch):
     assert "scan_parquet" in res.output
 
 
+def test_demo_with_every_stream_writes_every_table(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    res = CliRunner().invoke(main, ["demo", "--streams", "all"])
+    assert res.exit_code == 0, res.output
+    written = {p.name for p in (tmp_path / "demo-data").iterdir() if not p.name.startswith("_")}
+    # lifetime metrics only when pin_analytics.metric_types asks for them (not the default)
+    assert written == set(STREAMS) - {"pin_lifetime_metrics"}
+
+
 def test_every_command_has_help_and_is_in_the_readme():
     readme = (ROOT / "README.md").read_text()
     for name, cmd in main.commands.items():
@@ -154,3 +163,10 @@ def test_every_readme_section_a_message_names_exists():
     named = {m for f in (ROOT / "pinsync").rglob("*.py") for m in re.findall(r"README, '([^']+)'", f.read_text())}
     assert named, "messages point at README sections"
     assert named <= headings, named - headings
+
+
+def test_streams_keeps_every_stream_name_whole_in_an_80_column_terminal():
+    res = CliRunner().invoke(main, ["streams"], env={"COLUMNS": "80"})
+    assert res.exit_code == 0
+    first = [line.split("│")[1].strip().removeprefix("* ") for line in res.output.splitlines() if line.startswith("│")]
+    assert set(STREAMS) <= set(first), sorted(set(STREAMS) - set(first))

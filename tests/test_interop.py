@@ -33,7 +33,6 @@ import pinsync
 from pinsync.sink import Sink
 from pinsync.storage import Location
 from tests.conftest import ID_COLUMNS, SHORT, TODAY
-pytest.register_assert_rewrite("tests.s3_fixtures")   # before the import: its asserts explain
 from tests.s3_fixtures import read_tables
 
 pytest_plugins = ["tests.s3_fixtures"]   # moto_server (one per session) and s3

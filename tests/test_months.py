@@ -34,7 +34,6 @@ from pinsync.fake.data import to_ord
 from pinsync.sink import Sink
 from pinsync.storage import Location
 from tests.conftest import TODAY
-pytest.register_assert_rewrite("tests.s3_fixtures")
 from tests.reliability_support import (assert_same_output, build_config, raw_config, read_stream, small_dataset,
                                        write_yaml)
 from tests.s3_fixtures import list_keys, s3_client

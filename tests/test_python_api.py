@@ -23,7 +23,6 @@ from pinsync.sink import Sink
 from pinsync.storage import Location
 from pinsync.sync import StreamStats
 from tests.conftest import ID_COLUMNS, REFRESH_AUTH, SHORT, TODAY
-pytest.register_assert_rewrite("tests.s3_fixtures")   # before the import: its asserts explain
 from tests.s3_fixtures import list_keys, read_tables
 
 pytest_plugins = ["tests.s3_fixtures"]   # moto_server (one per session) and s3

@@ -22,7 +22,6 @@ from pinsync.lock import Lock
 from pinsync.state import StateStore
 from pinsync.storage import Location
 from tests.conftest import REFRESH_AUTH, REFRESH_TOKEN, SHORT, TODAY
-pytest.register_assert_rewrite("tests.s3_fixtures")   # before the import: its asserts explain
 from tests.s3_fixtures import assert_same_tables, list_keys, read_tables, s3_client
 from tests.reliability_support import without_run_ids
 
