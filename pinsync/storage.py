@@ -298,7 +298,10 @@ class Staging:
         self.folder = os.path.join(self.base, run_id)
         while True:
             os.makedirs(self.base, exist_ok=True)
-            self._fd = os.open(self.folder + ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                self._fd = os.open(self.folder + ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+            except FileNotFoundError:       # another run removed the (empty) base folder just now
+                continue
             if fcntl is not None:
                 fcntl.flock(self._fd, fcntl.LOCK_EX)
             try:    # still the file at that name (not one a sweeper removed before we locked it)?
@@ -333,10 +336,13 @@ class Staging:
         return removed
 
     def close(self) -> None:
-        """Remove this run's folder (its temp files are gone or renamed) and release it."""
+        """Remove this run's folder (its temp files are gone or renamed) and release it; the
+        base folder too when no other run uses it."""
         shutil.rmtree(self.folder, ignore_errors=True)
         _unlink(self.folder + ".lock")
         os.close(self._fd)
+        with contextlib.suppress(OSError):
+            os.rmdir(self.base)
 
 
 def _sweep_locked(lock_path: str) -> int:
