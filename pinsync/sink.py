@@ -225,7 +225,7 @@ class Sink:
         before_change: Callable[[list[str]], None] | None = None,
         rewrite: bool = False,
         scheme: str = "",
-        replace_foreign: bool = False,
+        replace_unreadable: bool = False,
     ) -> WriteResult:
         """Merge fetched analytics rows into their month files.
 
@@ -258,10 +258,11 @@ class Sink:
             scheme: the :func:`fingerprint_scheme` of the rows. Each file's footer records
                 it with the rows' hash, and a month is only left alone when the file's
                 footer reads and records exactly that: a file rewritten by another
-                configuration sharing the output, truncated or corrupt is written again.
-            replace_foreign: the fetch covers the unit's whole history: an old file that
-                is unreadable, or was written with other columns or settings, is replaced
-                by the fetched rows instead of merged with them (without it, that is an error).
+                configuration sharing the output, truncated or corrupt is written again. An
+                old file of other columns or settings adds its columns only if some of its
+                rows are kept.
+            replace_unreadable: the fetch covers the unit's whole history: an old file that
+                is unreadable is replaced by the fetched rows (without it, that is an error).
 
         Memory: one month is held at a time (the old file is scanned lazily and filtered
         as it is read). Files are written as one batch (see
@@ -278,7 +279,8 @@ class Sink:
         on_disk = dict(on_disk or {})
         result, done, gone = WriteResult(), set(), []
         merge = dict(stream=stream, sort_by=list(sort_by), on_disk=on_disk, before_change=before_change,
-                     rewrite=rewrite, result=result, gone=gone, scheme=scheme, replace_foreign=replace_foreign)
+                     rewrite=rewrite, result=result, gone=gone, scheme=scheme,
+                     replace_unreadable=replace_unreadable)
         with self.location.batch() as batch:
             for chunk in [df] if isinstance(df, pl.DataFrame) else df:
                 if not chunk.height:
@@ -305,11 +307,11 @@ class Sink:
 
     def _merge_month(self, *, stream: str, folder: str, rows: pl.LazyFrame | None, days: list, date_type,
                      sort_by: list[str], on_disk: dict[str, str], before_change, rewrite: bool, result: WriteResult,
-                     gone: list[str], batch, scheme: str, replace_foreign: bool) -> None:
+                     gone: list[str], batch, scheme: str, replace_unreadable: bool) -> None:
         """Merge one month: the old file's rows outside ``days``, plus ``rows`` (the fetched
         ones, dated within ``days``); write it unless it is the vouched one."""
         rel = f"{stream}/{folder}/{DATA_FILE}"
-        old, recorded = self._previous(rel, scheme, replace_foreign)   # before the CPU slot: S3 GETs
+        old, recorded = self._previous(rel, replace_unreadable)   # before the CPU slot: S3 GETs
         parts = [rows] if rows is not None else []
         if old is not None:
             replaced = pl.Series(DATE, days, dtype=date_type).unique()
@@ -319,7 +321,12 @@ class Sink:
         data = fp = None
         with cpu_slot():      # sort, hash and encode one month at a time per CPU
             try:
-                merged = pl.concat(parts, how="diagonal_relaxed").sort(sort_by).collect()
+                if old is not None and other_meaning(recorded, scheme):
+                    # written with other columns or settings: its columns go with its last rows
+                    kept = parts[-1].collect()
+                    parts[-1:] = [kept.lazy()] if kept.height else []
+                merged = (pl.concat(parts, how="diagonal_relaxed").sort(sort_by).collect() if parts
+                          else pl.DataFrame())
             except pl.exceptions.PolarsError as e:
                 raise SinkError(f"cannot merge the fetched days into {self.location.path(rel)} "
                                 f"({type(e).__name__}: {e}); if the table was written with other settings, run "
@@ -348,25 +355,18 @@ class Sink:
         result.rows_written += height
         result.paths.append(rel)
 
-    def _previous(self, rel: str, scheme: str, replace_foreign: bool) -> tuple[pl.LazyFrame | None, str | None]:
-        """The month file to merge the fetched rows into (None: none, or one to replace), and
-        the fingerprint its footer records."""
+    def _previous(self, rel: str, replace_unreadable: bool) -> tuple[pl.LazyFrame | None, str | None]:
+        """The month file to merge the fetched rows into (None: none, or an unreadable one to
+        replace), and the fingerprint its footer records."""
         try:
             meta = self.footer(rel)
         except SinkError as e:
-            if replace_foreign:
+            if replace_unreadable:
                 return None, None
             raise SinkError(f"{e}: run with --full-refresh to fetch its days again") from None
         if meta is None:
             return None, None
-        recorded = meta.get(FINGERPRINT)
-        if other_meaning(recorded, scheme):
-            if replace_foreign:
-                return None, None
-            raise SinkError(f"{self.location.path(rel)} was written with other columns or settings (does another "
-                            "configuration share this output?): give each configuration its own output.url, or "
-                            "run with --full-refresh")
-        return self._scan(rel), recorded
+        return self._scan(rel), meta.get(FINGERPRINT)
 
     def footer(self, rel: str) -> dict[str, str] | None:
         """The key-value metadata of the Parquet file ``rel``, read from its footer alone (on an

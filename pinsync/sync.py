@@ -497,10 +497,9 @@ class _Run:
                 bookmark["partitions"] = {leaf: fp for leaf, fp in held.items() if leaf not in leaves}
                 self.state.set(stream, key, bookmark)
             self.store.save(self.state)
-        # a unit fetching its whole history replaces files it cannot merge with (unreadable,
-        # other settings) rather than failing on them
+        # a unit fetching its whole history replaces unreadable files rather than failing on them
         return {"on_disk": on_disk, "before_change": before_change, "rewrite": self.full_refresh, "scheme": scheme,
-                "replace_foreign": self.usable_bookmark(stream, key) is None}
+                "replace_unreadable": self.usable_bookmark(stream, key) is None}
 
     def _vouched(self, stream: str, key: str, scheme: str) -> dict[str, str]:
         """The month fingerprints (by folder below the unit's prefix) in the state, if they
@@ -735,7 +734,7 @@ def write_batches(sink: Sink, spec: StreamSpec, batches: Iterable[pl.DataFrame],
                   buffer_bytes: int, *, on_batch: Callable[[pl.DataFrame], None] | None = None,
                   on_disk: dict[str, str] | None = None,
                   before_change: Callable[[list[str]], None] | None = None, rewrite: bool = False,
-                  scheme: str = "", replace_foreign: bool = False) -> WriteResult:
+                  scheme: str = "", replace_unreadable: bool = False) -> WriteResult:
     """Hold an analytics unit's batches in a :class:`FrameBuffer` (spilling past
     ``buffer_bytes``), then merge them, deduplicated by key, into the month files the
     ``covers`` dates fall in (leaving alone those whose fingerprint in ``on_disk`` matches:
@@ -748,7 +747,7 @@ def write_batches(sink: Sink, spec: StreamSpec, batches: Iterable[pl.DataFrame],
                 on_batch(batch)
         return sink.merge_months(spec.name, buf.chunks(lambda df: Extractor.dedupe(spec, df)), spec.partition_by,
                                  covers=covers, sort_by=order, on_disk=on_disk, before_change=before_change,
-                                 rewrite=rewrite, scheme=scheme, replace_foreign=replace_foreign)
+                                 rewrite=rewrite, scheme=scheme, replace_unreadable=replace_unreadable)
 
 
 def _check_output(state: State, url: str, full_refresh: bool) -> None:
