@@ -23,6 +23,7 @@ import os
 import posixpath
 import re
 import shutil
+import tempfile
 import threading
 import time
 import uuid
@@ -257,13 +258,14 @@ class Location:
         Object stores never hold temp files. Returns how many were removed."""
         if not self.local:
             return 0
-        removed = 0
+        removed, now = 0, None
         for folder, _, names in os.walk(self.path(rel)):
             for name in names:
                 if _TEMP_NAME.fullmatch(name):
                     path = os.path.join(folder, name)
                     try:
-                        if time.time() - os.stat(path).st_mtime > STALE_TEMP_AGE:
+                        now = now or _fs_now(self.root)
+                        if now - os.stat(path).st_mtime > STALE_TEMP_AGE:
                             os.unlink(path)
                             removed += 1
                     except OSError:
@@ -319,7 +321,7 @@ class Staging:
 
     def sweep(self) -> int:
         """Remove the staging folders of runs that are gone; returns how many."""
-        removed = 0
+        removed, now = 0, _fs_now(self.base)
         for entry in os.listdir(self.base):
             path = os.path.join(self.base, entry)
             if path in (self.folder, self.folder + ".lock"):
@@ -328,7 +330,7 @@ class Staging:
                 removed += _sweep_locked(path)
             elif not os.path.exists(path + ".lock"):
                 try:
-                    if time.time() - os.stat(path).st_mtime > STALE_TEMP_AGE:
+                    if now - os.stat(path).st_mtime > STALE_TEMP_AGE:
                         shutil.rmtree(path, ignore_errors=True)
                         removed += 1
                 except OSError:
@@ -343,6 +345,17 @@ class Staging:
         os.close(self._fd)
         with contextlib.suppress(OSError):
             os.rmdir(self.base)
+
+
+def _fs_now(folder: str) -> float:
+    """The file system's clock (the modification time of a file created now in ``folder``,
+    never a table folder), against which file ages are measured: this host's clock may be off."""
+    fd, probe = tempfile.mkstemp(dir=folder, prefix=".clock-", suffix=".probe")
+    try:
+        return os.fstat(fd).st_mtime
+    finally:
+        os.close(fd)
+        _unlink(probe)
 
 
 def _sweep_locked(lock_path: str) -> int:
