@@ -29,10 +29,11 @@ import requests
 from requests.auth import HTTPBasicAuth
 from requests_oauthlib import OAuth2Session
 
-from pinsync.errors import AuthError, StateError
+from pinsync.client import connection_problem
+from pinsync.errors import AuthError, NetworkError, StateError
 from pinsync.lock import Lock
 from pinsync.secrets import redact, register
-from pinsync.storage import Location, split_url
+from pinsync.storage import Location, explain, split_url
 
 log = logging.getLogger("pinsync.auth")
 # requests-oauthlib logs request and response bodies (tokens) at DEBUG: keep it quiet.
@@ -107,8 +108,9 @@ class TokenStore:
     def read(self) -> dict:
         try:
             raw = self.folder.read(self.name)
-        except OSError as e:
-            raise StateError(f"cannot read token store {self.url}: {e}") from None
+        except Exception as e:   # OS errors, botocore errors (no credentials, no bucket, 5xx)
+            why, retryable = explain(e, self.url)
+            raise StateError(f"cannot read token store {self.url}: {why}", retryable=retryable) from None
         if raw is None:
             return {"version": STORE_VERSION, "clients": {}}
         try:
@@ -128,8 +130,9 @@ class TokenStore:
     def write(self, data: dict) -> None:
         try:
             self._put(data)
-        except OSError as e:
-            raise StateError(f"cannot write token store {self.url}: {_cause(e)}") from None
+        except Exception as e:
+            why, retryable = explain(e, self.url)
+            raise StateError(f"cannot write token store {self.url}: {why}", retryable=retryable) from None
 
     def _put(self, data: dict) -> None:
         self.folder.write(self.name, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode(), mode=0o600)
@@ -143,8 +146,8 @@ class TokenStore:
         try:
             self.folder.write(probe, b"probe", mode=0o600)
             self.folder.delete(probe)
-        except OSError as e:
-            raise StateError(f"the token store {self.url} cannot be written ({_cause(e)}); nothing was "
+        except Exception as e:
+            raise StateError(f"the token store {self.url} cannot be written ({explain(e, self.url)[0]}); nothing was "
                              "refreshed, the refresh token is still valid: fix the location and re-run") from None
 
     def keep(self, data: dict, client_id: str, *, attempts: int = 5, sleep=time.sleep) -> None:
@@ -319,8 +322,13 @@ class RefreshingToken:
                 token = session.refresh_token(self.token_url, refresh_token=refresh_token,
                                               auth=HTTPBasicAuth(self.client_id, self._secret),
                                               timeout=self.timeout)
-            except (requests.ConnectionError, requests.Timeout) as e:
-                last = f"{type(e).__name__}"
+            except requests.Timeout:
+                last = "timed out"
+            except requests.ConnectionError as e:
+                last, transient = connection_problem(e, self.token_url)
+                if not transient:
+                    raise NetworkError(f"cannot refresh the access token at {self.token_url}: {last}; check "
+                                       "api_url and the machine's network (DNS, proxy)") from None
             except _Transient as e:
                 last = str(e)
             except _Rejected as e:

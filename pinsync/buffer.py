@@ -8,8 +8,9 @@ partition, so what a unit holds in memory stays under the limit however many day
 pins it covers. When the unit writes, :meth:`FrameBuffer.chunks` hands the rows back one
 partition at a time, read from its own files only.
 
-Small units never touch the disk: a buffer that stayed under a quarter of its limit
-returns its frames as one chunk.
+A unit that never passed its limit never touches the disk: its frames come back as one
+chunk, which :meth:`pinsync.sink.Sink.merge_months` filters a month at a time as it merges
+(no copy of the chunk is made), so writing holds the chunk plus one month's work.
 """
 
 from __future__ import annotations
@@ -22,10 +23,7 @@ from pathlib import Path
 
 import polars as pl
 
-
-# A buffer that holds little hands its frames back as they are; past a quarter of its limit
-# it hands them back a partition at a time (writing a chunk holds a few times its size).
-_CHUNKS_PER_LIMIT = 4
+from pinsync.errors import SinkError
 
 
 class FrameBuffer:
@@ -69,13 +67,19 @@ class FrameBuffer:
         """Write what is held to disk, a file per partition, and let it go."""
         if not self._frames:
             return
-        if self._folder is None:
-            self._folder = Path(tempfile.mkdtemp(prefix="pinsync-spill-", dir=self.spill_dir))
-        held, self._frames, self._held = _concat(self._frames), [], 0
-        for key, part in held.partition_by(self.by, as_dict=True, maintain_order=True).items():
-            path = self._folder / f"{sum(map(len, self._files.values())):06d}.arrow"
-            part.write_ipc(path, compression="uncompressed")
-            self._files.setdefault(key, []).append(path)
+        try:
+            if self._folder is None:
+                self._folder = Path(tempfile.mkdtemp(prefix="pinsync-spill-", dir=self.spill_dir))
+            held, self._frames, self._held = _concat(self._frames), [], 0
+            for key, part in held.partition_by(self.by, as_dict=True, maintain_order=True).items():
+                path = self._folder / f"{sum(map(len, self._files.values())):06d}.arrow"
+                part.write_ipc(path, compression="uncompressed")
+                self._files.setdefault(key, []).append(path)
+        except OSError as e:   # $TMPDIR full or not writable: the unit cannot hold its rows
+            where = self._folder or self.spill_dir or tempfile.gettempdir()
+            raise SinkError(f"cannot spill fetched rows to the temp folder {where} ($TMPDIR): "
+                            f"{e.strerror or e}; free space there, point TMPDIR at a larger disk, or raise "
+                            "buffer_mb") from None
         self.spills += 1
 
     # -- reading back -----------------------------------------------------------------------
@@ -90,11 +94,11 @@ class FrameBuffer:
 
     def chunks(self, finish: Callable[[pl.DataFrame], pl.DataFrame] = lambda df: df) -> Iterator[pl.DataFrame]:
         """The rows, in the order they were added, each chunk passed through ``finish``
-        (e.g. dedupe): everything at once when little is held, else a partition at a time.
-        Nothing held: no chunk."""
+        (e.g. dedupe): everything at once when nothing was spilled, else a partition at a
+        time. Nothing held: no chunk."""
         if not self.rows:
             return
-        if not self._files and self._held <= self.limit // _CHUNKS_PER_LIMIT:
+        if not self._files:
             # hand the frames over (no copy): once ``finish`` has made its own, they are freed
             frames, self._frames, self._held = self._frames, [], 0
             yield finish(_concat(frames))

@@ -18,7 +18,7 @@ from pinsync.connect import client_for
 from pinsync.errors import ApiError, AuthError, PinsyncError, SinkError, StateError
 from pinsync.extractor import Extractor
 from pinsync.state import StateStore
-from pinsync.storage import Location
+from pinsync.storage import Location, explain
 from pinsync.streams import OPTIONAL_SCOPES, STREAMS, scopes_for, select
 
 SCOPE_ERROR_CODE = 3    # Pinterest's code for a token without the scope an endpoint needs
@@ -58,9 +58,12 @@ def check(config) -> list[Check]:
         try:
             _probe(Location(url, storage_options))
             out.append(Check(name, True, f"{url} is writable"))
-        except (OSError, SinkError) as e:
-            out.append(Check(name, False, f"{url} cannot be written: {getattr(e, 'strerror', None) or e}",
-                             errors.EXIT_USAGE))
+        except SinkError as e:
+            out.append(Check(name, False, f"{url} cannot be written: {e}", errors.EXIT_USAGE))
+        except Exception as e:   # OS errors, botocore errors (no credentials, no bucket, 5xx)
+            why, retryable = explain(e, url)
+            out.append(Check(name, False, f"{url} cannot be written: {why}",
+                             errors.EXIT_SYNC_FAILED if retryable else errors.EXIT_USAGE))
 
     location("output", config.output.url, config.output.storage_options)
     state_folder = config.state.url.rsplit("/", 1)[0] if "/" in config.state.url else "."

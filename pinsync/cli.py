@@ -22,6 +22,7 @@ from rich import box
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.markup import escape
+from rich.measure import Measurement
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -173,6 +174,18 @@ def _split(value: str | None) -> list[str] | None:
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
 
+def _selected(config_path, streams: str | None, start_date: str | None, ad_accounts: str | None,
+              shard: str | None, *, output: str | None = None):
+    """The config with the command line's selection applied, and the shard as (K-1, N)."""
+    overrides = {"streams": _split(streams), "start_date": start_date or None, "output.url": output or None,
+                 "ad_account_ids": _split(ad_accounts)}
+    try:
+        shard_t = _parse_shard(shard)
+    except click.BadParameter as e:
+        raise errors.ConfigError(f"--shard: {e.message}") from None
+    return load_config(config_path, overrides={k: v for k, v in overrides.items() if v}, today=_today()), shard_t
+
+
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="pinsync")
 @click.option("--today", metavar="YYYY-MM-DD", envvar=clock.ENV, show_envvar=True,
@@ -213,20 +226,7 @@ def run_cmd(config_path, streams, start_date, output, ad_accounts, shard, full_r
 
     _setup_logging(verbose)
     with _Guard(as_json):
-        overrides = {}
-        if streams:
-            overrides["streams"] = _split(streams)
-        if start_date:
-            overrides["start_date"] = start_date
-        if output:
-            overrides["output.url"] = output
-        if ad_accounts:
-            overrides["ad_account_ids"] = _split(ad_accounts)
-        try:
-            shard_t = _parse_shard(shard)
-        except click.BadParameter as e:
-            raise errors.ConfigError(f"--shard: {e.message}") from None
-        config = load_config(config_path, overrides=overrides, today=_today())
+        config, shard_t = _selected(config_path, streams, start_date, ad_accounts, shard, output=output)
         result = _run_with_progress(run, config, full_refresh=full_refresh, shard=shard_t, quiet=as_json,
                                     today=_today())
         if result.failures:
@@ -236,30 +236,122 @@ def run_cmd(config_path, streams, start_date, output, ad_accounts, shard, full_r
             click.echo(json.dumps(_result_json(result), indent=2))
 
 
+class RunProgress:
+    """Progress of a run from its events: per stream, units done of those planned (a unit is
+    a stream of one ad account, or of the user; more are planned as accounts are listed),
+    rows and pages fetched. On a terminal it draws one bar per stream and removes them when
+    the run ends (the summary table takes their place): no ghost lines."""
+
+    def __init__(self, console: Console, *, disable: bool = False):
+        self.progress = Progress(SpinnerColumn(), TextColumn("{task.description:<28}"), BarColumn(bar_width=None),
+                                 TextColumn("{task.fields[text]}"), TimeElapsedColumn(), console=console,
+                                 transient=True, disable=disable)
+        self.streams: dict[str, dict] = {}
+
+    def text(self, stream: str) -> str:
+        """``3/10 units  1,234 rows  12 pages`` (``, 1 failed`` when some failed)."""
+        s = self.streams[stream]
+        failed = f", {s['failed']} failed" if s["failed"] else ""
+        return (f"{s['done'] + s['failed']}/{s['planned']} units{failed}  {s['rows']:,} rows  "
+                f"{s['pages']:,} pages")
+
+    def on_event(self, e) -> None:
+        s = self.streams.get(e.stream)
+        if s is None:
+            s = self.streams[e.stream] = {"planned": 0, "done": 0, "failed": 0, "rows": 0, "pages": 0,
+                                          "task": self.progress.add_task(e.stream, total=None, text="")}
+        if e.kind == "planned":
+            s["planned"] += 1
+        elif e.kind == "rows":
+            s["rows"] += e.rows
+            s["pages"] += 1
+        elif e.kind == "done":
+            s["done"] += 1
+        elif e.kind in ("failed", "warning"):
+            s["failed"] += 1
+            colour = "red" if e.kind == "failed" else "yellow"
+            self.progress.update(s["task"], description=f"[{colour}]{e.stream}")
+        s["planned"] = max(s["planned"], s["done"] + s["failed"])
+        self.progress.update(s["task"], total=s["planned"] or None, completed=s["done"] + s["failed"],
+                             text=self.text(e.stream))
+
+    def __enter__(self) -> "RunProgress":
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.progress.__exit__(*exc)
+
+
+@main.command("plan")
+@config_option
+@click.option("--streams", help="Comma-separated streams to plan, or 'all' (default: the config's).")
+@click.option("--start-date", help="YYYY-MM-DD; overrides start_date.")
+@click.option("--ad-accounts", help="Comma-separated ad account ids; overrides ad_account_ids.")
+@click.option("--shard", help="K/N: plan only the ad accounts in shard K of N.")
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON on stdout.")
+@verbose_option
+def plan_cmd(config_path, streams, start_date, ad_accounts, shard, as_json, verbose):
+    """What the next run would fetch: days and path per stream and account, requests per
+    rate-limit category. Lists entities; makes no analytics or report request; writes nothing."""
+    from pinsync.plan import plan
+
+    _setup_logging(verbose)
+    with _Guard(as_json):
+        config, shard_t = _selected(config_path, streams, start_date, ad_accounts, shard)
+        result = plan(config, today=_today(), shard=shard_t)
+        if as_json:
+            click.echo(json.dumps(result.as_dict(), indent=2))
+        else:
+            _plan_table(result)
+        if result.failures:
+            _fail(str(errors.SyncFailed(result.failures)), errors.EXIT_SYNC_FAILED)
+
+
+def _days(fetches) -> str:
+    return "\n".join(f"{f.start}..{f.end} {f.path} ({(f.end - f.start).days + 1} d)" for f in fetches) or "-"
+
+
+def _plan_table(result) -> None:
+    """The plan: a line per stream and account, then the requests per rate-limit category."""
+    table = Table(title=f"next run (today {result.today}, start_date {result.start_date})", title_justify="left",
+                  box=box.SIMPLE_HEAD, show_edge=False)
+    for col in ("stream", "ad account", "days (path)", "category", "listing", "sync\ncalls", "reports",
+                "polls", "downloads"):
+        table.add_column(col, justify="left" if col in ("stream", "ad account", "days (path)", "category") else "right",
+                         no_wrap=True, min_width=max(map(len, col.split("\n"))))
+    for line in result.lines:
+        sync = f"{line.calls:,}" + (f"-{line.calls_most:,}" if line.calls_most != line.calls else "")
+        polls = line.reports + line.resumed
+        table.add_row(line.stream, line.ad_account_id or "*", _days(line.fetches), line.category,
+                      f"{line.listing:,}", sync, f"{line.reports:,}" + (f" (+{line.resumed} resumed)" if line.resumed
+                                                                        else ""),
+                      f"{polls:,}-{line.polls_most:,}" if polls else "0", f"{line.downloads:,}")
+    # never cut a figure or a header: a narrow terminal wraps the lines instead
+    width = out_console.width
+    out_console.width = max(width, Measurement.get(out_console, out_console.options.update(width=10_000), table).maximum)
+    try:
+        out_console.print(table)
+    finally:
+        out_console.width = width
+    totals = Table(box=box.SIMPLE_HEAD, show_edge=False)
+    for col in ("rate-limit category", "requests", "at most"):
+        totals.add_column(col, justify="left" if col == "rate-limit category" else "right")
+    least, most = result.requests, result.requests_most
+    for cat in least:
+        totals.add_row(cat, f"{least[cat]:,}", f"{most[cat]:,}")
+    totals.add_section()
+    totals.add_row("total", f"{sum(least.values()):,}", f"{sum(most.values()):,}")
+    totals.add_row("report downloads (not rate-limited)", f"{result.downloads:,}", f"{result.downloads:,}")
+    out_console.print(totals)
+    for w in result.warnings:
+        err_console.print(f"[yellow]warning:[/] {escape(w)}", highlight=False)
+
+
 def _run_with_progress(run, config, *, quiet: bool = False, **kwargs):
-    from pinsync.sync import Event
-
-    progress = Progress(SpinnerColumn(), TextColumn("{task.description:<20}"), BarColumn(bar_width=None),
-                        TextColumn("{task.fields[rows]:>10,} rows {task.fields[pages]:>6,} pages"), TimeElapsedColumn(), console=_console(True),
-                        transient=False, disable=quiet or not _console(True).is_terminal)
-    tasks: dict[str, int] = {}
-
-    def on_event(e: Event) -> None:
-        if e.stream not in tasks:
-            tasks[e.stream] = progress.add_task(e.stream, total=None, rows=0, pages=0)
-        t = tasks[e.stream]
-        if e.kind == "rows":
-            fields = progress.tasks[t].fields
-            progress.update(t, advance=e.rows, rows=fields["rows"] + e.rows, pages=fields["pages"] + 1)
-        elif e.kind == "failed":
-            progress.update(t, description=f"[red]{e.stream}")
-        elif e.kind == "warning":
-            progress.update(t, description=f"[yellow]{e.stream}")
-
-    with progress:
-        result = run(config, on_event=on_event, raise_on_failure=False, **kwargs)
-        for t in tasks.values():
-            progress.update(t, total=progress.tasks[t].completed or 1, completed=progress.tasks[t].completed or 1)
+    console = _console(True)
+    with RunProgress(console, disable=quiet or not console.is_terminal) as progress:
+        result = run(config, on_event=progress.on_event, raise_on_failure=False, **kwargs)
     if not quiet:
         _summary(result)
     return result
@@ -419,7 +511,7 @@ def _state_store(config_path: str, state_url: str | None):
 @state_option
 @click.option("--json", "as_json", is_flag=True, help="Print the raw state file as JSON.")
 def state_show(config_path, state_url, as_json):
-    """Summarise the state per stream and ad account (bookmark, pending days, last run)."""
+    """Summarise the state per stream and ad account (days held, bookmark, pending days, last run)."""
     from pinsync.state import summarize
 
     _setup_logging(0)
@@ -434,10 +526,11 @@ def state_show(config_path, state_url, as_json):
             out_console.print(f"{store.url}: no bookmarks yet (the next run starts from start_date)")
             return
         table = Table(title=store.url, title_justify="left")
-        for col in ("stream", "ad account", "bookmark", "pending days", "rows", "last run"):
+        for col in ("stream", "ad account", "days held", "bookmark", "pending days", "rows", "last run"):
             table.add_column(col, justify="right" if col in ("pending days", "rows") else "left")
         for r in rows:
-            table.add_row(r["stream"], r["ad_account_id"] or "-", str(r["bookmark"] or "-"),
+            held = f"{r['held_from'] or '?'}..{r['bookmark']}" if r["held_from"] or r["pending_days"] is not None else "-"
+            table.add_row(r["stream"], r["ad_account_id"] or "-", held, str(r["bookmark"] or "-"),
                           "-" if r["pending_days"] is None else str(r["pending_days"]),
                           "-" if r["rows"] is None else f"{r['rows']:,}", r["last_run"] or "-")
         out_console.print(table)

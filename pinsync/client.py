@@ -32,8 +32,10 @@ import json
 import logging
 import os
 import random
+import socket
 import threading
 import time
+import urllib.parse
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -43,7 +45,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from pinsync import api
-from pinsync.errors import ApiError, AuthError, Cancelled, PinsyncError, RateLimitError, ScopeError
+from pinsync.errors import ApiError, AuthError, Cancelled, NetworkError, PinsyncError, RateLimitError, ScopeError
 from pinsync.ratelimit import RateLimits
 from pinsync.secrets import RedactingFilter, redact, redact_url
 
@@ -229,7 +231,10 @@ class PinterestClient:
             except requests.Timeout:
                 problem = "timed out"
             except requests.RequestException as e:
-                problem = f"connection failed ({type(e).__name__})"
+                problem, transient = connection_problem(e, url)
+                if not transient:     # a name that does not resolve will not resolve in a second either
+                    raise NetworkError(f"{endpoint}: {problem}; check api_url and the machine's network "
+                                       "(DNS, proxy)") from None
             else:
                 rid = resp.headers.get("x-pinterest-rid")
                 log.debug("%s -> %d in %.0f ms", endpoint, resp.status_code, (time.monotonic() - t_sent) * 1000)
@@ -287,6 +292,8 @@ class PinterestClient:
                 msg = f"{endpoint}: {problem}; {why} after {attempt} attempts"
                 if problem.startswith("rate limited"):
                     raise RateLimitError(msg + " - re-run later", status=429)
+                if "refused the connection" in problem:   # every request would be refused alike
+                    raise NetworkError(f"{msg}: is api_url right, and nothing (a proxy, a firewall) in the way?")
                 raise ApiError(msg)
             backoff = self.policy.backoff_base * (2 ** (attempt - 1)) * (1 + random.random() * 0.25)
             if wait is None or wait <= 0:
@@ -412,3 +419,28 @@ def _server_wait(resp: requests.Response) -> float | None:
 
 
 __all__ = ["PinterestClient", "RetryPolicy", "Page", "TokenProvider", "PinsyncError"]
+
+
+def connection_problem(e: BaseException, url: str) -> tuple[str, bool]:
+    """A failed connection to ``url`` in words naming the host and the cause, and whether
+    trying again may help (a refused or reset connection: yes; a name that does not resolve: no)."""
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or url
+    seen, todo, text = set(), [e], []
+    while todo:   # requests wraps urllib3 wraps socket errors: in .args, .reason, __cause__, __context__
+        x = todo.pop()
+        if not isinstance(x, BaseException) or id(x) in seen:
+            continue
+        seen.add(id(x))
+        if isinstance(x, socket.gaierror):
+            return f"the host name {host} does not resolve ({x.strerror or x})", False
+        if isinstance(x, ConnectionRefusedError):
+            return f"{parts.netloc or host} refused the connection", True
+        text.append(str(x))
+        todo += [*x.args, getattr(x, "reason", None), x.__cause__, x.__context__]
+    joined = " ".join(text)
+    if "NameResolutionError" in joined or "Name or service not known" in joined or "name resolution" in joined:
+        return f"the host name {host} does not resolve", False
+    if "Connection refused" in joined:
+        return f"{parts.netloc or host} refused the connection", True
+    return f"connection to {parts.netloc or host} failed ({type(e).__name__})", True

@@ -446,13 +446,36 @@ def _secret_strings(node: Any, secret: bool = False) -> list[str]:
 
 # ------------------------------------------------------------------ loaders
 class _Loader(yaml.SafeLoader):
-    """SafeLoader that keeps dates as strings, so bad ones are reported by key, not crashed on."""
+    """SafeLoader that keeps dates as strings, so bad ones are reported by key, not crashed on,
+    and refuses a key given twice in one mapping (YAML would silently keep the last one)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, str) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (only one of them would be used)", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 _Loader.yaml_implicit_resolvers = {
     ch: [(tag, rx) for tag, rx in rs if tag != "tag:yaml.org,2002:timestamp"]
     for ch, rs in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
+
+
+def start_date_problem(start: dt.date, today: dt.date) -> str | None:
+    """What is wrong with a start date (None: nothing): in the future, or older than the
+    914 days Pinterest keeps analytics."""
+    if start > today:
+        return f"{start.isoformat()} is in the future (today is {today.isoformat()}, UTC)"
+    earliest = today - dt.timedelta(days=api.REPORT_SAFE_DAYS_BACK)
+    if start < earliest:
+        return (f"{start.isoformat()} is older than Pinterest keeps analytics (914 days); the earliest allowed day "
+                f"is {earliest.isoformat()}")
+    return None
 
 
 def load_config(path: str | os.PathLike = DEFAULT_CONFIG_PATH, *, env: Mapping[str, str] | None = None,
@@ -532,12 +555,9 @@ def config_from_dict(data: Mapping, *, base_dir: str | os.PathLike | None = None
         problems.append(("auth", msg + (f" (missing: {', '.join('auth.' + k for k in missing)})"
                                         if len(missing) < len(_APP_CREDENTIALS) else "")))
     start = v["start_date"] or today - dt.timedelta(days=DEFAULT_START_DAYS_BACK)
-    if start > today:
-        problems.append(("start_date", f"{start.isoformat()} is in the future (today is {today.isoformat()}, UTC)"))
-    earliest = today - dt.timedelta(days=api.REPORT_SAFE_DAYS_BACK)
-    if start < earliest:
-        problems.append(("start_date", f"{start.isoformat()} is older than Pinterest keeps analytics (914 days); "
-                                       f"the earliest allowed day is {earliest.isoformat()}"))
+    problem = start_date_problem(start, today)
+    if problem:
+        problems.append(("start_date", problem))
     if problems:
         def scrub(text: str) -> str:  # belt and braces: no checker echoes a secret
             for s in sorted((s for s in loaded if len(s) >= 4), key=len, reverse=True):

@@ -5,11 +5,13 @@
     PinsyncError                 root; every error pinsync raises on purpose
     ├── ConfigError              bad configuration or usage          -> exit 2
     ├── StateError               unreadable / corrupt state or token store -> exit 2
+    │                            (exit 1 when the store only failed for now: S3 answered 5xx)
     ├── LockError                another run holds the state lock     -> exit 4
     ├── AuthError                credentials rejected; re-authorise   -> exit 3
     ├── ApiError                 the API answered with an error       -> exit 1
     │   ├── RateLimitError       429s outlasted the retry budget
     │   └── ScopeError           the token lacks the endpoint's scope  -> exit 3
+    ├── NetworkError             the API's host cannot be reached (DNS, refused connection)
     ├── PayloadError             the API answered something we cannot type safely
     ├── SinkError                output cannot be written or read
     ├── Cancelled                the run was stopped (Ctrl-C, or a fatal error elsewhere)
@@ -52,9 +54,18 @@ class ConfigError(PinsyncError):
 
 
 class StateError(PinsyncError):
-    """The state file or token store cannot be read, parsed or written."""
+    """The state file or token store cannot be read, parsed or written.
+
+    ``retryable``: the location is right but failed for now (S3 answered 5xx after its
+    retries): exit 1, a later run may succeed.
+    """
 
     exit_code = EXIT_USAGE
+
+    def __init__(self, message: str, *, retryable: bool = False):
+        super().__init__(message)
+        if retryable:
+            self.exit_code = EXIT_SYNC_FAILED
 
 
 class LockError(PinsyncError):
@@ -115,6 +126,11 @@ class ScopeError(ApiError):
     authorise again. Only the streams that need it fail."""
 
     exit_code = EXIT_CREDENTIALS
+
+
+class NetworkError(PinsyncError):
+    """The API's host cannot be reached: its name does not resolve, or it refuses every
+    connection. Every request would fail alike, so the run stops at once."""
 
 
 class PayloadError(PinsyncError):

@@ -15,7 +15,7 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import polars as pl
@@ -30,7 +30,7 @@ from pinsync.schemas import (ENTITY_COLUMNS, Column, analytics_columns, pin_anal
                              pin_daily_metric_types, pin_lifetime_columns, pin_lifetime_metric_types,
                              targeting_analytics_columns, user_account_analytics_columns, valid_columns_for_level)
 from pinsync.streams import STREAMS, Fanout, StreamSpec
-from pinsync.streams.analytics import MULTI_PIN_PATH, REPORTS_PATH, batched, date_windows
+from pinsync.streams.analytics import MULTI_PIN_PATH, REPORTS_PATH, align_start, batched, date_windows
 
 log = logging.getLogger("pinsync.extractor")
 
@@ -118,6 +118,38 @@ class PinFetch:
         return df
 
 
+def hold_keys(stream: str, df: pl.DataFrame, keys: dict, id_column: str) -> pl.DataFrame:
+    """``df`` with the values ``keys`` the rows were asked for under (the ad account listed,
+    the board...): a row that carries another value is a :class:`PayloadError` naming the
+    stream, the field and the record; a row without one gets the request's. Partition keys
+    come from the request, never from the payload."""
+    for name, value in keys.items():
+        other = df.filter(pl.col(name).is_not_null() & (pl.col(name) != value))
+        if other.height:
+            row = other.row(0, named=True)
+            raise frames.field_error(stream, name, row[id_column],
+                                     f"is {row[name]!r}, but the record was listed under {name} {value!r}")
+    return df.with_columns(pl.lit(v, df.schema[k]).alias(k) for k, v in keys.items()) if keys else df
+
+
+def check_dates(stream: str, df: pl.DataFrame, window: tuple[dt.date, dt.date], granularity: str,
+                id_column: str | None) -> None:
+    """Every row is dated within the days asked for (``window``; WEEK and MONTH rows by their
+    bucket's start): a row dated elsewhere, or not at all, would replace days of a month file
+    that were not fetched, or land in no month. A :class:`PayloadError` naming the record."""
+    if not df.height:
+        return
+    date = pl.col("date")
+    day = date.dt.date() if df.schema["date"] == pl.Datetime else date
+    lo, hi = align_start(window[0], granularity), window[1]
+    bad = df.filter(date.is_null() | ~day.is_between(lo, hi))
+    if bad.height:
+        row = bad.row(0, named=True)
+        detail = ("is missing (null)" if row["date"] is None
+                  else f"is {row['date']}, outside the days asked for ({window[0]}..{window[1]})")
+        raise frames.field_error(stream, "date", row[id_column] if id_column else None, detail)
+
+
 class _MultiPinRefused(Exception):
     """The multi-pin beta refused a batch (401 code 7, or 403)."""
 
@@ -185,7 +217,7 @@ class Extractor:
             columns = ENTITY_COLUMNS[spec.name]
             df = frames.concat(self._pin_pages(spec, spec.path, dict(spec.params), columns), columns)
             # a record that moved between pages while we listed is kept once (its last sighting)
-            return df.unique(subset=list(spec.primary_key), keep="last", maintain_order=True).sort(spec.primary_key)
+            return self.finish(spec, df)
         return self.listing(spec, [{"ad_account_id": ad_account_id}] if ad_account_id else [{}])
 
     def list_unit(self, spec: StreamSpec, ad_account_id: str | None = None,
@@ -245,21 +277,26 @@ class Extractor:
                     raise ApiError(f"GET /{path}: response has no 'items' list")
                 df = frames.records_to_frame(records, columns, stream=spec.name, source_names=spec.rename)
                 self.on_progress(spec.name, len(records))
-            known = {c.name: c.dtype for c in columns}
-            fixed = {k: v for k, v in context.items() if k in spec.context}
-            if fan.column:
-                fixed[fan.column] = value
-            return df.with_columns(**{k: pl.lit(v, known[k]) for k, v in fixed.items()}) if fixed else df
+            df = hold_keys(spec.name, df, {k: v for k, v in context.items() if k in spec.context},
+                           spec.primary_key[-1])
+            return df.with_columns(pl.lit(value, df.schema[fan.column]).alias(fan.column)) if fan.column else df
 
-        df = frames.concat(self._imap(one, tasks), columns)
-        return df.unique(subset=list(spec.primary_key), keep="last", maintain_order=True).sort(spec.primary_key)
+        return self.finish(spec, frames.concat(self._imap(one, tasks), columns))
 
     def _pages(self, spec: StreamSpec, path: str, params: dict, columns) -> list[pl.DataFrame]:
-        parts = []
-        for page in self.client.paginate(path, params, category=spec.category, tag=spec.name):
-            parts.append(frames.records_to_frame(page.items, columns, stream=spec.name, source_names=spec.rename))
-            self.on_progress(spec.name, len(page.items))
-        return parts
+        """Every page, typed. Pages are asked for one after another (each needs the last
+        one's bookmark): a page is typed by a thread of its own while the next one is on its
+        way (not on the request pool, whose workers may be waiting for this listing)."""
+        with ThreadPoolExecutor(1, thread_name_prefix="pinsync-type") as typer:
+            parts: list[Future] = []
+            try:
+                for page in self.client.paginate(path, params, category=spec.category, tag=spec.name):
+                    parts.append(typer.submit(frames.records_to_frame, page.items, columns, stream=spec.name,
+                                              source_names=spec.rename))
+                    self.on_progress(spec.name, len(page.items))
+                return [p.result() for p in parts]
+            finally:
+                typer.shutdown(cancel_futures=True)
 
     def _pin_pages(self, spec: StreamSpec, path: str, params: dict, columns) -> list[pl.DataFrame]:
         """The pins, those on secret boards ("protected pins") included when the token may
@@ -304,11 +341,26 @@ class Extractor:
         self._warn_dropped(spec)
         type_body = self._ads_typer(spec, ad_account_id, currency)
         path = spec.path.format(ad_account_id=ad_account_id)
+
+        def one(params: dict, window: tuple[dt.date, dt.date]) -> pl.DataFrame:
+            body = self._get_analytics(path, params, spec, expect="object" if spec.targeting_types else "array")
+            df = type_body(body, window)
+            self.on_progress(spec.name, df.height)
+            return df
+
+        yield from self._imap(one, self.ads_analytics_calls(spec, ad_account_id, ids, start, end))
+
+    def ads_analytics_calls(self, spec: StreamSpec, ad_account_id: str, ids: list[str] | None, start: dt.date,
+                            end: dt.date) -> list[tuple[dict, tuple[dt.date, dt.date]]]:
+        """The synchronous calls of :meth:`ads_analytics_batches` (``(query, window)`` each, in
+        request order): windows x id batches, each batch as long as the request line allows.
+        ``pinsync plan`` counts them without making them."""
+        path = spec.path.format(ad_account_id=ad_account_id)
         base = self.settings.params(spec.level)
         if spec.targeting_types:
             types = self.targeting_types_for(spec)
             if not types:
-                return
+                return []
             base["targeting_types"] = ",".join(types)
 
         def params_of(window: tuple[dt.date, dt.date], batch: list[str] | None) -> dict:
@@ -317,21 +369,14 @@ class Extractor:
                 params[spec.id_param] = ",".join(batch)
             return params
 
-        def one(window: tuple[dt.date, dt.date], batch: list[str] | None) -> pl.DataFrame:
-            body = self._get_analytics(path, params_of(window, batch), spec,
-                                       expect="object" if spec.targeting_types else "array")
-            df = type_body(body, window)
-            self.on_progress(spec.name, df.height)
-            return df
-
         windows = date_windows(start, end, self.settings.granularity)
         if not windows or (spec.id_param and not ids):
-            return
+            return []
 
         def fits(batch: list[str]) -> bool:    # dates are ISO, so one window's line is every window's
             return self.client.request_line_length(path, params_of(windows[0], batch)) <= api.REQUEST_LINE_MAX
         id_batches = list(batched(sorted(ids), spec.batch_size, fits)) if spec.id_param else [None]
-        yield from self._imap(one, [(w, b) for w in windows for b in id_batches])
+        return [(params_of(w, b), w) for w in windows for b in id_batches]
 
     def report_batches(self, spec: StreamSpec, ad_account_id: str, start: dt.date, end: dt.date, *,
                        ids: list[str] | None = None, currency: str | None = None,
@@ -358,13 +403,9 @@ class Extractor:
             log.warning("%s: reports cannot carry %s; history from reports has them empty", spec.name,
                         ", ".join(unsupported))
         type_body = self._ads_typer(spec, ad_account_id, currency)
-        jobs, spans = [], {}
-        for span in report_spans(start, end, self.settings.granularity, today or clock.today()):
-            body = self.settings.report_body(spec.level, spec.report_level, span)
-            key = report_key(ad_account_id, body)
-            jobs.append(ReportJob(key, body, f"{spec.name}: ad account {ad_account_id}, level {spec.report_level}, "
-                                             f"{span[0]}..{span[1]}"))
-            spans[key] = span
+        jobs = self.report_jobs(spec, ad_account_id, start, end, today)
+        spans = {j.key: (dt.date.fromisoformat(j.body["start_date"]), dt.date.fromisoformat(j.body["end_date"]))
+                 for j in jobs}
         id_key = api.LEVEL_ID_COLUMN[spec.level]
         id_col = id_key.lower()
         runner = ReportRunner(self.client, self.report_policy)
@@ -377,6 +418,18 @@ class Extractor:
                 df = df.filter(pl.col(id_col).is_in(list(ids)))
             self.on_progress(spec.name, df.height)
             yield df
+
+    def report_jobs(self, spec: StreamSpec, ad_account_id: str, start: dt.date, end: dt.date,
+                    today: dt.date | None = None) -> list[ReportJob]:
+        """The reports :meth:`report_batches` obtains for ``[start, end]``: one per span
+        (:func:`pinsync.reports.report_spans`), each with its saved-token key. ``pinsync plan``
+        counts them without creating them."""
+        jobs = []
+        for span in report_spans(start, end, self.settings.granularity, today or clock.today()):
+            body = self.settings.report_body(spec.level, spec.report_level, span)
+            jobs.append(ReportJob(report_key(ad_account_id, body), body, f"{spec.name}: ad account {ad_account_id}, "
+                                  f"level {spec.report_level}, {span[0]}..{span[1]}"))
+        return jobs
 
     def _ads_typer(self, spec: StreamSpec, ad_account_id: str,
                    currency: str | None) -> Callable[[bytes, tuple[dt.date, dt.date]], pl.DataFrame]:
@@ -399,7 +452,6 @@ class Extractor:
         if gran == "TOTAL":
             source.pop("date")
         context = {
-            "ad_account_id": pl.coalesce(pl.col("ad_account_id"), pl.lit(ad_account_id)),
             "granularity": pl.lit(gran),
             "click_window_days": pl.lit(self.settings.click_window_days, pl.Int64),
             "engagement_window_days": pl.lit(self.settings.engagement_window_days, pl.Int64),
@@ -417,6 +469,8 @@ class Extractor:
                 if gran == "TOTAL":
                     df = df.with_columns(date=pl.lit(window[0]), start_date=pl.lit(window[0]),
                                          end_date=pl.lit(window[1]))
+                check_dates(spec.name, df, window, gran, columns[0].name)
+                df = hold_keys(spec.name, df, {"ad_account_id": ad_account_id}, columns[0].name)
                 df = df.with_columns(**context).select(names)
             self._warn_widened(spec.name, columns, df)
             return df
@@ -425,8 +479,17 @@ class Extractor:
     @staticmethod
     def dedupe(spec: StreamSpec, df: pl.DataFrame) -> pl.DataFrame:
         """One row per key: the last answer wins (order otherwise kept). Without duplicates
-        (the usual case) ``df`` itself is returned: no copy."""
+        (the usual case) ``df`` itself is returned: no copy. A row without a key value is a
+        :class:`PayloadError`."""
         key = list(spec.primary_key)
+        nulls = df.select(pl.col(key).null_count()).row(0, named=True)
+        if any(nulls.values()):
+            field = next(k for k, n in nulls.items() if n)
+            row = df.filter(pl.col(field).is_null()).row(0, named=True)
+            known = {k: row[k] for k in (*key, "name", "title") if row.get(k) is not None}
+            record = frames.preview(known) if known else "no other id"
+            raise PayloadError(f"{spec.name}: field '{field}' of a record is missing (null), so the record cannot be "
+                               f"kept apart from others (the record: {record})")
         if df.select(pl.struct(key).n_unique()).item() == df.height:
             return df
         return df.unique(subset=key, keep="last", maintain_order=True)
@@ -517,6 +580,15 @@ class Extractor:
             log.warning("pin_analytics: %d pin(s) skipped: the API answers that they are gone or not accessible "
                         "(e.g. %s)", len(fetch.skipped), ", ".join(sorted(fetch.skipped)[:3]))
 
+    def pin_analytics_requests(self, pins: int, start: dt.date, end: dt.date) -> tuple[int, int]:
+        """The calls :meth:`pin_analytics_batches` makes for ``pins`` pins over ``[start, end]``:
+        the fewest (the app has the multi-pin beta: 100 pins a call) and the most (it has not,
+        or refuses batches: each batch asked for once, then pin by pin)."""
+        windows = len(date_windows(start, end)) if pins else 0
+        batches = -(-pins // api.PIN_IDS_MAX)
+        views = len(self._views(True))          # at least as many as one pin alone needs
+        return windows * batches * views, windows * (batches + pins) * views
+
     def _views(self, multi: bool) -> tuple[str, ...]:
         """The calls each batch needs: ``ALL`` (the TOTAL rows), then per app type either one
         ``split_field=APP_TYPE`` call (single pin) or one ``app_types`` call per app type (the
@@ -595,6 +667,7 @@ class Extractor:
                     fetch.add_lifetime(frames.pin_lifetime_frame(data, self.pin_lifetime_columns(), lifetime, split,
                                                                  app_type=label, as_of=self.today))
             df = fetch.settle(df, [c.name for c in columns[4:]])
+            check_dates(spec.name, df, window, "DAY", "pin_id")
         self._warn_widened(spec.name, columns, df)
         self.on_progress(spec.name, df.height)
         return df
@@ -628,6 +701,7 @@ class Extractor:
                       "metric_types": ",".join(self.user_metric_types), "split_field": self.user_split_field}
             data = self.client.get_json(spec.path, params, category=spec.category, tag=spec.name)
             df = frames.user_analytics_frame(data, columns, self.user_metric_types, self.user_split_field)
+            check_dates(spec.name, df, window, "DAY", self.user_analytics_key()[-1])
             self.on_progress(spec.name, df.height)
             # days before the account existed carry nothing (like a pin's days before it was created)
             return df.filter(pl.col("data_status").ne_missing(api.USER_DATA_STATUS_NOT_CREATED))

@@ -7,6 +7,12 @@ datetime) and otherwise raises :class:`PayloadError` naming the stream, the fiel
 the record. Fields the table has no column for are kept, as JSON text, in an ``extra``
 column where the table has one (entity tables: ``_extra``); missing fields are null.
 
+Text that is not valid Unicode - a lone UTF-16 surrogate such as ``"\\ud800"``, what a name
+cut in the middle of an emoji becomes - is repaired in free-text fields (``str``, ``list``
+and ``struct`` columns): each lone surrogate becomes U+FFFD, with one warning per field of
+a page naming the record. In an id it is a :class:`PayloadError`, as are ``NaN``,
+``Infinity`` and numbers too large for a float, wherever a number is expected.
+
 Analytics metrics are the exception to failing: the API declares no types for them, so an
 ``int`` metric that carries a fraction is *widened* - the whole column of that frame becomes
 ``Float64`` with the values intact - rather than failing the stream on every run (the
@@ -19,6 +25,8 @@ import datetime as dt
 import io
 import itertools
 import json
+import logging
+import math
 import re
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -29,7 +37,11 @@ from pinsync import api
 from pinsync.errors import PayloadError
 from pinsync.schemas import UTC_DATETIME, Column, polars_schema
 
+log = logging.getLogger("pinsync.frames")
+
 _INT_RE = re.compile(r"^-?\d+$")
+_SURROGATE = re.compile("[\ud800-\udfff]")         # a lone one: json.loads keeps it, UTF-8 cannot hold it
+
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 # Unix seconds of 0001-01-01 and 9999-12-31T23:59:59 (what a datetime can hold)
@@ -58,7 +70,7 @@ def _coerce(kind: str, v: Any) -> Any:
     try:
         return _coerce_value(kind, v)
     except OverflowError:   # e.g. a number too large for a float, or a time past the year 9999
-        raise _Lossy(f"is out of range for {kind} (got {_preview(v)})") from None
+        raise _Lossy(f"is out of range for {kind} (got {preview(v)})") from None
 
 
 def _coerce_value(kind: str, v: Any) -> Any:
@@ -66,6 +78,8 @@ def _coerce_value(kind: str, v: Any) -> Any:
         return None
     if kind in ("id", "str"):
         if isinstance(v, str):
+            if kind == "id" and not _is_text(v):
+                raise _Lossy("is not valid Unicode text (it holds a lone UTF-16 surrogate)")
             return v
         if isinstance(v, int) and not isinstance(v, bool):
             return str(v)
@@ -78,15 +92,20 @@ def _coerce_value(kind: str, v: Any) -> Any:
         if n is not None:
             if _INT64_MIN <= n <= _INT64_MAX:
                 return n
-            raise _Lossy(f"is out of the 64-bit integer range (got {_preview(v)})")
+            raise _Lossy(f"is out of the 64-bit integer range (got {preview(v)})")
     elif kind == "float":
+        f = None
         if _is_num(v):
-            return float(v)
-        if isinstance(v, str):
+            f = float(v)
+        elif isinstance(v, str):
             try:
-                return float(v)
+                f = float(v)
             except ValueError:
                 pass
+        if f is not None:
+            if math.isfinite(f):
+                return f
+            raise _Lossy(f"is not a finite number (got {preview(v)})")
     elif kind == "bool":
         if isinstance(v, bool):
             return v
@@ -120,10 +139,35 @@ def _coerce_value(kind: str, v: Any) -> Any:
             return [str(x) for x in v]
     elif kind == "json":
         return json.dumps(v, sort_keys=True, separators=(",", ":"))
-    raise _Lossy(f"cannot be read as {kind} without loss (got {_preview(v)})")
+    raise _Lossy(f"cannot be read as {kind} without loss (got {preview(v)})")
 
 
-def _preview(v: Any) -> str:
+def _surrogate_escape(body: bytes) -> bool:
+    """Whether a JSON body may hold a surrogate's escape (``\\ud800``): Polars' reader would
+    read a lone one as "\\0", so such a body goes through json.loads. Most bodies hold no
+    backslash at all (one byte search); a false alarm only costs time."""
+    return b"\\" in body and _SURROGATE_ESCAPE.search(body) is not None
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _is_text(v: str) -> bool:
+    """Whether ``v`` can be written as UTF-8 (holds no lone surrogate)."""
+    return v.isascii() or not _SURROGATE.search(v)
+
+
+def _repair(v: Any) -> tuple[Any, bool]:
+    """Free text (a string, or the strings of a list) with each lone surrogate replaced by
+    U+FFFD; and whether one was."""
+    if isinstance(v, str):
+        return (v, False) if _is_text(v) else (_SURROGATE.sub("\ufffd", v), True)
+    if isinstance(v, list) and not all(_is_text(x) for x in v if isinstance(x, str)):
+        return [_repair(x)[0] for x in v], True
+    return v, False
+
+
+def preview(v: Any) -> str:
     text = json.dumps(v, default=str)
     return text if len(text) <= 60 else text[:57] + "..."
 
@@ -150,7 +194,8 @@ def _plain_series(col: Column, values: list) -> pl.Series | None:
         return None
     try:
         if kind == "list":
-            if not set(map(type, itertools.chain.from_iterable(v for v in values if v))) <= {str}:
+            items = list(itertools.chain.from_iterable(v for v in values if v))
+            if not set(map(type, items)) <= {str} or not all(map(_is_text, items)):
                 return None
             # a JSON array of the lists, decoded by Polars: exact, as every item is a string
             whole = pl.Series([json.dumps(values)]).str.json_decode(pl.List(col.dtype))
@@ -170,8 +215,11 @@ def _plain_series(col: Column, values: list) -> pl.Series | None:
         if kind == "date":
             parsed = pl.Series(col.name, values, pl.String).str.to_date("%Y-%m-%d", strict=False)
             return parsed if parsed.null_count() == values.count(None) else None
-        return pl.Series(col.name, values, col.dtype, strict=True)
-    except (TypeError, OverflowError, pl.exceptions.PolarsError):
+        s = pl.Series(col.name, values, col.dtype, strict=True)
+        if kind == "float" and not s.is_finite().fill_null(True).all():
+            return None
+        return s
+    except (TypeError, OverflowError, UnicodeEncodeError, pl.exceptions.PolarsError):
         return None
 
 
@@ -182,27 +230,48 @@ def _series(col: Column, values: list, *, stream: str, ids: Sequence[Any], widen
     kind = col.kind
     if kind == "json":
         return pl.Series(col.name, [_coerce("json", v) for v in values], pl.String)
+    repaired: dict[str, Any] = {}      # field -> the first record whose text was repaired
     if kind == "struct":
         bad = next((i for i, v in enumerate(values) if v is not None and not isinstance(v, dict)), None)
-        if bad is None:
-            clean = [None if v is None else {f: _coerce_field(col, f, v.get(f), stream, ids, i)
-                                             for f in col.fields} for i, v in enumerate(values)]
-            return pl.Series(col.name, clean, col.dtype)
-        raise _error(stream, col.name, ids[bad], f"must be an object (got {_preview(values[bad])})")
+        if bad is not None:
+            raise field_error(stream, col.name, ids[bad], f"must be an object (got {preview(values[bad])})")
+        clean = []
+        for i, v in enumerate(values):
+            if v is not None:
+                v = {f: _coerce_field(col, f, v.get(f), stream, ids, i) for f in col.fields}
+                for f, text in v.items():
+                    v[f], fixed = _repair(text)
+                    if fixed:
+                        repaired.setdefault(f"{col.name}.{f}", ids[i])
+            clean.append(v)
+        _warn_repaired(stream, repaired)
+        return pl.Series(col.name, clean, col.dtype)
     if kind in _PLAIN_TYPES:
         plain = _plain_series(col, values)
         if plain is not None:
             return plain
     out = []
     for i, v in enumerate(values):
+        if kind in ("str", "list"):
+            v, fixed = _repair(v)
+            if fixed:
+                repaired.setdefault(col.name, ids[i])
         try:
             out.append(_coerce(kind, v))
         except _Lossy as e:
             wide = _widened(col, values) if widen else None
             if wide is not None:
                 return wide
-            raise _error(stream, col.name, ids[i], str(e)) from None
+            raise field_error(stream, col.name, ids[i], str(e)) from None
+    _warn_repaired(stream, repaired)
     return pl.Series(col.name, out, col.dtype)
+
+
+def _warn_repaired(stream: str, repaired: dict[str, Any]) -> None:
+    for name, record_id in repaired.items():
+        log.warning("%s: field '%s' of record %r holds text that is not valid Unicode (a lone UTF-16 surrogate, "
+                    "e.g. a name cut in the middle of an emoji); it is written with U+FFFD in its place", stream,
+                    name, record_id)
 
 
 def _widened(col: Column, values: list) -> pl.Series | None:
@@ -223,10 +292,10 @@ def _coerce_field(col: Column, field: str, v: Any, stream: str, ids: Sequence[An
     try:
         return _coerce("str", v)
     except _Lossy as e:
-        raise _error(stream, f"{col.name}.{field}", ids[i], str(e)) from None
+        raise field_error(stream, f"{col.name}.{field}", ids[i], str(e)) from None
 
 
-def _error(stream: str, field: str, record_id: Any, detail: str) -> PayloadError:
+def field_error(stream: str, field: str, record_id: Any, detail: str) -> PayloadError:
     return PayloadError(f"{stream}: field '{field}' of record {record_id!r} {detail}")
 
 
@@ -308,7 +377,10 @@ def _read_array(body: bytes, columns: Sequence[Column], stream: str, source_name
     wanted = [c for c in columns if c.name in source_names]
     read_schema = _read_schema(wanted, source_names)
     try:
-        raw = pl.read_json(io.BytesIO(body), schema=read_schema) if body.strip() != b"[]" else None
+        if _surrogate_escape(body):
+            raw = "slow"
+        else:
+            raw = pl.read_json(io.BytesIO(body), schema=read_schema) if body.strip() != b"[]" else None
     except pl.exceptions.PolarsError:
         raw = "slow"
     if isinstance(raw, pl.DataFrame):
@@ -338,6 +410,9 @@ def _typed(raw: pl.DataFrame, wanted: list[Column], names: dict[str, str]) -> pl
     """``raw`` (as read with :func:`_read_array`'s schema) typed, or None when only the
     value-by-value path can say what it holds (a value that is not what its column
     declares, and not a fraction in an integer column)."""
+    floats = [names[c.name] for c in wanted if c.kind == "float"]
+    if floats and raw.select(pl.any_horizontal((~pl.col(floats).is_finite()).any())).item():
+        return None         # an infinity (1e999): the value-by-value path names it
     ints = [c for c in wanted if c.kind == "int"]
     exact = {c.name: pl.col(names[c.name]).str.to_integer(strict=False) for c in ints}
     widened = set()
@@ -447,7 +522,7 @@ def _read_targeting(body: bytes, columns: Sequence[Column], stream: str, source_
                     id_field: str) -> pl.DataFrame:
     names = {**source_names, **{n: n for n in _TARGETING}}
     wanted = [c for c in columns if c.name in names]
-    if not _ODD_TARGETING_VALUE.search(body):
+    if not _ODD_TARGETING_VALUE.search(body) and not _surrogate_escape(body):
         metrics = pl.Struct(_read_schema([c for c in wanted if c.name not in _TARGETING], names))
         row = pl.Struct({"targeting_type": pl.String, "targeting_value": pl.String, "metrics": metrics})
         try:
@@ -526,23 +601,28 @@ def pin_payload_frame(data: dict, columns: tuple[Column, ...], metric_types: tup
         raw = pl.from_dicts(daily_rows, schema=row_schema)
     except (TypeError, ValueError, pl.exceptions.PolarsError) as e:
         raise _unreadable_days(groups_read, metric_types, row_schema, e) from None
-    raw = raw.with_columns(pin_id=pl.Series(pin_col, dtype=pl.String),
-                           app_type=pl.Series(app_col, dtype=pl.String)).unnest("metrics")
+    try:
+        raw = raw.with_columns(pin_id=pl.Series(pin_col, dtype=pl.String),
+                               app_type=pl.Series(app_col, dtype=pl.String)).unnest("metrics")
+    except UnicodeEncodeError:
+        bad = next(k for k in pin_col + app_col if not _is_text(k))
+        raise PayloadError(f"pin_analytics: the answer's key {preview(bad)} (a pin id or app type) is not valid "
+                           "Unicode text (it holds a lone UTF-16 surrogate)") from None
     date = pl.col("date").str.to_date("%Y-%m-%d", strict=False)
     bad = raw.filter(pl.col("date").is_not_null() & (date.is_null() | ~pl.col("date").str.contains(DATE_PATTERN)))
     if bad.height:
-        raise _error("pin_analytics", "date", bad["pin_id"][0],
-                     f"is not a date YYYY-MM-DD (got {_preview(bad['date'][0])})")
+        raise field_error("pin_analytics", "date", bad["pin_id"][0],
+                     f"is not a date YYYY-MM-DD (got {preview(bad['date'][0])})")
     exprs = [pl.col("pin_id"), pl.col("app_type"), date, pl.col("data_status")]
     for m in metric_types:
         col = next(c for c in columns if c.name == m.lower())
         dtype = col.dtype
+        v = pl.col(m)
+        bad = raw.filter(v.is_not_null() & (~v.is_finite() | ((v.abs() >= 2.0 ** 63) & (col.kind == "int"))))
+        if bad.height:
+            raise PayloadError(f"pin_analytics: field '{m.lower()}' of record {bad['pin_id'][0]!r} cannot be "
+                               f"read as {col.kind} without loss (got {bad[m][0]})")
         if col.kind == "int":
-            v = pl.col(m)
-            bad = raw.filter(v.is_not_null() & (~v.is_finite() | (v.abs() >= 2.0 ** 63)))
-            if bad.height:
-                raise PayloadError(f"pin_analytics: field '{m.lower()}' of record {bad['pin_id'][0]!r} cannot be "
-                                   f"read as int without loss (got {bad[m][0]})")
             if raw.select((v.round(0) != v).any()).item():
                 dtype = pl.Float64      # a count with a fraction: kept as sent, the column widened
         exprs.append(pl.col(m).cast(dtype).alias(col.name))
@@ -571,8 +651,8 @@ def _unreadable_days(groups_read: list[tuple[str, list]], metric_types: tuple[st
                         pl.Series([get(d)], dtype=dtype, strict=True)
                     except (TypeError, ValueError, OverflowError, pl.exceptions.PolarsError):
                         kind = "text" if dtype == pl.String else "a number"
-                        return _error("pin_analytics", name, pin_id,
-                                      f"cannot be read as {kind} (got {_preview(get(d))})")
+                        return field_error("pin_analytics", name, pin_id,
+                                      f"cannot be read as {kind} (got {preview(get(d))})")
             return PayloadError(f"pin_analytics: pin {pin_id!r}: unreadable daily_metrics ({pin_error})")
     return PayloadError(f"pin_analytics: unreadable daily_metrics ({error})")
 
@@ -804,6 +884,7 @@ def _read_pin_frame(body: bytes, columns: tuple[Column, ...], metric_types: tupl
     ]
     for m in metric_types:
         col = next(c for c in columns if c.name == m.lower())
+        suspect.append((~pl.col(m).is_finite()).any())      # pin_payload_frame names an infinity
         if col.kind == "int":       # pin_payload_frame widens a count with a fraction
             suspect.append(((pl.col(m).round(0) != pl.col(m)) & pl.col(m).is_not_null()).any())
         exprs.append(pl.col(m).cast(col.dtype).alias(col.name))

@@ -18,19 +18,22 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import os
 import socket
 import threading
 import time
 
 from pinsync.errors import LockError, StateError
-from pinsync.storage import Location
+from pinsync.storage import Location, explain
 
 try:
     import fcntl
 except ImportError:   # pragma: no cover - Windows
     fcntl = None
 
+
+log = logging.getLogger("pinsync.lock")
 
 STALE_AFTER = 300.0   # seconds without a heartbeat after which an object-store lock is stale
 
@@ -75,7 +78,16 @@ class Lock:
         self._since = _now()
         deadline = time.monotonic() + self.wait
         while True:
-            holder = self._try_acquire()
+            try:
+                holder = self._try_acquire()
+            except (LockError, StateError):
+                raise
+            except Exception as e:   # the store failed: no credentials, no bucket, 5xx after retries, disk full
+                url = self.location.path(self.rel)
+                if not self.location.local:
+                    url = f"{self.location.fs.unstrip_protocol(url)}"
+                why, retryable = explain(e, url)
+                raise StateError(f"cannot take the {self.what} lock {url}: {why}", retryable=retryable) from None
             if holder is None:
                 return self
             if time.monotonic() >= deadline:
@@ -176,4 +188,9 @@ class Lock:
             self._stop.set()
             self._beat.join(timeout=5)
             self._beat = None
-            self.location.delete(self.rel)
+            try:
+                self.location.delete(self.rel)
+            except Exception as e:   # the run's work is done: a lock left behind goes stale by itself
+                log.warning("could not remove the %s lock %s (%s); it is taken over once %.0f s old",
+                            self.what, self.location.path(self.rel), explain(e, self.location.path(self.rel))[0],
+                            self.stale_after)

@@ -13,12 +13,20 @@ yesterday]``:
 Days the synchronous endpoints serve (89 days back; HOUR: 7) are fetched with them; older
 days (up to 913 back) by asynchronous reports, for the streams a report level serves.
 WEEK and MONTH ranges hold whole buckets, and a bucket is fetched by one path only.
+
+:func:`plan` (``pinsync plan``) says what the next run would fetch and what it costs in
+requests, computed by the run's own code (the same units, state, fetches and batching)
+with every analytics and report request counted instead of made.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-from dataclasses import dataclass
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from pinsync import api
 from pinsync.streams.analytics import align_start, earliest_start, next_bucket
@@ -104,3 +112,142 @@ def held_range(fetches: list[Fetch], held_from: dt.date | None, bookmark: dt.dat
     lo = min([f.start for f in fetches] + ([held_from] if held_from else []))
     hi = max([f.end for f in fetches] + ([bookmark] if bookmark else []))
     return lo, hi
+
+
+# -- what the next run would do ------------------------------------------------------------
+
+@dataclass
+class PlanLine:
+    """What the next run fetches for one stream of one ad account (``ad_account_id`` None:
+    of the user, or a listing over every account), and the requests it makes.
+
+    Attributes:
+        fetches: the days, by path (listings: none).
+        listing: listing calls (the plan made the same ones).
+        calls: synchronous analytics calls (pin analytics: with the multi-pin beta).
+        calls_most: the most synchronous calls (pin analytics: without the beta).
+        reports: reports to create.
+        resumed: reports an earlier run created and saved the token of: polled first (and
+            created again if no longer valid).
+        polls_most: the most polls of all its reports (each report is polled at least once).
+    """
+
+    stream: str
+    ad_account_id: str | None
+    category: str
+    fetches: list[Fetch] = field(default_factory=list)
+    listing: int = 0
+    calls: int = 0
+    calls_most: int = 0
+    reports: int = 0
+    resumed: int = 0
+    polls_most: int = 0
+
+    @property
+    def downloads(self) -> int:
+        """Report files to download (from the report host: not a Pinterest rate-limit category)."""
+        return self.reports + self.resumed
+
+    @property
+    def requests(self) -> int:
+        """The fewest requests (each answered at the first try, every report polled once)."""
+        polls = self.reports + self.resumed
+        return self.listing + self.calls + self.reports + polls
+
+    @property
+    def most(self) -> int:
+        """The most requests a run without faults makes (retries after faults aside): a
+        resumed report may have to be created again, a report may be polled until timeout."""
+        creations = self.reports + self.resumed
+        return self.listing + self.calls_most + creations + self.polls_most
+
+    def as_dict(self) -> dict:
+        return {"stream": self.stream, "ad_account_id": self.ad_account_id, "category": self.category,
+                "fetches": [{"start": f.start.isoformat(), "end": f.end.isoformat(), "path": f.path,
+                             "days": (f.end - f.start).days + 1} for f in self.fetches],
+                "listing": self.listing, "sync_calls": self.calls, "sync_calls_most": self.calls_most,
+                "report_creations": self.reports, "reports_resumed": self.resumed,
+                "report_polls": self.reports + self.resumed, "report_polls_most": self.polls_most,
+                "downloads": self.downloads,
+                "requests": self.requests, "requests_most": self.most}
+
+
+@dataclass
+class Plan:
+    """What the next run would fetch (:func:`plan`).
+
+    ``requests`` and ``requests_most`` bound, per rate-limit category, the requests of the
+    next run (retries after faults aside): polls (at least one per report, at most what the
+    report timeout allows) and pin analytics (with or without the multi-pin beta) make the
+    difference; everything else is exact. ``downloads`` are report files fetched from the
+    report host, which no Pinterest rate limit counts.
+    """
+
+    today: dt.date
+    start_date: dt.date
+    lines: list[PlanLine] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def _total(self, what: Callable[[PlanLine], int]) -> dict[str, int]:
+        out: Counter = Counter()
+        for line in self.lines:
+            out[line.category] += what(line)
+        return {k: v for k, v in sorted(out.items())}
+
+    @property
+    def requests(self) -> dict[str, int]:
+        return self._total(lambda line: line.requests)
+
+    @property
+    def requests_most(self) -> dict[str, int]:
+        return self._total(lambda line: line.most)
+
+    @property
+    def downloads(self) -> int:
+        return sum(line.downloads for line in self.lines)
+
+    def as_dict(self) -> dict:
+        return {"today": self.today.isoformat(), "start_date": self.start_date.isoformat(),
+                "requests": self.requests, "requests_most": self.requests_most,
+                "total": sum(self.requests.values()), "total_most": sum(self.requests_most.values()),
+                "downloads": self.downloads, "units": [line.as_dict() for line in self.lines],
+                "failures": self.failures, "warnings": self.warnings}
+
+
+def plan(config, *, today: dt.date | None = None, start_date: dt.date | None = None,
+         shard: tuple[int, int] | None = None, sleep: Callable[[float], None] = time.sleep) -> Plan:
+    """What :func:`pinsync.run` would fetch next, per stream and ad account: the days, by
+    which path (synchronous calls or reports), and the requests per rate-limit category.
+
+    It lists the entities as the run does (those listing calls are counted too: the run
+    makes the same ones) but makes no analytics or report request, and writes nothing: no
+    state, no output, no lock.
+
+    Args:
+        config: a :class:`pinsync.config.Config`.
+        today: the current UTC date (default: :func:`pinsync.clock.today`).
+        start_date: plan for this start date instead of the config's.
+        shard: ``(k, n)`` as for :func:`pinsync.run`.
+        sleep: how retries and rate limits wait (injectable for tests).
+
+    Returns:
+        A :class:`Plan`; ``plan(...).requests`` is ``{category: requests}``.
+
+    Raises:
+        ConfigError, StateError, AuthError: as :func:`pinsync.run` would.
+    """
+    from pinsync import clock
+    from pinsync.config import start_date_problem
+    from pinsync.errors import ConfigError
+    from pinsync.sync import planned_units
+
+    today = today or clock.today()
+    if start_date is not None:
+        problem = start_date_problem(start_date, today)
+        if problem:
+            raise ConfigError(f"--start-date: {problem}")
+        config = dataclasses.replace(config, start_date=start_date)
+    result = Plan(today, config.start_date)
+    planned_units(config, result, today=today, shard=shard, sleep=sleep)
+    return result

@@ -53,7 +53,8 @@ class RateLimiter:
                     wait = self._starts[0] + self.window - now
             wait = max(wait, 0.001)
             if wait >= WAIT_LOGGED:
-                log.info("rate limit %s (%d a minute): waiting %.1fs", self.name or "?", self.limit, wait)
+                log.info("rate limit %s (%d requests per %gs): waiting %.1fs", self.name or "?", self.limit,
+                         self.window, wait)
             self.waited += wait
             self._sleep(wait)
 

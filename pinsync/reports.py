@@ -70,6 +70,17 @@ class ReportPolicy:
     sleep: Callable[[float], None] | None = None
 
 
+    def most_polls(self) -> int:
+        """The most polls of one report before its unit fails (waits growing from
+        ``first_wait`` to ``max_wait`` within ``timeout``; a resumed report is polled at once)."""
+        polls, waited, wait = 1, 0.0, 0.0
+        while waited < self.timeout:
+            wait = min(self.max_wait, wait * 2) if wait else self.first_wait
+            waited += wait
+            polls += 1
+        return polls
+
+
 # -- what to ask for ------------------------------------------------------------------------
 
 def report_floor(today: dt.date, granularity: str = "DAY") -> dt.date:

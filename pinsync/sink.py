@@ -60,7 +60,11 @@ def _value(v) -> str:
 
 
 def partition_dir(keys: dict) -> str:
-    """``ad_account_id=1/month=2026-11`` for ``{"ad_account_id": "1", "month": "2026-11"}``."""
+    """``ad_account_id=1/month=2026-11`` for ``{"ad_account_id": "1", "month": "2026-11"}``.
+    A missing value never becomes a folder (the extractor refuses such rows first)."""
+    missing = [k for k, v in keys.items() if v is None]
+    if missing:
+        raise SinkError(f"no value for the partition key {missing[0]!r} (a bug in pinsync: please report it)")
     return "/".join(f"{k}={_value(v)}" for k, v in keys.items())
 
 

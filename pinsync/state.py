@@ -23,6 +23,11 @@ file whose Parquet footer records the same scheme and hash.
 without it whose analytics bookmarks were written for the earlier one-file-per-day layout
 is refused (a run with ``--full-refresh`` into a new location starts afresh).
 
+Every value is checked once, when the file is loaded (:func:`check_state`): a value of the
+wrong type or form (``partitions`` a list, a date that is not a date) is a :class:`StateError`
+naming its path in the file (``bookmarks.campaign_analytics.123.last_complete_date``);
+fields this pinsync does not know are left alone.
+
 The file is replaced atomically, and only after the data it describes is durable, so it
 never claims data that is not on disk; before a month file is replaced by different rows
 (or deleted), its hash is removed from the file first. A file that cannot be parsed, or has another
@@ -39,7 +44,7 @@ from typing import Any
 
 from pinsync.errors import StateError
 from pinsync.lock import Lock
-from pinsync.storage import GroupCommit, Location, split_url
+from pinsync.storage import GroupCommit, Location, explain, split_url
 
 STATE_VERSION = 1
 LAYOUT = "month"
@@ -123,16 +128,86 @@ def parse_state(raw: bytes, where: str) -> State:
     if data.get("version") != STATE_VERSION:
         raise StateError(f"state file {where} has version {data.get('version')!r}; this pinsync reads "
                          f"version {STATE_VERSION}")
-    for stream, entries in data["bookmarks"].items():
-        if not isinstance(entries, dict) or not all(isinstance(v, dict) for v in entries.values()):
-            raise StateError(f"state file {where}: bookmarks for {stream!r} are malformed")
-    if data.get("layout") != LAYOUT:
-        if any("last_complete_date" in v for entries in data["bookmarks"].values() for v in entries.values()):
+    if "layout" not in data:
+        if any(isinstance(v, dict) and "last_complete_date" in v for entries in data["bookmarks"].values()
+               if isinstance(entries, dict) for v in entries.values()):
             raise StateError(f"state file {where} describes analytics tables in the earlier one-file-per-day "
                              "layout; this pinsync writes one file per month: run with --full-refresh into a new "
                              "location")
         data["layout"] = LAYOUT
+    problem = check_state(data)
+    if problem:
+        raise StateError(f"state file {where} is malformed: {problem}; fix that value (or remove the bookmark it is "
+                         "in: that stream is fetched again), or run with --full-refresh to start afresh")
     return State(data)
+
+
+def _is_date(v: Any) -> bool:
+    try:
+        return isinstance(v, str) and len(v) == 10 and dt.date.fromisoformat(v) is not None
+    except ValueError:
+        return False
+
+
+def _is_count(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+
+def _is_month_leaf(v: Any) -> bool:
+    return isinstance(v, str) and v.startswith("month=") and _is_date(v[6:] + "-01") and len(v) == 13
+
+
+def _type_name(v: Any) -> str:
+    return {dict: "an object", list: "a list", str: "text", bool: "a boolean", type(None): "null"}.get(
+        type(v), "a number")
+
+
+# what each field of a bookmark must be: (check, what it is); fields not listed are left alone
+_TEXT = (lambda v: isinstance(v, str), "text")
+_FIELDS: dict[str, tuple] = {
+    "cursor": (lambda v: v is None or isinstance(v, str), "text or null"),
+    "rows": (_is_count, "a whole number >= 0"),
+    "fingerprint": _TEXT, "settings": _TEXT, "partition_scheme": _TEXT, "last_run": _TEXT,
+    "last_complete_date": (_is_date, "a date (YYYY-MM-DD)"),
+    "held_from": (_is_date, "a date (YYYY-MM-DD)"),
+}
+# top-level members besides bookmarks and version
+_TOP = {"layout": (lambda v: v == LAYOUT, json.dumps(LAYOUT)), "output": _TEXT, "updated_at": _TEXT}
+
+
+def check_state(data: dict) -> str | None:
+    """The first problem with a parsed state file's values, as ``path: what is wrong``, or
+    None. ``data`` is an object with a ``bookmarks`` object (:func:`parse_state` checks that)."""
+    def wrong(path: str, value: Any, expected: str) -> str:
+        shown = json.dumps(value) if not isinstance(value, (dict, list)) else _type_name(value)
+        return f"{path}: {shown} is not {expected}"
+    for name, (ok, what) in _TOP.items():
+        if name in data and not ok(data[name]):
+            return wrong(name, data[name], what)
+    for stream, keys in data["bookmarks"].items():
+        if not isinstance(keys, dict):
+            return wrong(f"bookmarks.{stream}", keys, "an object of bookmarks by ad account")
+        for key, mark in keys.items():
+            path = f"bookmarks.{stream}.{key}"
+            if not isinstance(mark, dict):
+                return wrong(path, mark, "an object (a bookmark)")
+            for name, value in mark.items():
+                ok, what = _FIELDS.get(name, (None, None))
+                if ok is not None and not ok(value):
+                    return wrong(f"{path}.{name}", value, what)
+            if "last_complete_date" in mark and "held_from" in mark and mark["held_from"] > mark["last_complete_date"]:
+                return f"{path}.held_from: {mark['held_from']} is later than last_complete_date"
+            for name, key_ok, what in (("partitions", _is_month_leaf, "a month folder (month=YYYY-MM)"),
+                                       ("reports", lambda k: True, "")):
+                table = mark.get(name, {})
+                if not isinstance(table, dict):
+                    return wrong(f"{path}.{name}", table, "an object")
+                for k, v in table.items():
+                    if not key_ok(k):
+                        return f"{path}.{name}: {json.dumps(k)} is not {what}"
+                    if not isinstance(v, str):
+                        return wrong(f"{path}.{name}.{k}", v, "text")
+    return None
 
 
 class StateStore:
@@ -152,8 +227,9 @@ class StateStore:
             raise StateError(f"cannot read state file {self.url}: {e}") from None
         except IsADirectoryError:
             raise StateError(f"state file {self.url} is a directory") from None
-        except OSError as e:
-            raise StateError(f"cannot read state file {self.url}: {e}") from None
+        except Exception as e:   # OS errors, botocore errors (no credentials, no bucket, 5xx)
+            why, retryable = explain(e, self.url)
+            raise StateError(f"cannot read state file {self.url}: {why}", retryable=retryable) from None
         if raw is None:
             return State()
         return parse_state(raw, self.url)
@@ -167,8 +243,9 @@ class StateStore:
     def _write(self) -> None:
         try:
             self.folder.write(self.name, self._latest.to_json())
-        except OSError as e:
-            raise StateError(f"cannot write state file {self.url}: {e}") from None
+        except Exception as e:
+            why, retryable = explain(e, self.url)
+            raise StateError(f"cannot write state file {self.url}: {why}", retryable=retryable) from None
 
     def lock(self, owner: str, *, wait: float = 0.0) -> Lock:
         """The run lock: one run at a time per state file."""
@@ -182,8 +259,10 @@ def summarize(state: State, today: dt.date) -> list[dict[str, Any]]:
     """One row per stream and key for people: what the state holds, without the hashes.
 
     ``bookmark`` is an entity stream's cursor or an analytics stream's last complete day;
-    ``pending_days`` counts the complete days after that bookmark (up to yesterday) that
-    the next run will fetch; ``last_run`` names the run that wrote the bookmark.
+    ``held_from`` the first day an analytics table holds for it (so it holds
+    ``held_from..bookmark``; None when not recorded); ``pending_days`` counts the complete
+    days after that bookmark (up to yesterday) that the next run will fetch; ``last_run``
+    names the run that wrote the bookmark.
     """
     rows = []
     yesterday = today - dt.timedelta(days=1)
@@ -191,6 +270,7 @@ def summarize(state: State, today: dt.date) -> list[dict[str, Any]]:
         for key, mark in sorted(keys.items()):
             row: dict[str, Any] = {"stream": stream, "ad_account_id": None if key == "*" else key,
                                    "bookmark": mark.get("last_complete_date") or mark.get("cursor"),
+                                   "held_from": mark.get("held_from") if mark.get("last_complete_date") else None,
                                    "rows": mark.get("rows"), "pending_days": None, "last_run": mark.get("last_run")}
             last = mark.get("last_complete_date")
             if isinstance(last, str):

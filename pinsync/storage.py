@@ -278,10 +278,8 @@ class Location:
         try:
             self.write(probe, b"ok")
             self.delete(probe)
-        except (OSError, PermissionError) as e:
-            raise SinkError(f"cannot write to {self.url}: {e.strerror if hasattr(e, 'strerror') and e.strerror else e}") from None
-        except Exception as e:   # botocore / aiohttp errors from object stores
-            raise SinkError(f"cannot write to {self.url}: {type(e).__name__}: {e}") from None
+        except Exception as e:   # OS errors, botocore / aiohttp errors from object stores
+            raise SinkError(f"cannot write to {self.url}: {explain(e, self.url)[0]}") from None
 
 
 class Staging:
@@ -573,6 +571,46 @@ def _remove_empty_parents(path: str, root: str) -> None:
         except OSError:
             return
         parent = os.path.dirname(parent)
+
+
+def _chain(e: BaseException):
+    """``e`` and the exceptions it was raised from or during."""
+    seen = set()
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        yield e
+        e = e.__cause__ or e.__context__
+
+
+def explain(e: BaseException, url: str) -> tuple[str, bool]:
+    """What a storage location's error means, in words a user can act on, and whether a
+    later run may succeed (a store answering 5xx) rather than something to fix first
+    (missing credentials, a missing bucket, access denied, a full disk)."""
+    errs = list(_chain(e))
+    names = {c.__name__ for x in errs for c in type(x).__mro__}
+    text = " ".join(f"{type(x).__name__}: {x}" for x in errs)
+    bucket = url.split("://", 1)[1].split("/", 1)[0] if "://" in url else ""
+    if names & {"NoCredentialsError", "PartialCredentialsError", "CredentialRetrievalError"}:
+        return (f"no S3 credentials found for {url}: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or "
+                "AWS_PROFILE), or key and secret in its storage_options", False)
+    if "NoSuchBucket" in text or "bucket does not exist" in text:
+        return f"the bucket {bucket!r} does not exist: create it or correct the URL {url}", False
+    if any(isinstance(x, OSError) and x.errno == errno.ENOSPC for x in errs):
+        return f"no space left on the device holding {url}: free some space and re-run", False
+    if isinstance(e, PermissionError) or "AccessDenied" in text or "Forbidden" in text:
+        return f"access to {url} was denied ({_words(e)}): check the credentials' permissions", False
+    answers = [x.response for x in errs if isinstance(getattr(x, "response", None), dict)]   # botocore's
+    status = next((a.get("ResponseMetadata", {}).get("HTTPStatusCode") for a in answers), None)
+    code = next((a.get("Error", {}).get("Code") for a in answers), None)
+    if ((isinstance(status, int) and status >= 500) or code in ("ServiceUnavailable", "SlowDown", "InternalError")
+            or names & {"EndpointConnectionError", "ConnectTimeoutError", "ReadTimeoutError"}):
+        answer = f"HTTP {status} {code or ''}".strip() if status else _words(e)
+        return f"the store failed for now ({answer}) after its retries; re-run later", True
+    return _words(e), False
+
+
+def _words(e: BaseException) -> str:
+    return getattr(e, "strerror", None) or f"{type(e).__name__}: {e}"
 
 
 def split_url(url: str) -> tuple[str, str]:

@@ -33,12 +33,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
 import logging
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -51,14 +52,14 @@ from pinsync.errors import (EXIT_CREDENTIALS, ApiError, AuthError, Cancelled, Co
                             PinsyncError, ScopeError, SinkError, StateError, SyncFailed)
 from pinsync.extractor import Extractor, PinFetch
 from pinsync.memory import limit_arenas
-from pinsync.plan import REPORT, Fetch, held_range, history_floor, unit_fetches
+from pinsync.plan import REPORT, Fetch, Plan, PlanLine, held_range, history_floor, last_complete_day, unit_fetches
 from pinsync.schemas import pin_lifetime_metric_types
 from pinsync.sink import (DATA_FILE, FINGERPRINT, MONTH, Sink, WriteResult, fingerprint, fingerprint_scheme,
                           month_of, other_meaning, partition_dir, with_month)
 from pinsync.state import State, StateStore
 from pinsync.storage import Location
 from pinsync.streams import DEFAULT_STREAMS, STREAMS, StreamSpec, needed, parents_of, per_account, select
-from pinsync.streams.analytics import align_start, fetch_range, pins_to_ask, warn_clamp
+from pinsync.streams.analytics import align_start, date_windows, pins_to_ask, warn_clamp
 
 log = logging.getLogger("pinsync.sync")
 
@@ -86,8 +87,9 @@ class StreamStats:
 class Event:
     """Progress, for whoever renders it (the CLI draws rich progress bars from these)."""
 
-    kind: str                  # "start", "rows" (a page or batch arrived), "done" (a unit committed), "failed",
-                               # "warning" (a stream from `all` that Pinterest refused)
+    kind: str                  # "planned" (one more unit of the stream will run), "start", "rows" (a page or
+                               # batch arrived), "done" (a unit committed), "failed", "warning" (a stream from
+                               # `all` that Pinterest refused)
     stream: str
     rows: int = 0
     key: str = ""
@@ -127,8 +129,9 @@ def shard_of(ad_account_id: str, shards: int) -> int:
 class _Run:
     def __init__(self, config, *, today: dt.date, full_refresh: bool, run_id: str,
                  on_event: Callable[[Event], None], shard: tuple[int, int] | None, client: PinterestClient,
-                 store: StateStore, state: State, sink: Sink, pool: ThreadPoolExecutor):
+                 store: StateStore, state: State, sink: Sink, pool: ThreadPoolExecutor, plan: Plan | None = None):
         self.config, self.today, self.full_refresh, self.run_id = config, today, full_refresh, run_id
+        self.plan = plan       # planning (`pinsync plan`): listings only; analytics counted, nothing written
         self.on_event, self.shard, self.client, self.store, self.state, self.sink = (
             on_event, shard, client, store, state, sink)
         self.selected = {s.name for s in select(config.streams)}
@@ -164,13 +167,15 @@ class _Run:
                 self.stats[stream].rows_fetched += rows
         self.on_event(Event("rows", stream, rows=rows))
 
-    def _begin(self, stream: str) -> float:
+    def _begin(self, stream: str, key: str = ALL, what: str = "") -> float:
+        """A unit starts: the progress event, and at -v a line saying what it fetches."""
         with self._lock:
             self._t0.setdefault(stream, time.monotonic())
-        self.on_event(Event("start", stream))
+        self.on_event(Event("start", stream, key=key))
+        log.info("%s: started%s", _unit_name(stream, key), f": {what}" if what else "")
         return time.monotonic()
 
-    def _end(self, stream: str, written: WriteResult) -> None:
+    def _end(self, stream: str, written: WriteResult, key: str = ALL, started: float | None = None) -> None:
         with self._lock:
             st = self.stats[stream]
             st.rows_written += written.rows_written
@@ -179,13 +184,17 @@ class _Run:
             st.files_unchanged += written.files_unchanged
             st.units += 1
             st.seconds = time.monotonic() - self._t0[stream]
-        self.on_event(Event("done", stream, rows=written.rows_written))
+        self.on_event(Event("done", stream, rows=written.rows_written, key=key))
+        took = f" in {time.monotonic() - started:.2f}s" if started is not None else ""
+        log.info("%s: done%s: %s rows written, %d files written, %d kept unchanged%s", _unit_name(stream, key), took,
+                 f"{written.rows_written:,}", written.files_written, written.files_unchanged,
+                 f", {written.files_deleted} deleted" if written.files_deleted else "")
 
     def _fail(self, stream: str, key: str, err: Exception, refused: str | None = None) -> None:
         """Record a unit's failure. Pinterest refusing the stream (a scope the token lacks:
         ``refused="scope"``; any other 403: ``"forbidden"``) is only a warning for a stream
         beyond the default selection that came from ``all`` (or only as another's parent)."""
-        what = f"{stream}" + (f" (ad account {key})" if key not in (ALL, "") else "")
+        what = _unit_name(stream, key)
         if isinstance(err, ScopeError):
             refused = "scope"
             scopes = ", ".join(STREAMS[stream].scopes) if stream in STREAMS else "?"
@@ -225,11 +234,14 @@ class _Run:
 
     # -- entities ------------------------------------------------------------------------
 
-    def entity_unit(self, spec: StreamSpec, key: str, df: pl.DataFrame) -> None:
-        """Write an entity table (or one account's partition) if its content changed."""
-        if spec.name not in self.selected:
+    def entity_unit(self, spec: StreamSpec, key: str, df: pl.DataFrame, started: float | None = None) -> None:
+        """Write an entity table (or one account's partition) if its content changed
+        (``started``: when its listing began, if it was logged)."""
+        if spec.name not in self.selected or self.plan is not None:
             return
-        self._begin(spec.name)
+        if started is None:
+            started = self._begin(spec.name, key,
+                                  "listing" if spec.kind == "entity" else "from the pin_analytics answers")
         fp = fingerprint(df, spec.primary_key)
         prev = self.state.get(spec.name, key) or {}
         keys = {"ad_account_id": key} if spec.partition_by else None
@@ -246,7 +258,7 @@ class _Run:
         else:
             cursor_text = cursor.isoformat() if cursor is not None else None
         self._commit(spec.name, key, {"cursor": cursor_text, "rows": df.height, "fingerprint": fp})
-        self._end(spec.name, written)
+        self._end(spec.name, written, key, started)
 
     def _intact(self, stream: str, keys: dict | None) -> bool:
         """Whether the file the state vouches for is there and whole (its footer reads): a
@@ -269,22 +281,45 @@ class _Run:
     def usable_bookmark(self, stream: str, key: str) -> dt.date | None:
         """The unit's last complete day, if its state can be trusted for this run (not a full
         refresh, the same settings, every month file it vouches for still there and whole,
-        written with these settings). Decided once per unit and run."""
+        written with these settings). Decided once per unit and run.
+
+        A bookmark later than the last complete day (written under a clock that ran ahead, or
+        edited by hand) cannot say which days were complete when they were fetched: with a
+        warning, it is taken as the day before the last complete bucket, so that bucket
+        (yesterday) is fetched again even with ``lookback_days: 0``, and the days after it as
+        they complete. A unit whose held days all lie after the last complete day holds nothing."""
         with self._lock:
             if (stream, key) in self._bookmarks:
                 return self._bookmarks[(stream, key)]
-        prev = self.state.get(stream, key) or {}
-        usable = None
-        if not (self.full_refresh or prev.get("settings") != self.settings_key(stream)
-                or not prev.get("last_complete_date")):
-            usable = dt.date.fromisoformat(prev["last_complete_date"])
-            problems = self._vouched_files(stream, key, prev.get("partitions") or {})
-            if problems:    # the bookmark claims rows that are gone: fetch them again
-                self._repairing(stream, f"{'; '.join(problems)}; fetching the whole history again")
-                usable = None
+        usable = self._usable_bookmark(stream, key)
         with self._lock:
             self._bookmarks[(stream, key)] = usable
         return usable
+
+    def _usable_bookmark(self, stream: str, key: str) -> dt.date | None:
+        prev = self.state.get(stream, key) or {}
+        if self.full_refresh or prev.get("settings") != self.settings_key(stream) or not prev.get("last_complete_date"):
+            return None
+        problems = self._vouched_files(stream, key, prev.get("partitions") or {})
+        if problems:    # the bookmark claims rows that are gone: fetch them again
+            self._repairing(stream, f"{'; '.join(problems)}; fetching the whole history again")
+            return None
+        bookmark = dt.date.fromisoformat(prev["last_complete_date"])
+        gran = self.granularity(stream)
+        last = last_complete_day(self.today, gran)
+        if bookmark <= last:
+            return bookmark
+        what = stream + (f" (ad account {key})" if key != ALL else "")
+        held_from = prev.get("held_from")
+        if held_from and dt.date.fromisoformat(held_from) > last:
+            log.warning("%s: the state says the days %s..%s are held, all later than the last complete day %s (a "
+                        "clock that ran ahead, or a hand edit); fetching the whole history again", what, held_from,
+                        bookmark, last)
+            return None
+        start = align_start(last, gran)
+        log.warning("%s: the state's bookmark %s is later than the last complete day %s (a clock that ran ahead, or "
+                    "a hand edit); fetching again from %s", what, bookmark, last, start)
+        return start - dt.timedelta(days=1)
 
     def _vouched_files(self, stream: str, key: str, partitions: dict) -> list[str]:
         """What is wrong with the month files the state vouches for: missing (deleted by
@@ -311,13 +346,6 @@ class _Run:
         """The analytics granularity of a stream (organic analytics are daily)."""
         return "DAY" if STREAMS[stream].kind in ("pin_analytics", "user_analytics") else self.settings.granularity
 
-    def analytics_range(self, stream: str, key: str) -> tuple[dt.date, dt.date] | None:
-        bookmark = self.usable_bookmark(stream, key)
-        gran = self.granularity(stream)
-        return fetch_range(today=self.today, start_date=self.config.start_date,
-                           lookback_days=self.config.analytics.lookback_days, bookmark=bookmark, granularity=gran,
-                           on_clamp=self._clamped)
-
     def _clamped(self, start_date: dt.date, floor: dt.date) -> None:
         with self._lock:                 # once per run, not once per stream and account
             first = not self._clamp_warned
@@ -336,17 +364,20 @@ class _Run:
             return f"{self.settings.key()}|{sorted(self.extractor.targeting_types_for(spec))}"
         return self.settings.key()
 
-    def ads_fetches(self, spec: StreamSpec, key: str) -> tuple[list[Fetch], dt.date | None, dt.date | None]:
-        """The fetches of an ads analytics unit (:func:`pinsync.plan.unit_fetches`), and the
-        days the unit holds already (``held_from``, ``bookmark``; None when it holds nothing
+    def unit_fetches(self, spec: StreamSpec, key: str) -> tuple[list[Fetch], dt.date | None, dt.date | None]:
+        """The fetches of an analytics unit (:func:`pinsync.plan.unit_fetches`), and the days
+        the unit holds already (``held_from``, ``bookmark``; None when it holds nothing
         usable: first run, full refresh, other settings, a month file lost)."""
         prev = self.state.get(spec.name, key) or {}
         bookmark = self.usable_bookmark(spec.name, key)
-        held_from = dt.date.fromisoformat(prev["held_from"]) if bookmark and prev.get("held_from") else None
-        gran = self.settings.granularity
+        gran = self.granularity(spec.name)
         reports = spec.report_level is not None
         floor = history_floor(self.today, gran, reports=reports)
-        if self.config.start_date < floor:
+        held_from = dt.date.fromisoformat(prev["held_from"]) if bookmark and prev.get("held_from") else None
+        if bookmark and held_from is None and not reports:
+            # a bookmark written before held_from was recorded: it holds what start_date asked for
+            held_from = max(self.config.start_date, floor)
+        if self.config.start_date < floor and bookmark is None:
             self._clamped(self.config.start_date, floor)
         return (unit_fetches(today=self.today, start_date=self.config.start_date,
                              lookback_days=self.config.analytics.lookback_days, granularity=gran, bookmark=bookmark,
@@ -354,17 +385,20 @@ class _Run:
 
     def ads_analytics_unit(self, spec: StreamSpec, account: dict, entities: pl.DataFrame | None) -> None:
         acct = account["id"]
-        fetches, held_from, bookmark = self.ads_fetches(spec, acct)
-        self._begin(spec.name)
+        fetches, held_from, bookmark = self.unit_fetches(spec, acct)
+        end = max((f.end for f in fetches), default=None)
+        id_list = _ids_created_by(entities, _CREATED.get(spec.parent), end) if spec.id_param and fetches else None
+        tokens = (self.state.get(spec.name, acct) or {}).get("reports") or {}
+        if self.plan is not None:
+            self._plan_ads(spec, acct, fetches, id_list, tokens)
+            return
+        started = self._begin(spec.name, acct, ", ".join(f"days {f.start}..{f.end} ({f.path})" for f in fetches) or "nothing to fetch")
         self.sink.remove_stale_temps(spec.name, {"ad_account_id": acct})
         if not fetches:
-            self._end(spec.name, WriteResult())
+            self._end(spec.name, WriteResult(), acct, started)
             return
         gran = self.settings.granularity
-        end = max(f.end for f in fetches)
-        id_list = _ids_created_by(entities, _CREATED.get(spec.parent), end) if spec.id_param else None
         covers = [{"ad_account_id": acct, "date": d} for f in fetches for d in _buckets(f.start, f.end, gran)]
-        tokens = (self.state.get(spec.name, acct) or {}).get("reports") or {}
 
         def on_token(name: str, token: str) -> None:
             """A report was created: remember its token before the first poll, so a run
@@ -392,7 +426,28 @@ class _Run:
         self._commit(spec.name, acct, {"last_complete_date": last.isoformat(), "held_from": first.isoformat(),
                                        "settings": self.settings_key(spec.name),
                                        **self._partitions_bookmark(spec.name, acct, scheme, written, covers, end)})
-        self._end(spec.name, written)
+        self._end(spec.name, written, acct, started)
+
+    def _plan_ads(self, spec: StreamSpec, acct: str, fetches: list[Fetch], ids: list[str] | None,
+                  tokens: dict[str, str]) -> None:
+        """Count what :meth:`ads_analytics_unit` would request, with the extractor's own batching."""
+        line = PlanLine(spec.name, acct, spec.category, fetches)
+        for f in fetches:
+            if f.path == REPORT:
+                jobs = self.extractor.report_jobs(spec, acct, f.start, f.end, self.today)
+                resumed = sum(j.key in tokens for j in jobs)
+                line.reports += len(jobs) - resumed
+                line.resumed += resumed
+            else:
+                line.calls += len(self.extractor.ads_analytics_calls(spec, acct, ids, f.start, f.end))
+        line.calls_most = line.calls
+        # each report polled until done (a resumed one found expired: once more, then created again)
+        line.polls_most = (line.reports + line.resumed) * self.extractor.report_policy.most_polls() + line.resumed
+        self._planned(line)
+
+    def _planned(self, line: PlanLine) -> None:
+        with self._lock:
+            self.plan.lines.append(line)
 
     # -- pin analytics ------------------------------------------------------------------
 
@@ -400,21 +455,29 @@ class _Run:
         """pin_analytics (and pin_lifetime_metrics, from the same answers) for every pin."""
         spec = STREAMS["pin_analytics"]
         daily = spec.name in self.selected
-        rng = self.analytics_range(spec.name, ALL)
-        if daily:
-            self._begin(spec.name)
-            self.sink.remove_stale_temps(spec.name)
-        if rng is None:
-            if daily:
-                self._end(spec.name, WriteResult())
+        fetches, held_from, bookmark = self.unit_fetches(spec, ALL)
+        if self.plan is not None:
+            line = PlanLine(spec.name if daily else "pin_lifetime_metrics", None, spec.category, fetches)
+            for f in fetches:
+                fewest, most = self.extractor.pin_analytics_requests(len(self._pins_to_ask(pins, f.start, f.end)),
+                                                                     f.start, f.end)
+                line.calls, line.calls_most = line.calls + fewest, line.calls_most + most
+            self._planned(line)
             return
-        start, end = rng
-        covers = [{"date": d} for d in _buckets(start, end, "DAY")]
+        started = None
+        if daily:
+            started = self._begin(spec.name, ALL, ", ".join(f"days {f.start}..{f.end} ({f.path})" for f in fetches) or "nothing to fetch")
+            self.sink.remove_stale_temps(spec.name)
+        if not fetches:
+            if daily:
+                self._end(spec.name, WriteResult(), ALL, started)
+            return
+        end = max(f.end for f in fetches)
+        covers = [{"date": d} for f in fetches for d in _buckets(f.start, f.end, "DAY")]
         fetch = PinFetch()
-        live = set(_ids_created_by(pins, _CREATED["pins"], end))
-        ids = pins_to_ask([(i, m) for i, m in pins.select("id", "pin_metrics").iter_rows() if i in live], start, end,
-                          self.today, self.extractor.pin_metric_types)
-        batches = self.extractor.pin_analytics_batches(ids, start, end, fetch)
+        batches = itertools.chain.from_iterable(
+            self.extractor.pin_analytics_batches(self._pins_to_ask(pins, f.start, f.end), f.start, f.end, fetch)
+            for f in fetches)
         scheme = self.scheme(spec.name)
         if daily:
             written = write_batches(self.sink, spec, batches, covers, self.buffer_bytes,
@@ -433,9 +496,17 @@ class _Run:
             self.stats[spec.name].skipped += len(fetch.skipped)
         # days still pending (PROCESSING) are fetched again next run
         last = fetch.pending_from - dt.timedelta(days=1) if fetch.pending_from else end
-        self._commit(spec.name, ALL, {"last_complete_date": last.isoformat(), "settings": self.settings_key(spec.name),
+        first = held_range(fetches, held_from, bookmark)[0]
+        self._commit(spec.name, ALL, {"last_complete_date": last.isoformat(), "held_from": first.isoformat(),
+                                      "settings": self.settings_key(spec.name),
                                       **self._partitions_bookmark(spec.name, ALL, scheme, written, covers, end)})
-        self._end(spec.name, written)
+        self._end(spec.name, written, ALL, started)
+
+    def _pins_to_ask(self, pins: pl.DataFrame, start: dt.date, end: dt.date) -> list[str]:
+        """The pins created by ``end`` whose counters do not prove them silent (:func:`pins_to_ask`)."""
+        live = set(_ids_created_by(pins, _CREATED["pins"], end))
+        return pins_to_ask([(i, m) for i, m in pins.select("id", "pin_metrics").iter_rows() if i in live], start, end,
+                           self.today, self.extractor.pin_metric_types)
 
     # -- the user account's analytics -------------------------------------------------------
 
@@ -443,28 +514,36 @@ class _Run:
         """The user account's daily analytics (split as configured): like pin analytics,
         days still PROCESSING are fetched again next run."""
         table = self.extractor.user_analytics_spec(spec)       # keyed by date, and the split's column
-        rng = self.analytics_range(spec.name, ALL)
-        self._begin(spec.name)
-        self.sink.remove_stale_temps(spec.name)
-        if rng is None:
-            self._end(spec.name, WriteResult())
+        fetches, held_from, bookmark = self.unit_fetches(spec, ALL)
+        if self.plan is not None:
+            line = PlanLine(spec.name, None, spec.category, fetches)
+            line.calls = line.calls_most = sum(len(date_windows(f.start, f.end)) for f in fetches)
+            self._planned(line)
             return
-        start, end = rng
-        covers = [{"date": d} for d in _buckets(start, end, "DAY")]
+        started = self._begin(spec.name, ALL, ", ".join(f"days {f.start}..{f.end} ({f.path})" for f in fetches) or "nothing to fetch")
+        self.sink.remove_stale_temps(spec.name)
+        if not fetches:
+            self._end(spec.name, WriteResult(), ALL, started)
+            return
+        end = max(f.end for f in fetches)
+        covers = [{"date": d} for f in fetches for d in _buckets(f.start, f.end, "DAY")]
         pending: list[dt.date] = []
 
         def note_pending(batch: pl.DataFrame) -> None:
             day = batch.filter(pl.col("data_status").is_in(api.PIN_DATA_STATUS_PENDING))["date"].min()
             if day is not None:
                 pending.append(day)
-        batches = self.extractor.user_analytics_batches(spec, start, end)
+        batches = itertools.chain.from_iterable(self.extractor.user_analytics_batches(spec, f.start, f.end)
+                                                for f in fetches)
         scheme = self.scheme(spec.name)
         written = write_batches(self.sink, table, batches, covers, self.buffer_bytes, on_batch=note_pending,
                                 **self._partition_memory(spec.name, ALL, scheme))
         last = min(pending) - dt.timedelta(days=1) if pending else end
-        self._commit(spec.name, ALL, {"last_complete_date": last.isoformat(), "settings": self.settings_key(spec.name),
+        first = held_range(fetches, held_from, bookmark)[0]
+        self._commit(spec.name, ALL, {"last_complete_date": last.isoformat(), "held_from": first.isoformat(),
+                                      "settings": self.settings_key(spec.name),
                                       **self._partitions_bookmark(spec.name, ALL, scheme, written, covers, end)})
-        self._end(spec.name, written)
+        self._end(spec.name, written, ALL, started)
 
     # -- unchanged month files are not rewritten -----------------------------------------
 
@@ -547,8 +626,9 @@ class _Run:
         if got is None:
             return None
         try:
+            started = self._begin(spec.name, key, "listing") if spec.name in self.selected else None
             df = self.extractor.list_unit(spec, account and account["id"], got)
-            self.entity_unit(spec, key, df)
+            self.entity_unit(spec, key, df, started)
             return df.select([c for c in ("id", _CREATED.get(spec.name), "pin_metrics") if c and c in df.columns])
         except (ApiError, PayloadError) as e:
             self._fail(spec.name, key, e)
@@ -572,12 +652,16 @@ class _Run:
 
     def accounts(self) -> list[dict]:
         spec = STREAMS["ad_accounts"]
+        writes = (not self.shard or self.shard[0] == 0) and spec.name in self.selected
+        if writes:
+            self.on_event(Event("planned", spec.name))
+        started = self._begin(spec.name, ALL, "listing") if writes else None
         df = self.extractor.entities(spec)
         # the ad_accounts table lists every account the token can read, whatever the
         # selection (--ad-accounts, --shard): a subset run never removes the others' rows;
         # with shards, shard 0 writes it. A failed listing raised above: nothing written.
-        if not self.shard or self.shard[0] == 0:
-            self.entity_unit(spec, ALL, df)
+        if writes:
+            self.entity_unit(spec, ALL, df, started)
         wanted = tuple(self.config.ad_account_ids)
         if wanted:
             missing = [a for a in wanted if a not in set(df["id"].to_list())]
@@ -600,35 +684,57 @@ class _Run:
         return [s for s in STREAMS.values() if s.name in wanted and s.kind != "pin_lifetime"]
 
     def execute(self, units_pool: ThreadPoolExecutor) -> None:
-        """Run every unit. A unit waits only for units submitted before it (its parents'),
-        so a bounded pool cannot deadlock."""
+        """Run every unit. A unit is handed to the pool once its parents' units are done, so
+        no thread of the pool sits waiting for a parent while a listing could run (the
+        listings' serial pages are the run's critical path)."""
         futures: list[Future] = []
         done: dict[tuple[str, str], Future] = {}
+        waiting: list[tuple[StreamSpec, dict | None]] = []      # parent-first, like units()
         units = self.units()
 
-        def submit(spec: StreamSpec, account: dict | None) -> None:
-            key = account["id"] if account else ALL
-            parents = {name: done[(name, key)] for name in parents_of(spec)}
-            unit = self.listing_unit if spec.kind == "entity" else self.analytics_unit
-            done[(spec.name, key)] = future = units_pool.submit(unit, spec, account, parents)
-            futures.append(future)
+        def queue(items) -> None:
+            """Units to run once their parents are done (progress counts them as planned)."""
+            for spec, account in items:
+                key = account["id"] if account else ALL
+                for name in (spec.name, "pin_lifetime_metrics" if spec.kind == "pin_analytics" else None):
+                    if name in self.selected:
+                        self.on_event(Event("planned", name, key=key))
+                waiting.append((spec, account))
+
+        def submit_ready() -> None:
+            still = []
+            for spec, account in waiting:
+                key = account["id"] if account else ALL
+                parents = {name: done.get((name, key)) for name in parents_of(spec)}
+                if not all(f is not None and f.done() for f in parents.values()):
+                    still.append((spec, account))
+                    continue
+                unit = self.listing_unit if spec.kind == "entity" else self.analytics_unit
+                done[(spec.name, key)] = future = units_pool.submit(unit, spec, account, parents)
+                futures.append(future)
+            waiting[:] = still
         try:
             # inside the try: a fatal error while listing the accounts (in this thread) must
             # also stop the user-level units already running, not leave them writing after we return
             if not self.shard or self.shard[0] == 0:
-                for spec in units:
-                    if not per_account(spec):
-                        submit(spec, None)
+                queue((spec, None) for spec in units if not per_account(spec))
+                submit_ready()
             if "ad_accounts" in self.needed:
                 try:
                     accounts = self.accounts()
                 except (ApiError, PayloadError) as e:
                     self._fail("ad_accounts", ALL, e)
                     accounts = []
-                for a in accounts:
-                    for spec in units:
-                        if per_account(spec):
-                            submit(spec, a)
+                queue((spec, a) for a in accounts for spec in units if per_account(spec))
+                submit_ready()
+            while waiting:
+                running = [f for f in futures if not f.done()]
+                if not running:     # parent-first order makes this impossible: never spin
+                    raise RuntimeError(f"units without their parents: {[s.name for s, _ in waiting]}")
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for f in finished:
+                    f.result()          # a fatal error stops the run at once
+                submit_ready()
             for f in futures:
                 f.result()
         except KeyboardInterrupt:
@@ -701,22 +807,10 @@ def run(config, *, today: dt.date | None = None, full_refresh: bool = False,
         _check_layout(sink, config.streams)
         _check_output(state, config.output.url, full_refresh)
         client = client_for(config, owner=run_id, sleep=sleep)
-        workers = max(1, config.max_workers)
-        requests_pool = ThreadPoolExecutor(workers, thread_name_prefix="pinsync-req")
-        # units (an entity listing, or an analytics stream of one account) mostly wait on
-        # their requests, which run in the request pool
-        units_pool = ThreadPoolExecutor(units_at_once(workers), thread_name_prefix="pinsync-unit")
-        job = _Run(config, today=today, full_refresh=full_refresh, run_id=run_id, on_event=on_event, shard=shard,
-                   client=client, store=store, state=state, sink=sink, pool=requests_pool)
-        try:
-            with sink:      # its temp files are staged outside the tables, and removed at the end
-                job.execute(units_pool)
-        finally:
-            # after an error the units have stopped (or, on Ctrl-C, will stop at their next
-            # request or commit): never block the caller on in-flight requests
-            requests_pool.shutdown(wait=False, cancel_futures=True)
-            units_pool.shutdown(wait=False, cancel_futures=True)
-            client.close()
+        with sink:      # its temp files are staged outside the tables, and removed at the end
+            job = _execute(config, client, lambda pool: _Run(
+                config, today=today, full_refresh=full_refresh, run_id=run_id, on_event=on_event, shard=shard,
+                client=client, store=store, state=state, sink=sink, pool=pool))
         for name, st in job.stats.items():      # pin_lifetime_metrics comes from the pin_analytics calls
             st.requests = client.requests_by_tag.get("pin_analytics" if name == "pin_lifetime_metrics" else name, 0)
         result = SyncResult(run_id, job.stats, job.failures, dict(client.requests_by_category),
@@ -728,6 +822,53 @@ def run(config, *, today: dt.date | None = None, full_refresh: bool = False,
         err.exit_code = result.exit_code
         raise err
     return result
+
+
+def _execute(config, client: PinterestClient, make_job: Callable[[ThreadPoolExecutor], _Run]) -> _Run:
+    """Build a run's job on a request pool and execute its units; the pools and the client
+    are closed however it ends."""
+    workers = max(1, config.max_workers)
+    requests_pool = ThreadPoolExecutor(workers, thread_name_prefix="pinsync-req")
+    # units (an entity listing, or an analytics stream of one account) mostly wait on
+    # their requests, which run in the request pool
+    units_pool = ThreadPoolExecutor(units_at_once(workers), thread_name_prefix="pinsync-unit")
+    job = make_job(requests_pool)
+    try:
+        job.execute(units_pool)
+    finally:
+        # after an error the units have stopped (or, on Ctrl-C, will stop at their next
+        # request or commit): never block the caller on in-flight requests
+        requests_pool.shutdown(wait=False, cancel_futures=True)
+        units_pool.shutdown(wait=False, cancel_futures=True)
+        client.close()
+    return job
+
+
+def planned_units(config, plan: Plan, *, today: dt.date, shard: tuple[int, int] | None = None,
+                  sleep: Callable[[float], None] = time.sleep) -> None:
+    """Fill ``plan`` (see :func:`pinsync.plan.plan`): the run's units against the state as it
+    is, listings made, analytics and reports counted, nothing written and no lock taken."""
+    if shard is not None and not (0 <= shard[0] < shard[1]):
+        raise ConfigError(f"--shard: shard {shard[0] + 1}/{shard[1]} does not exist")
+    try:
+        store = StateStore(config.state.url, config.state.storage_options)
+        output = Location(config.output.url, config.output.storage_options)
+    except SinkError as e:
+        raise ConfigError(f"state.url / output.url: {e}") from None
+    state = store.load()
+    _check_layout(Sink(output, "plan"), config.streams)
+    _check_output(state, config.output.url, False)
+    client = client_for(config, owner="plan", sleep=sleep)
+    job = _execute(config, client, lambda pool: _Run(
+        config, today=today, full_refresh=False, run_id="plan", on_event=lambda e: None, shard=shard,
+        client=client, store=store, state=state, sink=Sink(output, "plan"), pool=pool, plan=plan))
+    for name, n in client.requests_by_tag.items():      # the listings the run makes too
+        if name in STREAMS and STREAMS[name].kind == "entity":
+            plan.lines.append(PlanLine(name, None, STREAMS[name].category, listing=n))
+    order = {name: i for i, name in enumerate(STREAMS)}
+    plan.lines.sort(key=lambda line: (order.get(line.stream, len(order)), line.ad_account_id or ""))
+    plan.failures.extend(job.failures)
+    plan.warnings.extend(job.warnings)
 
 
 def write_batches(sink: Sink, spec: StreamSpec, batches: Iterable[pl.DataFrame], covers: list[dict],
@@ -775,6 +916,11 @@ def _check_layout(sink: Sink, streams) -> None:
 
 # the creation time of each parent entity: children created after a window cannot have metrics
 _CREATED = {"campaigns": "created_time", "ad_groups": "created_time", "ads": "created_time", "pins": "created_at"}
+
+
+def _unit_name(stream: str, key: str) -> str:
+    """A unit in messages: the stream, and the ad account it is of."""
+    return stream + (f" (ad account {key})" if key not in (ALL, "") else "")
 
 
 def _unit_prefix(key: str) -> str:

@@ -107,3 +107,104 @@ def assert_same_tables(got: dict, want: dict) -> None:
             assert_frame_equal(got[name], want[name], check_column_order=False)
         except AssertionError as e:
             raise AssertionError(f"table {name}: {e}") from None
+
+
+class FaultyS3:
+    """A tiny proxy on 127.0.0.1 in front of the moto server that answers chosen requests
+    with an error status instead of forwarding them: S3 misbehaving, without mocking s3fs.
+
+    ``fail(method, key_suffix, status, times)`` makes the next ``times`` requests (every one
+    when None) whose path ends with ``key_suffix`` answer ``status``; ``seen`` lists
+    ``(method, path, status)`` of every request.
+    """
+
+    def __init__(self, upstream: str):
+        import http.client
+        import http.server
+        import threading
+        import urllib.parse
+
+        self.rules: list[list] = []
+        self.seen: list[tuple[str, str, int]] = []
+        target = urllib.parse.urlsplit(upstream)
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _body(self) -> bytes:
+                if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+                    raw = b""
+                    while True:
+                        line = self.rfile.readline()
+                        raw += line
+                        size = int(line.split(b";")[0].strip() or b"0", 16)
+                        chunk = self.rfile.read(size + 2)
+                        raw += chunk
+                        if size == 0:
+                            while chunk not in (b"\r\n", b""):     # trailers, up to the blank line
+                                chunk = self.rfile.readline()
+                                raw += chunk
+                            return raw
+                return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+            def _handle(self):
+                body = self._body()
+                path = urllib.parse.urlsplit(self.path).path
+                for rule in proxy.rules:
+                    method, suffix, status, times = rule
+                    if method == self.command and path.endswith(suffix) and times != 0:
+                        if times is not None:
+                            rule[3] = times - 1
+                        proxy.seen.append((self.command, path, status))
+                        payload = (f"<?xml version='1.0' encoding='UTF-8'?><Error><Code>ServiceUnavailable</Code>"
+                                   f"<Message>injected {status}</Message></Error>").encode()
+                        self.send_response(status)
+                        self.send_header("Content-Type", "application/xml")
+                        self.send_header("Content-Length", str(len(payload)))
+                        self.end_headers()
+                        self.wfile.write(payload)
+                        return
+                conn = http.client.HTTPConnection(target.hostname, target.port, timeout=30)
+                conn.request(self.command, self.path, body=body or None, headers=dict(self.headers.items()))
+                resp = conn.getresponse()
+                data = resp.read()
+                proxy.seen.append((self.command, path, resp.status))
+                self.send_response(resp.status)
+                for k, v in resp.getheaders():
+                    if k.lower() not in ("transfer-encoding", "content-length", "connection", "server", "date"):
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(data)
+                conn.close()
+
+            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _handle
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def fail(self, method: str, key_suffix: str, status: int, times: int | None = None) -> None:
+        self.rules.append([method, key_suffix, status, times])
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def faulty_s3(s3, moto_server):
+    """``(bucket, storage_options, proxy)``: the test's bucket reached through :class:`FaultyS3`."""
+    bucket, so = s3
+    proxy = FaultyS3(moto_server)
+    try:
+        yield bucket, {**so, "endpoint_url": proxy.url}, proxy
+    finally:
+        proxy.close()

@@ -34,6 +34,20 @@ def test_a_small_unit_stays_in_memory_and_comes_back_as_one_chunk(tmp_path):
     assert len(chunks) == 1 and chunks[0].height == 100
 
 
+def test_a_unit_that_stays_under_its_limit_never_touches_the_disk(tmp_path):
+    """Spilling writes and reads every row once more: a unit within its share of buffer_mb
+    comes back from memory as one chunk however close to the limit it got."""
+    batches = [_batch(range(i * 50, i * 50 + 50), 30, value=i) for i in range(4)]
+    limit = int(sum(b.estimated_size() for b in batches) * 1.1)
+    with FrameBuffer(["ad_account_id", "date"], limit, spill_dir=str(tmp_path)) as buf:
+        for b in batches:
+            buf.add(b)
+        chunks = list(buf.chunks())
+        assert not buf.spilled and not list(tmp_path.iterdir())
+    assert len(chunks) == 1
+    assert_frame_equal(chunks[0], pl.concat(batches))
+
+
 def test_past_its_limit_the_buffer_spills_and_gives_back_every_row_in_partition_chunks(tmp_path):
     batches = [_batch(range(i * 50, i * 50 + 50), 30, value=i) for i in range(8)]
     limit = batches[0].estimated_size() * 2         # a few batches fit, the unit does not

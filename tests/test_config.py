@@ -200,6 +200,16 @@ def test_malformed_yaml_does_not_echo_the_line(tmp_path):
     assert "line 2" in str(info.value) and SECRET not in str(info.value)
 
 
+@pytest.mark.parametrize("text, line", [
+    ("analytics:\n  lookback_days: 3\nanalytics:\n  lookback_days: 4\n", 3),       # a section twice
+    ("analytics:\n  lookback_days: 3\n  lookback_days: 4\n", 3),                     # a key twice
+])
+def test_a_key_given_twice_is_refused_naming_it_and_its_line(tmp_path, text, line):
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path / "c.yaml", text), env={}, require_credentials=False)
+    assert "duplicate key" in str(info.value) and f"line {line}" in str(info.value)
+
+
 def test_missing_file(tmp_path):
     with pytest.raises(ConfigError, match="config file not found: .*nope.yaml"):
         load_config(tmp_path / "nope.yaml")

@@ -48,7 +48,7 @@ class Cli:
 
     def __init__(self, root: Path, url: str, today: dt.date, **extra):
         self.root = root
-        raw = raw_config(url, root, today, days=7, max_workers=2, **extra)
+        raw = raw_config(url, root, today, days=extra.pop("days", 7), max_workers=2, **extra)
         raw["auth"] = {"access_token": TOKEN}
         self.config = write_yaml(root / "pinsync.yaml", raw)
         self.n = 0
@@ -215,6 +215,86 @@ def test_sigterm_at_random_moments_stops_cleanly_and_a_rerun_equals_a_clean_run(
         assert_tables_readable(cli.out)
         assert not list((cli.out / STAGING).glob("*/*")), "a stopped run left its temp files"
     assert terms >= 3, f"only {terms} SIGTERMs landed while the run was still going"
+    rc, err = cli.run()
+    assert rc == 0, err
+    assert_same_output(cli.out, clean.out)
+    assert bookmarks(cli.state) == bookmarks(clean.state)
+
+
+# ------------------------------------------------------------------ history: reports
+HISTORY = dict(days=120, streams=["campaigns", "ad_groups", "ads", "campaign_analytics", "ad_group_analytics",
+                                  "ad_analytics"])
+
+
+@pytest.fixture(scope="module")
+def history_api(tmp_path_factory):
+    """A fake API with 150 days of history (the 31 oldest of 120 come from reports), and a
+    clean CLI history run: the reference output."""
+    fake = FakePinterest(small_dataset(TODAY, history_days=150), access_tokens=(TOKEN,), latency=0.02)
+    with FakeServer(fake) as srv:
+        clean = Cli(tmp_path_factory.mktemp("clean-history"), srv.url, TODAY, **HISTORY)
+        t0 = time.monotonic()
+        rc, err = clean.run()
+        assert rc == 0, err
+        reports = fake.calls["create_report"]
+        assert reports == 3 * len(fake.dataset.ad_accounts)
+        yield fake, srv, clean, time.monotonic() - t0, reports
+
+
+def _saved_tokens(state: Path) -> dict:
+    try:
+        marks = json.loads(state.read_text())["bookmarks"]
+    except (OSError, ValueError, KeyError):
+        return {}
+    return {k: v for s in marks.values() for m in s.values() for k, v in (m.get("reports") or {}).items()}
+
+
+def test_sigkill_while_polling_then_a_rerun_creates_no_second_report_and_equals_a_clean_run(history_api, tmp_path):
+    fake, srv, clean, _, reports = history_api
+    cli = Cli(tmp_path, srv.url, TODAY, **HISTORY)
+    fake.reports.polls_in_progress = 10**6          # the reports never finish while the first run waits
+    try:
+        fake.reset_counters()
+        proc = cli.start()
+        # the units running at once (2) each wait on their pending report
+        _wait_for(lambda: len(_saved_tokens(cli.state)) >= 2 and fake.calls["get_report"] >= 4,
+                  timeout=60, what="reports created, saved and polled")
+        proc.send_signal(signal.SIGKILL)
+        rc, _ = cli.finish(proc)
+        assert rc == -signal.SIGKILL
+        saved = _saved_tokens(cli.state)
+        assert set(saved.values()) <= set(fake.reports.by_token) and fake.calls["create_report"] == len(saved)
+        assert_state_not_ahead(cli.state, cli.out, clean.out)
+    finally:
+        fake.reports.polls_in_progress = 2
+    rc, err = cli.run()
+    assert rc == 0, err
+    assert fake.calls["create_report"] == reports            # the re-run polled the saved reports, created the rest
+    assert_same_output(cli.out, clean.out)
+    assert bookmarks(cli.state) == bookmarks(clean.state)
+    assert not _saved_tokens(cli.state)                       # done: no token left behind
+
+
+@pytest.mark.parametrize("seed", [4])
+def test_sigkill_at_random_moments_of_a_history_run_then_rerun_equals_a_clean_run(history_api, tmp_path, seed):
+    fake, srv, clean, duration, _ = history_api
+    cli = Cli(tmp_path, srv.url, TODAY, **HISTORY)
+    rng = random.Random(seed)
+    kills = 0
+    for _ in range(12):
+        if kills >= 4:
+            break
+        proc = cli.start(*(["--full-refresh"] if rng.random() < 0.3 else []))
+        try:
+            proc.wait(timeout=rng.uniform(0.5, duration))
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGKILL)
+        rc, err = cli.finish(proc)
+        assert rc in (0, -signal.SIGKILL), err
+        assert "Traceback" not in err
+        kills += rc == -signal.SIGKILL
+        assert_state_not_ahead(cli.state, cli.out, clean.out)
+    assert kills >= 3, f"only {kills} kills landed while the run was still going"
     rc, err = cli.run()
     assert rc == 0, err
     assert_same_output(cli.out, clean.out)

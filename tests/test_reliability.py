@@ -391,3 +391,110 @@ def test_a_page_size_below_the_smallest_we_ask_for_fails_clearly_without_looping
     assert "page_size must be at most 10" in str(info.value)
     assert env.fake.calls["pins"] <= 5 and env.fake.calls["ad_accounts"] <= 5
     assert bookmarks(env.state) == {}
+
+
+# ------------------------------------------------------------------ the report routes and the download host
+# A history run: 120 days, the 31 oldest through one report per level and account.
+HISTORY = dict(days=120, streams=["campaigns", "ad_groups", "ads", *ADS_ANALYTICS])
+REPORT_ROUTES = ("create_report", "get_report", "report_download")
+REPORT_FAULTS = {
+    "http-500": dict(kind="status", status=500),
+    "http-503": dict(kind="status", status=503),
+    "429-retry-after": dict(kind="status", status=429, headers={"Retry-After": "4"}),
+    "connection-reset": dict(kind="reset"),
+    "truncated-body": dict(kind="truncate"),
+    "html-proxy-page-502": dict(kind="html"),
+    "unparsable-200": dict(kind="status", status=200, body="upstream connect error or disconnect/reset"),
+}
+
+
+def _history_fake() -> FakePinterest:
+    return FakePinterest(small_dataset(TODAY, history_days=150), access_tokens=(STATIC,), client_id=CLIENT_ID,
+                         client_secret=CLIENT_SECRET, refresh_token=REFRESH)
+
+
+@pytest.fixture(scope="module")
+def clean_history(tmp_path_factory):
+    """The fault-free history run: its output folder and bookmarks."""
+    root = tmp_path_factory.mktemp("clean-history")
+    fake = _history_fake()
+    with FakeServer(fake) as srv:
+        result = pinsync.run(build_config(raw_config(srv.url, root, TODAY, **HISTORY), TODAY), today=TODAY,
+                             sleep=lambda s: None)
+    assert result.ok, result.failures
+    accounts = len(fake.dataset.ad_accounts)
+    assert fake.calls["create_report"] == fake.calls["report_download"] == len(ADS_ANALYTICS) * accounts
+    found = tables(root / "out")
+    assert all(found[s].filter(pl.col("date") < TODAY - dt.timedelta(days=89)).height for s in ADS_ANALYTICS)
+    return {"out": root / "out", "bookmarks": bookmarks(root / "state" / "state.json"), "calls": dict(fake.calls)}
+
+
+@pytest.fixture
+def history(tmp_path, monkeypatch):
+    e = Env(tmp_path, monkeypatch)
+    e.server.stop()
+    e.fake = _history_fake()
+    e.server = FakeServer(e.fake).start()
+    yield e
+    e.server.stop()
+
+
+def _assert_equals_clean_history(env: Env, clean_history) -> None:
+    assert_same_output(env.out, clean_history["out"])
+    assert bookmarks(env.state) == clean_history["bookmarks"]
+
+
+@pytest.mark.parametrize("route", REPORT_ROUTES)
+@pytest.mark.parametrize("name", sorted(REPORT_FAULTS))
+def test_a_transient_fault_on_the_report_routes_and_the_download_host_ends_equal(history, clean_history, route,
+                                                                                name):
+    fault = REPORT_FAULTS[name]
+    history.fake.add_fault(route, **fault, after=2)              # a later account's request
+    history.fake.add_fault(route, **fault, times=2, after=4)     # and twice in a row
+    result = history.run(history.config(**HISTORY))
+    assert result.ok, result.failures
+    assert history.fake.faults_pending() == 0
+    if fault.get("status") == 429:
+        assert history.sleep.calls.count(4.0) >= 3               # waited as the download host / API said
+    # the retried requests only: no report created twice, no file downloaded twice more than retried
+    assert history.fake.calls["create_report"] == clean_history["calls"]["create_report"] + 3 * (
+        route == "create_report")
+    assert history.fake.calls["report_download"] == clean_history["calls"]["report_download"] + 3 * (
+        route == "report_download")
+    _assert_equals_clean_history(history, clean_history)
+
+
+def test_a_truncated_report_file_with_a_matching_length_is_fetched_again(history, clean_history):
+    history.fake.reports.truncate_next(2)                         # complete responses, cut JSON
+    result = history.run(history.config(**HISTORY))
+    assert result.ok, result.failures
+    assert history.fake.calls["report_download"] == clean_history["calls"]["report_download"] + 2
+    _assert_equals_clean_history(history, clean_history)
+
+
+def test_a_download_host_down_fails_the_unit_writes_nothing_of_it_and_a_rerun_completes(history, clean_history):
+    assert history.run(history.config(**HISTORY), today=YESTERDAY).ok     # yesterday's run
+    before = bookmarks(history.state)
+    before_rows = {s: read_stream(history.out, s) for s in ADS_ANALYTICS}
+    history.fake.add_fault("report_download", "truncate", times=10_000)
+    config = history.config(**dict(HISTORY, days=200))           # a start date moved back: new reports
+    with pytest.raises(SyncFailed) as info:
+        history.run(config)
+    failures = info.value.result.failures
+    assert failures and all("retries exhausted" in f or "retry budget" in f for f in failures), failures
+    after = bookmarks(history.state)
+    for stream in ADS_ANALYTICS:              # never half-written: the tables and bookmarks are yesterday's
+        failed = {k for k in before[stream] if any(stream in f and k in f for f in failures)}
+        assert failed
+        for key in failed:
+            assert {k: v for k, v in after[stream][key].items() if k != "reports"} == before[stream][key]
+        assert read_stream(history.out, stream).filter(pl.col("date") < TODAY - dt.timedelta(days=120)).height == 0
+        assert read_stream(history.out, stream).height >= before_rows[stream].height
+    history.fake.clear_faults()
+    assert history.run(config).ok
+    clean = history.root / "clean"
+    fake = _history_fake()
+    with FakeServer(fake) as srv:
+        assert pinsync.run(build_config(raw_config(srv.url, clean, TODAY, **dict(HISTORY, days=200)), TODAY),
+                           today=TODAY, sleep=lambda s: None).ok
+    assert_same_output(history.out, clean / "out")

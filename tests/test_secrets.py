@@ -321,3 +321,65 @@ def test_an_api_error_echoing_an_unregistered_token_is_masked(fake, server):
     finally:
         fake.serve = serve
     assert NEVER not in str(info.value) and NEVER not in repr(info.value) and "Invalid parameters" in str(info.value)
+
+
+def test_no_credential_reaches_the_download_host_the_saved_report_state_logs_or_output(tmp_path, debug_log,
+                                                                                      monkeypatch):
+    """A history run (reports) with app credentials: the download host receives no
+    Authorization header and no token, the state saved while a report is pending holds its
+    token (the report's id) and no credential, and no secret reaches any file or output."""
+    import time as _time
+
+    from pinsync.reports import ReportRunner
+
+    fake = FakePinterest(small_dataset(TODAY, history_days=150), access_tokens=(STATIC,), client_id=CLIENT_ID,
+                         client_secret=CLIENT_SECRET, refresh_token=REFRESH)
+    issued = Issued(fake)
+    fake.add_fault("report_download", "status", status=503)
+    fake.add_fault("get_report", "reset", after=1)
+    sleep = SleepRecorder()
+    sleep.drive_rate_limiters(monkeypatch)
+    streams = ["campaigns", "ad_groups", "ads", "campaign_analytics", "ad_group_analytics", "ad_analytics"]
+    with FakeServer(fake) as srv:
+        auth = {"access_token": None, "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "refresh_token": REFRESH}
+        config = build_config(raw_config(srv.url, tmp_path, TODAY, days=120, streams=streams, auth=auth), TODAY)
+        real_step = ReportRunner._step
+
+        def step(self, *a, **kw):             # the run stops while its reports are pending
+            real_step(self, *a, **kw)
+            raise KeyboardInterrupt
+        monkeypatch.setattr(ReportRunner, "_step", step)
+        with pytest.raises(KeyboardInterrupt):
+            pinsync.run(config, today=TODAY, sleep=sleep)
+        deadline = _time.monotonic() + 30
+        while any(t.name.startswith("pinsync-") for t in threading.enumerate()) and _time.monotonic() < deadline:
+            _time.sleep(0.05)
+        state_text = (tmp_path / "state" / "state.json").read_text()
+        saved = [v for s in json.loads(state_text)["bookmarks"].values() for m in s.values()
+                 for v in (m.get("reports") or {}).values()]
+        assert saved and set(saved) <= set(fake.reports.by_token)      # report ids only
+        monkeypatch.setattr(ReportRunner, "_step", real_step)
+
+        monkeypatch.setenv("SECRETS_SUITE_CLIENT_SECRET", CLIENT_SECRET)
+        monkeypatch.setenv("SECRETS_SUITE_REFRESH", REFRESH)
+        raw = raw_config(srv.url, tmp_path, TODAY, days=120, streams=streams,
+                         auth={**auth, "client_secret": "${SECRETS_SUITE_CLIENT_SECRET}",
+                               "refresh_token": "${SECRETS_SUITE_REFRESH}"})
+        cfg = write_yaml(tmp_path / "pinsync.yaml", raw)
+        fake.expire_access_tokens()
+        res = CliRunner().invoke(main, ["run", "--config", str(cfg), "-vv", "--json"])
+        debug_log.attach()
+        assert res.exit_code == 0, res.output
+        (tmp_path / "logs" / "cli-run.out").write_text(res.stdout + res.stderr)
+    assert fake.calls["report_download"] >= 9 and fake.faults_pending() == 0
+    secrets = {CLIENT_SECRET, REFRESH, STATIC, *issued.tokens}
+    assert len(issued.tokens) >= 4
+    for method, path, query, headers in fake.downloads:
+        assert "authorization" not in headers, headers
+        sent = json.dumps([path, query, headers])
+        assert not [s for s in secrets if s in sent], "a credential went to the download host"
+    assert not [s for s in secrets if s in state_text]
+    store = tmp_path / "state" / "tokens.json"
+    leaks = _files_containing(tmp_path, secrets, skip={store})
+    assert not leaks, f"secrets found in {leaks}"
+    assert "X-Amz-Signature=" not in debug_log.text()       # the links' signatures stay out of the logs

@@ -25,6 +25,11 @@ earliest scheduled one that is due); every pending fault counts the request towa
                      integer metrics one lower), then the row itself; a client that keeps
                      the last row of each key gets the true answer. Other routes answer
                      normally.
+``edit``             a hostile payload: the answer (status 200 only) is decoded, passed to
+                     ``body`` (a function that edits it in place or returns the new value)
+                     and sent encoded again; values JSON cannot hold are sent as Python's
+                     ``json`` writes them (``NaN``, lone ``\\ud800`` escapes). Any route,
+                     the report download host too.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 FAULT_KINDS = ("status", "reset", "timeout", "truncate", "html", "empty", "repeat_bookmark", "empty_page",
-               "duplicate_rows")
+               "duplicate_rows", "edit")
 HTML_BODY = b"<html><body>Bad Gateway</body></html>"
 
 
@@ -61,6 +66,8 @@ class FaultSchedule:
     def add(self, fault: Fault) -> None:
         if fault.kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {fault.kind!r}; expected one of {', '.join(FAULT_KINDS)}")
+        if fault.kind == "edit" and not callable(fault.body):
+            raise ValueError("an edit fault needs a function as its body")
         if fault.times < 1 or fault.after < 0:
             raise ValueError("times must be >= 1 and after >= 0")
         self._faults.append(fault)

@@ -177,6 +177,13 @@ def _with_stale_copies(body: bytes) -> bytes:
     return _dumps(out)
 
 
+def _edited(body: bytes, edit: Callable) -> bytes:
+    """``body`` decoded, changed by ``edit`` (in place, or its return value) and encoded again."""
+    data = json.loads(body)
+    changed = edit(data)
+    return json.dumps(data if changed is None else changed, separators=(",", ":")).encode()
+
+
 def _as_date(value) -> dt.date:
     return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
 
@@ -569,6 +576,9 @@ class FakePinterest:
         if fault.kind == "duplicate_rows" and route in _ANALYTICS_LEVEL and reply.compute is not None:
             compute = reply.compute
             reply.compute = lambda: _with_stale_copies(compute())
+        if fault.kind == "edit" and reply.status == 200:
+            compute = reply.compute or (lambda body=reply.body: body)
+            reply.compute = lambda: _edited(compute(), fault.body)
         if fault.kind == "timeout":
             reply.delay = self.timeout_sleep
         elif fault.kind == "truncate":

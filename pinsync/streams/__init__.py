@@ -58,8 +58,10 @@ class StreamSpec:
         shape: how a listing answers: ``page`` (``{items, bookmark}``, followed to the end),
             ``items`` (one ``{items}`` object) or ``object`` (one object: one row).
         fanouts: the calls a listing makes for one path (default: one, without ids).
-        context: path parameters copied into every row (e.g. ``board_id``; ``ad_account_id``
-            where the API's object does not carry it).
+        context: path parameters every row holds (``ad_account_id``, ``board_id``): the
+            request's value, filled in where the API's object does not carry it; a row that
+            carries another is a :class:`~pinsync.errors.PayloadError` (partition keys come
+            from the request, never from the payload).
         rename: ``{column: field of the API's object}`` where they differ.
         entity_statuses: whether the listing asks for the configured ``entity_statuses``
             (the API's default hides ARCHIVED and DRAFT objects).

@@ -227,8 +227,8 @@ def _no_activity(pin_metrics: str | None, window: str, lifetime: bool) -> bool:
 
 
 def warn_clamp(start_date: dt.date, floor: dt.date) -> None:
-    log.warning("start_date %s is older than the analytics API serves; starting at %s "
-                "(older history needs asynchronous reports)", start_date, floor)
+    log.warning("start_date %s is older than the analytics API serves for the streams no report serves "
+                "(organic, user account and targeting analytics): they start at %s", start_date, floor)
 
 
 def date_windows(start: dt.date, end: dt.date, granularity: str = "DAY",
