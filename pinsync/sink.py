@@ -7,8 +7,10 @@ from each row's ``date`` by :func:`month_of` (``date`` is in the file, so reader
 it with the row-group statistics). Each partition is exactly one file with a fixed name,
 so re-writing a partition replaces it and a retry can never duplicate rows. The other
 partition keys are also stored inside the files (ids stay strings). Nothing but
-``data.parquet`` files live inside table folders: temp files are hidden (leading ``.``)
-and removed on failure.
+``data.parquet`` files live inside table folders: a sink used as a context manager (a run)
+stages its temp files in its own folder below ``{output}/.pinsync-tmp/``
+(:class:`pinsync.storage.Staging`), removed when it closes - or, after a kill, by the next
+run that finds it stale - so a table stays readable as a folder at every moment.
 
 Re-fetched analytics days are merged into their month file (:meth:`Sink.merge_months`):
 the old file is scanned lazily, the re-fetched days filtered out, the fetched rows added,
@@ -30,7 +32,7 @@ import polars as pl
 from pinsync.errors import SinkError
 from pinsync.memory import cpu_slot
 from pinsync.schemas import Column
-from pinsync.storage import Location
+from pinsync.storage import STAGING, Location
 
 DATA_FILE = "data.parquet"
 DATE = "date"        # every analytics row's time key (a Date; a Datetime for HOUR)
@@ -82,18 +84,31 @@ def fingerprint(df: pl.DataFrame, key: Sequence[str] = ()) -> str:
 
 
 _FINGERPRINT_ROWS = 2000
+_FOOTER_READ = 64 * 1024     # the tail read to find a file's footer (Polars' own footers are a few KiB)
 
 # Month fingerprints use Polars' row hash, which is stable within one Polars version
 # only: fingerprints recorded under another version (or another table schema) are ignored.
 _ROW_SEEDS = (0x5EED1, 0x5EED2)
 
 
-def fingerprint_scheme(columns: Sequence[Column]) -> str:
+def fingerprint_scheme(columns: Sequence[Column], settings: str = "") -> str:
     """What month fingerprints depend on besides the rows: the layout, the hash
-    implementation and the table's columns. Fingerprints recorded under another scheme are
-    not comparable."""
-    spec = ",".join(f"{c.name}:{c.dtype}" for c in columns)
+    implementation, and what the rows mean - the table's columns and the settings they were
+    fetched with (granularity, attribution windows, metric types...). Fingerprints recorded
+    under another scheme are not comparable."""
+    spec = ",".join(f"{c.name}:{c.dtype}" for c in columns) + "|" + settings
     return f"month/polars-{pl.__version__}/" + hashlib.sha256(spec.encode()).hexdigest()[:12]
+
+
+FINGERPRINT = "pinsync.fingerprint"   # a month file's footer: "<scheme>/<content hash>" of its rows
+
+
+def other_meaning(recorded: str | None, scheme: str) -> bool:
+    """Whether a file's footer fingerprint (``month/polars-<version>/<meaning>/<hash>``) was
+    made for other columns or settings than ``scheme`` (the hash implementation aside).
+    Unknown (no fingerprint, no scheme): no."""
+    theirs, ours = (recorded or "").split("/")[2:3], scheme.split("/")[2:3]
+    return bool(theirs and ours) and theirs != ours
 
 
 def content_hash(df: pl.DataFrame) -> str:
@@ -138,19 +153,33 @@ class Sink:
     def __init__(self, location: Location, run_id: str):
         self.location = location
         self.run_id = run_id
+        self.stage = None
 
-    def _encode(self, rel: str, df: pl.DataFrame) -> bytes:
+    def __enter__(self) -> "Sink":
+        try:
+            self.stage = self.location.staging(self.run_id)
+        except OSError as e:
+            raise SinkError(f"cannot write to {self.location.path(STAGING)}: {e}") from None
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.stage is not None:
+            self.stage.close()
+            self.stage = None
+
+    def _encode(self, rel: str, df: pl.DataFrame, metadata: dict[str, str] | None = None) -> bytes:
         """``df`` as Parquet bytes (the caller holds a :func:`cpu_slot`)."""
         buf = io.BytesIO()
         try:
-            df.write_parquet(buf, compression="zstd", statistics=True, metadata={"pinsync.run_id": self.run_id})
+            df.write_parquet(buf, compression="zstd", statistics=True,
+                             metadata={"pinsync.run_id": self.run_id, **(metadata or {})})
         except Exception as e:
             raise SinkError(f"cannot write {self.location.path(rel)}: {type(e).__name__}: {e}") from None
         return buf.getvalue()
 
     def _write(self, rel: str, data: bytes, batch=None) -> None:
         try:
-            self.location.write(rel, data, batch=batch)
+            self.location.write(rel, data, batch=batch, stage=self.stage)
         except Exception as e:
             raise SinkError(f"cannot write {self.location.path(rel)}: {type(e).__name__}: {e}") from None
 
@@ -199,6 +228,8 @@ class Sink:
         on_disk: Mapping[str, str] | None = None,
         before_change: Callable[[list[str]], None] | None = None,
         rewrite: bool = False,
+        scheme: str = "",
+        replace_unreadable: bool = False,
     ) -> WriteResult:
         """Merge fetched analytics rows into their month files.
 
@@ -228,6 +259,14 @@ class Sink:
                 leave a changed file behind a matching hash.
             rewrite: write every month, even those ``on_disk`` shows unchanged (a full
                 refresh); ``before_change`` still hears only of changed ones.
+            scheme: the :func:`fingerprint_scheme` of the rows. Each file's footer records
+                it with the rows' hash, and a month is only left alone when the file's
+                footer reads and records exactly that: a file rewritten by another
+                configuration sharing the output, truncated or corrupt is written again. An
+                old file of other columns or settings adds its columns only if some of its
+                rows are kept.
+            replace_unreadable: the fetch covers the unit's whole history: an old file that
+                is unreadable is replaced by the fetched rows (without it, that is an error).
 
         Memory: one month is held at a time (the old file is scanned lazily and filtered
         as it is read). Files are written as one batch (see
@@ -244,7 +283,8 @@ class Sink:
         on_disk = dict(on_disk or {})
         result, done, gone = WriteResult(), set(), []
         merge = dict(stream=stream, sort_by=list(sort_by), on_disk=on_disk, before_change=before_change,
-                     rewrite=rewrite, result=result, gone=gone)
+                     rewrite=rewrite, result=result, gone=gone, scheme=scheme,
+                     replace_unreadable=replace_unreadable)
         with self.location.batch() as batch:
             for chunk in [df] if isinstance(df, pl.DataFrame) else df:
                 if not chunk.height:
@@ -271,11 +311,11 @@ class Sink:
 
     def _merge_month(self, *, stream: str, folder: str, rows: pl.LazyFrame | None, days: list, date_type,
                      sort_by: list[str], on_disk: dict[str, str], before_change, rewrite: bool, result: WriteResult,
-                     gone: list[str], batch) -> None:
+                     gone: list[str], batch, scheme: str, replace_unreadable: bool) -> None:
         """Merge one month: the old file's rows outside ``days``, plus ``rows`` (the fetched
         ones, dated within ``days``); write it unless it is the vouched one."""
         rel = f"{stream}/{folder}/{DATA_FILE}"
-        old = self._scan(rel)          # before the CPU slot: on S3 this waits for a GET
+        old, recorded = self._previous(rel, replace_unreadable)   # before the CPU slot: S3 GETs
         parts = [rows] if rows is not None else []
         if old is not None:
             replaced = pl.Series(DATE, days, dtype=date_type).unique()
@@ -285,7 +325,12 @@ class Sink:
         data = fp = None
         with cpu_slot():      # sort, hash and encode one month at a time per CPU
             try:
-                merged = pl.concat(parts, how="diagonal_relaxed").sort(sort_by).collect()
+                if old is not None and other_meaning(recorded, scheme):
+                    # written with other columns or settings: its columns go with its last rows
+                    kept = parts[-1].collect()
+                    parts[-1:] = [kept.lazy()] if kept.height else []
+                merged = (pl.concat(parts, how="diagonal_relaxed").sort(sort_by).collect() if parts
+                          else pl.DataFrame())
             except pl.exceptions.PolarsError as e:
                 raise SinkError(f"cannot merge the fetched days into {self.location.path(rel)} "
                                 f"({type(e).__name__}: {e}); if the table was written with other settings, run "
@@ -293,9 +338,9 @@ class Sink:
             height = merged.height
             if height:
                 fp = content_hash(merged)
-                same = old is not None and on_disk.get(folder) == fp
+                same = old is not None and on_disk.get(folder) == fp and recorded == f"{scheme}/{fp}"
                 if rewrite or not same:
-                    data = self._encode(rel, merged)
+                    data = self._encode(rel, merged, {FINGERPRINT: f"{scheme}/{fp}"})
             del merged
         if not height:
             if old is not None:
@@ -313,6 +358,43 @@ class Sink:
         result.files_written += 1
         result.rows_written += height
         result.paths.append(rel)
+
+    def _previous(self, rel: str, replace_unreadable: bool) -> tuple[pl.LazyFrame | None, str | None]:
+        """The month file to merge the fetched rows into (None: none, or an unreadable one to
+        replace), and the fingerprint its footer records."""
+        try:
+            meta = self.footer(rel)
+        except SinkError as e:
+            if replace_unreadable:
+                return None, None
+            raise SinkError(f"{e}: run with --full-refresh to fetch its days again") from None
+        if meta is None:
+            return None, None
+        return self._scan(rel), meta.get(FINGERPRINT)
+
+    def footer(self, rel: str) -> dict[str, str] | None:
+        """The key-value metadata of the Parquet file ``rel``, read from its footer alone (on an
+        object store: one ranged read of its last 64 KiB); None if there is no file.
+
+        Raises:
+            SinkError: the file is not a whole Parquet file (truncated, or corrupt).
+        """
+        try:
+            tail = self.location.tail(rel, _FOOTER_READ)
+            if tail is not None and len(tail) >= 12 and tail[-4:] == b"PAR1":
+                size = int.from_bytes(tail[-8:-4], "little") + 8
+                if size > len(tail) and len(tail) == _FOOTER_READ:      # a footer longer than the read
+                    tail = self.location.tail(rel, size)
+        except Exception as e:
+            raise SinkError(f"cannot read {self.location.path(rel)}: {type(e).__name__}: {e}") from None
+        if tail is None:
+            return None
+        try:
+            if len(tail) < 12 or tail[-4:] != b"PAR1" or size > len(tail):
+                raise ValueError("no Parquet footer")
+            return pl.read_parquet_metadata(io.BytesIO(b"PAR1" + tail[-size:]))
+        except Exception:
+            raise SinkError(f"{self.location.path(rel)} is unreadable (truncated or corrupt)") from None
 
     def _scan(self, rel: str) -> pl.LazyFrame | None:
         """The file at ``rel``, scanned lazily (on an object store: fetched with one GET), or
@@ -357,6 +439,7 @@ class Sink:
         the unit that owns that part of the table may call this."""
         return self.location.remove_stale_temps(stream + ("/" + partition_dir(prefix) if prefix else ""))
 
-    def has_file(self, stream: str, keys: dict | None = None) -> bool:
-        rel = f"{stream}/{partition_dir(keys)}/{DATA_FILE}" if keys else f"{stream}/{DATA_FILE}"
-        return self.location.exists(rel)
+    @staticmethod
+    def file_of(stream: str, keys: dict | None = None) -> str:
+        """The data file of a table (or of one of its partitions)."""
+        return f"{stream}/{partition_dir(keys)}/{DATA_FILE}" if keys else f"{stream}/{DATA_FILE}"

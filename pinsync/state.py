@@ -16,7 +16,8 @@ Layout (``version`` 1; one line per bookmark)::
 ``partitions`` holds the content hash of each analytics month file a later run may fetch
 again (the lookback window): a re-fetched month whose merged rows have the same hash,
 and whose file exists, is not rewritten. The hashes are only compared under the same
-``partition_scheme`` (layout, Polars version and table columns) and settings.
+``partition_scheme`` (layout, Polars version, table columns and settings), and only for a
+file whose Parquet footer records the same scheme and hash.
 
 ``layout`` is the output layout the bookmarks describe: one file per month. A state file
 without it whose analytics bookmarks were written for the earlier one-file-per-day layout

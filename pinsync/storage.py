@@ -1,6 +1,8 @@
 """Files on any fsspec location, written atomically. The only module importing fsspec.
 
-* Local disk: temp file in the same folder -> fsync -> ``os.replace`` -> fsync the folder.
+* Local disk: temp file -> fsync -> ``os.replace`` -> fsync the folder. The temp file is in
+  the same folder, or in a run's :class:`Staging` folder (data files: outside every table
+  folder, so a reader of a table never meets a half-written file).
   Many files at once (:meth:`Location.batch`): every temp file is written first, then one
   ``syncfs`` makes them all durable, then the renames, then one more ``syncfs`` - two
   flushes per batch instead of two per file (falls back to per-file fsync where
@@ -20,6 +22,8 @@ import errno
 import os
 import posixpath
 import re
+import shutil
+import tempfile
 import threading
 import time
 import uuid
@@ -29,6 +33,14 @@ from typing import Any
 import fsspec
 
 from pinsync.errors import SinkError
+
+try:
+    import fcntl
+except ImportError:   # pragma: no cover - Windows
+    fcntl = None
+
+STAGING = ".pinsync-tmp"     # below the output root: the runs' staging folders
+STALE_TEMP_AGE = 3600.0      # seconds: a temp file no live run can own is this old
 
 
 def is_local(fs: Any) -> bool:
@@ -63,11 +75,25 @@ class Location:
         except FileNotFoundError:
             return None
 
-    def write(self, rel: str, data: bytes, *, mode: int | None = None, batch: "WriteBatch | None" = None) -> None:
+    def tail(self, rel: str, size: int) -> bytes | None:
+        """The last ``size`` bytes of ``rel`` (all of it if shorter): one ranged read on an
+        object store. None if it does not exist."""
+        try:
+            return self.fs.cat_file(self.path(rel), start=-size)
+        except FileNotFoundError:
+            return None
+        except OSError as e:
+            if e.errno == errno.EINVAL:      # a local file shorter than ``size``
+                return self.read(rel)
+            raise
+
+    def write(self, rel: str, data: bytes, *, mode: int | None = None, batch: "WriteBatch | None" = None,
+              stage: "Staging | None" = None) -> None:
         """Replace ``rel`` with ``data`` atomically (``mode`` sets local permissions).
 
         With ``batch`` (from :meth:`batch`), a local file only gets its temp file here; it
-        replaces ``rel`` when the batch commits. Object stores always PUT at once.
+        replaces ``rel`` when the batch commits. With ``stage``, the temp file is made in that
+        staging folder instead of beside ``rel``. Object stores always PUT at once.
         """
         path = self.path(rel)
         if not self.local:
@@ -77,7 +103,8 @@ class Location:
         path = os.path.realpath(path)
         folder = os.path.dirname(path)
         os.makedirs(folder, exist_ok=True)
-        tmp = os.path.join(folder, f".{os.path.basename(path)}.{uuid.uuid4().hex}.tmp")
+        name = os.path.basename(path)
+        tmp = stage.temp(name) if stage else os.path.join(folder, f".{name}.{uuid.uuid4().hex}.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode if mode is not None else 0o644)
         try:
             with os.fdopen(fd, "wb") as f:
@@ -91,7 +118,8 @@ class Location:
         except BaseException:
             _unlink(tmp)
             raise
-        _remove_stale_temps(folder, os.path.basename(path))
+        if not stage:
+            _remove_stale_temps(folder, name)
         _fsync_dir(folder)
 
     @contextlib.contextmanager
@@ -219,19 +247,27 @@ class Location:
         prefix = self.root.rstrip("/") + "/"
         return sorted(f[len(prefix):] if f.startswith(prefix) else f for f in found)
 
+    def staging(self, run_id: str) -> "Staging | None":
+        """A staging folder for ``run_id``'s temp files (None on object stores: they hold none)."""
+        return Staging(self.root, run_id) if self.local else None
+
     def remove_stale_temps(self, rel: str = "") -> int:
-        """Remove the temp files (``.<name>.<hex>.tmp``) that writers killed before their rename
-        left anywhere below ``rel``; only for a part of the location the caller alone writes.
+        """Remove the temp files (``.<name>.<hex>.tmp``) that writers of earlier pinsync versions,
+        killed before their rename, left beside their files below ``rel``, once they are
+        :data:`STALE_TEMP_AGE` old (this pinsync stages them in a :class:`Staging` folder).
         Object stores never hold temp files. Returns how many were removed."""
         if not self.local:
             return 0
-        removed = 0
+        removed, now = 0, None
         for folder, _, names in os.walk(self.path(rel)):
             for name in names:
                 if _TEMP_NAME.fullmatch(name):
+                    path = os.path.join(folder, name)
                     try:
-                        os.unlink(os.path.join(folder, name))
-                        removed += 1
+                        now = now or _fs_now(self.root)
+                        if now - os.stat(path).st_mtime > STALE_TEMP_AGE:
+                            os.unlink(path)
+                            removed += 1
                     except OSError:
                         pass
         return removed
@@ -244,6 +280,100 @@ class Location:
             self.delete(probe)
         except Exception as e:   # OS errors, botocore / aiohttp errors from object stores
             raise SinkError(f"cannot write to {self.url}: {explain(e, self.url)[0]}") from None
+
+
+class Staging:
+    """Where one run stages its local temp files: ``{root}/.pinsync-tmp/{run_id}/``, outside
+    every table folder (a reader of a table never meets a half-written file) and on the
+    same file system (the rename into place stays atomic).
+
+    While the run lives it holds an ``flock`` on ``{run_id}.lock`` beside the folder; the
+    kernel releases it when the run dies, however it dies. Runs sharing the output (even with
+    separate states) sweep only staging folders whose lock is free - their run is gone - or,
+    without a lock file, :data:`STALE_TEMP_AGE` old: never a live run's temp files.
+    """
+
+    def __init__(self, root: str, run_id: str):
+        self.base = os.path.join(root, STAGING)
+        self.folder = os.path.join(self.base, run_id)
+        while True:
+            os.makedirs(self.base, exist_ok=True)
+            try:
+                self._fd = os.open(self.folder + ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+            except FileNotFoundError:       # another run removed the (empty) base folder just now
+                continue
+            if fcntl is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_EX)
+            try:    # still the file at that name (not one a sweeper removed before we locked it)?
+                if os.stat(self.folder + ".lock").st_ino == os.fstat(self._fd).st_ino:
+                    break
+            except FileNotFoundError:
+                pass
+            os.close(self._fd)
+        os.makedirs(self.folder, exist_ok=True)
+        self.sweep()
+
+    def temp(self, name: str) -> str:
+        """A new temp file's path for a file called ``name``."""
+        return os.path.join(self.folder, f"{name}.{uuid.uuid4().hex}.tmp")
+
+    def sweep(self) -> int:
+        """Remove the staging folders of runs that are gone; returns how many."""
+        removed, now = 0, _fs_now(self.base)
+        for entry in os.listdir(self.base):
+            path = os.path.join(self.base, entry)
+            if path in (self.folder, self.folder + ".lock"):
+                continue
+            if entry.endswith(".lock"):
+                removed += _sweep_locked(path)
+            elif not os.path.exists(path + ".lock"):
+                try:
+                    if now - os.stat(path).st_mtime > STALE_TEMP_AGE:
+                        shutil.rmtree(path, ignore_errors=True)
+                        removed += 1
+                except OSError:
+                    pass
+        return removed
+
+    def close(self) -> None:
+        """Remove this run's folder (its temp files are gone or renamed) and release it; the
+        base folder too when no other run uses it."""
+        shutil.rmtree(self.folder, ignore_errors=True)
+        _unlink(self.folder + ".lock")
+        os.close(self._fd)
+        with contextlib.suppress(OSError):
+            os.rmdir(self.base)
+
+
+def _fs_now(folder: str) -> float:
+    """The file system's clock (the modification time of a file created now in ``folder``,
+    never a table folder), against which file ages are measured: this host's clock may be off."""
+    fd, probe = tempfile.mkstemp(dir=folder, prefix=".clock-", suffix=".probe")
+    try:
+        return os.fstat(fd).st_mtime
+    finally:
+        os.close(fd)
+        _unlink(probe)
+
+
+def _sweep_locked(lock_path: str) -> int:
+    """Remove the staging folder of ``lock_path`` (and the lock file) if no live run holds it."""
+    if fcntl is None:
+        return 0
+    try:
+        fd = os.open(lock_path, os.O_RDWR)
+    except OSError:
+        return 0
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:       # held: its run is alive
+            return 0
+        shutil.rmtree(lock_path[: -len(".lock")], ignore_errors=True)
+        _unlink(lock_path)
+        return 1
+    finally:
+        os.close(fd)
 
 
 class WriteBatch:

@@ -54,7 +54,8 @@ from pinsync.extractor import Extractor, PinFetch
 from pinsync.memory import limit_arenas
 from pinsync.plan import REPORT, Fetch, Plan, PlanLine, held_range, history_floor, last_complete_day, unit_fetches
 from pinsync.schemas import pin_lifetime_metric_types
-from pinsync.sink import MONTH, Sink, WriteResult, fingerprint, fingerprint_scheme, month_of, partition_dir, with_month
+from pinsync.sink import (DATA_FILE, FINGERPRINT, MONTH, Sink, WriteResult, fingerprint, fingerprint_scheme,
+                          month_of, other_meaning, partition_dir, with_month)
 from pinsync.state import State, StateStore
 from pinsync.storage import Location
 from pinsync.streams import DEFAULT_STREAMS, STREAMS, StreamSpec, needed, parents_of, per_account, select
@@ -150,6 +151,7 @@ class _Run:
         self.cancel = client.cancelled
         self._lock = threading.Lock()
         self._clamp_warned = False
+        self._bookmarks: dict[tuple[str, str], dt.date | None] = {}   # usable_bookmark, once per unit
         self._t0: dict[str, float] = {}
         self.extractor = extractor_for(client, config, pool=pool, on_progress=self._progress, today=today,
                                        report_sleep=None if client._sleep is time.sleep else client._sleep)
@@ -243,9 +245,9 @@ class _Run:
         fp = fingerprint(df, spec.primary_key)
         prev = self.state.get(spec.name, key) or {}
         keys = {"ad_account_id": key} if spec.partition_by else None
-        self.sink.remove_stale_temps(spec.name, keys)   # left by a killed run; the next write may skip this part
+        self.sink.remove_stale_temps(spec.name, keys)   # left beside their files by an earlier version
         written = WriteResult()
-        if self.full_refresh or prev.get("fingerprint") != fp or (df.height and not self.sink.has_file(spec.name, keys)):
+        if self.full_refresh or prev.get("fingerprint") != fp or (df.height and not self._intact(spec.name, keys)):
             if keys:
                 written = self.sink.replace_partitions(spec.name, df, spec.partition_by, covers=[keys], sort_by=spec.primary_key)
             else:
@@ -258,25 +260,49 @@ class _Run:
         self._commit(spec.name, key, {"cursor": cursor_text, "rows": df.height, "fingerprint": fp})
         self._end(spec.name, written, key, started)
 
+    def _intact(self, stream: str, keys: dict | None) -> bool:
+        """Whether the file the state vouches for is there and whole (its footer reads): a
+        file truncated or corrupt on disk is written again, and the repair reported."""
+        try:
+            return self.sink.footer(self.sink.file_of(stream, keys)) is not None
+        except SinkError as e:
+            self._repairing(stream, f"{e}; writing it again")
+            return False
+
+    def _repairing(self, stream: str, message: str) -> None:
+        """Report a file the state vouched for that this run repairs (a warning in the log
+        and in the run's summary)."""
+        log.warning("%s: %s", stream, message)
+        with self._lock:
+            self.warnings.append(f"{stream}: {message}")
+
     # -- ads analytics ------------------------------------------------------------------
 
     def usable_bookmark(self, stream: str, key: str) -> dt.date | None:
         """The unit's last complete day, if its state can be trusted for this run (not a full
-        refresh, the same settings, every month file it vouches for still there).
+        refresh, the same settings, every month file it vouches for still there and whole,
+        written with these settings). Decided once per unit and run.
 
         A bookmark later than the last complete day (written under a clock that ran ahead, or
         edited by hand) cannot say which days were complete when they were fetched: with a
         warning, it is taken as the day before the last complete bucket, so that bucket
         (yesterday) is fetched again even with ``lookback_days: 0``, and the days after it as
         they complete. A unit whose held days all lie after the last complete day holds nothing."""
+        with self._lock:
+            if (stream, key) in self._bookmarks:
+                return self._bookmarks[(stream, key)]
+        usable = self._usable_bookmark(stream, key)
+        with self._lock:
+            self._bookmarks[(stream, key)] = usable
+        return usable
+
+    def _usable_bookmark(self, stream: str, key: str) -> dt.date | None:
         prev = self.state.get(stream, key) or {}
         if self.full_refresh or prev.get("settings") != self.settings_key(stream) or not prev.get("last_complete_date"):
             return None
-        prefix = _unit_prefix(key)
-        lost = self.sink.missing(stream, [prefix + leaf for leaf in prev.get("partitions") or {}])
-        if lost:    # deleted by hand: the bookmark claims rows that are gone, so fetch them again
-            log.warning("%s: %s is missing; fetching the whole history again", stream,
-                        ", ".join(f"{d}/data.parquet" for d in sorted(lost)))
+        problems = self._vouched_files(stream, key, prev.get("partitions") or {})
+        if problems:    # the bookmark claims rows that are gone: fetch them again
+            self._repairing(stream, f"{'; '.join(problems)}; fetching the whole history again")
             return None
         bookmark = dt.date.fromisoformat(prev["last_complete_date"])
         gran = self.granularity(stream)
@@ -294,6 +320,27 @@ class _Run:
         log.warning("%s: the state's bookmark %s is later than the last complete day %s (a clock that ran ahead, or "
                     "a hand edit); fetching again from %s", what, bookmark, last, start)
         return start - dt.timedelta(days=1)
+
+    def _vouched_files(self, stream: str, key: str, partitions: dict) -> list[str]:
+        """What is wrong with the month files the state vouches for: missing (deleted by
+        hand), unreadable (truncated, corrupt), or rewritten with other columns or settings
+        (another configuration sharing the output). One listing per folder on object stores
+        for the missing ones, then the footer of each file (one ranged read)."""
+        prefix = _unit_prefix(key)
+        dirs = [prefix + leaf for leaf in partitions]
+        lost = self.sink.missing(stream, dirs)
+        problems = [f"{stream}/{d}/{DATA_FILE} is missing" for d in sorted(lost)]
+        scheme = self.scheme(stream)
+        for d in sorted(set(dirs) - lost):
+            rel = f"{stream}/{d}/{DATA_FILE}"
+            try:
+                recorded = (self.sink.footer(rel) or {}).get(FINGERPRINT)
+            except SinkError as e:
+                problems.append(str(e))
+                continue
+            if other_meaning(recorded, scheme):
+                problems.append(f"{self.sink.location.path(rel)} was written with other columns or settings")
+        return problems
 
     def granularity(self, stream: str) -> str:
         """The analytics granularity of a stream (organic analytics are daily)."""
@@ -371,7 +418,7 @@ class _Run:
                 else:
                     yield from self.extractor.ads_analytics_batches(spec, acct, id_list, f.start, f.end,
                                                                     currency=account.get("currency"))
-        scheme = fingerprint_scheme(self.extractor.ads_analytics_columns(spec))
+        scheme = self.scheme(spec.name)
         written = write_batches(self.sink, spec, batches(), covers, self.buffer_bytes,
                                 **self._partition_memory(spec.name, acct, scheme))
         first, last = held_range(fetches, held_from, bookmark)
@@ -431,7 +478,7 @@ class _Run:
         batches = itertools.chain.from_iterable(
             self.extractor.pin_analytics_batches(self._pins_to_ask(pins, f.start, f.end), f.start, f.end, fetch)
             for f in fetches)
-        scheme = fingerprint_scheme(self.extractor.pin_analytics_columns())
+        scheme = self.scheme(spec.name)
         if daily:
             written = write_batches(self.sink, spec, batches, covers, self.buffer_bytes,
                                     **self._partition_memory(spec.name, ALL, scheme))
@@ -488,7 +535,7 @@ class _Run:
                 pending.append(day)
         batches = itertools.chain.from_iterable(self.extractor.user_analytics_batches(spec, f.start, f.end)
                                                 for f in fetches)
-        scheme = fingerprint_scheme(self.extractor.user_analytics_columns())
+        scheme = self.scheme(spec.name)
         written = write_batches(self.sink, table, batches, covers, self.buffer_bytes, on_batch=note_pending,
                                 **self._partition_memory(spec.name, ALL, scheme))
         last = min(pending) - dt.timedelta(days=1) if pending else end
@@ -499,6 +546,17 @@ class _Run:
         self._end(spec.name, written, ALL, started)
 
     # -- unchanged month files are not rewritten -----------------------------------------
+
+    def scheme(self, stream: str) -> str:
+        """The fingerprint scheme of an analytics table's month files: its columns and settings."""
+        spec = STREAMS[stream]
+        if spec.kind == "pin_analytics":
+            columns = self.extractor.pin_analytics_columns()
+        elif spec.kind == "user_analytics":
+            columns = self.extractor.user_analytics_columns()
+        else:
+            columns = self.extractor.ads_analytics_columns(spec)
+        return fingerprint_scheme(columns, self.settings_key(stream))
 
     def _partition_memory(self, stream: str, key: str, scheme: str) -> dict:
         """What :meth:`Sink.merge_months` needs to leave unchanged month files alone: the
@@ -518,7 +576,9 @@ class _Run:
                 bookmark["partitions"] = {leaf: fp for leaf, fp in held.items() if leaf not in leaves}
                 self.state.set(stream, key, bookmark)
             self.store.save(self.state)
-        return {"on_disk": on_disk, "before_change": before_change, "rewrite": self.full_refresh}
+        # a unit fetching its whole history replaces unreadable files rather than failing on them
+        return {"on_disk": on_disk, "before_change": before_change, "rewrite": self.full_refresh, "scheme": scheme,
+                "replace_unreadable": self.usable_bookmark(stream, key) is None}
 
     def _vouched(self, stream: str, key: str, scheme: str) -> dict[str, str]:
         """The month fingerprints (by folder below the unit's prefix) in the state, if they
@@ -743,12 +803,14 @@ def run(config, *, today: dt.date | None = None, full_refresh: bool = False,
             output.check_writable()
         except SinkError as e:   # an output that cannot be written is a configuration mistake (exit 2)
             raise ConfigError(f"output.url: {e}") from None
-        _check_layout(Sink(output, run_id), config.streams)
+        sink = Sink(output, run_id)
+        _check_layout(sink, config.streams)
         _check_output(state, config.output.url, full_refresh)
         client = client_for(config, owner=run_id, sleep=sleep)
-        job = _execute(config, client, lambda pool: _Run(
-            config, today=today, full_refresh=full_refresh, run_id=run_id, on_event=on_event, shard=shard,
-            client=client, store=store, state=state, sink=Sink(output, run_id), pool=pool))
+        with sink:      # its temp files are staged outside the tables, and removed at the end
+            job = _execute(config, client, lambda pool: _Run(
+                config, today=today, full_refresh=full_refresh, run_id=run_id, on_event=on_event, shard=shard,
+                client=client, store=store, state=state, sink=sink, pool=pool))
         for name, st in job.stats.items():      # pin_lifetime_metrics comes from the pin_analytics calls
             st.requests = client.requests_by_tag.get("pin_analytics" if name == "pin_lifetime_metrics" else name, 0)
         result = SyncResult(run_id, job.stats, job.failures, dict(client.requests_by_category),
@@ -812,7 +874,8 @@ def planned_units(config, plan: Plan, *, today: dt.date, shard: tuple[int, int] 
 def write_batches(sink: Sink, spec: StreamSpec, batches: Iterable[pl.DataFrame], covers: list[dict],
                   buffer_bytes: int, *, on_batch: Callable[[pl.DataFrame], None] | None = None,
                   on_disk: dict[str, str] | None = None,
-                  before_change: Callable[[list[str]], None] | None = None, rewrite: bool = False) -> WriteResult:
+                  before_change: Callable[[list[str]], None] | None = None, rewrite: bool = False,
+                  scheme: str = "", replace_unreadable: bool = False) -> WriteResult:
     """Hold an analytics unit's batches in a :class:`FrameBuffer` (spilling past
     ``buffer_bytes``), then merge them, deduplicated by key, into the month files the
     ``covers`` dates fall in (leaving alone those whose fingerprint in ``on_disk`` matches:
@@ -825,7 +888,7 @@ def write_batches(sink: Sink, spec: StreamSpec, batches: Iterable[pl.DataFrame],
                 on_batch(batch)
         return sink.merge_months(spec.name, buf.chunks(lambda df: Extractor.dedupe(spec, df)), spec.partition_by,
                                  covers=covers, sort_by=order, on_disk=on_disk, before_change=before_change,
-                                 rewrite=rewrite)
+                                 rewrite=rewrite, scheme=scheme, replace_unreadable=replace_unreadable)
 
 
 def _check_output(state: State, url: str, full_refresh: bool) -> None:

@@ -142,6 +142,39 @@ def assert_same_output(out: Path, ref: Path | dict, *, streams=None) -> None:
         assert not only, f"files differ from the reference output: {sorted(only)[:10]}"
 
 
+def assert_tables_readable(out: Path) -> int:
+    """Every table folder below ``out`` reads as a whole, as users read it between runs - Polars
+    (the folder, and a ``**/*.parquet`` glob), pyarrow and DuckDB with hive partitioning - and
+    holds no temp file. Returns how many tables were read."""
+    import duckdb
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    read = 0
+    for stream in STREAMS:
+        folder = out / stream
+        if not folder.is_dir() or not any(folder.rglob(DATA_FILE)):
+            continue
+        temps = [str(p.relative_to(out)) for p in folder.rglob("*") if p.name.endswith(".tmp")]
+        assert not temps, f"temp files inside a table folder: {temps}"
+        rows = pl.scan_parquet(str(folder) + "/", hive_partitioning=True).collect().height
+        assert pl.scan_parquet(f"{folder}/**/*.parquet", hive_partitioning=True).collect().height == rows, stream
+        keys = STREAMS[stream].partition_by
+        types = {"ad_account_id": pa.large_string(), "month": pa.string()}     # as the files hold them
+        part = ds.partitioning(pa.schema([(k, types[k]) for k in keys]), flavor="hive") if keys else None
+        found = ds.dataset(str(folder), format="parquet", partitioning=part)
+        unified = pa.unify_schemas([f.physical_schema for f in found.get_fragments()], promote_options="permissive")
+        assert ds.dataset(str(folder), format="parquet", partitioning=part,
+                          schema=unified).to_table().num_rows == rows, stream
+        types = ", ".join(f"'{k}': VARCHAR" for k in keys)
+        options = "hive_partitioning=true, union_by_name=true" + (f", hive_types={{{types}}}" if keys else "")
+        with duckdb.connect() as con:
+            got = con.sql(f"select count(*) from read_parquet('{folder}/**/*.parquet', {options})").fetchall()[0][0]
+        assert got == rows, stream
+        read += 1
+    return read
+
+
 def without_run_ids(marks: dict) -> dict:
     """Bookmarks without the id of the run that wrote each (it differs per run)."""
     return {stream: {key: {k: v for k, v in mark.items() if k != "last_run"} for key, mark in keys.items()}

@@ -31,10 +31,10 @@ import pinsync
 from pinsync.cli import main
 from pinsync.fake import FakePinterest, FakeServer
 from pinsync.state import StateStore
-from pinsync.storage import Location
+from pinsync.storage import STAGING, Location, WriteBatch
 from tests.conftest import TODAY
-from tests.reliability_support import (assert_same_output, assert_state_not_ahead, bookmarks, build_config,
-                                       raw_config, small_dataset, tables, write_yaml)
+from tests.reliability_support import (assert_same_output, assert_state_not_ahead, assert_tables_readable,
+                                       bookmarks, build_config, raw_config, small_dataset, tables, write_yaml)
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "pina.crash-suite-static-token-0123456789"
@@ -151,6 +151,7 @@ def test_sigkill_at_random_moments_then_rerun_equals_a_clean_run(api, clean_cli,
         kills += rc == -signal.SIGKILL
         # the state may lag behind the files, never run ahead of them
         checked += assert_state_not_ahead(cli.state, cli.out, clean.out)
+        assert_tables_readable(cli.out)           # between runs too: no temp file in a table folder
     assert kills == 6, f"only {kills} kills landed while the run was still going"
     assert checked, "no bookmark was ever committed between kills"
     rc, err = cli.run()
@@ -211,6 +212,8 @@ def test_sigterm_at_random_moments_stops_cleanly_and_a_rerun_equals_a_clean_run(
             terms += 1
             assert "terminated: stopped" in err and "re-run" in err
         assert_state_not_ahead(cli.state, cli.out, clean.out)
+        assert_tables_readable(cli.out)
+        assert not list((cli.out / STAGING).glob("*/*")), "a stopped run left its temp files"
     assert terms >= 3, f"only {terms} SIGTERMs landed while the run was still going"
     rc, err = cli.run()
     assert rc == 0, err
@@ -364,6 +367,49 @@ def test_a_lock_file_without_a_live_holder_is_stale_and_taken_over(tmp_path):
     assert _lock_holder(lock)["owner"] != "ghost-run"
 
 
+def test_runs_with_separate_states_sharing_an_output_never_sweep_each_others_temp_files(write_points, tmp_path,
+                                                                                         monkeypatch):
+    """Run A has written its campaigns temp files and not yet renamed them when run B (another
+    state, the same output) starts and finishes: B's sweep must leave A's temp files alone, and
+    both runs end with the clean output."""
+    ref = write_points[0]
+    fake = FakePinterest(small_dataset(TODAY), access_tokens=(TOKEN,))
+    held, go, outcome = threading.Event(), threading.Event(), {}
+    commit = WriteBatch.commit
+
+    def held_commit(batch):
+        if any("/campaigns/" in path for _, path in batch.pending) and not held.is_set():
+            held.set()                               # A's temp files are on disk: wait for B
+            assert go.wait(60)
+        return commit(batch)
+    monkeypatch.setattr(WriteBatch, "commit", held_commit)
+    with FakeServer(fake) as srv:
+        raw = {**raw_config(srv.url, tmp_path, TODAY, days=5), "auth": {"access_token": TOKEN}}
+        a = build_config(raw, TODAY)
+        b = build_config({**raw, "state": {"url": str(tmp_path / "state-b" / "state.json")}}, TODAY)
+
+        def run_a():
+            try:
+                outcome["a"] = pinsync.run(a, today=TODAY)
+            except BaseException as e:     # noqa: BLE001 - reported below
+                outcome["a"] = e
+            finally:
+                held.set()
+        thread = threading.Thread(target=run_a)
+        thread.start()
+        assert held.wait(60)
+        try:
+            assert pinsync.run(b, today=TODAY).ok
+        finally:
+            go.set()
+            thread.join(60)
+    assert not isinstance(outcome["a"], BaseException), outcome["a"]
+    assert outcome["a"].ok
+    assert_same_output(tmp_path / "out", ref / "out")
+    assert bookmarks(tmp_path / "state" / "state.json") == bookmarks(tmp_path / "state-b" / "state.json")
+    assert not [p for p in (tmp_path / "out").rglob("*") if p.name.endswith(".tmp")], "temp files left behind"
+
+
 # ------------------------------------------------------------------ crashes at every kind of write, in-process
 class Crash(BaseException):
     """The process died (nothing may catch this)."""
@@ -389,10 +435,13 @@ class CrashAt:
                     this.paths.append(rel)
                     if this.count == this.target:
                         this.crashed = True
-                        if this.halfway and loc.local:
+                        if this.halfway and loc.local:       # where the writer makes its temp file
                             path = Path(loc.path(rel))
                             path.parent.mkdir(parents=True, exist_ok=True)
-                            (path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp").write_bytes(data[: len(data) // 2])
+                            stage = kw.get("stage")
+                            tmp = (Path(stage.temp(path.name)) if stage
+                                   else path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp")
+                            tmp.write_bytes(data[: len(data) // 2])
                         raise Crash()
             return write(loc, rel, data, **kw)
 
@@ -504,8 +553,9 @@ def test_a_fatal_error_leaves_no_unit_running_after_the_run_returns(tmp_path, mo
 def test_a_crash_in_the_middle_of_a_full_refresh_leaves_every_table_readable(write_points, tmp_path, monkeypatch,
                                                                              stream):
     """A --full-refresh rewrites partitions the next incremental run will not touch (unchanged
-    entities, days before the look-back): a temp file it leaves there must not outlive it, or
-    reading the table folder (``pl.scan_parquet("out/campaigns/")``) fails for good."""
+    entities, days before the look-back): its temp files never sit inside a table folder, so
+    reading the table folder (``pl.scan_parquet("out/campaigns/")``) works right after the
+    crash, and the run's staging folder is gone."""
     ref = write_points[0]
     fake = FakePinterest(small_dataset(TODAY), access_tokens=(TOKEN,))
     with FakeServer(fake) as srv:
@@ -516,10 +566,49 @@ def test_a_crash_in_the_middle_of_a_full_refresh_leaves_every_table_readable(wri
             crash = CrashAt(mp, 1, only=lambda rel: rel.startswith(f"{stream}/"), halfway=True)
             with pytest.raises(Crash):
                 pinsync.run(config, today=TODAY, full_refresh=True)
-        assert crash.crashed and list((tmp_path / "out" / stream).rglob(".*.tmp"))
+        assert crash.crashed
+        assert assert_tables_readable(tmp_path / "out") == len(pinsync.STREAMS)
+        assert not (tmp_path / "out" / STAGING).exists(), "the run's staging folder was left behind"
         assert pinsync.run(config, today=TODAY).ok
     assert not [p for p in (tmp_path / "out").rglob("*") if p.name.endswith(".tmp")], "temp files left behind"
-    for name in pinsync.STREAMS:
-        lf = pl.scan_parquet(str(tmp_path / "out" / name) + "/", hive_partitioning=True)
-        assert lf.collect().height == pl.scan_parquet(str(ref / "out" / name) + "/", hive_partitioning=True).collect().height
     assert_same_output(tmp_path / "out", ref / "out")
+
+
+# a `pinsync run` that dies by SIGKILL at its first rename of a data file into place: every
+# temp file of that batch is written and durable, none renamed (deterministic, unlike a timer)
+KILL_AT_RENAME = """
+import os, signal, sys
+real = os.replace
+def replace(src, dst, *a, **kw):
+    if dst.endswith("data.parquet") and os.environ.get("KILL_AT_RENAME") in dst:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real(src, dst, *a, **kw)
+os.replace = replace
+from pinsync.cli import main
+main(sys.argv[1:], prog_name="pinsync")
+"""
+
+
+@pytest.mark.parametrize("table", ["campaigns/", "ad_analytics/", "pins/"])
+def test_a_run_killed_between_writing_and_renaming_leaves_every_table_readable(api, clean_cli, tmp_path, table):
+    """SIGKILL (the OOM killer, a preempted node) with temp files written: the lake stays
+    readable by Polars, pyarrow and DuckDB before any other run, and the next run sweeps the
+    dead run's staging folder and ends equal to a clean run."""
+    today, fake, srv = api
+    clean, _ = clean_cli
+    cli = Cli(tmp_path, srv.url, today)
+    assert cli.run()[0] == 0
+    cli.n += 1
+    proc = subprocess.Popen([sys.executable, "-c", KILL_AT_RENAME, "run", "--config", str(cli.config),
+                             "--full-refresh"], cwd=ROOT, env={**SUBPROCESS_ENV, "KILL_AT_RENAME": table},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == -signal.SIGKILL, err.decode()
+    left = [p for p in (cli.out / STAGING).rglob("*") if p.name.endswith(".tmp")]
+    assert left, "the kill did not land between the writes and the renames"
+    assert assert_tables_readable(cli.out) == len(pinsync.STREAMS)
+    assert_state_not_ahead(cli.state, cli.out, clean.out)
+    rc, err = cli.run()
+    assert rc == 0, err
+    assert not (cli.out / STAGING).exists(), "the dead run's staging folder was not swept"
+    assert_same_output(cli.out, clean.out)

@@ -631,3 +631,32 @@ def test_s3_503s_on_the_token_store_after_a_refresh_keep_the_chain_in_a_rescue_f
     stored = json.loads(s3_client(so).get_object(Bucket=bucket, Key="state/tokens.json")["Body"].read())
     assert stored["clients"][REFRESH_AUTH["client_id"]]["refresh_token"] == fake.current_refresh_token
     assert fake.refresh_count == 1 and not list((tmp_path / "rescue").glob("*.json"))
+
+
+def test_truncated_files_on_s3_are_found_by_their_footers_and_repaired(s3, s3_config, monkeypatch):
+    """An entity file and a month file cut short on S3: the next run reads only their tails
+    (a ranged GET each, never the whole entity file), writes both again and says so."""
+    bucket, so = s3
+    config = s3_config({"analytics": {"lookback_days": 3}}, streams=["campaigns", "campaign_analytics"])
+    pinsync.run(config, today=TODAY)
+    before = read_tables(f"s3://{bucket}/out", so, ["campaigns", "campaign_analytics"])
+    client = s3_client(so)
+    keys = sorted(list_keys(so, bucket, "out/campaigns/")) + sorted(list_keys(so, bucket, "out/campaign_analytics/"))
+    entity = keys[0]
+    month = next(k for k in keys if "month=2026-11" in k)
+    for key in (entity, month):
+        body = client.get_object(Bucket=bucket, Key=key)["Body"].read()
+        client.put_object(Bucket=bucket, Key=key, Body=body[: len(body) // 2])
+    whole_reads = []
+    read = Location.read
+
+    def recording_read(loc, rel):
+        whole_reads.append(rel)
+        return read(loc, rel)
+    monkeypatch.setattr(Location, "read", recording_read)
+    result = pinsync.run(config, today=TODAY)
+    assert result.ok
+    assert not [r for r in whole_reads if r.startswith("campaigns/")], whole_reads
+    assert [w for w in result.warnings if entity.split("/", 1)[1] in w and "writing it again" in w]
+    assert [w for w in result.warnings if month.split("/", 1)[1] in w and "fetching the whole history again" in w]
+    assert_same_tables(read_tables(f"s3://{bucket}/out", so, ["campaigns", "campaign_analytics"]), before)

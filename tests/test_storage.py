@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -147,3 +148,37 @@ def test_units_committing_at_once_share_state_writes_and_the_file_holds_every_bo
     assert 1 <= len(writes) < 20
     saved = json.loads((tmp_path / "state.json").read_text())["bookmarks"]["campaigns"]
     assert saved == {str(i): {"rows": i} for i in range(20)}
+
+
+def test_staging_folders_are_swept_only_when_their_run_is_gone(tmp_path):
+    """Temp files of data files live in a run's staging folder at the output root; another run
+    sharing the output removes that folder only once its run's lock is free (or, without a lock
+    file, once it is old) - never a live run's temp files."""
+    import subprocess
+    import sys
+
+    from pinsync.storage import STAGING, STALE_TEMP_AGE
+
+    loc = Location(str(tmp_path))
+    live = loc.staging("run-live")
+    loc.write("campaigns/data.parquet", b"x", stage=live)
+    assert [p.name for p in (tmp_path / "campaigns").iterdir()] == ["data.parquet"]   # no temp beside it
+    pending = Path(live.temp("data.parquet"))
+    pending.write_bytes(b"half")
+    # a run killed with its folder behind: the lock file stays, the kernel released its flock
+    subprocess.run([sys.executable, "-c", "import sys; from pinsync.storage import Location; "
+                    "s = Location(sys.argv[1]).staging('run-dead'); open(s.temp('data.parquet'), 'wb').close()",
+                    str(tmp_path)], check=True)
+    orphan = tmp_path / STAGING / "run-orphan"          # no lock file at all: swept by age only
+    orphan.mkdir()
+    young = tmp_path / STAGING / "run-young"
+    young.mkdir()
+    old = os.stat(orphan).st_mtime - STALE_TEMP_AGE - 60
+    os.utime(orphan, (old, old))
+    other = loc.staging("run-other")
+    assert sorted(p.name for p in (tmp_path / STAGING).iterdir()) == [
+        "run-live", "run-live.lock", "run-other", "run-other.lock", "run-young"]
+    assert pending.read_bytes() == b"half"
+    other.close()
+    live.close()
+    assert sorted(p.name for p in (tmp_path / STAGING).iterdir()) == ["run-young"]

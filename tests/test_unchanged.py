@@ -155,3 +155,60 @@ def test_an_account_whose_entities_are_gone_loses_its_partition_and_nothing_else
     again = pinsync.run(config, today=TODAY).streams["campaigns"]
     assert (again.files_deleted, again.files_written) == (1, 0)
     assert [p.name for p in (tmp_path / "out" / "campaigns").iterdir()] == [f"ad_account_id={kept}"]
+
+
+def _truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def test_a_truncated_entity_file_is_written_again_and_reported(make_config, tmp_path):
+    """Its content hash still matches the state and the file "exists": only its footer tells."""
+    config = make_config(streams=["campaigns"])
+    pinsync.run(config, today=TODAY)
+    out = tmp_path / "out"
+    reference = read_table(out, "campaigns").sort("id")
+    victim = sorted((out / "campaigns").rglob(DATA_FILE))[0]
+    _truncate(victim)
+    again = pinsync.run(config, today=TODAY)
+    assert again.streams["campaigns"].files_written == 1
+    assert [w for w in again.warnings if "unreadable (truncated or corrupt)" in w and str(victim) in w]
+    assert read_table(out, "campaigns").sort("id").equals(reference)
+
+
+def test_a_truncated_month_file_in_the_window_is_repaired_and_reported(config, tmp_path):
+    pinsync.run(config, today=TODAY)
+    out = tmp_path / "out"
+    reference = _tables(out)
+    victim = next(p for p in sorted((out / "ad_analytics").rglob(DATA_FILE)) if _month(str(p)) == "2026-11")
+    _truncate(victim)
+    again = pinsync.run(config, today=TODAY)
+    assert again.ok
+    assert [w for w in again.warnings if str(victim) in w and "fetching the whole history again" in w]
+    for stream, df in _tables(out).items():       # November 1-23 too, not only the look-back days
+        assert df.equals(reference[stream]), stream
+
+
+@pytest.mark.parametrize("shared_state", [False, True])
+def test_configurations_sharing_an_output_each_leave_files_of_their_own_columns(make_config, tmp_path, shared_state):
+    """Another ``analytics.columns`` set writing the same month files: each run rewrites them
+    whole with its own columns and settings - never skipped as "unchanged" on the strength of
+    its own state, never mixed with the other configuration's columns."""
+    few = ["SPEND_IN_DOLLAR", "CAMPAIGN_ID", "AD_ID", "AD_GROUP_ID"]
+    state_b = {} if shared_state else {"state": {"url": str(tmp_path / "state-b" / "state.json")}}
+    a = make_config({**TWO_MONTHS, "streams": ["campaign_analytics"]})
+    b = make_config({**TWO_MONTHS, "streams": ["campaign_analytics"], "analytics": {"columns": few}, **state_b})
+    fresh = {}
+    for name, cfg in (("a", a), ("b", b)):
+        alone = make_config({**TWO_MONTHS, "streams": ["campaign_analytics"], "output": {"url": str(tmp_path / name)},
+                             "state": {"url": str(tmp_path / f"{name}-state.json")},
+                             **({"analytics": {"columns": few}} if name == "b" else {})})
+        pinsync.run(alone, today=TODAY)
+        fresh[name] = read_table(tmp_path / name, "campaign_analytics").drop("month").sort("campaign_id", "date")
+    assert "paid_impression" in fresh["a"].columns and "paid_impression" not in fresh["b"].columns
+    out = tmp_path / "out"
+    for name, cfg in (("a", a), ("b", b), ("a", a), ("b", b)):
+        result = pinsync.run(cfg, today=TODAY)
+        assert result.streams["campaign_analytics"].files_unchanged == 0, name
+        got = read_table(out, "campaign_analytics").drop("month").sort("campaign_id", "date")
+        assert got.columns == fresh[name].columns, name
+        assert got.equals(fresh[name]), name
