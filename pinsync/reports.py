@@ -32,9 +32,10 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import os
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pinsync import api
 from pinsync.client import PinterestClient
@@ -43,6 +44,17 @@ from pinsync.streams.analytics import align_start, date_windows, next_bucket
 
 log = logging.getLogger("pinsync.reports")
 DAY = dt.timedelta(days=1)
+
+
+FIRST_WAIT_ENV = "PINSYNC_REPORT_FIRST_WAIT"   # seconds before a new report's first poll (default 1)
+
+
+def _seconds_from_env(name: str, default: float) -> float:
+    try:
+        value = float(os.environ.get(name, default))
+    except ValueError:
+        return default
+    return value if value > 0 else default
 
 
 @dataclass(frozen=True)
@@ -62,7 +74,7 @@ class ReportPolicy:
             stopped run stops waiting at once.
     """
 
-    first_wait: float = 1.0
+    first_wait: float = field(default_factory=lambda: _seconds_from_env(FIRST_WAIT_ENV, 1.0))
     max_wait: float = 30.0
     timeout: float = 1800.0
     max_creations: int = 3

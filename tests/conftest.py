@@ -41,6 +41,13 @@ def _today(monkeypatch):
 
 
 @pytest.fixture(autouse=True)
+def _quick_report_polls(monkeypatch):
+    """The fake's reports are ready in milliseconds: runs (subprocesses too) poll them after
+    20 ms, not the 1 s a real report needs at least (tests of the waits set their own)."""
+    monkeypatch.setenv("PINSYNC_REPORT_FIRST_WAIT", "0.02")
+
+
+@pytest.fixture(autouse=True)
 def _rescue_dir(monkeypatch, tmp_path):
     """Token rescue files (written when the token store fails after a refresh) stay in the
     test's folder, never in the home folder."""

@@ -66,7 +66,7 @@ def env(world):
 
     def extractor(granularity="DAY", columns=COLUMNS, **policy):
         return Extractor(client, settings=AnalyticsSettings(columns, granularity),
-                         report_policy=ReportPolicy(sleep=sleeps.append, **policy))
+                         report_policy=ReportPolicy(sleep=sleeps.append, **{"first_wait": 1.0, **policy}))
 
     yield ds, fake, client, extractor, sleeps
     client.close()
