@@ -39,7 +39,8 @@ from tests.reliability_support import (assert_same_output, assert_state_not_ahea
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "pina.crash-suite-static-token-0123456789"
 SUBPROCESS_ENV = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
-                  "COLUMNS": "200", "NO_COLOR": "1", "PINSYNC_TODAY": TODAY.isoformat()}
+                  "COLUMNS": "200", "NO_COLOR": "1", "PINSYNC_TODAY": TODAY.isoformat(),
+                  "PINSYNC_REPORT_FIRST_WAIT": "0.02"}   # the fake's reports are ready at once
 
 
 # ------------------------------------------------------------------ a real `pinsync run`, in a subprocess
