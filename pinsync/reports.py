@@ -37,7 +37,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from pinsync import api
+from pinsync import api, frames
 from pinsync.client import PinterestClient
 from pinsync.errors import ApiError, Cancelled, PayloadError
 from pinsync.streams.analytics import align_start, date_windows, next_bucket
@@ -145,28 +145,19 @@ def report_unsupported(report_level: str) -> tuple[str, ...]:
 
 def flatten_report(data: object, id_key: str, stream: str, *, targeting: bool = False) -> bytes:
     """A report file (``{"<id>": [row, ...]}``) in the synchronous endpoints' shape, each row
-    carrying its entity id under ``id_key`` (ids stay strings): a flat JSON array, or for a
-    targeting report (rows with ``TARGETING_TYPE`` and ``TARGETING_VALUE``) the targeting
-    endpoints' ``{"data": [{"targeting_type", "targeting_value", "metrics"}]}``, the value
-    kept as the report sent it."""
-    if not isinstance(data, dict):
-        raise PayloadError(f"{stream}: a report file must be a JSON object keyed by entity id")
-    rows = []
-    for key, items in data.items():
-        if not isinstance(items, list) or not all(isinstance(r, dict) for r in items):
-            raise PayloadError(f"{stream}: report rows of {key!r} must be a list of JSON objects")
-        if not targeting:
-            rows.extend({**r, id_key: key} for r in items)
-            continue
-        for r in items:
+    carrying its entity id under ``id_key`` (ids stay strings, :func:`pinsync.frames.flatten_report`):
+    a flat JSON array, or for a targeting report (rows with ``TARGETING_TYPE`` and
+    ``TARGETING_VALUE``) the targeting endpoints' ``{"data": [{"targeting_type",
+    "targeting_value", "metrics"}]}``, the value kept as the report sent it."""
+    rows = frames.flatten_report(data, id_key, stream)
+    if targeting:
+        for r in rows:
             if any(r.get(k) is None for k in _TARGETING_MEMBERS):
-                raise PayloadError(f"{stream}: a targeting report row of {key!r} has no TARGETING_TYPE or "
+                raise PayloadError(f"{stream}: a targeting report row of {r[id_key]!r} has no TARGETING_TYPE or "
                                    "TARGETING_VALUE")
-            metrics = {k: v for k, v in r.items() if k not in _TARGETING_MEMBERS}
-            metrics[id_key] = key
-            rows.append({"targeting_type": r.get("TARGETING_TYPE"), "targeting_value": r.get("TARGETING_VALUE"),
-                         "metrics": metrics})
-    return json.dumps({"data": rows} if targeting else rows, separators=(",", ":")).encode()
+        rows = {"data": [{"targeting_type": r["TARGETING_TYPE"], "targeting_value": r["TARGETING_VALUE"],
+                          "metrics": {k: v for k, v in r.items() if k not in _TARGETING_MEMBERS}} for r in rows]}
+    return json.dumps(rows, separators=(",", ":")).encode()
 
 
 _TARGETING_MEMBERS = ("TARGETING_TYPE", "TARGETING_VALUE")
