@@ -684,10 +684,15 @@ class _Run:
         return [s for s in STREAMS.values() if s.name in wanted and s.kind != "pin_lifetime"]
 
     def execute(self, units_pool: ThreadPoolExecutor) -> None:
-        """Run every unit. A unit is handed to the pool once its parents' units are done, so
-        no thread of the pool sits waiting for a parent while a listing could run (the
-        listings' serial pages are the run's critical path)."""
+        """Run every unit. A unit is handed to the pool once its parents' units are done and
+        a thread of the pool is free, so no thread sits waiting for a parent. Ready units start
+        in order (the user's units, then each ad account's listings and analytics: an account's
+        analytics go before the next account's listings, so the analytics requests, the ones
+        the rate limits hold back most, start as soon as their ids are known), except that a
+        unit whose rate-limit category has no room now (its first request would wait) goes
+        after those whose category has."""
         futures: list[Future] = []
+        threads = units_at_once(max(1, self.config.max_workers))
         done: dict[tuple[str, str], Future] = {}
         waiting: list[tuple[StreamSpec, dict | None]] = []      # parent-first, like units()
         units = self.units()
@@ -701,18 +706,24 @@ class _Run:
                         self.on_event(Event("planned", name, key=key))
                 waiting.append((spec, account))
 
+        def parents_done(spec: StreamSpec, account: dict | None) -> bool:
+            key = account["id"] if account else ALL
+            return all(done.get((name, key)) is not None and done[(name, key)].done() for name in parents_of(spec))
+
         def submit_ready() -> None:
-            still = []
-            for spec, account in waiting:
+            free = threads - sum(not f.done() for f in futures)
+            ready = [i for i, unit in enumerate(waiting) if parents_done(*unit)] if free > 0 else []
+            room = self.client.rate_limits.room if self.client.rate_limits else (lambda category: None)
+            chosen = [ready[i] for i in units_to_start([waiting[i][0] for i in ready], free, room)]
+            for i in chosen:
+                spec, account = waiting[i]
                 key = account["id"] if account else ALL
-                parents = {name: done.get((name, key)) for name in parents_of(spec)}
-                if not all(f is not None and f.done() for f in parents.values()):
-                    still.append((spec, account))
-                    continue
+                parents = {name: done[(name, key)] for name in parents_of(spec)}
                 unit = self.listing_unit if spec.kind == "entity" else self.analytics_unit
                 done[(spec.name, key)] = future = units_pool.submit(unit, spec, account, parents)
                 futures.append(future)
-            waiting[:] = still
+            gone = set(chosen)
+            waiting[:] = [u for i, u in enumerate(waiting) if i not in gone]
         try:
             # inside the try: a fatal error while listing the accounts (in this thread) must
             # also stop the user-level units already running, not leave them writing after we return
@@ -926,6 +937,28 @@ def _unit_name(stream: str, key: str) -> str:
 def _unit_prefix(key: str) -> str:
     """The partition folder prefix of an analytics unit: ``ad_account_id=1/``, or none."""
     return "" if key == ALL else partition_dir({"ad_account_id": key}) + "/"
+
+
+def units_to_start(ready: list[StreamSpec], free: int, room: Callable[[str], int | None]) -> list[int]:
+    """Which of the ``ready`` units (by index) start on ``free`` threads: in their order, those
+    whose first request can go at once before those whose first request would wait for its
+    rate-limit category (``room(category)``: how many requests may start now; None: not
+    limited). Each unit started counts as one request of its category."""
+    left: dict[str, int | None] = {}
+    at_once, held = [], []
+    for i, spec in enumerate(ready):
+        if spec.category not in left:
+            left[spec.category] = room(spec.category)
+        n = left[spec.category]
+        if n is None or n > 0:
+            if n is not None:
+                left[spec.category] = n - 1
+            at_once.append(i)
+            if len(at_once) >= free:
+                break
+        else:
+            held.append(i)
+    return (at_once + held)[:max(0, free)]
 
 
 def units_at_once(max_workers: int) -> int:
