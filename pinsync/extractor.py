@@ -439,7 +439,7 @@ class Extractor:
             if spec.targeting_types:
                 return type_body(flatten_report(json.loads(body), id_key, spec.name, targeting=True), spans[job.key])
             return type_body(body, spans[job.key], keyed=True)
-        runner = ReportRunner(self.client, self.report_policy, read=read)
+        runner = ReportRunner(self.client, self.report_policy, read=read, pool=self.pool)
         for job, df in runner.run(REPORTS_PATH.format(ad_account_id=ad_account_id), jobs, tag=spec.name,
                                   tokens=tokens, on_token=on_token):
             if ids is not None:
