@@ -17,8 +17,9 @@ account (streams whose path names an ad account) or of the user (the others, syn
 0), and it starts once the units of the streams it is fetched for are done (its parent, the
 streams its fan-outs carry the ids of: :func:`pinsync.streams.parents_of`). How a unit fetches
 is its stream's kind: a listing, ads (or targeting) analytics windows and reports, pin
-analytics, the user account's analytics. Their requests share a pool of ``max_workers``
-under the rate limiters.
+analytics, the user account's analytics. Their requests go through a pool of twice
+``max_workers`` threads, of which the client lets ``max_workers`` have a request in flight
+(the others type answers, or wait for a CPU to), under the rate limiters.
 
 A crash at any point leaves the previous state, and the next run re-fetches and
 overwrites the same files: nothing is lost and nothing is duplicated. A unit that fails
@@ -839,7 +840,9 @@ def _execute(config, client: PinterestClient, make_job: Callable[[ThreadPoolExec
     """Build a run's job on a request pool and execute its units; the pools and the client
     are closed however it ends."""
     workers = max(1, config.max_workers)
-    requests_pool = ThreadPoolExecutor(workers, thread_name_prefix="pinsync-req")
+    # the client lets `workers` requests be in flight; as many threads again type the answers
+    # (or wait for a CPU to) meanwhile, so typing never keeps a request from going out
+    requests_pool = ThreadPoolExecutor(2 * workers, thread_name_prefix="pinsync-req")
     # units (an entity listing, or an analytics stream of one account) mostly wait on
     # their requests, which run in the request pool
     units_pool = ThreadPoolExecutor(units_at_once(workers), thread_name_prefix="pinsync-unit")

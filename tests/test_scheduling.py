@@ -100,3 +100,40 @@ def test_units_that_would_wait_for_their_rate_limit_go_after_those_that_can_star
     ready = [STREAMS["campaigns"], STREAMS["campaign_analytics"], STREAMS["ad_groups"], STREAMS["ad_analytics"]]
     assert sync.units_to_start(ready, free, room.get) == expected
 
+
+def test_an_answer_being_typed_does_not_keep_the_next_request_from_going_out(tmp_path, monkeypatch):
+    """One request in flight at a time (max_workers 1) and two accounts' ads analytics, each
+    several calls: typing the first answer is held until the fake has received a call of the
+    other account. The request threads outnumber the requests in flight, so a thread typing
+    an answer leaves the next request free to go out."""
+    ds = Dataset(seed=6, accounts=2, campaigns_per_account=4, ad_groups_per_campaign=10, ads_per_ad_group=10,
+                 pins=1, today=TODAY, history_days=120)          # 400 ads an account: calls of at most 250 ids
+    fake = FakePinterest(ds, access_tokens=(TOKEN,))
+    serve, asked = fake.serve, []
+    both_asked = threading.Event()
+
+    def watch(method, path, query=None, *a, **kw):
+        if path.rstrip("/").endswith("/ads/analytics"):
+            asked.append(path.split("/ad_accounts/")[1].split("/")[0])
+            if len(set(asked)) == 2:
+                both_asked.set()
+        return serve(method, path, query, *a, **kw)
+    fake.serve = watch
+    first_typed_after_both = []
+    read = frames.read_json_array
+
+    def slow_typing(body, columns, *, stream, **kw):
+        if stream == "ad_analytics" and not first_typed_after_both:
+            first_typed_after_both.append(both_asked.wait(timeout=10))
+        return read(body, columns, stream=stream, **kw)
+    monkeypatch.setattr(frames, "read_json_array", slow_typing)
+    with FakeServer(fake) as srv:
+        config = pinsync.config_from_dict({
+            "api_url": srv.url, "auth": {"access_token": TOKEN}, "streams": ["ads", "ad_analytics"],
+            "start_date": (TODAY - dt.timedelta(days=5)).isoformat(), "max_workers": 1,
+            "output": {"url": str(tmp_path / "out")}, "state": {"url": str(tmp_path / "state.json")}},
+            env={}, today=TODAY)
+        assert pinsync.run(config, today=TODAY).ok
+    per_account = Counter(asked)
+    assert len(per_account) == 2 and min(per_account.values()) >= 2       # several calls an account
+    assert first_typed_after_both == [True]
