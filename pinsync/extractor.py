@@ -15,6 +15,7 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
+from typing import BinaryIO
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -428,22 +429,24 @@ class Extractor:
                         ", ".join(unsupported))
         type_body = self._ads_typer(spec, ad_account_id, currency)
         jobs = self.report_jobs(spec, ad_account_id, start, end, today)
-        spans = {j.key: (dt.date.fromisoformat(j.body["start_date"]), dt.date.fromisoformat(j.body["end_date"]))
-                 for j in jobs}
         id_key = api.LEVEL_ID_COLUMN[spec.level]
         id_col = id_key.lower()
 
-        def read(job: ReportJob, body: bytes) -> pl.DataFrame:
-            """Each file is typed as it is downloaded (a file that is not JSON is fetched
-            again); a targeting report's rows first take the targeting endpoints' shape."""
+        def read(job: ReportJob, file: BinaryIO) -> pl.DataFrame:
+            """Each file is typed as it is downloaded, from the temp file it was streamed to
+            (a file that is not JSON is fetched again); a targeting report's rows first take
+            the targeting endpoints' shape."""
             if spec.targeting_types:
-                return type_body(flatten_report(json.loads(body), id_key, spec.name, targeting=True), spans[job.key])
-            return type_body(body, spans[job.key], keyed=True)
+                return type_body(flatten_report(json.load(file), id_key, spec.name, targeting=True), job.span)
+            return type_body(file, job.span, keyed=True)
         runner = ReportRunner(self.client, self.report_policy, read=read)
+        wanted = pl.Series(list(ids), dtype=pl.String) if ids is not None else None
         for job, df in runner.run(REPORTS_PATH.format(ad_account_id=ad_account_id), jobs, tag=spec.name,
                                   tokens=tokens, on_token=on_token):
             if ids is not None:
-                df = df.filter(pl.col(id_col).is_in(list(ids)))
+                kept = df[id_col].is_in(wanted.implode())
+                if not kept.all():      # usually every entity is asked for: no copy then
+                    df = df.filter(kept)
             self.on_progress(spec.name, df.height)
             yield df
 
@@ -466,9 +469,9 @@ class Extractor:
         return jobs
 
     def _ads_typer(self, spec: StreamSpec, ad_account_id: str,
-                   currency: str | None) -> Callable[[bytes, tuple[dt.date, dt.date]], pl.DataFrame]:
+                   currency: str | None) -> Callable[..., pl.DataFrame]:
         """The function typing an ads analytics answer (a flat JSON array of rows; ``keyed``: a
-        report file, rows keyed by entity id) over a window into the stream's frame: one for
+        report file, rows keyed by entity id, as bytes or a file) over a window into the stream's frame: one for
         synchronous answers and reports alike."""
         columns = self.ads_analytics_columns(spec)
         id_key = api.LEVEL_ID_COLUMN[spec.level]
@@ -497,7 +500,7 @@ class Extractor:
         names = [c.name for c in columns]
         read = frames.read_targeting if spec.targeting_types else frames.read_json_array
 
-        def type_body(body: bytes, window: tuple[dt.date, dt.date], keyed: bool = False) -> pl.DataFrame:
+        def type_body(body: bytes | BinaryIO, window: tuple[dt.date, dt.date], keyed: bool = False) -> pl.DataFrame:
             with cpu_slot():
                 df = read(body, columns, stream=spec.name, source_names=source, id_field=id_key,
                           **({"keyed": True} if keyed else {}))

@@ -15,11 +15,12 @@ synchronous calls, in the fewest reports: one per level, ad account and span of 
    the ``ads_analytics`` rate-limit category. ``EXPIRED``, ``FAILED``, ``CANCELLED`` and
    ``DOES_NOT_EXIST`` create it again, at most :attr:`ReportPolicy.max_creations` times;
 3. downloaded from its pre-signed link (:meth:`PinterestClient.download`: no credentials;
-   a truncated or unparsable file is fetched again; an expired link is replaced by
-   polling once more);
+   streamed to a temp file, never held in memory whole; a truncated or unparsable file is
+   fetched again; an expired link is replaced by polling once more);
 4. read as it arrives by the caller's ``read`` (the extractor types the file with the very
    function that types synchronous answers, :func:`pinsync.frames.read_json_array`, which
-   reads the file keyed by entity id without decoding it into Python objects).
+   reads the file keyed by entity id a block at a time, without decoding it into Python
+   objects).
 
 Several reports of one call are in flight at once (:attr:`ReportPolicy.in_flight`); their
 waits happen in the calling thread between polls, so no worker of the request pool sleeps.
@@ -35,6 +36,7 @@ import logging
 import os
 from collections import deque
 from collections.abc import Callable, Iterator
+from typing import BinaryIO
 from dataclasses import dataclass, field
 
 from pinsync import api, frames
@@ -179,16 +181,22 @@ class ReportJob:
     wait: float = 0.0       # the last wait between polls
     due: float = 0.0        # when to poll next
 
+    @property
+    def span(self) -> tuple[dt.date, dt.date]:
+        """The days the report covers."""
+        return dt.date.fromisoformat(self.body["start_date"]), dt.date.fromisoformat(self.body["end_date"])
+
 
 class ReportRunner:
     """Creates, polls and downloads reports through one :class:`PinterestClient`.
 
-    ``read(job, body)`` turns a downloaded file into what :meth:`run` yields (default: the
-    decoded JSON object); a ``ValueError`` from it (not JSON) fetches the file again.
+    ``read(job, file)`` turns a downloaded file (a binary file at its start: see
+    :meth:`PinterestClient.download`) into what :meth:`run` yields (default: the decoded
+    JSON object); a ``ValueError`` from it (not JSON) fetches the file again.
     """
 
     def __init__(self, client: PinterestClient, policy: ReportPolicy | None = None,
-                 read: Callable[[ReportJob, bytes], object] | None = None):
+                 read: Callable[[ReportJob, BinaryIO], object] | None = None):
         self.client = client
         self.policy = policy or ReportPolicy()
         self.read = read
@@ -262,7 +270,7 @@ class ReportRunner:
             if not isinstance(url, str) or not url.startswith(("https://", "http://")):
                 raise ApiError(f"{job.label}: the finished report has no download link")
             try:
-                read = self.read and (lambda body: self.read(job, body))
+                read = self.read and (lambda file: self.read(job, file))
                 return self.client.download(url, tag=tag, read=read)
             except ApiError as e:
                 if e.status is None or not 400 <= e.status < 500:
