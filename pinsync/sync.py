@@ -38,7 +38,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
@@ -420,6 +420,7 @@ class _Run:
                                                                     currency=account.get("currency"))
         scheme = self.scheme(spec.name)
         written = write_batches(self.sink, spec, batches(), covers, self.buffer_bytes,
+                                windows=self._ads_windows(spec, acct, fetches, id_list),
                                 **self._partition_memory(spec.name, acct, scheme))
         first, last = held_range(fetches, held_from, bookmark)
         # the bookmark holds no report tokens any more: their rows are on disk
@@ -427,6 +428,18 @@ class _Run:
                                        "settings": self.settings_key(spec.name),
                                        **self._partitions_bookmark(spec.name, acct, scheme, written, covers, end)})
         self._end(spec.name, written, acct, started)
+
+    def _ads_windows(self, spec: StreamSpec, acct: str, fetches: list[Fetch],
+                     ids: list[str] | None) -> list[tuple[dt.date, dt.date]]:
+        """The days each batch of :meth:`ads_analytics_unit` covers, in the order they come:
+        a report's span, a synchronous call's window (the extractor's own plan of them)."""
+        windows: list[tuple[dt.date, dt.date]] = []
+        for f in fetches:
+            if f.path == REPORT:
+                windows += [job.span for job in self.extractor.report_jobs(spec, acct, f.start, f.end, self.today)]
+            else:
+                windows += [w for _, w in self.extractor.ads_analytics_calls(spec, acct, ids, f.start, f.end)]
+        return windows
 
     def _plan_ads(self, spec: StreamSpec, acct: str, fetches: list[Fetch], ids: list[str] | None,
                   tokens: dict[str, str]) -> None:
@@ -872,23 +885,59 @@ def planned_units(config, plan: Plan, *, today: dt.date, shard: tuple[int, int] 
 
 
 def write_batches(sink: Sink, spec: StreamSpec, batches: Iterable[pl.DataFrame], covers: list[dict],
-                  buffer_bytes: int, *, on_batch: Callable[[pl.DataFrame], None] | None = None,
+                  buffer_bytes: int, *, windows: list[tuple[dt.date, dt.date]] | None = None,
+                  on_batch: Callable[[pl.DataFrame], None] | None = None,
                   on_disk: dict[str, str] | None = None,
                   before_change: Callable[[list[str]], None] | None = None, rewrite: bool = False,
                   scheme: str = "", replace_unreadable: bool = False) -> WriteResult:
-    """Hold an analytics unit's batches in a :class:`FrameBuffer` (spilling past
-    ``buffer_bytes``), then merge them, deduplicated by key, into the month files the
+    """Merge an analytics unit's batches, deduplicated by key, into the month files the
     ``covers`` dates fall in (leaving alone those whose fingerprint in ``on_disk`` matches:
-    see :meth:`Sink.merge_months`). Rows are sorted by ``date``, then the rest of the key."""
+    see :meth:`Sink.merge_months`). Rows are sorted by ``date``, then the rest of the key.
+
+    The batches wait in a :class:`FrameBuffer` (spilling past ``buffer_bytes``) until their
+    months are complete: with ``windows`` (the days each batch covers, in order), a month
+    is merged as soon as the last batch that can hold its rows has arrived - a long history
+    is written report by report, and a unit holds about one report's rows however many days
+    it fetches -, else every month once all batches are in. Either way the months are
+    written as one batch when the unit ends (:meth:`pinsync.storage.Location.batch`): a
+    unit that fails half-way replaces no file."""
     order = (spec.cursor, *(k for k in spec.primary_key if k != spec.cursor))
+    batches = iter(batches)
+    last: dict[str, int] = {}           # month -> the last batch that can hold its rows
+    for i, (start, end) in enumerate(windows or ()):
+        last.update((month, i) for month in _months(start, end))
+    completes: dict[int, set[str]] = {}
+    for month, i in last.items():
+        completes.setdefault(i, set()).add(month)
+
+    def dedupe(df: pl.DataFrame) -> pl.DataFrame:
+        return Extractor.dedupe(spec, df)
+
     with FrameBuffer(spec.partition_by, buffer_bytes) as buf:
-        for batch in batches:
-            buf.add(with_month(batch))
-            if on_batch:
-                on_batch(batch)
-        return sink.merge_months(spec.name, buf.chunks(lambda df: Extractor.dedupe(spec, df)), spec.partition_by,
-                                 covers=covers, sort_by=order, on_disk=on_disk, before_change=before_change,
-                                 rewrite=rewrite, scheme=scheme, replace_unreadable=replace_unreadable)
+        def months() -> Iterator[pl.DataFrame]:
+            for i, batch in enumerate(batches):
+                if windows is not None and i >= len(windows):
+                    raise RuntimeError(f"{spec.name}: more batches than windows (a bug in pinsync)")
+                buf.add(with_month(batch), spill=False)
+                if on_batch:
+                    on_batch(batch)
+                done = completes.get(i)
+                if done:
+                    yield from buf.take([k for k in buf.partitions() if k[-1] in done], dedupe)
+                buf.fit()
+            yield from buf.chunks(dedupe)
+        return sink.merge_months(spec.name, months(), spec.partition_by, covers=covers, sort_by=order,
+                                 on_disk=on_disk, before_change=before_change, rewrite=rewrite, scheme=scheme,
+                                 replace_unreadable=replace_unreadable)
+
+
+def _months(start: dt.date, end: dt.date) -> list[str]:
+    """The months (``YYYY-MM``) the days ``[start, end]`` fall in."""
+    out, d = [], start.replace(day=1)
+    while d <= end:
+        out.append(month_of(d))
+        d = (d + dt.timedelta(days=32)).replace(day=1)
+    return out
 
 
 def _check_output(state: State, url: str, full_refresh: bool) -> None:
