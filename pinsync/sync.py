@@ -921,6 +921,7 @@ def write_batches(sink: Sink, spec: StreamSpec, batches: Iterable[pl.DataFrame],
                 buf.add(with_month(batch), spill=False)
                 if on_batch:
                     on_batch(batch)
+                del batch           # only the buffer holds its rows: gone once its months are written
                 done = completes.get(i)
                 if done:
                     yield from buf.take([k for k in buf.partitions() if k[-1] in done], dedupe)
