@@ -2,14 +2,17 @@
 
 Order of every unit of work (a stream for one ad account, or a user-level stream):
 
-1. fetch everything the unit covers (all pages, all id batches, all windows) into typed
-   frames - held in a :class:`~pinsync.buffer.FrameBuffer`, which spills to local temp
-   files past the unit's share of ``buffer_mb`` - nothing is written while anything is
-   missing;
+1. fetch everything the unit covers (all pages, all id batches, all windows and reports)
+   into typed frames - held in a :class:`~pinsync.buffer.FrameBuffer`, which spills to
+   local temp files past the unit's share of ``buffer_mb``;
 2. write its files as one batch (each file atomic, all made durable with two disk
-   flushes): an entity table or account partition whole; for analytics, each month
-   touched is merged (the month's other days kept, the fetched days replaced, a month
-   left empty removed) and written only if its rows changed;
+   flushes; on an object store, PUT when the batch commits): an entity table or account
+   partition whole; for analytics, each month touched is merged (the month's other days
+   kept, the fetched days replaced, a month left empty removed) and written only if its
+   rows changed. An analytics month is merged into the batch as soon as the last call or
+   report that can hold its rows has arrived (:func:`write_batches`: a long history is
+   written report by report), but no file is replaced before the unit has fetched
+   everything;
 3. move the bookmark and save the state file (atomic).
 
 Units run ``max_workers`` at a time (:func:`units_at_once`): a unit is one stream of one ad
