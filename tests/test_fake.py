@@ -12,7 +12,6 @@ import json
 import socket
 import threading
 import time
-from pathlib import Path
 
 import pytest
 import requests
@@ -21,12 +20,11 @@ from pinsync import api
 from pinsync.fake import ROUTE_CATEGORY, Dataset, FakeApiError, FakePinterest, FakeServer
 from pinsync.fake import ROUTE_NAMES
 from pinsync.fake.analytics import ATTRIBUTE_COLUMNS, FLOAT_METRICS, INT_METRICS
-from tests.conftest import TODAY
+from tests.conftest import SPEC_PATH, TODAY
 from pinsync.fake.data import SECRET_BOARDS
 from pinsync.fake.declared import BAD_REQUEST, DESCRIBED_ONLY, NOT_API_ROUTES, OPERATIONS, PARAMETERS
 
 # an extract of the official spec (v5.23.0) ships with the tests, so they run on a fresh clone
-SPEC_PATH = Path(__file__).resolve().parent / "data" / "pinterest-openapi-extract.json"
 TOKEN = "demo-token"                     # the fake's default token
 ALL_STATUSES = list(api.ENTITY_STATUSES)
 CORE = ["SPEND_IN_MICRO_DOLLAR", "SPEND_IN_DOLLAR", "PAID_IMPRESSION", "TOTAL_CLICKTHROUGH", "CTR",
@@ -1096,7 +1094,7 @@ def test_handle_works_without_a_server(shared):
 
 def test_advance_is_the_same_world_a_day_later():
     """A benchmark's "next day": same entities and the same history; today's delivery goes on."""
-    today = dt.date(2026, 11, 29)
+    today = TODAY
     shape = dict(seed=3, accounts=2, campaigns_per_account=4, ad_groups_per_campaign=2, ads_per_ad_group=3, pins=40)
     before, after = Dataset(today=today, **shape), Dataset(today=today, **shape).advance(1)
     assert after.today == today + dt.timedelta(days=1)
