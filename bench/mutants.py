@@ -47,7 +47,7 @@ TARGETS = {
     "pinsync/extractor.py": (
         ("dedupe", "ads_analytics_batches"),
         ["tests/test_sync_analytics.py", "-k",
-         "duplicate or fewest_calls_whose or 2_53 or exactly_8_kb or granularities"]),
+         "duplicate or fewest_calls_whose or 2_53 or exactly_8_kb or granularities or without_its_key"]),
 }
 
 _FLIP = {ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt, ast.Eq: ast.NotEq,

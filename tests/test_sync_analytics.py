@@ -331,6 +331,25 @@ def test_duplicate_rows_in_an_answer_are_written_once_the_last_one_kept(make_con
         assert got[stream].equals(want[stream]), stream
 
 
+@pytest.mark.parametrize("stream, rows, named", [
+    ("campaigns", {"id": ["1", None], "name": ["Spring", "Summer sale"]}, '{"name": "Summer sale"}'),
+    ("ad_analytics", {"ad_id": ["5", None], "date": [dt.date(2026, 11, 1), dt.date(2026, 11, 2)]},
+     '{"date": "2026-11-02"}'),
+])
+def test_a_row_without_its_key_is_refused_naming_what_the_record_holds(stream, rows, named):
+    """Before duplicates are dropped: a row missing a key value cannot be told apart from
+    the others, so it is one PayloadError naming the stream, the field and what the record
+    does hold (its other key values, its name), never a row silently merged or kept."""
+    from pinsync.errors import PayloadError
+    from pinsync.streams import STREAMS
+    field = next(k for k, v in rows.items() if None in v)
+    message = (f"{stream}: field '{field}' of a record is missing (null), so the record cannot be kept apart from "
+               f"others (the record: {named})")
+    with pytest.raises(PayloadError) as info:
+        Extractor.dedupe(STREAMS[stream], pl.DataFrame(rows))
+    assert str(info.value) == message
+
+
 @pytest.mark.parametrize("largest", [2**63 - 1, 2**62 + 3])      # the latter: an answer Polars reads alone
 def test_micro_amounts_above_2_53_are_written_exactly(make_config, fake, tmp_path, largest):
     """Checkout values in KRW, COP or CLP micro-units pass 2**53: no float may carry them."""
