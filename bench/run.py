@@ -42,7 +42,8 @@ What it does:
   (``60/--scale``), and the fake's report files are memoised like its bodies;
 * measures peak RSS at 1x, 4x and 16x the rows, by ad accounts (``--days`` each) and by days
   (``--sweep-days`` x 1, 4, 16: 57, 228 and 912 days, reports included) (``--no-rss-sweep``): the
-  largest must stay within 1.2x the smallest;
+  largest must stay within 1.2x the smallest (``--only-sweep [--sweep days]``: only this, printed,
+  nothing written);
 * prints every figure as a ratio to its floor or target and writes everything to ``--out`` (JSON).
 
 Rate limits: with the default dataset every category needs fewer requests than one window allows
@@ -1001,6 +1002,8 @@ def main() -> None:
                     help="polls the fake answers IN_PROGRESS before a report is FINISHED (default 1)")
     ap.add_argument("--sweep", choices=("both", "accounts", "days"), default="both",
                     help="the peak-RSS sweep by ad accounts, by days or both (default)")
+    ap.add_argument("--only-sweep", action="store_true",
+                    help="run only the peak-RSS sweep (see --sweep, --sweep-days) and print it; --out is not written")
     ap.add_argument("--sweep-days", type=int, default=57,
                     help="the peak-RSS sweep by days runs 1x, 4x and 16x this many days (default 57: up to 912)")
     ap.add_argument("--malloc-conf", help="_RJEM_MALLOC_CONF for the pinsync child, e.g. "
@@ -1081,6 +1084,16 @@ def main() -> None:
         ],
     }
     cpus = os.cpu_count() or 1
+    if args.only_sweep:
+        print("\npeak RSS at 1x, 4x and 16x the rows (no latency, no limits) ...", flush=True)
+        peaks: dict[str, list[float]] = {}
+        for r in rss_sweep(args, shape, today, workdir, FakeServer, BenchFake):
+            peaks.setdefault(r["scaled_by"], []).append(r["peak_rss_mb"])
+        for by, p in peaks.items():
+            print(f"  by {by}: {', '.join(f'{x:.0f}' for x in p)} MB: largest / smallest {max(p) / min(p):.2f}x "
+                  f"(target <= {TARGET_RSS_FLAT}x, every run < {TARGET_RSS_MB:.0f} MB)")
+        shutil.rmtree(workdir, ignore_errors=True)
+        return
 
     # ---- full run
     print("\nfull run ...", flush=True)
