@@ -273,3 +273,38 @@ def test_s3_a_deleted_month_is_fetched_again_with_one_listing_per_unit(faulty_s3
     assert gets and all("month%3D2026-11" in p or "month%3D2026-09" in p for p in gets), gets
     assert victim in list_keys(so, bucket, "out/")
     assert_same_tables(read_tables(f"s3://{bucket}/out", so, ["campaign_analytics"]), before)
+
+
+class Crash(BaseException):
+    """The process dies here (not an error pinsync may catch)."""
+
+
+@pytest.mark.parametrize("how", ["deleted", "truncated"])
+def test_a_run_killed_while_repairing_a_month_leaves_it_to_the_next_run(synced, make_config, dataset, monkeypatch,
+                                                                        tmp_path, how):
+    """Before the repaired file is written its size in the state becomes unknown (null), never
+    forgotten: the next run still finds the month lost and repairs it."""
+    config, reference = synced
+    account = dataset.ad_accounts[0]["id"]
+    victim = _month_file(tmp_path / "out", "ad_group_analytics", "2026-09", account)
+    if how == "deleted":
+        victim.unlink()
+    else:
+        victim.write_bytes(victim.read_bytes()[:-10])
+    write = Location.write
+
+    def dying_write(loc, rel, data, **kw):
+        if rel.endswith(f"ad_account_id={account}/month=2026-09/{DATA_FILE}"):
+            raise Crash()
+        return write(loc, rel, data, **kw)
+    monkeypatch.setattr(Location, "write", dying_write)
+    with pytest.raises(Crash):
+        pinsync.run(config, today=TODAY, sleep=NO_WAIT)
+    monkeypatch.setattr(Location, "write", write)
+    assert _state(tmp_path)["bookmarks"]["ad_group_analytics"][account]["files"]["month=2026-09"] is None
+    result = pinsync.run(config, today=TODAY, sleep=NO_WAIT)
+    assert result.ok and [w for w in result.warnings if "month=2026-09: " in w and "2026-09-01..2026-09-30" in w]
+    assert _state(tmp_path)["bookmarks"]["ad_group_analytics"][account]["files"]["month=2026-09"] == \
+        victim.stat().st_size
+    for stream, df in _tables(tmp_path / "out").items():
+        assert df.drop("run_id", strict=False).equals(reference[stream].drop("run_id", strict=False)), stream
