@@ -895,8 +895,15 @@ class _Run:
                 submit_ready()
             while waiting:
                 running = [f for f in futures if not f.done()]
-                if not running:     # parent-first order makes this impossible: never spin
-                    raise RuntimeError(f"units without their parents: {[s.name for s, _ in waiting]}")
+                if not running:
+                    # every unit handed out has finished, some since submit_ready looked at them
+                    for f in futures:
+                        f.result()      # a fatal error stops the run at once
+                    handed_out = len(futures)
+                    submit_ready()
+                    if len(futures) == handed_out:      # parent-first order makes this impossible: never spin
+                        raise RuntimeError(f"units without their parents: {[s.name for s, _ in waiting]}")
+                    continue
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
                 for f in finished:
                     f.result()          # a fatal error stops the run at once
