@@ -7,8 +7,8 @@ import datetime as dt
 import pytest
 
 from pinsync.plan import REPORT, SYNC, Fetch, held_range, lost_days, unit_fetches
+from tests.conftest import TODAY
 
-TODAY = dt.date(2026, 11, 29)
 D = dt.date.fromisoformat
 
 
