@@ -259,6 +259,29 @@ class Location:
         prefix = self.root.rstrip("/") + "/"
         return sorted(f[len(prefix):] if f.startswith(prefix) else f for f in found)
 
+    def sizes(self, rel: str = "") -> dict[str, int]:
+        """Every file below ``rel`` with its size in bytes, by its path below ``rel``: one
+        walk of the folder locally, one listing of the prefix on an object store (never
+        from a cached listing). Empty if there is nothing there."""
+        base = self.path(rel)
+        if self.local:
+            out = {}
+            for folder, _, names in os.walk(base):
+                for name in names:
+                    path = os.path.join(folder, name)
+                    try:
+                        out[os.path.relpath(path, base).replace(os.sep, "/")] = os.stat(path).st_size
+                    except FileNotFoundError:
+                        pass
+            return out
+        try:
+            found = self.fs.find(base, detail=True)
+        except FileNotFoundError:
+            return {}
+        prefix = base.rstrip("/") + "/"
+        return {name[len(prefix):]: int(info.get("size") or 0) for name, info in found.items()
+                if name.startswith(prefix) and info.get("type", "file") != "directory"}
+
     def staging(self, run_id: str) -> "Staging | None":
         """A staging folder for ``run_id``'s temp files (None on object stores: they hold none)."""
         return Staging(self.root, run_id) if self.local else None
