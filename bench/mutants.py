@@ -4,7 +4,8 @@ Each mutant changes one thing in one function (a comparison flipped, ``and``/``o
 swapped, a ``not`` dropped, an integer one higher, ``+``/``-`` or ``min``/``max`` swapped, a
 boolean inverted), is written over the module, and a fast test subset chosen for that
 module runs against it (``-x``, time-limited). A mutant the subset does not fail
-*survives*; the file is restored after every mutant (and on Ctrl-C).
+*survives*; one that runs past the time limit counts as killed (printed ``timeout``).
+The file is restored after every mutant (and on Ctrl-C).
 
     python bench/mutants.py                  # every target below, then a summary
     python bench/mutants.py --only frames    # targets whose module contains "frames"
@@ -46,7 +47,7 @@ TARGETS = {
     "pinsync/extractor.py": (
         ("dedupe", "ads_analytics_batches"),
         ["tests/test_sync_analytics.py", "-k",
-         "duplicate or fewest_calls_whose or 2_53 or exactly_8_kb or granularities"]),
+         "duplicate or fewest_calls_whose or 2_53 or exactly_8_kb or granularities or without_its_key"]),
 }
 
 _FLIP = {ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt, ast.Eq: ast.NotEq,
@@ -117,7 +118,7 @@ def main() -> int:
     ap.add_argument("--again", metavar="LOG", help="run only the mutants a previous run's output lists as survived")
     args = ap.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))      # kill: restore the file (finally) first
-    survived, killed, t0 = [], 0, time.monotonic()
+    survived, killed, timeouts, t0 = [], 0, 0, time.monotonic()
     again = None
     if args.again:
         again = {line.split("SURVIVED ", 1)[1].strip() for line in Path(args.again).read_text().splitlines()
@@ -150,13 +151,14 @@ def main() -> int:
                     print("SURVIVED", what, flush=True)
                 else:
                     killed += 1
-                    print("killed  ", what, flush=True)
+                    timeouts += rc == -1
+                    print("timeout " if rc == -1 else "killed  ", what, flush=True)
         finally:
             path.write_text(original)
     if not args.list:
         total = killed + len(survived)
-        print(f"\n{killed}/{total} killed ({100 * killed / max(1, total):.0f}%), {len(survived)} survived, "
-              f"{time.monotonic() - t0:.0f} s")
+        print(f"\n{killed}/{total} killed ({100 * killed / max(1, total):.0f}%; {timeouts} of them by timeout), "
+              f"{len(survived)} survived, {time.monotonic() - t0:.0f} s")
         for s in survived:
             print("  survived:", s)
     return 0

@@ -2,7 +2,7 @@
 sync against the fake API, every figure against its floor.
 
     python bench/run.py [--latency 0.05] [--scale 20] [--workers 8] [--accounts 5] [--ads 1000]
-                        [--pins 2000] [--days 90] [--out bench/results.json] [--only agency|rss-sweep]
+                        [--pins 2000] [--days 90] [--out bench/results.json] [--only agency]
 
 What it does:
 
@@ -42,7 +42,8 @@ What it does:
   (``60/--scale``), and the fake's report files are memoised like its bodies;
 * measures peak RSS at 1x, 4x and 16x the rows, by ad accounts (``--days`` each) and by days
   (``--sweep-days`` x 1, 4, 16: 57, 228 and 912 days, reports included) (``--no-rss-sweep``): the
-  largest must stay within 1.2x the smallest;
+  largest must stay within 1.2x the smallest (``--only-sweep [--sweep days]``: only this, printed,
+  nothing written);
 * prints every figure as a ratio to its floor or target and writes everything to ``--out`` (JSON).
 
 Rate limits: with the default dataset every category needs fewer requests than one window allows
@@ -60,8 +61,8 @@ under its lock and computing bodies are reported either way (``fake_busy_seconds
 ``PINSYNC_BENCH_PROFILE=file.prof`` makes the pinsync child cProfile every thread into that file;
 ``PINSYNC_BENCH_TRACE=prefix`` writes a timeline of units, requests (with their rate-limit category),
 each limiter's grants, the requests in flight, the CPU slots held and waited for, and writes, and the
-resident size every 5 ms, beside it. ``--only agency`` (or ``rss-sweep``) runs that part alone (figures
-printed, not written unless ``--out`` is given).
+resident size every 5 ms, beside it. ``--only agency`` runs the agency-sized sync alone (figures printed,
+not written unless ``--out`` is given).
 """
 
 from __future__ import annotations
@@ -1025,9 +1026,8 @@ def main() -> None:
     ap.add_argument("--workdir", help="where the output and state go (default: a new temporary folder on disk)")
     ap.add_argument("--no-rss-sweep", action="store_true", help="skip the peak-RSS runs at other sizes")
     ap.add_argument("--no-agency", action="store_true", help="skip the agency-sized run")
-    ap.add_argument("--only", choices=("agency", "rss-sweep"),
-                    help="run only this part: the agency-sized run (e.g. with PINSYNC_BENCH_TRACE to study its "
-                    "timeline) or the peak-RSS sweep")
+    ap.add_argument("--only", choices=("agency",),
+                    help="run only the agency-sized sync (e.g. with PINSYNC_BENCH_TRACE to study its timeline)")
     ap.add_argument("--agency-accounts", type=int, default=50)
     ap.add_argument("--agency-ads", type=int, default=200, help="ads per ad account in the agency-sized run")
     ap.add_argument("--agency-days", type=int, default=730,
@@ -1037,6 +1037,8 @@ def main() -> None:
                     help="polls the fake answers IN_PROGRESS before a report is FINISHED (default 1)")
     ap.add_argument("--sweep", choices=("both", "accounts", "days"), default="both",
                     help="the peak-RSS sweep by ad accounts, by days or both (default)")
+    ap.add_argument("--only-sweep", action="store_true",
+                    help="run only the peak-RSS sweep (see --sweep, --sweep-days) and print it; --out is not written")
     ap.add_argument("--sweep-days", type=int, default=57,
                     help="the peak-RSS sweep by days runs 1x, 4x and 16x this many days (default 57: up to 912)")
     ap.add_argument("--malloc-conf", help="_RJEM_MALLOC_CONF for the pinsync child, e.g. "
@@ -1119,12 +1121,22 @@ def main() -> None:
         ],
     }
     cpus = os.cpu_count() or 1
+    if args.only_sweep:
+        print("\npeak RSS at 1x, 4x and 16x the rows (no latency, no limits) ...", flush=True)
+        peaks: dict[str, list[float]] = {}
+        for r in rss_sweep(args, shape, today, workdir, FakeServer, BenchFake):
+            peaks.setdefault(r["scaled_by"], []).append(r["peak_rss_mb"])
+        for by, p in peaks.items():
+            print(f"  by {by}: {', '.join(f'{x:.0f}' for x in p)} MB: largest / smallest {max(p) / min(p):.2f}x "
+                  f"(target <= {TARGET_RSS_FLAT}x, every run < {TARGET_RSS_MB:.0f} MB)")
+        shutil.rmtree(workdir, ignore_errors=True)
+        return
 
     transform: dict = {}
     if args.only:       # one part alone
         args.no_incremental = True
         args.no_agency = args.only != "agency"
-        args.no_rss_sweep = args.only != "rss-sweep"
+        args.no_rss_sweep = True
 
     # ---- full run
     if not args.only:

@@ -1,12 +1,13 @@
-"""Bounded memory for a unit's rows: hold typed frames until the unit writes, spilling to disk.
+"""Bounded memory for a unit's rows: hold typed frames until their partitions can be written.
 
-A unit (one analytics stream of one ad account, or all pins) may only write its partitions
-once every batch has arrived, because a partition (a month) holds rows from every batch.
-:class:`FrameBuffer` keeps the batches in memory up to ``limit_bytes``; beyond that it
-spills them to uncompressed Arrow IPC files in a private temp folder, one file per
+A partition (a month) may only be written once every batch that can hold its rows has
+arrived. :class:`FrameBuffer` keeps the batches in memory up to ``limit_bytes``; beyond that
+it spills them to uncompressed Arrow IPC files in a private temp folder, one file per
 partition, so what a unit holds in memory stays under the limit however many days, ids or
-pins it covers. When the unit writes, :meth:`FrameBuffer.chunks` hands the rows back one
-partition at a time, read from its own files only.
+pins it covers. A partition known to be complete leaves the buffer at once
+(:meth:`FrameBuffer.take`: a long history's months are written report by report); when the
+unit ends, :meth:`FrameBuffer.chunks` hands the rest back one partition at a time, read
+from its own files only.
 
 A unit that never passed its limit never touches the disk: its frames come back as one
 chunk, which :meth:`pinsync.sink.Sink.merge_months` filters a month at a time as it merges
@@ -18,7 +19,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 import polars as pl
@@ -46,13 +47,15 @@ class FrameBuffer:
         self._files: dict[tuple, list[Path]] = {}     # partition key -> its spill files, oldest first
         self._folder: Path | None = None
         self._rows: Counter = Counter()          # partition key -> rows
+        self._written = 0                        # spill files written (names them)
         self.rows = 0
         self.spills = 0
 
     # -- filling --------------------------------------------------------------------------
 
-    def add(self, df: pl.DataFrame) -> None:
-        """Hold ``df`` (spilling what is held when it passes the limit)."""
+    def add(self, df: pl.DataFrame, *, spill: bool = True) -> None:
+        """Hold ``df``, spilling what is held when it passes the limit (``spill=False``: not
+        yet - the caller first :meth:`take`-s what is complete, then calls :meth:`fit`)."""
         if not df.height:
             return
         for row in df.group_by(self.by).len().iter_rows():
@@ -60,6 +63,11 @@ class FrameBuffer:
         self._frames.append(df)
         self._held += df.estimated_size()
         self.rows += df.height
+        if spill:
+            self.fit()
+
+    def fit(self) -> None:
+        """Spill what is held if it is past the limit."""
         if self._held > self.limit:
             self._spill()
 
@@ -72,7 +80,8 @@ class FrameBuffer:
                 self._folder = Path(tempfile.mkdtemp(prefix="pinsync-spill-", dir=self.spill_dir))
             held, self._frames, self._held = _concat(self._frames), [], 0
             for key, part in held.partition_by(self.by, as_dict=True, maintain_order=True).items():
-                path = self._folder / f"{sum(map(len, self._files.values())):06d}.arrow"
+                path = self._folder / f"{self._written:06d}.arrow"
+                self._written += 1
                 part.write_ipc(path, compression="uncompressed")
                 self._files.setdefault(key, []).append(path)
         except OSError as e:   # $TMPDIR full or not writable: the unit cannot hold its rows
@@ -106,6 +115,35 @@ class FrameBuffer:
         self._spill()          # the rest too: then each partition is read from its own files
         for key in self.partitions():
             yield finish(_concat([pl.read_ipc(p) for p in self._files[key]]))
+
+    def take(self, keys: Iterable[tuple],
+             finish: Callable[[pl.DataFrame], pl.DataFrame] = lambda df: df) -> Iterator[pl.DataFrame]:
+        """The rows of the partitions ``keys`` (those held), a partition at a time in key order,
+        each passed through ``finish``; they leave the buffer. Rows held in memory are copied
+        out a partition at a time, the other partitions' rows kept."""
+        keys = sorted(k for k in set(keys) if k in self._rows)
+        if not keys:
+            return
+        held = _concat(self._frames) if self._frames else None
+        if held is not None:
+            rest = held.filter(~pl.any_horizontal([self._is(k) for k in keys]))
+            self._frames, self._held = ([rest], rest.estimated_size()) if rest.height else ([], 0)
+            del rest
+        for key in keys:
+            self.rows -= self._rows.pop(key)
+            files = self._files.pop(key, [])
+            parts = [pl.read_ipc(p) for p in files]
+            for p in files:
+                p.unlink(missing_ok=True)
+            if held is not None:
+                part = held.filter(self._is(key))
+                if part.height:
+                    parts.append(part)
+            yield finish(_concat(parts))
+
+    def _is(self, key: tuple) -> pl.Expr:
+        """Whether a row is of the partition ``key``."""
+        return pl.all_horizontal([pl.col(c) == v for c, v in zip(self.by, key)])
 
     # -- cleaning up ------------------------------------------------------------------------
 

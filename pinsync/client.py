@@ -33,19 +33,21 @@ import logging
 import os
 import random
 import socket
+import tempfile
 import threading
 import time
 import urllib.parse
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
 import requests
 from requests.adapters import HTTPAdapter
 
 from pinsync import api
-from pinsync.errors import ApiError, AuthError, Cancelled, NetworkError, PinsyncError, RateLimitError, ScopeError
+from pinsync.errors import (ApiError, AuthError, Cancelled, NetworkError, PinsyncError, RateLimitError, ScopeError,
+                            SinkError)
 from pinsync.ratelimit import RateLimits
 from pinsync.secrets import RedactingFilter, redact, redact_url
 
@@ -173,14 +175,22 @@ class PinterestClient:
         return self._send("POST", f"{self.api_url}/{path.lstrip('/')}", endpoint, category=category,
                           tag=tag or path, expect="object", json_body=dict(body))[1]
 
-    def download(self, url: str, *, tag: str = "", read: Callable[[bytes], Any] | None = None) -> Any:
+    def download(self, url: str, *, tag: str = "", read: Callable[[BinaryIO], Any] | None = None) -> Any:
         """GET a pre-signed link on another host (a report file) and decode its JSON object,
-        or return ``read(body)`` (a ``ValueError`` from it: the body is unreadable).
+        or return ``read(file)`` (a ``ValueError`` from it: the body is unreadable).
+
+        The body is streamed into an anonymous temp file (``$TMPDIR``) a block at a time, never
+        held in memory whole (report files run to tens of MB, and several download at once);
+        ``read`` gets that file, open for binary reading at its start, and it is gone once
+        ``read`` returns (or the process dies).
 
         No Authorization header, no Pinterest credential, a session of its own; retried like
         an API call (a truncated or unparsable body included). Errors and logs show the
         link without its query string. A refused link (expired: 403) is an
         :class:`ApiError` with its status, at once.
+
+        Raises:
+            SinkError: the temp folder cannot hold the file (full, or not writable).
         """
         with self._lock:
             if self._downloads is None:
@@ -204,9 +214,10 @@ class PinterestClient:
     def _send(self, method: str, url: str, endpoint: str, *, category: str | None, tag: str, expect: str,
               params: Mapping[str, Any] | None = None, json_body: Any = None, decode: bool = True,
               session: requests.Session | None = None,
-              read: Callable[[bytes], Any] | None = None) -> tuple[bytes, Any]:
+              read: Callable[[BinaryIO], Any] | None = None) -> tuple[bytes, Any]:
         """One request with the retry rules of the module docstring. With a ``session`` of
-        its own (downloads) no token is sent and a 401 is an error like any 4xx."""
+        its own (downloads) no token is sent, a 401 is an error like any 4xx, and a 200's body
+        is streamed to a temp file for ``read`` (:meth:`download`; the body returned is empty)."""
         api_call = session is None
         session = session or self.session
         attempt = 0
@@ -224,11 +235,16 @@ class PinterestClient:
             problem: str
             wait: float | None = None
             t_sent = time.monotonic()
+            spooled = None
             try:
                 with self._inflight:
                     resp = session.request(method, url, params=_encode(params), json=json_body,
-                                           timeout=self.policy.timeout,
+                                           timeout=self.policy.timeout, stream=not api_call,
                                            headers={"Authorization": f"Bearer {token}"} if api_call else None)
+                    if not api_call and resp.status_code == 200:
+                        spooled = _spool(resp)      # a file: streamed to disk
+                    elif not api_call:
+                        resp.content                # an error's few bytes, read while the connection is ours
             except requests.Timeout:
                 problem = "timed out"
             except requests.RequestException as e:
@@ -246,14 +262,15 @@ class PinterestClient:
                     self.headroom[category] = {"limit": resp.headers.get("x-ratelimit-limit", "?"),
                                                "remaining": resp.headers["x-ratelimit-remaining"]}
                 status = resp.status_code
-                if status == 200:
+                if status == 200 and spooled is not None:
+                    with spooled:
+                        value = _read_file(spooled, expect, read)
+                        if value is not _INVALID:
+                            return b"", value
+                        problem = f"unreadable response body ({_describe_file(resp, spooled)})"
+                elif status == 200:
                     body = resp.content
-                    value = _parse_json(body, expect, decode and read is None)
-                    if value is not _INVALID and read is not None:
-                        try:
-                            value = read(body)
-                        except ValueError:
-                            value = _INVALID
+                    value = _parse_json(body, expect, decode)
                     if value is not _INVALID:
                         return body, value
                     problem = f"unreadable response body ({_describe_body(resp)})"
@@ -376,19 +393,23 @@ _INVALID = object()       # the body is not JSON of the expected shape
 _NOT_PARSED = object()    # looks right; decoding is left to the caller
 
 
+def _fits(start: bytes, tail: bytes, expect: str) -> bool:
+    """Whether a body whose first and last non-blank bytes are ``start`` and ``tail`` can be
+    JSON of the ``expect``-ed shape (a cut or empty body cannot)."""
+    if expect == "array" and start != b"[":
+        return False
+    if expect == "object" and start != b"{":
+        return False
+    if not start:
+        return False
+    return not ((start == b"[" and tail != b"]") or (start == b"{" and tail != b"}"))
+
+
 def _parse_json(body: bytes, expect: str, decode: bool = True) -> Any:
     """The decoded body, ``_NOT_PARSED`` for an array or when not ``decode`` (the frame
     readers parse and validate those), or ``_INVALID`` when it is not JSON of the expected
     shape."""
-    start = body.lstrip()[:1]
-    if expect == "array" and start != b"[":
-        return _INVALID
-    if expect == "object" and start != b"{":
-        return _INVALID
-    if not start:
-        return _INVALID
-    tail = body.rstrip()[-1:]
-    if (start == b"[" and tail != b"]") or (start == b"{" and tail != b"}"):
+    if not _fits(body.lstrip()[:1], body.rstrip()[-1:], expect):
         return _INVALID
     if expect == "array" or not decode:
         return _NOT_PARSED
@@ -396,6 +417,64 @@ def _parse_json(body: bytes, expect: str, decode: bool = True) -> Any:
         return json.loads(body)
     except ValueError:
         return _INVALID
+
+
+DOWNLOAD_BLOCK = 2**20       # a downloaded file is written to disk this much at a time
+
+
+def _spool(resp: requests.Response) -> BinaryIO:
+    """The body of a streamed response in an anonymous temp file (removed when closed, or
+    when the process dies), open at its start. A cut connection raises as requests does."""
+    try:
+        f = tempfile.TemporaryFile(prefix="pinsync-download-")
+    except OSError as e:
+        raise SinkError(f"cannot create a temp file for a download in {tempfile.gettempdir()} ($TMPDIR): "
+                        f"{e.strerror or e}; point TMPDIR at a writable folder") from None
+    try:
+        for block in resp.iter_content(DOWNLOAD_BLOCK):
+            f.write(block)
+        f.seek(0)
+    except OSError as e:
+        f.close()
+        if isinstance(e, requests.RequestException):
+            raise
+        raise SinkError(f"cannot write a download to the temp folder {tempfile.gettempdir()} ($TMPDIR): "
+                        f"{e.strerror or e}; free space there or point TMPDIR at a larger disk") from None
+    except BaseException:
+        f.close()
+        raise
+    return f
+
+
+def _read_file(f: BinaryIO, expect: str, read: Callable[[BinaryIO], Any] | None) -> Any:
+    """A downloaded file's JSON value (``read(f)`` when given), or ``_INVALID`` when it is
+    not JSON of the expected shape (``read`` raised ``ValueError``)."""
+    if not _fits(*_edges(f), expect):
+        return _INVALID
+    f.seek(0)
+    try:
+        return read(f) if read is not None else json.load(f)
+    except ValueError:
+        return _INVALID
+
+
+def _edges(f: BinaryIO, block: int = 2**16) -> tuple[bytes, bytes]:
+    """The first and last non-blank bytes of a file (empty when it is all blank)."""
+    f.seek(0)
+    start = b""
+    while not start and (data := f.read(block)):
+        start = data.lstrip()[:1]
+    end, tail = f.seek(0, os.SEEK_END), b""
+    while not tail and end > 0:
+        f.seek(max(0, end - block))
+        tail = f.read(end - max(0, end - block)).rstrip()[-1:]
+        end = max(0, end - block)
+    return start, tail
+
+
+def _describe_file(resp: requests.Response, f: BinaryIO) -> str:
+    ctype = resp.headers.get("Content-Type", "?").split(";")[0]
+    return "empty body" if _edges(f) == (b"", b"") else f"{ctype}, {f.seek(0, os.SEEK_END)} bytes"
 
 
 def _describe_body(resp: requests.Response) -> str:

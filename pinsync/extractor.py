@@ -12,9 +12,11 @@ import datetime as dt
 import itertools
 import json
 import logging
+import os
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
+from typing import BinaryIO
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -24,7 +26,7 @@ from pinsync import api, clock, frames
 from pinsync.client import PinterestClient
 from pinsync.config import DEFAULT_TARGETING_TYPES, DEFAULT_USER_METRIC_TYPES
 from pinsync.errors import ApiError, PayloadError, ScopeError
-from pinsync.memory import cpu_slot
+from pinsync.memory import REPORTS, cpu_slot
 from pinsync.reports import (ReportJob, ReportPolicy, ReportRunner, flatten_report, report_key, report_spans,
                              report_unsupported)
 from pinsync.schemas import (ENTITY_COLUMNS, Column, analytics_columns, pin_analytics_columns,
@@ -428,24 +430,41 @@ class Extractor:
                         ", ".join(unsupported))
         type_body = self._ads_typer(spec, ad_account_id, currency)
         jobs = self.report_jobs(spec, ad_account_id, start, end, today)
-        spans = {j.key: (dt.date.fromisoformat(j.body["start_date"]), dt.date.fromisoformat(j.body["end_date"]))
-                 for j in jobs}
         id_key = api.LEVEL_ID_COLUMN[spec.level]
         id_col = id_key.lower()
 
-        def read(job: ReportJob, body: bytes) -> pl.DataFrame:
-            """Each file is typed as it is downloaded (a file that is not JSON is fetched
-            again); a targeting report's rows first take the targeting endpoints' shape."""
-            if spec.targeting_types:
-                return type_body(flatten_report(json.loads(body), id_key, spec.name, targeting=True), spans[job.key])
-            return type_body(body, spans[job.key], keyed=True)
+        held: dict[str, int] = {}      # job -> bytes of REPORTS it holds until the caller is done with its rows
+
+        def read(job: ReportJob, file: BinaryIO) -> pl.DataFrame:
+            """Each file is typed as it is downloaded, from the temp file it was streamed to
+            (a file that is not JSON is fetched again), once the process holds few enough
+            other reports' rows (:data:`pinsync.memory.REPORTS`); a targeting report's rows
+            first take the targeting endpoints' shape."""
+            held[job.key] = REPORTS.take(file.seek(0, os.SEEK_END))
+            file.seek(0)
+            try:
+                if spec.targeting_types:
+                    return type_body(flatten_report(json.load(file), id_key, spec.name, targeting=True), job.span)
+                return type_body(file, job.span, keyed=True)
+            except BaseException:
+                REPORTS.give_back(held.pop(job.key))
+                raise
         runner = ReportRunner(self.client, self.report_policy, read=read, pool=self.pool)
-        for job, df in runner.run(REPORTS_PATH.format(ad_account_id=ad_account_id), jobs, tag=spec.name,
-                                  tokens=tokens, on_token=on_token):
-            if ids is not None:
-                df = df.filter(pl.col(id_col).is_in(list(ids)))
-            self.on_progress(spec.name, df.height)
-            yield df
+        wanted = pl.Series(list(ids), dtype=pl.String) if ids is not None else None
+        try:
+            for job, df in runner.run(REPORTS_PATH.format(ad_account_id=ad_account_id), jobs, tag=spec.name,
+                                      tokens=tokens, on_token=on_token):
+                if ids is not None:
+                    kept = df[id_col].is_in(wanted.implode())
+                    if not kept.all():      # usually every entity is asked for: no copy then
+                        df = df.filter(kept)
+                self.on_progress(spec.name, df.height)
+                yield df
+                del df          # the caller asks for the next report once it is done with this one's rows
+                REPORTS.give_back(held.pop(job.key))
+        finally:
+            for size in held.values():
+                REPORTS.give_back(size)
 
     def report_jobs(self, spec: StreamSpec, ad_account_id: str, start: dt.date, end: dt.date,
                     today: dt.date | None = None) -> list[ReportJob]:
@@ -466,9 +485,9 @@ class Extractor:
         return jobs
 
     def _ads_typer(self, spec: StreamSpec, ad_account_id: str,
-                   currency: str | None) -> Callable[[bytes, tuple[dt.date, dt.date]], pl.DataFrame]:
+                   currency: str | None) -> Callable[..., pl.DataFrame]:
         """The function typing an ads analytics answer (a flat JSON array of rows; ``keyed``: a
-        report file, rows keyed by entity id) over a window into the stream's frame: one for
+        report file, rows keyed by entity id, as bytes or a file) over a window into the stream's frame: one for
         synchronous answers and reports alike."""
         columns = self.ads_analytics_columns(spec)
         id_key = api.LEVEL_ID_COLUMN[spec.level]
@@ -497,7 +516,7 @@ class Extractor:
         names = [c.name for c in columns]
         read = frames.read_targeting if spec.targeting_types else frames.read_json_array
 
-        def type_body(body: bytes, window: tuple[dt.date, dt.date], keyed: bool = False) -> pl.DataFrame:
+        def type_body(body: bytes | BinaryIO, window: tuple[dt.date, dt.date], keyed: bool = False) -> pl.DataFrame:
             with cpu_slot():
                 df = read(body, columns, stream=spec.name, source_names=source, id_field=id_key,
                           **({"keyed": True} if keyed else {}))

@@ -28,8 +28,8 @@ import json
 import logging
 import math
 import re
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, BinaryIO
 
 import polars as pl
 
@@ -342,7 +342,7 @@ def _extra_series(name: str, records: Sequence[dict], known: set[str]) -> pl.Ser
 
 
 def read_json_array(
-    body: bytes,
+    body: bytes | BinaryIO,
     columns: Sequence[Column],
     *,
     stream: str,
@@ -352,10 +352,11 @@ def read_json_array(
 ) -> pl.DataFrame:
     """Type a flat JSON array (the ads analytics response) with Polars' JSON reader.
 
-    ``keyed``: ``body`` is a report file instead, ``{"<id>": [row, ...], ...}``; each row
-    gets its key as ``id_field`` (over any value of its own), and it is read without
-    decoding rows into Python objects (:func:`_read_keyed`). Then a body that is not JSON
-    raises ``ValueError`` (a download to fetch again) rather than :class:`PayloadError`.
+    ``keyed``: ``body`` is a report file instead, ``{"<id>": [row, ...], ...}`` (its bytes, or
+    a binary file positioned at its start: it is read a block at a time); each row gets its
+    key as ``id_field`` (over any value of its own), and it is read without decoding rows
+    into Python objects (:func:`_read_keyed`). Then a body that is not JSON raises
+    ``ValueError`` (a download to fetch again) rather than :class:`PayloadError`.
 
     Integer columns are read as the numbers' own digits and parsed as Int64, so no
     integer passes through a float (micro-currency totals in KRW, COP or CLP pass 2**53);
@@ -378,22 +379,20 @@ def read_json_array(
 _HOUR = "__hour"
 
 
-def _read_array(body: bytes, columns: Sequence[Column], stream: str, source_names: dict[str, str],
+def _read_array(body: bytes | BinaryIO, columns: Sequence[Column], stream: str, source_names: dict[str, str],
                 id_field: str, keyed: bool = False) -> pl.DataFrame:
     wanted = [c for c in columns if c.name in source_names]
     if keyed:
-        df = None
-        if re.fullmatch(rb"\s*\{\s*\}\s*", body):
-            return pl.DataFrame(schema=polars_schema(tuple(columns)))
-        if not _surrogate_escape(body):
-            try:
-                df = _read_keyed(body, wanted, source_names, id_field)
-            except pl.exceptions.PolarsError:
-                df = None
+        source = io.BytesIO(body) if isinstance(body, (bytes, bytearray)) else body
+        try:
+            df = _read_keyed(source, wanted, source_names, id_field)
+        except pl.exceptions.PolarsError:
+            df = None
         if df is not None:
             missing = [pl.lit(None, c.dtype).alias(c.name) for c in columns if c.name not in source_names]
             return df.with_columns(missing).select([c.name for c in columns])
-        records = flatten_report(json.loads(body), id_field, stream)        # not JSON: a ValueError (fetched again)
+        source.seek(0)
+        records = flatten_report(json.load(source), id_field, stream)     # not JSON: a ValueError (fetched again)
         return records_to_frame(records, columns, stream=stream, source_names=source_names, id_field=id_field,
                                 widen=True)
     read_schema = _read_schema(wanted, source_names)
@@ -424,40 +423,66 @@ def _read_array(body: bytes, columns: Sequence[Column], stream: str, source_name
 _KEY, _ROWS = "__report_key", "__report_rows"
 _FIRST_KEY = re.compile(rb'^\{\s*"(\d+)"\s*:\s*\[')
 _NEXT_KEY = re.compile(rb'\]\s*,\s*"(\d+)"\s*:\s*\[')
-KEYED_CHUNK_BYTES = 2**21       # a report file is read this much at a time
+_EMPTY_OBJECT = re.compile(rb"\{\s*\}\s*")
+KEYED_CHUNK_BYTES = 2**21       # a report file is read and typed this much at a time
 
 
-def _read_keyed(body: bytes, wanted: list[Column], source_names: dict[str, str],
+class _OtherShape(Exception):
+    """A report file :func:`_keyed_members` cannot split (the value-by-value path judges it)."""
+
+
+def _keyed_members(source: BinaryIO, block: int = KEYED_CHUNK_BYTES) -> Iterator[tuple[bytes, bytes]]:
+    """``(key, rows)`` for each member of a report file ``{"<id>": [row, ...], ...}``: the id's
+    digits and the text of its rows array, read from ``source`` a block at a time (so only a
+    block and the member being read are held). Members are split at the text
+    ``],"<digits>":[``, which cannot occur inside a string (where every quote is escaped)
+    nor inside a row of scalars. Raises :class:`_OtherShape` for any other shape."""
+    buf = source.read(block).lstrip()
+    while len(buf) < 64 and (data := source.read(block)):     # the first key whole (long whitespace aside)
+        buf = (buf + data).lstrip()
+    first = _FIRST_KEY.match(buf)
+    if first is None:
+        if _EMPTY_OBJECT.fullmatch(buf) and not source.read(1):
+            return
+        raise _OtherShape
+    key, start, scan = first.group(1), first.end() - 1, first.end()
+    while True:
+        for m in _NEXT_KEY.finditer(buf, scan):
+            yield key, buf[start:m.start() + 1]
+            key, start, scan = m.group(1), m.end() - 1, m.end()
+        data = source.read(block)
+        if not data:
+            break
+        # a separator cut by the block's end starts at the last "]" (a separator holds only its first)
+        cut = buf.rfind(b"]", scan)
+        scan = (cut if cut >= 0 else len(buf)) - start
+        buf, start = buf[start:] + data, 0
+    tail = buf[start:].rstrip()
+    rows = tail[:-1].rstrip()
+    if tail[-1:] != b"}" or rows[-1:] != b"]":
+        raise _OtherShape
+    yield key, rows
+
+
+def _read_keyed(source: BinaryIO, wanted: list[Column], source_names: dict[str, str],
                 id_field: str) -> pl.DataFrame | None:
     """A report file ``{"<id>": [row, ...], ...}`` typed as :func:`_read_array` types a flat
     array, without decoding it into Python objects and a few MB at a time (Polars' JSON
-    reader holds several times what it reads): each entity becomes one NDJSON line
-    ``{"__report_key": "<id>", "__report_rows": [row, ...]}`` (the text ``],"<digits>":[``
-    that separates two entities cannot occur inside a string, where every quote is escaped,
-    nor inside a row of scalars), read with the columns' schema, exploded and unnested.
+    reader holds several times what it reads; the file itself is read a block at a time,
+    :func:`_keyed_members`): each entity becomes one NDJSON line ``{"__report_key": "<id>",
+    "__report_rows": [row, ...]}``, read with the columns' schema, exploded and unnested.
     None when the file has another shape or a value the value-by-value path must judge."""
     read_schema = _read_schema(wanted, source_names)
-    text = body.strip()
-    first = _FIRST_KEY.match(text)
-    end = len(text[:-1].rstrip())
-    if first is None or text[end - 1:end] != b"]":
-        return None
-    keys, starts, ends = [first.group(1)], [first.end() - 1], []
-    for m in _NEXT_KEY.finditer(text, first.end()):
-        ends.append(m.start() + 1)
-        keys.append(m.group(1))
-        starts.append(m.end() - 1)
-    ends.append(end)
     schema = {_KEY: pl.String, _ROWS: pl.List(pl.Struct(read_schema))}
     fields = [pl.col(_ROWS).struct.field(f) for f in read_schema if f != id_field]
-    parts, lines, size = [], [], 0
-    for n, (key, a, b) in enumerate(zip(keys, starts, ends)):
-        lines.append(b'{"%s":"%s","%s":%s}' % (_KEY.encode(), key, _ROWS.encode(), text[a:b]))
-        size += b - a
-        if size < KEYED_CHUNK_BYTES and n + 1 < len(keys):
-            continue
+    parts: list[pl.DataFrame] = []
+    lines: list[bytes] = []
+
+    def typed_lines() -> pl.DataFrame | None:
         chunk = b"\n".join(line.replace(b"\n", b" ").replace(b"\r", b" ") for line in lines)
-        lines, size = [], 0         # raw newlines are whitespace outside strings (JSON strings escape them)
+        lines.clear()             # raw newlines are whitespace outside strings (JSON strings escape them)
+        if _surrogate_escape(chunk):
+            return None
         rows = pl.read_ndjson(io.BytesIO(chunk), schema=schema)
         del chunk
         if rows[_ROWS].null_count():
@@ -465,10 +490,26 @@ def _read_keyed(body: bytes, wanted: list[Column], source_names: dict[str, str],
         raw = (rows.filter(pl.col(_ROWS).list.len() > 0).explode(_ROWS)
                .select(pl.col(_KEY).cast(read_schema.get(id_field, pl.String)).alias(id_field), *fields)
                .select(list(read_schema)))
-        typed = _typed(raw, wanted, source_names)
-        if typed is None:
+        return _typed(raw, wanted, source_names)
+
+    size = 0
+    try:
+        for key, rows in _keyed_members(source):
+            lines.append(b'{"%s":"%s","%s":%s}' % (_KEY.encode(), key, _ROWS.encode(), rows))
+            size += len(rows)
+            if size >= KEYED_CHUNK_BYTES:
+                size = 0
+                parts.append(typed_lines())
+                if parts[-1] is None:
+                    return None
+    except _OtherShape:
+        return None
+    if lines:
+        parts.append(typed_lines())
+        if parts[-1] is None:
             return None
-        parts.append(typed)
+    if not parts:
+        return pl.DataFrame(schema=polars_schema(tuple(wanted)))
     return pl.concat(parts, how="vertical_relaxed")
 
 

@@ -61,3 +61,38 @@ def cpu_slot():
     """Hold one of the process's CPU slots for a CPU-bound step (never nest them)."""
     with _CPU_SLOTS:
         yield
+
+
+class Allowance:
+    """Bytes of large inputs (report files) whose rows the process holds at once, over all
+    threads: typing a report file and holding its rows until its months are written costs
+    about twice the file's size, and a long history's units would otherwise all do it at
+    once. A thread waits for room before it starts on a file; one that holds some already
+    never waits (it may be finishing what another waits for), and a file larger than the
+    whole allowance goes alone."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.used = 0
+        self._cond = threading.Condition()
+        self._mine = threading.local()
+
+    def take(self, size: int) -> int:
+        """Wait for room for ``size`` bytes and hold them; returns what to :meth:`give_back`."""
+        with self._cond:
+            if not getattr(self._mine, "held", 0):
+                while self.used and self.used + size > self.limit:
+                    self._cond.wait()
+            self.used += size
+            self._mine.held = getattr(self._mine, "held", 0) + size
+        return size
+
+    def give_back(self, size: int) -> None:
+        with self._cond:
+            self.used -= size
+            self._mine.held = getattr(self._mine, "held", 0) - size
+            self._cond.notify_all()
+
+
+REPORT_BYTES = 32 * 2**20
+REPORTS = Allowance(REPORT_BYTES)     # report files typed and not yet written, over the whole process

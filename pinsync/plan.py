@@ -7,8 +7,9 @@ yesterday]``:
 
 * nothing held (first run, ``--full-refresh``, changed settings): all of it;
 * otherwise the days before ``held_from`` that ``start_date`` now asks for (a start date
-  moved back: a backfill), and the incremental days from ``min(bookmark + 1, today -
-  lookback_days)`` on - nothing else.
+  moved back: a backfill), the incremental days from ``min(bookmark + 1, today -
+  lookback_days)`` on, and the days of month files it held that are lost (missing, or not
+  the size recorded: :func:`lost_days`) - nothing else.
 
 Days the synchronous endpoints serve (89 days back; HOUR: 7) are fetched with them; older
 days (up to 913 back) by asynchronous reports, for the streams a report level serves. A
@@ -27,7 +28,7 @@ import dataclasses
 import datetime as dt
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from pinsync import api
@@ -70,7 +71,7 @@ def _bucket_in(day: dt.date, granularity: str) -> dt.date:
 
 def unit_fetches(*, today: dt.date, start_date: dt.date, lookback_days: int, granularity: str,
                  bookmark: dt.date | None, held_from: dt.date | None, reports: bool,
-                 sync: bool = True) -> list[Fetch]:
+                 sync: bool = True, repair: Sequence[tuple[dt.date, dt.date]] = ()) -> list[Fetch]:
     """The fetches of one unit, in date order (see the module docs).
 
     Args:
@@ -79,6 +80,8 @@ def unit_fetches(*, today: dt.date, start_date: dt.date, lookback_days: int, gra
         reports: whether a report level serves the stream (else history stops at what the
             synchronous endpoints serve).
         sync: whether synchronous endpoints serve the stream (else every day is a report's).
+        repair: days of held month files that are lost, to fetch again (the first ranges
+            :func:`lost_days` returns).
     """
     end = last_complete_day(today, granularity)
     start = _bucket_in(max(start_date, history_floor(today, granularity, reports=reports)), granularity)
@@ -88,6 +91,7 @@ def unit_fetches(*, today: dt.date, start_date: dt.date, lookback_days: int, gra
         ranges = [(align_start(first, granularity), end)]            # the incremental days
         if start < held_from:                                         # the start date moved back
             ranges.append((start, held_from - DAY))
+    ranges += [(lo, min(hi, end)) for lo, hi in repair]              # lost month files
     sync_from = _bucket_in(earliest_start(today, granularity), granularity) if sync else end + DAY
     out: list[Fetch] = []
     for lo, hi in _merge(ranges):
@@ -98,6 +102,34 @@ def unit_fetches(*, today: dt.date, start_date: dt.date, lookback_days: int, gra
         if hi >= sync_from:
             out.append(Fetch(max(lo, sync_from), hi, SYNC))
     return out
+
+
+def lost_days(months: Iterable[str], *, today: dt.date, granularity: str, held_from: dt.date, bookmark: dt.date,
+              reports: bool) -> tuple[list[tuple[dt.date, dt.date]], list[tuple[dt.date, dt.date]]]:
+    """The days a unit held in lost month files (``"YYYY-MM"``): those the API still serves,
+    to fetch again, and those older than it serves (:func:`history_floor`), lost for good.
+
+    Only the days of ``[held_from, bookmark]`` count; for WEEK and MONTH, the whole buckets
+    filed in the month (those starting in it: :func:`pinsync.sink.month_of`).
+    """
+    floor = _bucket_in(history_floor(today, granularity, reports=reports), granularity)
+    again: list[tuple[dt.date, dt.date]] = []
+    gone: list[tuple[dt.date, dt.date]] = []
+    for month in sorted(set(months)):
+        first = dt.date.fromisoformat(month + "-01")
+        last = next_bucket(first, "MONTH") - DAY
+        lo = _bucket_in(max(first, held_from), granularity)
+        last_start = align_start(min(last, bookmark), granularity)
+        hi = next_bucket(last_start, granularity) - DAY
+        if hi > bookmark:                       # the bucket the bookmark falls in is not held whole
+            hi = last_start - DAY
+        if lo > hi:
+            continue
+        if lo < floor:
+            gone.append((lo, min(hi, floor - DAY)))
+        if hi >= floor:
+            again.append((max(lo, floor), hi))
+    return again, gone
 
 
 def _merge(ranges: list[tuple[dt.date, dt.date]]) -> list[tuple[dt.date, dt.date]]:

@@ -15,11 +15,12 @@ synchronous calls, in the fewest reports: one per level, ad account and span of 
    the ``ads_analytics`` rate-limit category. ``EXPIRED``, ``FAILED``, ``CANCELLED`` and
    ``DOES_NOT_EXIST`` create it again, at most :attr:`ReportPolicy.max_creations` times;
 3. downloaded from its pre-signed link (:meth:`PinterestClient.download`: no credentials;
-   a truncated or unparsable file is fetched again; an expired link is replaced by
-   polling once more);
+   streamed to a temp file, never held in memory whole; a truncated or unparsable file is
+   fetched again; an expired link is replaced by polling once more);
 4. read as it arrives by the caller's ``read`` (the extractor types the file with the very
    function that types synchronous answers, :func:`pinsync.frames.read_json_array`, which
-   reads the file keyed by entity id without decoding it into Python objects).
+   reads the file keyed by entity id a block at a time, without decoding it into Python
+   objects).
 
 Several reports of one call are in flight at once (:attr:`ReportPolicy.in_flight`): the
 creations, and the polls of the reports that are due (earliest due first), go out together on
@@ -42,6 +43,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, wait
 from dataclasses import dataclass, field
 from functools import partial
+from typing import BinaryIO
 
 from pinsync import api, frames
 from pinsync.client import PinterestClient
@@ -185,18 +187,24 @@ class ReportJob:
     wait: float = 0.0       # the last wait between polls
     due: float = 0.0        # when to poll next
 
+    @property
+    def span(self) -> tuple[dt.date, dt.date]:
+        """The days the report covers."""
+        return dt.date.fromisoformat(self.body["start_date"]), dt.date.fromisoformat(self.body["end_date"])
+
 
 class ReportRunner:
     """Creates, polls and downloads reports through one :class:`PinterestClient`.
 
-    ``read(job, body)`` turns a downloaded file into what :meth:`run` yields (default: the
-    decoded JSON object); a ``ValueError`` from it (not JSON) fetches the file again. With a
-    ``pool`` (the run's request pool), the creations and polls of one step go out together;
-    without one, one after another.
+    ``read(job, file)`` turns a downloaded file (a binary file at its start: see
+    :meth:`PinterestClient.download`) into what :meth:`run` yields (default: the decoded
+    JSON object); a ``ValueError`` from it (not JSON) fetches the file again. With a ``pool``
+    (the run's request pool), the creations and polls of one step go out together; without
+    one, one after another.
     """
 
     def __init__(self, client: PinterestClient, policy: ReportPolicy | None = None,
-                 read: Callable[[ReportJob, bytes], object] | None = None, pool: Executor | None = None):
+                 read: Callable[[ReportJob, BinaryIO], object] | None = None, pool: Executor | None = None):
         self.client = client
         self.policy = policy or ReportPolicy()
         self.read = read
@@ -305,7 +313,7 @@ class ReportRunner:
         """Download and read a finished report's file; None when its link was refused (it is
         polled again at once for a new one)."""
         try:
-            read = self.read and (lambda body: self.read(job, body))
+            read = self.read and (lambda file: self.read(job, file))
             return self.client.download(url, tag=tag, read=read)
         except ApiError as e:
             if e.status is None or not 400 <= e.status < 500:

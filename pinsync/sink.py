@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
@@ -32,7 +32,7 @@ import polars as pl
 from pinsync.errors import SinkError
 from pinsync.memory import cpu_slot
 from pinsync.schemas import Column
-from pinsync.storage import STAGING, Location
+from pinsync.storage import STAGING, Location, explain
 
 DATA_FILE = "data.parquet"
 DATE = "date"        # every analytics row's time key (a Date; a Datetime for HOUR)
@@ -132,6 +132,7 @@ class WriteResult:
     paths: list[str] = field(default_factory=list)
     files_unchanged: int = 0
     fingerprints: dict[str, str] = field(default_factory=dict)   # month folder -> content hash
+    sizes: dict[str, int] = field(default_factory=dict)          # month folder -> bytes of the file written
 
     def add(self, other: "WriteResult") -> None:
         self.files_written += other.files_written
@@ -140,6 +141,7 @@ class WriteResult:
         self.paths += other.paths
         self.files_unchanged += other.files_unchanged
         self.fingerprints.update(other.fingerprints)
+        self.sizes.update(other.sizes)
 
 
 class Sink:
@@ -226,10 +228,10 @@ class Sink:
         covers: Iterable[dict] = (),
         sort_by: Sequence[str] = (DATE,),
         on_disk: Mapping[str, str] | None = None,
-        before_change: Callable[[list[str]], None] | None = None,
+        before_change: Callable[[list[str], bool], None] | None = None,
         rewrite: bool = False,
         scheme: str = "",
-        replace_unreadable: bool = False,
+        replace_unreadable: bool | Collection[str] = False,
     ) -> WriteResult:
         """Merge fetched analytics rows into their month files.
 
@@ -252,11 +254,13 @@ class Sink:
             on_disk: the :func:`content_hash` of month files already written (from the
                 state), by folder. A month whose merged rows have that hash, and whose file
                 exists, is left alone instead of being rewritten. Every month's hash is
-                returned in the result (``fingerprints``).
+                returned in the result (``fingerprints``), and the size of every file
+                written (``sizes``).
             before_change: called with the month folders about to be replaced by different
-                rows, or deleted, before any is: the caller must stop vouching for their old
-                hashes (e.g. save the state without them) so that a crash half-way can never
-                leave a changed file behind a matching hash.
+                rows (``False``), or deleted (``True``), before any is: the caller must stop
+                vouching for their old hashes and sizes (e.g. save the state without them)
+                so that a crash half-way can never leave a changed file behind a matching
+                hash.
             rewrite: write every month, even those ``on_disk`` shows unchanged (a full
                 refresh); ``before_change`` still hears only of changed ones.
             scheme: the :func:`fingerprint_scheme` of the rows. Each file's footer records
@@ -265,8 +269,10 @@ class Sink:
                 configuration sharing the output, truncated or corrupt is written again. An
                 old file of other columns or settings adds its columns only if some of its
                 rows are kept.
-            replace_unreadable: the fetch covers the unit's whole history: an old file that
-                is unreadable is replaced by the fetched rows (without it, that is an error).
+            replace_unreadable: the fetch covers every day the unit holds in these month
+                folders (True: in every month): an old file there that is unreadable is
+                replaced by the fetched rows, or deleted when none came (elsewhere, that is an
+                error).
 
         Memory: one month is held at a time (the old file is scanned lazily and filtered
         as it is read). Files are written as one batch (see
@@ -315,12 +321,17 @@ class Sink:
         """Merge one month: the old file's rows outside ``days``, plus ``rows`` (the fetched
         ones, dated within ``days``); write it unless it is the vouched one."""
         rel = f"{stream}/{folder}/{DATA_FILE}"
-        old, recorded = self._previous(rel, replace_unreadable)   # before the CPU slot: S3 GETs
+        replace = replace_unreadable is True or folder in (replace_unreadable or ())
+        old, recorded, broken = self._previous(rel, replace)   # before the CPU slot: S3 GETs
         parts = [rows] if rows is not None else []
         if old is not None:
             replaced = pl.Series(DATE, days, dtype=date_type).unique()
             parts.append(old.filter(~pl.col(DATE).is_in(replaced.implode())))
         if not parts:
+            if broken:              # an unreadable file whose days all came back empty
+                if before_change:
+                    before_change([folder], True)
+                gone.append(f"{stream}/{folder}")
             return
         data = fp = None
         with cpu_slot():      # sort, hash and encode one month at a time per CPU
@@ -343,9 +354,9 @@ class Sink:
                     data = self._encode(rel, merged, {FINGERPRINT: f"{scheme}/{fp}"})
             del merged
         if not height:
-            if old is not None:
+            if old is not None or broken:
                 if before_change:
-                    before_change([folder])
+                    before_change([folder], True)
                 gone.append(f"{stream}/{folder}")
             return
         result.fingerprints[folder] = fp
@@ -353,24 +364,25 @@ class Sink:
             result.files_unchanged += 1
             return
         if before_change and not same:
-            before_change([folder])
+            before_change([folder], False)
         self._write(rel, data, batch)
+        result.sizes[folder] = len(data)
         result.files_written += 1
         result.rows_written += height
         result.paths.append(rel)
 
-    def _previous(self, rel: str, replace_unreadable: bool) -> tuple[pl.LazyFrame | None, str | None]:
+    def _previous(self, rel: str, replace_unreadable: bool) -> tuple[pl.LazyFrame | None, str | None, bool]:
         """The month file to merge the fetched rows into (None: none, or an unreadable one to
-        replace), and the fingerprint its footer records."""
+        replace), the fingerprint its footer records, and whether it is an unreadable one."""
         try:
             meta = self.footer(rel)
         except SinkError as e:
             if replace_unreadable:
-                return None, None
+                return None, None, True
             raise SinkError(f"{e}: run with --full-refresh to fetch its days again") from None
         if meta is None:
-            return None, None
-        return self._scan(rel), meta.get(FINGERPRINT)
+            return None, None, False
+        return self._scan(rel), meta.get(FINGERPRINT), False
 
     def footer(self, rel: str) -> dict[str, str] | None:
         """The key-value metadata of the Parquet file ``rel``, read from its footer alone (on an
@@ -409,19 +421,22 @@ class Sink:
             raise SinkError(f"cannot read {self.location.path(rel)}: {type(e).__name__}: {e}") from None
         return None if data is None else pl.scan_parquet(io.BytesIO(data), hive_partitioning=False)
 
-    def missing(self, stream: str, dirs: list[str]) -> set[str]:
-        """Those of the partition folders ``dirs`` that hold no data file: a probe per
-        folder locally, one listing per parent folder on object stores."""
-        if not dirs:
-            return set()
-        if self.location.local:
-            return {d for d in dirs if not self.location.exists(f"{stream}/{d}/{DATA_FILE}")}
-        found = set()
-        for parent in {d.rpartition("/")[0] for d in dirs}:
-            base = f"{stream}/{parent}" if parent else stream
-            found.update(rel[len(stream) + 1:].rpartition("/")[0] for rel in self.location.find(base)
-                         if rel.endswith("/" + DATA_FILE))
-        return set(dirs) - found
+    def month_files(self, stream: str, prefix: str = "") -> dict[str, int]:
+        """The month files of a table, or of one ad account's part of it (``prefix``:
+        ``ad_account_id=1``), with their sizes in bytes: ``{"month=2026-11": 48213}``. One
+        listing (locally: one walk of the folder; on an object store: one listing of the
+        prefix, paged by the store), never a read of a file."""
+        base = f"{stream}/{prefix}".rstrip("/")
+        try:
+            found = self.location.sizes(base)
+        except Exception as e:
+            raise SinkError(f"cannot list {self.location.path(base)}: {explain(e, self.location.url)[0]}") from None
+        out = {}
+        for rel, size in found.items():
+            leaf, _, name = rel.partition("/")
+            if name == DATA_FILE and leaf.startswith(MONTH + "="):
+                out[leaf] = size
+        return out
 
     def day_layout(self, stream: str) -> str | None:
         """A folder of ``stream`` in the earlier one-file-per-day layout (``date=`` folders),

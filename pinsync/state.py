@@ -8,9 +8,10 @@ Layout (``version`` 1; one line per bookmark)::
      "bookmarks": {
         "campaigns":          {"<ad_account_id>": {"cursor": "2026-11-28T17:00:00+00:00", "rows": 120, "fingerprint": "…"}},
         "pins":               {"*": {"cursor": "…", "rows": 2000, "fingerprint": "…"}},
-        "campaign_analytics": {"<ad_account_id>": {"last_complete_date": "2026-11-28", "settings": "…",
-                                                   "partition_scheme": "polars-2.1.0/…",
-                                                   "partitions": {"month=2026-11": "<content hash>", …}}},
+        "campaign_analytics": {"<ad_account_id>": {"last_complete_date": "2026-11-28", "held_from": "2025-06-01",
+                                                   "settings": "…", "partition_scheme": "polars-2.1.0/…",
+                                                   "partitions": {"month=2026-11": "<content hash>", …},
+                                                   "files": {"month=2025-06": 48213, …, "month=2026-11": 51077}}},
         "pin_analytics":      {"*": {"last_complete_date": "2026-11-26", "settings": "…", …}}}}
 
 ``partitions`` holds the content hash of each analytics month file a later run may fetch
@@ -18,6 +19,14 @@ again (the lookback window): a re-fetched month whose merged rows have the same 
 and whose file exists, is not rewritten. The hashes are only compared under the same
 ``partition_scheme`` (layout, Polars version, table columns and settings), and only for a
 file whose Parquet footer records the same scheme and hash.
+
+``files`` holds every month file an analytics bookmark's days (``held_from`` to
+``last_complete_date``) are in, with its size in bytes: each run lists the unit's folder once
+and fetches again the days of a month file that is missing or of another size (or, older
+than the API serves, stops claiming them and fails). A size is ``null`` while its file is
+being replaced (a file must be there; it is checked whole before it is recorded again).
+A bookmark without ``files`` (an older pinsync) records them from its next run, each once
+its Parquet footer reads.
 
 ``layout`` is the output layout the bookmarks describe: one file per month. A state file
 without it whose analytics bookmarks were written for the earlier one-file-per-day layout
@@ -30,7 +39,8 @@ fields this pinsync does not know are left alone.
 
 The file is replaced atomically, and only after the data it describes is durable, so it
 never claims data that is not on disk; before a month file is replaced by different rows
-(or deleted), its hash is removed from the file first. A file that cannot be parsed, or has another
+(or deleted), its hash is removed from the file first, and its size made ``null`` (removed
+for a file about to be deleted). A file that cannot be parsed, or has another
 version, is an error: it is never silently reset (``--full-refresh`` ignores it).
 """
 
@@ -157,6 +167,10 @@ def _is_month_leaf(v: Any) -> bool:
     return isinstance(v, str) and v.startswith("month=") and _is_date(v[6:] + "-01") and len(v) == 13
 
 
+def _is_size(v: Any) -> bool:
+    return v is None or _is_count(v)
+
+
 def _type_name(v: Any) -> str:
     return {dict: "an object", list: "a list", str: "text", bool: "a boolean", type(None): "null"}.get(
         type(v), "a number")
@@ -197,16 +211,19 @@ def check_state(data: dict) -> str | None:
                     return wrong(f"{path}.{name}", value, what)
             if "last_complete_date" in mark and "held_from" in mark and mark["held_from"] > mark["last_complete_date"]:
                 return f"{path}.held_from: {mark['held_from']} is later than last_complete_date"
-            for name, key_ok, what in (("partitions", _is_month_leaf, "a month folder (month=YYYY-MM)"),
-                                       ("reports", lambda k: True, "")):
+            for name, key_ok, what, value_ok, value_what in (
+                    ("partitions", _is_month_leaf, "a month folder (month=YYYY-MM)", _TEXT[0], "text"),
+                    ("files", _is_month_leaf, "a month folder (month=YYYY-MM)", _is_size,
+                     "a size in bytes (a whole number >= 0) or null"),
+                    ("reports", lambda k: True, "", _TEXT[0], "text")):
                 table = mark.get(name, {})
                 if not isinstance(table, dict):
                     return wrong(f"{path}.{name}", table, "an object")
                 for k, v in table.items():
                     if not key_ok(k):
                         return f"{path}.{name}: {json.dumps(k)} is not {what}"
-                    if not isinstance(v, str):
-                        return wrong(f"{path}.{name}.{k}", v, "text")
+                    if not value_ok(v):
+                        return wrong(f"{path}.{name}.{k}", v, value_what)
     return None
 
 

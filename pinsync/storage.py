@@ -8,7 +8,9 @@
   flushes per batch instead of two per file (falls back to per-file fsync where
   ``syncfs`` does not exist).
 * Object stores: the whole object is built in memory and sent with one PUT
-  (``pipe_file``), so a failure can never leave a partial object behind.
+  (``pipe_file``), so a failure can never leave a partial object behind. In a
+  :meth:`Location.batch` the objects wait in anonymous local temp files (``$TMPDIR``, not
+  memory) and are sent when it commits: a batch that fails sends none.
 * ``put_if_absent``: ``O_EXCL`` locally, a conditional PUT (``If-None-Match: *``) on S3.
 """
 
@@ -92,12 +94,22 @@ class Location:
         """Replace ``rel`` with ``data`` atomically (``mode`` sets local permissions).
 
         With ``batch`` (from :meth:`batch`), a local file only gets its temp file here; it
-        replaces ``rel`` when the batch commits. With ``stage``, the temp file is made in that
-        staging folder instead of beside ``rel``. Object stores always PUT at once.
+        replaces ``rel`` when the batch commits (on an object store the bytes wait in a local
+        temp file, and are PUT then). With ``stage``, the temp file is made in that staging
+        folder instead of beside ``rel``. Without a batch, object stores PUT at once.
         """
         path = self.path(rel)
         if not self.local:
-            self.fs.pipe_file(path, data)
+            if batch is None:
+                self.fs.pipe_file(path, data)
+                return
+            held = tempfile.TemporaryFile(prefix="pinsync-put-")
+            try:
+                held.write(data)
+            except BaseException:
+                held.close()
+                raise
+            batch.puts.append((held, path))
             return
         # through symlinks: replace the target (a state or token store shared by a link stays shared)
         path = os.path.realpath(path)
@@ -247,6 +259,29 @@ class Location:
         prefix = self.root.rstrip("/") + "/"
         return sorted(f[len(prefix):] if f.startswith(prefix) else f for f in found)
 
+    def sizes(self, rel: str = "") -> dict[str, int]:
+        """Every file below ``rel`` with its size in bytes, by its path below ``rel``: one
+        walk of the folder locally, one listing of the prefix on an object store (never
+        from a cached listing). Empty if there is nothing there."""
+        base = self.path(rel)
+        if self.local:
+            out = {}
+            for folder, _, names in os.walk(base):
+                for name in names:
+                    path = os.path.join(folder, name)
+                    try:
+                        out[os.path.relpath(path, base).replace(os.sep, "/")] = os.stat(path).st_size
+                    except FileNotFoundError:
+                        pass
+            return out
+        try:
+            found = self.fs.find(base, detail=True)
+        except FileNotFoundError:
+            return {}
+        prefix = base.rstrip("/") + "/"
+        return {name[len(prefix):]: int(info.get("size") or 0) for name, info in found.items()
+                if name.startswith(prefix) and info.get("type", "file") != "directory"}
+
     def staging(self, run_id: str) -> "Staging | None":
         """A staging folder for ``run_id``'s temp files (None on object stores: they hold none)."""
         return Staging(self.root, run_id) if self.local else None
@@ -377,13 +412,28 @@ def _sweep_locked(lock_path: str) -> int:
 
 
 class WriteBatch:
-    """Local files written by :meth:`Location.batch`: their temp files, until the commit."""
+    """Files written by :meth:`Location.batch`: local temp files, until the commit (renamed
+    into place, or on an object store PUT)."""
 
     def __init__(self, location: Location):
         self.location = location
         self.pending: list[tuple[str, str]] = []      # (temp file, final path)
+        self.puts: list[tuple[Any, str]] = []         # object stores: (local temp file, object path)
 
     def commit(self) -> None:
+        while self.puts:
+            held, path = self.puts[0]
+            try:
+                held.seek(0)
+                self.location.fs.pipe_file(path, held.read())
+            except Exception as e:
+                self.abort()
+                raise SinkError(f"cannot write {path}: {type(e).__name__}: {e}") from None
+            except BaseException:
+                self.abort()
+                raise
+            held.close()
+            self.puts.pop(0)
         if not self.pending:
             return
         try:
@@ -400,6 +450,9 @@ class WriteBatch:
         for tmp, _ in self.pending:
             _unlink(tmp)
         self.pending = []
+        for held, _ in self.puts:
+            held.close()
+        self.puts = []
 
 
 class GroupCommit:

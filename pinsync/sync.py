@@ -2,14 +2,17 @@
 
 Order of every unit of work (a stream for one ad account, or a user-level stream):
 
-1. fetch everything the unit covers (all pages, all id batches, all windows) into typed
-   frames - held in a :class:`~pinsync.buffer.FrameBuffer`, which spills to local temp
-   files past the unit's share of ``buffer_mb`` - nothing is written while anything is
-   missing;
+1. fetch everything the unit covers (all pages, all id batches, all windows and reports)
+   into typed frames - held in a :class:`~pinsync.buffer.FrameBuffer`, which spills to
+   local temp files past the unit's share of ``buffer_mb``;
 2. write its files as one batch (each file atomic, all made durable with two disk
-   flushes): an entity table or account partition whole; for analytics, each month
-   touched is merged (the month's other days kept, the fetched days replaced, a month
-   left empty removed) and written only if its rows changed;
+   flushes; on an object store, PUT when the batch commits): an entity table or account
+   partition whole; for analytics, each month touched is merged (the month's other days
+   kept, the fetched days replaced, a month left empty removed) and written only if its
+   rows changed. An analytics month is merged into the batch as soon as the last call or
+   report that can hold its rows has arrived (:func:`write_batches`: a long history is
+   written report by report), but no file is replaced before the unit has fetched
+   everything;
 3. move the bookmark and save the state file (atomic).
 
 Units run ``max_workers`` at a time (:func:`units_at_once`): a unit is one stream of one ad
@@ -39,7 +42,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
@@ -53,7 +56,8 @@ from pinsync.errors import (EXIT_CREDENTIALS, ApiError, AuthError, Cancelled, Co
                             PinsyncError, ScopeError, SinkError, StateError, SyncFailed)
 from pinsync.extractor import Extractor, PinFetch
 from pinsync.memory import limit_arenas
-from pinsync.plan import REPORT, Fetch, Plan, PlanLine, held_range, history_floor, last_complete_day, unit_fetches
+from pinsync.plan import (DAY, REPORT, Fetch, Plan, PlanLine, held_range, history_floor, last_complete_day, lost_days,
+                          unit_fetches)
 from pinsync.schemas import pin_lifetime_metric_types
 from pinsync.sink import (DATA_FILE, FINGERPRINT, MONTH, Sink, WriteResult, fingerprint, fingerprint_scheme,
                           month_of, other_meaning, partition_dir, with_month)
@@ -153,6 +157,8 @@ class _Run:
         self._lock = threading.Lock()
         self._clamp_warned = False
         self._bookmarks: dict[tuple[str, str], dt.date | None] = {}   # usable_bookmark, once per unit
+        self._listings: dict[tuple[str, str], dict[str, int]] = {}     # a unit's month files, listed once
+        self._checks: dict[tuple[str, str], MonthCheck] = {}           # what that listing found, once per unit
         self._t0: dict[str, float] = {}
         self.extractor = extractor_for(client, config, pool=pool, on_progress=self._progress, today=today,
                                        report_sleep=None if client._sleep is time.sleep else client._sleep)
@@ -270,12 +276,13 @@ class _Run:
             self._repairing(stream, f"{e}; writing it again")
             return False
 
-    def _repairing(self, stream: str, message: str) -> None:
+    def _repairing(self, stream: str, message: str, key: str = ALL) -> None:
         """Report a file the state vouched for that this run repairs (a warning in the log
         and in the run's summary)."""
-        log.warning("%s: %s", stream, message)
+        what = _unit_name(stream, key)
+        log.warning("%s: %s", what, message)
         with self._lock:
-            self.warnings.append(f"{stream}: {message}")
+            self.warnings.append(f"{what}: {message}")
 
     # -- ads analytics ------------------------------------------------------------------
 
@@ -303,7 +310,7 @@ class _Run:
             return None
         problems = self._vouched_files(stream, key, prev.get("partitions") or {})
         if problems:    # the bookmark claims rows that are gone: fetch them again
-            self._repairing(stream, f"{'; '.join(problems)}; fetching the whole history again")
+            self._repairing(stream, f"{'; '.join(problems)}; fetching the whole history again", key)
             return None
         bookmark = dt.date.fromisoformat(prev["last_complete_date"])
         gran = self.granularity(stream)
@@ -325,14 +332,14 @@ class _Run:
     def _vouched_files(self, stream: str, key: str, partitions: dict) -> list[str]:
         """What is wrong with the month files the state vouches for: missing (deleted by
         hand), unreadable (truncated, corrupt), or rewritten with other columns or settings
-        (another configuration sharing the output). One listing per folder on object stores
-        for the missing ones, then the footer of each file (one ranged read)."""
+        (another configuration sharing the output). The unit's one listing for the missing
+        ones (:meth:`_listing`), then the footer of each file (one ranged read)."""
         prefix = _unit_prefix(key)
-        dirs = [prefix + leaf for leaf in partitions]
-        lost = self.sink.missing(stream, dirs)
+        on_disk = self._listing(stream, key) if partitions else {}
+        lost = {prefix + leaf for leaf in partitions if leaf not in on_disk}
         problems = [f"{stream}/{d}/{DATA_FILE} is missing" for d in sorted(lost)]
         scheme = self.scheme(stream)
-        for d in sorted(set(dirs) - lost):
+        for d in sorted({prefix + leaf for leaf in partitions} - lost):
             rel = f"{stream}/{d}/{DATA_FILE}"
             try:
                 recorded = (self.sink.footer(rel) or {}).get(FINGERPRINT)
@@ -380,9 +387,98 @@ class _Run:
             held_from = max(self.config.start_date, floor)
         if self.config.start_date < floor and bookmark is None:
             self._clamped(self.config.start_date, floor)
+        check = self.month_check(spec, key, held_from, bookmark)
         return (unit_fetches(today=self.today, start_date=self.config.start_date,
                              lookback_days=self.config.analytics.lookback_days, granularity=gran, bookmark=bookmark,
-                             held_from=held_from, reports=reports, sync=not spec.report_only), held_from, bookmark)
+                             held_from=held_from, reports=reports, sync=not spec.report_only,
+                             repair=check.again if check else ()), held_from, bookmark)
+
+    # -- the month files a unit holds: one listing per unit and run ---------------------------
+
+    def _listing(self, stream: str, key: str) -> dict[str, int]:
+        """The unit's month files with their sizes, from one listing of its folder, made once
+        per run before the unit writes anything."""
+        with self._lock:
+            if (stream, key) in self._listings:
+                return self._listings[(stream, key)]
+        found = self.sink.month_files(stream, _unit_prefix(key).rstrip("/"))
+        with self._lock:
+            return self._listings.setdefault((stream, key), found)
+
+    def month_check(self, spec: StreamSpec, key: str, held_from: dt.date | None,
+                    bookmark: dt.date | None) -> MonthCheck | None:
+        """Whether every month file the state records for the unit (``files``) is there with
+        the size recorded, from the unit's one listing (no read of a file); None when the
+        state holds nothing to check (first run, full refresh, a stream not selected).
+
+        A lost month (missing, another size, or recorded as being replaced by a run that
+        stopped and now unreadable) holds days the state claims: those the API still
+        serves are fetched again (:func:`pinsync.plan.lost_days`), with one warning; the
+        older ones are lost for good, and the state stops claiming them when the unit
+        commits (:meth:`_commit_months`). A month file the unit holds that the state does not
+        record yet (a state written before ``files`` was) is recorded once its footer reads.
+        Decided once per unit and run."""
+        stream = spec.name
+        with self._lock:
+            if (stream, key) in self._checks:
+                return self._checks[(stream, key)]
+        prev = self.state.get(stream, key) or {}
+        if self.full_refresh or stream not in self.selected or not prev.get("last_complete_date"):
+            return None
+        recorded = prev.get("files") or {}
+        first = held_from or (dt.date.fromisoformat(prev["held_from"]) if prev.get("held_from") else _EPOCH)
+        last = bookmark or min(dt.date.fromisoformat(prev["last_complete_date"]),
+                               last_complete_day(self.today, self.granularity(stream)))
+        on_disk = self._listing(stream, key)
+        # the lookback window's files: their footers were read already (a usable bookmark)
+        footers_read = set(prev.get("partitions") or {}) if bookmark is not None else set()
+        check = MonthCheck(on_disk)
+        for leaf, size in recorded.items():
+            if leaf not in on_disk:
+                check.lost[leaf] = "missing"
+            elif size is not None and on_disk[leaf] != size:
+                check.lost[leaf] = f"{on_disk[leaf]:,} bytes, not the {size:,} recorded"
+        for leaf, size in sorted(on_disk.items()):
+            month = leaf.partition("=")[2]
+            if (leaf in recorded and recorded[leaf] is not None) or not (month_of(first) <= month <= month_of(last)):
+                continue
+            rel = f"{stream}/{_unit_prefix(key)}{leaf}/{DATA_FILE}"
+            try:        # recorded only once seen whole: the state never vouches for a file it has not checked
+                if leaf not in footers_read:
+                    self.sink.footer(rel)
+                check.adopted[leaf] = size
+            except SinkError:
+                check.lost[leaf] = "unreadable (truncated or corrupt)"
+        gran, reports = self.granularity(stream), spec.report_level is not None
+        for leaf in sorted(check.lost):
+            again, gone = lost_days([leaf.partition("=")[2]], today=self.today, granularity=gran, held_from=first,
+                                    bookmark=last, reports=reports)
+            check.again += again
+            check.gone += gone
+            if gone:
+                check.gone_months.append(leaf)
+        if check.lost:
+            what = "; ".join(f"{leaf}: {why}" for leaf, why in sorted(check.lost.items()))
+            days = ", ".join(f"{lo}..{hi}" for lo, hi in check.again)
+            # (a unit fetching its whole history again has said why, and fetches these days too)
+            if bookmark is not None and (check.again or not check.gone):
+                self._repairing(stream, f"month files the state records are lost ({what}); fetching their days "
+                                        f"again{': ' + days if days else ''}", key)
+            if check.gone and self.plan is not None:
+                self._repairing(stream, self._gone_message(stream, key, check, None), key)
+        with self._lock:
+            return self._checks.setdefault((stream, key), check)
+
+    def _gone_message(self, stream: str, key: str, check: MonthCheck, holds: tuple[dt.date, dt.date] | None) -> str:
+        spec = STREAMS[stream]
+        floor = history_floor(self.today, self.granularity(stream), reports=spec.report_level is not None)
+        days = ", ".join(f"{lo}..{hi}" for lo, hi in check.gone)
+        now = (f"; the state no longer claims them (it holds {holds[0]}..{holds[1]} now)" if holds
+               else "; the next run stops claiming them")
+        what = "; ".join(f"{leaf}: {check.lost[leaf]}" for leaf in check.gone_months)
+        return (f"month files the state records are lost ({what}) and their days {days} are older than the API "
+                f"serves (it serves days from {floor}): restore them from a backup if there is one (pinsync cannot "
+                f"fetch them again){now}")
 
     def ads_analytics_unit(self, spec: StreamSpec, account: dict, entities: pl.DataFrame | None) -> None:
         acct = account["id"]
@@ -396,6 +492,7 @@ class _Run:
         started = self._begin(spec.name, acct, ", ".join(f"days {f.start}..{f.end} ({f.path})" for f in fetches) or "nothing to fetch")
         self.sink.remove_stale_temps(spec.name, {"ad_account_id": acct})
         if not fetches:
+            self._settle(spec.name, acct, held_from, bookmark)
             self._end(spec.name, WriteResult(), acct, started)
             return
         gran = self.settings.granularity
@@ -421,13 +518,24 @@ class _Run:
                                                                     currency=account.get("currency"))
         scheme = self.scheme(spec.name)
         written = write_batches(self.sink, spec, batches(), covers, self.buffer_bytes,
+                                windows=self._ads_windows(spec, acct, fetches, id_list),
                                 **self._partition_memory(spec.name, acct, scheme))
         first, last = held_range(fetches, held_from, bookmark)
         # the bookmark holds no report tokens any more: their rows are on disk
-        self._commit(spec.name, acct, {"last_complete_date": last.isoformat(), "held_from": first.isoformat(),
-                                       "settings": self.settings_key(spec.name),
-                                       **self._partitions_bookmark(spec.name, acct, scheme, written, covers, end)})
+        self._commit_months(spec.name, acct, first, last, scheme, written, covers, end)
         self._end(spec.name, written, acct, started)
+
+    def _ads_windows(self, spec: StreamSpec, acct: str, fetches: list[Fetch],
+                     ids: list[str] | None) -> list[tuple[dt.date, dt.date]]:
+        """The days each batch of :meth:`ads_analytics_unit` covers, in the order they come:
+        a report's span, a synchronous call's window (the extractor's own plan of them)."""
+        windows: list[tuple[dt.date, dt.date]] = []
+        for f in fetches:
+            if f.path == REPORT:
+                windows += [job.span for job in self.extractor.report_jobs(spec, acct, f.start, f.end, self.today)]
+            else:
+                windows += [w for _, w in self.extractor.ads_analytics_calls(spec, acct, ids, f.start, f.end)]
+        return windows
 
     def _plan_ads(self, spec: StreamSpec, acct: str, fetches: list[Fetch], ids: list[str] | None,
                   tokens: dict[str, str]) -> None:
@@ -471,6 +579,7 @@ class _Run:
             self.sink.remove_stale_temps(spec.name)
         if not fetches:
             if daily:
+                self._settle(spec.name, ALL, held_from, bookmark)
                 self._end(spec.name, WriteResult(), ALL, started)
             return
         end = max(f.end for f in fetches)
@@ -498,9 +607,7 @@ class _Run:
         # days still pending (PROCESSING) are fetched again next run
         last = fetch.pending_from - dt.timedelta(days=1) if fetch.pending_from else end
         first = held_range(fetches, held_from, bookmark)[0]
-        self._commit(spec.name, ALL, {"last_complete_date": last.isoformat(), "held_from": first.isoformat(),
-                                      "settings": self.settings_key(spec.name),
-                                      **self._partitions_bookmark(spec.name, ALL, scheme, written, covers, end)})
+        self._commit_months(spec.name, ALL, first, last, scheme, written, covers, end)
         self._end(spec.name, written, ALL, started)
 
     def _pins_to_ask(self, pins: pl.DataFrame, start: dt.date, end: dt.date) -> list[str]:
@@ -524,6 +631,7 @@ class _Run:
         started = self._begin(spec.name, ALL, ", ".join(f"days {f.start}..{f.end} ({f.path})" for f in fetches) or "nothing to fetch")
         self.sink.remove_stale_temps(spec.name)
         if not fetches:
+            self._settle(spec.name, ALL, held_from, bookmark)
             self._end(spec.name, WriteResult(), ALL, started)
             return
         end = max(f.end for f in fetches)
@@ -541,9 +649,7 @@ class _Run:
                                 **self._partition_memory(spec.name, ALL, scheme))
         last = min(pending) - dt.timedelta(days=1) if pending else end
         first = held_range(fetches, held_from, bookmark)[0]
-        self._commit(spec.name, ALL, {"last_complete_date": last.isoformat(), "held_from": first.isoformat(),
-                                      "settings": self.settings_key(spec.name),
-                                      **self._partitions_bookmark(spec.name, ALL, scheme, written, covers, end)})
+        self._commit_months(spec.name, ALL, first, last, scheme, written, covers, end)
         self._end(spec.name, written, ALL, started)
 
     # -- unchanged month files are not rewritten -----------------------------------------
@@ -567,19 +673,30 @@ class _Run:
         prefix = _unit_prefix(key)
         on_disk = {prefix + leaf: fp for leaf, fp in self._vouched(stream, key, scheme).items()}
 
-        def before_change(dirs: list[str]) -> None:
+        def before_change(dirs: list[str], removed: bool) -> None:
+            """Stop vouching for the months about to change: their hashes go, and their
+            sizes become unknown (``null``: a file must be there, to be checked whole before
+            it is recorded again) or, for months about to be deleted, go too."""
             leaves = {d[len(prefix):] for d in dirs}
             with self._lock:
                 bookmark = self.state.get(stream, key)
                 held = (bookmark or {}).get("partitions") or {}
-                if not leaves & held.keys():
+                files = (bookmark or {}).get("files") or {}
+                if not leaves & held.keys() and not any(leaf in files and (removed or files[leaf] is not None)
+                                                        for leaf in leaves):
                     return
                 bookmark["partitions"] = {leaf: fp for leaf, fp in held.items() if leaf not in leaves}
+                if files:
+                    bookmark["files"] = {leaf: None if leaf in leaves else size for leaf, size in files.items()
+                                         if not (removed and leaf in leaves)}
                 self.state.set(stream, key, bookmark)
             self.store.save(self.state)
-        # a unit fetching its whole history replaces unreadable files rather than failing on them
+        # a unit fetching its whole history (or a lost month's days) replaces unreadable files
+        # rather than failing on them
+        check = self._checks.get((stream, key))
+        whole = self.usable_bookmark(stream, key) is None
         return {"on_disk": on_disk, "before_change": before_change, "rewrite": self.full_refresh, "scheme": scheme,
-                "replace_unreadable": self.usable_bookmark(stream, key) is None}
+                "replace_unreadable": True if whole else {prefix + leaf for leaf in (check.lost if check else ())}}
 
     def _vouched(self, stream: str, key: str, scheme: str) -> dict[str, str]:
         """The month fingerprints (by folder below the unit's prefix) in the state, if they
@@ -589,8 +706,72 @@ class _Run:
             return {}
         return prev.get("partitions") or {}
 
+    def _commit_months(self, stream: str, key: str, first: dt.date, last: dt.date, scheme: str,
+                       written: WriteResult, covers: list[dict], end: dt.date) -> None:
+        """Commit an analytics unit that holds ``[first, last]`` once its files are written:
+        the bookmark, the hashes of the months a later run fetches again, and every month
+        file it holds with its size. Days of lost month files older than the API serves are
+        no longer claimed (``held_from`` moves past them), and reported: exit 1."""
+        check = self._checks.get((stream, key))
+        if check and check.gone:
+            first = max(first, max(hi for _, hi in check.gone) + DAY)
+        self._commit(stream, key, {"last_complete_date": last.isoformat(), "held_from": first.isoformat(),
+                                   "settings": self.settings_key(stream),
+                                   **self._partitions_bookmark(stream, key, scheme, written, covers, end, first),
+                                   "files": self._files_bookmark(stream, key, written, covers, first)})
+        if check and check.gone:
+            self._lost_for_good(stream, key, self._gone_message(stream, key, check, (first, last)))
+
+    def _settle(self, stream: str, key: str, held_from: dt.date | None, bookmark: dt.date | None) -> None:
+        """A unit with nothing to fetch: what its listing found is committed all the same
+        (month files recorded, days lost for good no longer claimed)."""
+        check = self._checks.get((stream, key))
+        prev = self.state.get(stream, key) or {}
+        if check is None or bookmark is None or not (check.gone or check.adopted or check.lost or "files" not in prev):
+            return
+        first = held_from or dt.date.fromisoformat(prev.get("held_from") or prev["last_complete_date"])
+        if check.gone:
+            first = max(first, max(hi for _, hi in check.gone) + DAY)
+        partitions = {leaf: fp for leaf, fp in (prev.get("partitions") or {}).items()
+                      if _month_end(leaf) >= first}
+        self._commit(stream, key, {**prev, "held_from": first.isoformat(), "partitions": partitions,
+                                   "files": self._files_bookmark(stream, key, WriteResult(), [], first)})
+        if check.gone:
+            self._lost_for_good(stream, key, self._gone_message(stream, key, check, (first, bookmark)))
+
+    def _lost_for_good(self, stream: str, key: str, message: str) -> None:
+        """Days the state held that are gone from the output and older than the API serves:
+        the run fails (exit 1), though the unit committed the rest."""
+        what = _unit_name(stream, key)
+        log.error("%s: %s", what, message)
+        with self._lock:
+            self.failures.append(f"{what}: {message}")
+
+    def _files_bookmark(self, stream: str, key: str, written: WriteResult, covers: list[dict],
+                        held_from: dt.date) -> dict[str, int]:
+        """Every month file the unit holds from ``held_from`` on, with its size in bytes:
+        those this run wrote (the bytes it wrote), left unchanged or found whole (their listed
+        size), and the earlier ones it did not touch."""
+        prefix = _unit_prefix(key)
+        check = self._checks.get((stream, key))
+        listed = check.on_disk if check else {}
+        files = dict((self.state.get(stream, key) or {}).get("files") or {})   # as before_change left them
+        if check:
+            files.update(check.adopted)
+            for leaf in check.lost:
+                files.pop(leaf, None)        # fetched again below, or lost for good
+        for month in {month_of(c["date"]) for c in covers}:
+            leaf = partition_dir({MONTH: month})
+            if prefix + leaf in written.sizes:
+                files[leaf] = written.sizes[prefix + leaf]
+            elif prefix + leaf in written.fingerprints:
+                files[leaf] = listed.get(leaf, files.get(leaf))    # unchanged: its footer read, its size listed
+            else:
+                files.pop(leaf, None)               # no file: its days came back empty
+        return {leaf: size for leaf, size in sorted(files.items()) if _month_end(leaf) >= held_from}
+
     def _partitions_bookmark(self, stream: str, key: str, scheme: str, written: WriteResult, covers: list[dict],
-                             end: dt.date) -> dict:
+                             end: dt.date, held_from: dt.date | None = None) -> dict:
         """The fingerprints of the month files a later run may fetch again (those holding the
         last ``lookback_days``, and the bucket they start in): this run's, and the earlier
         ones it did not fetch again."""
@@ -602,7 +783,8 @@ class _Run:
         for month in {month_of(c["date"]) for c in covers}:
             held.pop(partition_dir({MONTH: month}), None)
         held.update((d[len(prefix):], fp) for d, fp in written.fingerprints.items() if d.startswith(prefix))
-        kept = {leaf: fp for leaf, fp in held.items() if leaf.partition("=")[2] >= keep_from}
+        kept = {leaf: fp for leaf, fp in held.items() if leaf.partition("=")[2] >= keep_from
+                and (held_from is None or _month_end(leaf) >= held_from)}
         return {"partition_scheme": scheme, "partitions": dict(sorted(kept.items()))}
 
     # -- the whole run ----------------------------------------------------------------------
@@ -707,13 +889,14 @@ class _Run:
                         self.on_event(Event("planned", name, key=key))
                 waiting.append((spec, account))
 
-        def parents_done(spec: StreamSpec, account: dict | None) -> bool:
-            key = account["id"] if account else ALL
-            return all(done.get((name, key)) is not None and done[(name, key)].done() for name in parents_of(spec))
-
         def submit_ready() -> None:
+            ready = []
+            for i, (spec, account) in enumerate(waiting):
+                key = account["id"] if account else ALL
+                parents = [done.get((name, key)) for name in parents_of(spec)]
+                if all(f is not None and f.done() for f in parents):
+                    ready.append(i)
             free = threads - sum(not f.done() for f in futures)
-            ready = [i for i, unit in enumerate(waiting) if parents_done(*unit)] if free > 0 else []
             room = self.client.rate_limits.room if self.client.rate_limits else (lambda category: None)
             chosen = [ready[i] for i in units_to_start([waiting[i][0] for i in ready], free, room)]
             for i in chosen:
@@ -741,8 +924,15 @@ class _Run:
                 submit_ready()
             while waiting:
                 running = [f for f in futures if not f.done()]
-                if not running:     # parent-first order makes this impossible: never spin
-                    raise RuntimeError(f"units without their parents: {[s.name for s, _ in waiting]}")
+                if not running:
+                    # every unit handed out has finished, some since submit_ready looked at them
+                    for f in futures:
+                        f.result()      # a fatal error stops the run at once
+                    handed_out = len(futures)
+                    submit_ready()
+                    if len(futures) == handed_out:      # parent-first order makes this impossible: never spin
+                        raise RuntimeError(f"units without their parents: {[s.name for s, _ in waiting]}")
+                    continue
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
                 for f in finished:
                     f.result()          # a fatal error stops the run at once
@@ -886,23 +1076,60 @@ def planned_units(config, plan: Plan, *, today: dt.date, shard: tuple[int, int] 
 
 
 def write_batches(sink: Sink, spec: StreamSpec, batches: Iterable[pl.DataFrame], covers: list[dict],
-                  buffer_bytes: int, *, on_batch: Callable[[pl.DataFrame], None] | None = None,
+                  buffer_bytes: int, *, windows: list[tuple[dt.date, dt.date]] | None = None,
+                  on_batch: Callable[[pl.DataFrame], None] | None = None,
                   on_disk: dict[str, str] | None = None,
-                  before_change: Callable[[list[str]], None] | None = None, rewrite: bool = False,
-                  scheme: str = "", replace_unreadable: bool = False) -> WriteResult:
-    """Hold an analytics unit's batches in a :class:`FrameBuffer` (spilling past
-    ``buffer_bytes``), then merge them, deduplicated by key, into the month files the
+                  before_change: Callable[[list[str], bool], None] | None = None, rewrite: bool = False,
+                  scheme: str = "", replace_unreadable: bool | set[str] = False) -> WriteResult:
+    """Merge an analytics unit's batches, deduplicated by key, into the month files the
     ``covers`` dates fall in (leaving alone those whose fingerprint in ``on_disk`` matches:
-    see :meth:`Sink.merge_months`). Rows are sorted by ``date``, then the rest of the key."""
+    see :meth:`Sink.merge_months`). Rows are sorted by ``date``, then the rest of the key.
+
+    The batches wait in a :class:`FrameBuffer` (spilling past ``buffer_bytes``) until their
+    months are complete: with ``windows`` (the days each batch covers, in order), a month
+    is merged as soon as the last batch that can hold its rows has arrived - a long history
+    is written report by report, and a unit holds about one report's rows however many days
+    it fetches -, else every month once all batches are in. Either way the months are
+    written as one batch when the unit ends (:meth:`pinsync.storage.Location.batch`): a
+    unit that fails half-way replaces no file."""
     order = (spec.cursor, *(k for k in spec.primary_key if k != spec.cursor))
+    batches = iter(batches)
+    last: dict[str, int] = {}           # month -> the last batch that can hold its rows
+    for i, (start, end) in enumerate(windows or ()):
+        last.update((month, i) for month in _months(start, end))
+    completes: dict[int, set[str]] = {}
+    for month, i in last.items():
+        completes.setdefault(i, set()).add(month)
+
+    def dedupe(df: pl.DataFrame) -> pl.DataFrame:
+        return Extractor.dedupe(spec, df)
+
     with FrameBuffer(spec.partition_by, buffer_bytes) as buf:
-        for batch in batches:
-            buf.add(with_month(batch))
-            if on_batch:
-                on_batch(batch)
-        return sink.merge_months(spec.name, buf.chunks(lambda df: Extractor.dedupe(spec, df)), spec.partition_by,
-                                 covers=covers, sort_by=order, on_disk=on_disk, before_change=before_change,
-                                 rewrite=rewrite, scheme=scheme, replace_unreadable=replace_unreadable)
+        def months() -> Iterator[pl.DataFrame]:
+            for i, batch in enumerate(batches):
+                if windows is not None and i >= len(windows):
+                    raise RuntimeError(f"{spec.name}: more batches than windows (a bug in pinsync)")
+                buf.add(with_month(batch), spill=False)
+                if on_batch:
+                    on_batch(batch)
+                del batch           # only the buffer holds its rows: gone once its months are written
+                done = completes.get(i)
+                if done:
+                    yield from buf.take([k for k in buf.partitions() if k[-1] in done], dedupe)
+                buf.fit()
+            yield from buf.chunks(dedupe)
+        return sink.merge_months(spec.name, months(), spec.partition_by, covers=covers, sort_by=order,
+                                 on_disk=on_disk, before_change=before_change, rewrite=rewrite, scheme=scheme,
+                                 replace_unreadable=replace_unreadable)
+
+
+def _months(start: dt.date, end: dt.date) -> list[str]:
+    """The months (``YYYY-MM``) the days ``[start, end]`` fall in."""
+    out, d = [], start.replace(day=1)
+    while d <= end:
+        out.append(month_of(d))
+        d = (d + dt.timedelta(days=32)).replace(day=1)
+    return out
 
 
 def _check_output(state: State, url: str, full_refresh: bool) -> None:
@@ -928,6 +1155,21 @@ def _check_layout(sink: Sink, streams) -> None:
                                   f"--full-refresh into a new location")
 
 
+_EPOCH = dt.date(1970, 1, 1)     # a held range without its first day: from before any Pinterest data
+
+
+@dataclass
+class MonthCheck:
+    """What the listing of a unit's folder found, against the month files its state records."""
+
+    on_disk: dict[str, int]                                            # month folder -> bytes
+    lost: dict[str, str] = field(default_factory=dict)                 # month folder -> what is wrong
+    adopted: dict[str, int] = field(default_factory=dict)              # held, not recorded yet: checked whole
+    again: list[tuple[dt.date, dt.date]] = field(default_factory=list)  # lost days the API still serves
+    gone: list[tuple[dt.date, dt.date]] = field(default_factory=list)   # lost days older than it serves
+    gone_months: list[str] = field(default_factory=list)
+
+
 # the creation time of each parent entity: children created after a window cannot have metrics
 _CREATED = {"campaigns": "created_time", "ad_groups": "created_time", "ads": "created_time", "pins": "created_at"}
 
@@ -935,6 +1177,12 @@ _CREATED = {"campaigns": "created_time", "ad_groups": "created_time", "ads": "cr
 def _unit_name(stream: str, key: str) -> str:
     """A unit in messages: the stream, and the ad account it is of."""
     return stream + (f" (ad account {key})" if key not in (ALL, "") else "")
+
+
+def _month_end(leaf: str) -> dt.date:
+    """The last day of a month folder's month (``month=2026-11``: November 30)."""
+    first = dt.date.fromisoformat(leaf.partition("=")[2] + "-01")
+    return (first.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - DAY
 
 
 def _unit_prefix(key: str) -> str:

@@ -26,6 +26,8 @@ REFRESH_AUTH = {"access_token": None, "client_id": CLIENT_ID, "client_secret": C
                 "refresh_token": REFRESH_TOKEN}
 SHORT = {"start_date": (TODAY - dt.timedelta(days=7)).isoformat()}   # a week of analytics: fewer files
 ID_COLUMNS = {"id", "ad_account_id", "campaign_id", "ad_group_id", "ad_id", "pin_id"}
+# the parts of Pinterest's OpenAPI description (v5.23.0) the tests check pinsync and its fake against
+SPEC_PATH = Path(__file__).resolve().parent / "data" / "pinterest-openapi-extract.json"
 # the default metric types plus the lifetime-only ones, so a run with the test configs fills
 # every table (pin_lifetime_metrics too)
 ALL_TABLES_PIN_METRICS = (*DEFAULT_PIN_METRIC_TYPES, "TOTAL_COMMENTS", "TOTAL_REACTIONS")

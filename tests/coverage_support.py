@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from pathlib import Path
 
 import polars as pl
 
-SPEC_PATH = Path(__file__).resolve().parent / "data" / "pinterest-openapi-extract.json"
+from tests.conftest import SPEC_PATH
+
 SPEC = json.loads(SPEC_PATH.read_text())
 SCHEMAS = SPEC["components"]["schemas"]
 PARAMETERS = SPEC["components"].get("parameters", {})

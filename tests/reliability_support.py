@@ -208,7 +208,8 @@ def assert_state_not_ahead(state_path: Path, out: Path, ref_out: Path) -> int:
     * entity bookmarks: the table (or the account's partition) holds exactly the rows the
       bookmark counts, with the bookmark's content fingerprint, equal to the clean output;
     * analytics bookmarks: every row the clean run has for a date up to
-      ``last_complete_date`` is in the month files, with the same values.
+      ``last_complete_date`` is in the month files, with the same values, and every month
+      file it records (``files``) is on disk with the size recorded (``null``: being replaced).
 
     Returns how many bookmarks were checked.
     """
@@ -241,6 +242,10 @@ def assert_state_not_ahead(state_path: Path, out: Path, ref_out: Path) -> int:
                 got = _rows_up_to(out / stream, prefix, stream, last)
                 assert got is not None, f"state says {stream}/{key} is complete up to {last}; no month file on disk"
                 frames_equal(got, want, label=f"{stream}/{prefix} up to {last}")
+            for leaf, size in (mark.get("files") or {}).items():     # every month file it records is there
+                path = out / stream / (f"ad_account_id={key}" if key != "*" else "") / leaf / DATA_FILE
+                assert path.is_file(), f"state records {path}; not on disk"
+                assert size is None or path.stat().st_size == size, (str(path), path.stat().st_size, size)
     return checked
 
 

@@ -115,7 +115,8 @@ class FaultyS3:
 
     ``fail(method, key_suffix, status, times)`` makes the next ``times`` requests (every one
     when None) whose path ends with ``key_suffix`` answer ``status``; ``seen`` lists
-    ``(method, path, status)`` of every request.
+    ``(method, path, status)`` of every request, ``urls`` its ``(method, path?query)``, and
+    :meth:`listings` the query of every listing of the bucket.
     """
 
     def __init__(self, upstream: str):
@@ -126,6 +127,7 @@ class FaultyS3:
 
         self.rules: list[list] = []
         self.seen: list[tuple[str, str, int]] = []
+        self.urls: list[tuple[str, str]] = []
         target = urllib.parse.urlsplit(upstream)
         proxy = self
 
@@ -154,6 +156,7 @@ class FaultyS3:
             def _handle(self):
                 body = self._body()
                 path = urllib.parse.urlsplit(self.path).path
+                proxy.urls.append((self.command, self.path))
                 for rule in proxy.rules:
                     method, suffix, status, times = rule
                     if method == self.command and path.endswith(suffix) and times != 0:
@@ -190,6 +193,19 @@ class FaultyS3:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self._thread.start()
+
+    def listings(self) -> list[dict[str, str]]:
+        """The query parameters of every object listing (ListObjects) seen, in order."""
+        import urllib.parse
+
+        out = []
+        for method, url in self.urls:
+            parts = urllib.parse.urlsplit(url)
+            query = dict(urllib.parse.parse_qsl(parts.query, keep_blank_values=True))
+            listing = "list-type" in query or "prefix" in query
+            if method == "GET" and parts.path.strip("/").count("/") == 0 and listing:
+                out.append(query)
+        return out
 
     def fail(self, method: str, key_suffix: str, status: int, times: int | None = None) -> None:
         self.rules.append([method, key_suffix, status, times])

@@ -20,8 +20,8 @@ from pinsync.extractor import AnalyticsSettings, Extractor
 from pinsync.fake import Dataset, FakePinterest, FakeServer
 from pinsync.fake.objects import ALL_READ_SCOPES
 from pinsync.streams import DEFAULT_STREAMS, STREAMS
+from tests.conftest import TODAY
 
-TODAY = dt.date(2026, 11, 29)
 TOKEN = "pina.coverage-token-0123456789"
 S = STREAMS
 

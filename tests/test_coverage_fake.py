@@ -15,8 +15,8 @@ from pinsync import api
 from pinsync.fake import Dataset, FakePinterest
 from pinsync.fake import declared, insights, objects
 from pinsync.fake.reports import parse_report_request
+from tests.conftest import TODAY
 
-TODAY = dt.date(2026, 11, 29)
 TOKEN = "tok"
 SCOPE_BODY = {"code": 3, "message": "Your token does not have sufficient permissions to perform this operation. "
                                     "Please ensure your token is authorized with the correct set of scopes."}

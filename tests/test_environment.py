@@ -5,6 +5,7 @@ resolve or refuses connections. Each ends with one line and the exit code of its
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import json
 import socket
@@ -18,6 +19,7 @@ from click.testing import CliRunner
 import pinsync
 from pinsync import buffer, storage
 from pinsync.cli import main
+from pinsync.streams import STREAMS
 from tests.conftest import REFRESH_AUTH, TOKEN
 
 pytest_plugins = ["tests.s3_fixtures"]   # moto_server (one per session), s3, faulty_s3
@@ -127,6 +129,8 @@ def test_a_full_output_disk_names_the_file_exit_1(tmp_path, server, monkeypatch)
 
 
 def test_a_full_tmpdir_while_spilling_is_named_exit_1(tmp_path, server, monkeypatch):
+    # campaigns asked for two at a time: a month waits for the next call, held (spilled) meanwhile
+    monkeypatch.setitem(STREAMS, "campaign_analytics", dataclasses.replace(STREAMS["campaign_analytics"], batch_size=2))
     init = buffer.FrameBuffer.__init__
     monkeypatch.setattr(buffer.FrameBuffer, "__init__",
                         lambda self, by, limit, spill_dir=None: init(self, by, 1, str(tmp_path / "tmp")))

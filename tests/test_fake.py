@@ -12,7 +12,6 @@ import json
 import socket
 import threading
 import time
-from pathlib import Path
 
 import pytest
 import requests
@@ -21,12 +20,11 @@ from pinsync import api
 from pinsync.fake import ROUTE_CATEGORY, Dataset, FakeApiError, FakePinterest, FakeServer
 from pinsync.fake import ROUTE_NAMES
 from pinsync.fake.analytics import ATTRIBUTE_COLUMNS, FLOAT_METRICS, INT_METRICS
-from tests.conftest import TODAY
+from tests.conftest import SPEC_PATH, TODAY
 from pinsync.fake.data import SECRET_BOARDS
-from pinsync.fake.declared import DESCRIBED_ONLY, NOT_API_ROUTES, OPERATIONS, PARAMETERS
+from pinsync.fake.declared import BAD_REQUEST, DESCRIBED_ONLY, NOT_API_ROUTES, OPERATIONS, PARAMETERS
 
 # an extract of the official spec (v5.23.0) ships with the tests, so they run on a fresh clone
-SPEC_PATH = Path(__file__).resolve().parent / "data" / "pinterest-openapi-extract.json"
 TOKEN = "demo-token"                     # the fake's default token
 ALL_STATUSES = list(api.ENTITY_STATUSES)
 CORE = ["SPEND_IN_MICRO_DOLLAR", "SPEND_IN_DOLLAR", "PAID_IMPRESSION", "TOTAL_CLICKTHROUGH", "CTR",
@@ -231,6 +229,21 @@ def test_declared_parameters_follow_the_spec():
     assert "split_field" not in PARAMETERS["multi_pin_analytics"] and "split_field" in PARAMETERS["pin_analytics"]
 
 
+def _bad_request_in_spec(spec: dict, route: str) -> tuple[int, str] | None:
+    """(code, message) of the spec's example 400 body of the route's operation, if it gives one."""
+    method, path = OPERATIONS[route]
+    answer = spec["paths"][path][method.lower()].get("responses", {}).get("400", {})
+    example = answer.get("content", {}).get("application/json", {}).get("example")
+    return (example["code"], example["message"]) if example else None
+
+
+def test_the_400_bodies_follow_the_spec():
+    spec = json.loads(SPEC_PATH.read_text())
+    from_spec = {r: _bad_request_in_spec(spec, r) for r in OPERATIONS}
+    assert BAD_REQUEST == {r: body for r, body in from_spec.items() if body}
+    assert BAD_REQUEST["multi_pin_analytics"] == (1, "Invalid multi_pins analytics parameters.")
+
+
 def _valid_request(ds, route: str) -> tuple[str, str, dict]:
     """A request each route answers 200 (method, path below /v5, query or form)."""
     acct, pin = ds.ad_accounts[0]["id"], ds.pins[0]["id"]
@@ -293,12 +306,12 @@ def _other_requests(ds, acct: str, dates: dict) -> dict[str, tuple[str, str, dic
 # the report routes: test_fake_reports.py; the consent page is not an API route
 @pytest.mark.parametrize("route", [r for r in ROUTE_NAMES if r not in ("create_report", "get_report", *NOT_API_ROUTES)])
 def test_every_route_rejects_a_parameter_its_operation_does_not_declare(own, route):
+    """With Pinterest's 400 body: the spec's example for the route where it gives one; the
+    targeting routes (no example) like the other analytics; the rest code 1."""
     ds, fake, srv = own
     method, path, params = _valid_request(ds, route)
-    # the 400 of each route, as the fake's other validation answers it
-    code = 400 if route in ("campaign_analytics", "ad_group_analytics", "ad_analytics", "pin_analytics",
-                            "user_account_analytics") or route.endswith(("_targeting_analytics", "ad_account_analytics",
-                                                                         "product_group_analytics")) else 1
+    code, prefix = _bad_request_in_spec(json.loads(SPEC_PATH.read_text()), route) or (
+        (400, "Invalid ad account ") if route.endswith("_targeting_analytics") else (1, "Invalid parameters."))
 
     def send(extra: dict) -> requests.Response:
         if method == "POST":
@@ -307,7 +320,7 @@ def test_every_route_rejects_a_parameter_its_operation_does_not_declare(own, rou
 
     undeclared = {"split_field": "NO_SPLIT"} if route == "multi_pin_analytics" else {"not_in_the_spec": "1"}
     msg = _error(send(undeclared), 400, code)
-    assert next(iter(undeclared)) in msg
+    assert msg.startswith(prefix) and next(iter(undeclared)) in msg, msg
     assert send({}).status_code == 200
 
 
@@ -365,7 +378,8 @@ def test_page_size_and_bookmark_validation(own):
     # a bookmark of one list is not valid for another
     acct = ds.ad_accounts[0]["id"]
     bm = s.get(f"{srv.url}/pins", params={"page_size": 5}).json()["bookmark"]
-    _error(s.get(f"{srv.url}/ad_accounts/{acct}/campaigns", params={"bookmark": bm}), 400, 1)
+    msg = _error(s.get(f"{srv.url}/ad_accounts/{acct}/campaigns", params={"bookmark": bm}), 400, 400)
+    assert msg == "Invalid ad account campaign parameters. bookmark is invalid."     # the route's own 400
 
 
 def test_default_statuses_hide_archived_and_drafts(shared):
@@ -382,7 +396,9 @@ def test_default_statuses_hide_archived_and_drafts(shared):
         assert {e["status"] for e in seen_default} == {"ACTIVE", "PAUSED"}
         assert sorted(e["id"] for e in seen_all) == sorted(e["id"] for e in getattr(ds, kind))
         assert {"ARCHIVED", "DRAFT", "DELETED_DRAFT"} <= {e["status"] for e in seen_all}
-    _error(s.get(f"{srv.url}/ad_accounts/{ds.ad_accounts[0]['id']}/ads", params={"entity_statuses": "LIVE"}), 400, 1)
+    msg = _error(s.get(f"{srv.url}/ad_accounts/{ds.ad_accounts[0]['id']}/ads", params={"entity_statuses": "LIVE"}),
+                 400, 400)
+    assert msg.startswith("Invalid ad account ads parameters. entity_statuses: 'LIVE'")
 
 
 def test_id_filters_order_unknown_account_and_auth(shared):
@@ -488,7 +504,7 @@ def test_analytics_validation_like_the_real_api(shared):
     ok = _query(ids, TODAY - dt.timedelta(days=8), TODAY - dt.timedelta(days=5), granularity="HOUR")
     assert s.get(url, params=ok).status_code == 200
     msg = _error(s.get(_analytics_url(srv, acct, "ad_group"), params={"start_date": end.isoformat()}), 400, 400)
-    assert msg.startswith("Invalid ad account ad group analytics parameters.")
+    assert msg.startswith("Invalid ad account group analytics parameters.")        # the spec's words
 
 
 def test_analytics_rows_types_and_zero_omission(shared):
@@ -1078,7 +1094,7 @@ def test_handle_works_without_a_server(shared):
 
 def test_advance_is_the_same_world_a_day_later():
     """A benchmark's "next day": same entities and the same history; today's delivery goes on."""
-    today = dt.date(2026, 11, 29)
+    today = TODAY
     shape = dict(seed=3, accounts=2, campaigns_per_account=4, ad_groups_per_campaign=2, ads_per_ad_group=3, pins=40)
     before, after = Dataset(today=today, **shape), Dataset(today=today, **shape).advance(1)
     assert after.today == today + dt.timedelta(days=1)

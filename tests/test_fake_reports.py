@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -16,9 +15,8 @@ import requests
 from pinsync import api
 from pinsync.fake import Dataset, FakePinterest, FakeServer
 from pinsync.fake.reports import REQUEST_FIELDS, REQUIRED, Field
+from tests.conftest import SPEC_PATH, TODAY
 
-SPEC_PATH = Path(__file__).resolve().parent / "data" / "pinterest-openapi-extract.json"
-TODAY = dt.date(2026, 11, 29)
 TOKEN = "pina.reports-test-token"
 BAD = "Invalid ad account ads analytics parameters."
 COLUMNS = ["SPEND_IN_MICRO_DOLLAR", "TOTAL_CLICKTHROUGH", "CTR", "CAMPAIGN_NAME", "TOTAL_CONVERSIONS"]

@@ -172,6 +172,20 @@ def test_analytics_integers_above_2_53_stay_exact():
     assert _analytics(slow)[0]["spend_in_micro_dollar"].to_list() == values
 
 
+def test_analytics_integers_above_2_53_stay_exact_when_read_by_polars_alone(monkeypatch):
+    """A usual answer, with nothing that sends it value by value (no value past Int64, no
+    text): its integers a float cannot hold keep every digit on the fast path too."""
+    def value_by_value(*a, **kw):
+        raise AssertionError("read value by value")
+    monkeypatch.setattr(frames, "records_to_frame", value_by_value)
+    values = [2**53 + 1, 2**62 + 3, -(2**60) - 1, 123_456_789_012_345_679]
+    body = json.dumps([{"CAMPAIGN_ID": str(i), "DATE": "2026-11-01", "SPEND_IN_MICRO_DOLLAR": v, "CTR": 0.5}
+                       for i, v in enumerate(values)]).encode()
+    df, _ = _analytics(body)
+    assert df.schema["spend_in_micro_dollar"] == pl.Int64
+    assert df["spend_in_micro_dollar"].to_list() == values
+
+
 def test_analytics_numeric_strings_are_coerced():
     df, _ = _analytics(b'[{"CAMPAIGN_ID": 7, "DATE": "2026-11-01", "PAID_IMPRESSION": "3", "CTR": "0.5"}]')
     assert df.row(0, named=True)["paid_impression"] == 3 and df.row(0, named=True)["campaign_id"] == "7"

@@ -160,11 +160,12 @@ def test_a_month_whose_merged_rows_have_the_vouched_hash_is_not_written_again(la
     before = lake.read(OCT_FILE)
     refetched = _days(oct_(20), oct_(31))
     heard = []
-    same = _merge(lake, _rows(refetched), refetched, on_disk=first.fingerprints, before_change=heard.extend)
+    same = _merge(lake, _rows(refetched), refetched, on_disk=first.fingerprints,
+                  before_change=lambda dirs, removed: heard.extend(dirs))
     assert (same.files_written, same.files_unchanged, heard) == (0, 1, [])
     assert same.fingerprints == first.fingerprints and lake.read(OCT_FILE) == before
     changed = _merge(lake, _rows(refetched, version=2), refetched, on_disk=first.fingerprints,
-                     before_change=heard.extend)
+                     before_change=lambda dirs, removed: heard.extend(dirs))
     assert (changed.files_written, heard) == (1, [folder])                 # told before the file changed
 
 

@@ -234,7 +234,7 @@ def test_statuses_that_never_become_ready_do_not_hold_the_bookmark(fake, server,
 
 def test_every_data_status_of_the_spec_is_classified():
     from pinsync import api
-    from tests.test_fake import SPEC_PATH
+    from tests.conftest import SPEC_PATH
     spec = json.loads(SPEC_PATH.read_text())
     assert set(api.PIN_DATA_STATUSES) == set(spec["components"]["schemas"]["DataStatus"]["enum"])
     assert api.PIN_DATA_STATUS_PENDING <= set(api.PIN_DATA_STATUSES)

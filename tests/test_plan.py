@@ -6,9 +6,9 @@ import datetime as dt
 
 import pytest
 
-from pinsync.plan import REPORT, SYNC, Fetch, held_range, unit_fetches
+from pinsync.plan import REPORT, SYNC, Fetch, held_range, lost_days, unit_fetches
+from tests.conftest import TODAY
 
-TODAY = dt.date(2026, 11, 29)
 D = dt.date.fromisoformat
 
 
@@ -73,3 +73,39 @@ def test_held_range_grows_with_the_fetches():
     fetches = [Fetch(D("2026-03-01"), D("2026-08-31"), REPORT), Fetch(D("2026-11-24"), D("2026-11-28"), SYNC)]
     assert held_range(fetches, D("2026-09-17"), D("2026-11-27")) == (D("2026-03-01"), D("2026-11-28"))
     assert held_range(fetches, None, None) == (D("2026-03-01"), D("2026-11-28"))
+
+
+def lost(months, *, held_from, bookmark, gran="DAY", reports=True):
+    again, gone = lost_days(months, today=TODAY, granularity=gran, held_from=D(held_from), bookmark=D(bookmark),
+                            reports=reports)
+    return [(str(a), str(b)) for a, b in again], [(str(a), str(b)) for a, b in gone]
+
+
+def test_the_days_of_a_lost_month_are_those_held_and_split_at_what_the_api_serves():
+    # held 2024-03-10 .. 2026-11-27; reports serve from 2024-05-30, synchronous calls from 2026-09-01
+    held = dict(held_from="2024-03-10", bookmark="2026-11-27")
+    assert lost(["2025-02"], **held) == ([("2025-02-01", "2025-02-28")], [])
+    assert lost(["2024-03", "2026-11"], **held) == ([("2026-11-01", "2026-11-27")], [("2024-03-10", "2024-03-31")])
+    assert lost(["2024-05"], **held) == ([("2024-05-30", "2024-05-31")], [("2024-05-01", "2024-05-29")])
+    assert lost(["2026-08"], reports=False, **held) == ([], [("2026-08-01", "2026-08-31")])     # organic: 89 days
+    assert lost(["2024-01"], **held) == ([], [])                                              # never held
+
+
+def test_the_lost_days_of_week_and_month_buckets_are_the_whole_buckets_filed_in_the_month():
+    # weeks starting in October 2026: Mondays 5, 12, 19, 26 (the last ends on November 1)
+    assert lost(["2026-10"], held_from="2026-01-05", bookmark="2026-11-22", gran="WEEK") == (
+        [("2026-10-05", "2026-11-01")], [])
+    # the bucket the bookmark falls in is not held whole: not claimed
+    assert lost(["2026-11"], held_from="2026-01-05", bookmark="2026-11-25", gran="WEEK") == (
+        [("2026-11-02", "2026-11-22")], [])
+    assert lost(["2026-10"], held_from="2026-01-01", bookmark="2026-10-31", gran="MONTH") == (
+        [("2026-10-01", "2026-10-31")], [])
+
+
+def test_a_lost_month_is_fetched_again_beside_the_lookback_window_by_the_path_its_days_need():
+    got = [(str(f.start), str(f.end), f.path) for f in unit_fetches(
+        today=TODAY, start_date=D("2025-11-29"), lookback_days=5, granularity="DAY", bookmark=D("2026-11-27"),
+        held_from=D("2025-11-29"), reports=True,
+        repair=[(D("2026-08-01"), D("2026-08-31")), (D("2026-09-01"), D("2026-09-30"))])]
+    assert got == [("2026-08-01", "2026-08-31", REPORT), ("2026-09-01", "2026-09-30", SYNC),
+                   ("2026-11-24", "2026-11-28", SYNC)]

@@ -22,8 +22,8 @@ from pinsync.frames import read_json_array
 from pinsync.reports import ReportPolicy, report_requests, report_spans
 from pinsync.schemas import Column
 from pinsync.streams import STREAMS
+from tests.conftest import TODAY
 
-TODAY = dt.date(2026, 11, 29)
 TOKEN = "pina.reports-client-token-0123456789"
 D = dt.date.fromisoformat
 COLUMNS = ("SPEND_IN_MICRO_DOLLAR", "SPEND_IN_DOLLAR", "PAID_IMPRESSION", "TOTAL_CLICKTHROUGH", "CTR",

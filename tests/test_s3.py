@@ -330,6 +330,28 @@ def test_a_streamed_write_that_fails_leaves_a_partial_object_on_this_server(s3):
     assert s3_client(so).get_object(Bucket=bucket, Key="control/data.parquet")["Body"].read() == b"PAR1 half a file"
 
 
+def test_a_unit_failing_after_its_history_report_puts_none_of_its_months(s3, s3_config, fake):
+    """A unit writes each month as soon as its rows are all in (the history's months right
+    after their report), yet on S3 too it PUTs nothing until it has fetched everything: its
+    synchronous calls failing after the report leaves no month of it, and no bookmark but the
+    report tokens."""
+    bucket, so = s3
+    history = {"start_date": (TODAY - dt.timedelta(days=110)).isoformat()}   # a report, then a synchronous window
+    config = s3_config(history, streams=["campaigns", "campaign_analytics"])
+    fake.add_fault("campaign_analytics", "status", status=400, times=10**6)   # every synchronous call refused
+    with pytest.raises(pinsync.SyncFailed) as info:
+        pinsync.run(config, today=TODAY)
+    assert all("campaign_analytics" in f for f in info.value.result.failures)
+    assert fake.calls["report_download"] == len(fake.dataset.ad_accounts)     # the history was fetched
+    assert not list_keys(so, bucket, "out/campaign_analytics/")
+    marks = _bookmarks(config).get("campaign_analytics", {})
+    assert all(set(mark) == {"reports"} for mark in marks.values())        # only the reports' tokens
+    fake.clear_faults()
+    assert pinsync.run(config, today=TODAY).ok
+    months = {k.split("/")[3] for k in list_keys(so, bucket, "out/campaign_analytics/")}
+    assert f"month={(TODAY - dt.timedelta(days=110)):%Y-%m}" in months
+
+
 @pytest.mark.parametrize("where", ["encode", "put"])
 def test_a_write_failing_before_its_put_leaves_no_partial_object(where, s3, s3_config, monkeypatch):
     bucket, so = s3

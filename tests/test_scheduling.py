@@ -4,6 +4,7 @@ typed while the next page is on its way (the serial pages are a run's critical p
 from __future__ import annotations
 
 import datetime as dt
+import sys
 import threading
 from collections import Counter
 
@@ -137,3 +138,34 @@ def test_an_answer_being_typed_does_not_keep_the_next_request_from_going_out(tmp
     per_account = Counter(asked)
     assert len(per_account) == 2 and min(per_account.values()) >= 2       # several calls an account
     assert first_typed_after_both == [True]
+
+
+def test_a_parent_finishing_just_after_the_scheduler_looked_still_lets_its_children_start(make_config, monkeypatch):
+    """The scheduler looks at the parents of the waiting units, then at what still runs: a
+    parent that finished between the two looks (on a busy machine) left its children waiting
+    with nothing running, and the run died with "units without their parents". Here every
+    unit is finished when it is handed back by the pool, but the first time the scheduler
+    looks at it as a parent, it is not yet."""
+    from concurrent.futures import ThreadPoolExecutor, wait
+
+    class LateToSay(ThreadPoolExecutor):
+        def submit(self, fn, *args, **kwargs):
+            future = super().submit(fn, *args, **kwargs)
+            if getattr(fn, "__name__", "") in ("listing_unit", "analytics_unit"):
+                wait([future])
+                real, looked = future.done, []
+
+                def done():
+                    caller = sys._getframe(1)
+                    while caller is not None and caller.f_code.co_name.startswith("<"):
+                        caller = caller.f_back           # out of the comprehension
+                    if caller is not None and caller.f_code.co_name == "submit_ready" and not looked:
+                        looked.append(True)
+                        return False
+                    return real()
+                future.done = done
+            return future
+    monkeypatch.setattr(sync, "ThreadPoolExecutor", LateToSay)
+    result = pinsync.run(make_config(max_workers=2), today=TODAY)
+    assert result.ok, result.failures
+    assert result.streams["campaign_analytics"].units == 2 and result.streams["pin_analytics"].units == 1

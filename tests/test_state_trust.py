@@ -131,13 +131,13 @@ def written(make_config, fake, tmp_path):
 
 def _corruptions(state):
     """Each node of ``state`` replaced by each value of another JSON type (and a text that is
-    not a date), except what the format allows (a null cursor)."""
+    not a date), except what the format allows (a null cursor, a null month file size)."""
     for path, value in _nodes(state):
         for wrong in WRONG:
             if _kind(wrong) is _kind(value) and not (path[-1] in ("last_complete_date", "held_from")):
                 continue
-            if path[-1] == "cursor" and wrong is None:
-                continue
+            if (path[-1] == "cursor" or path[-2:-1] == ("files",)) and wrong is None:
+                continue          # a null cursor; a null size (a month file being replaced)
             yield path, wrong
 
 

@@ -331,11 +331,31 @@ def test_duplicate_rows_in_an_answer_are_written_once_the_last_one_kept(make_con
         assert got[stream].equals(want[stream]), stream
 
 
-def test_micro_amounts_above_2_53_are_written_exactly(make_config, fake, tmp_path):
+@pytest.mark.parametrize("stream, rows, named", [
+    ("campaigns", {"id": ["1", None], "name": ["Spring", "Summer sale"]}, '{"name": "Summer sale"}'),
+    ("ad_analytics", {"ad_id": ["5", None], "date": [dt.date(2026, 11, 1), dt.date(2026, 11, 2)]},
+     '{"date": "2026-11-02"}'),
+])
+def test_a_row_without_its_key_is_refused_naming_what_the_record_holds(stream, rows, named):
+    """Before duplicates are dropped: a row missing a key value cannot be told apart from
+    the others, so it is one PayloadError naming the stream, the field and what the record
+    does hold (its other key values, its name), never a row silently merged or kept."""
+    from pinsync.errors import PayloadError
+    from pinsync.streams import STREAMS
+    field = next(k for k, v in rows.items() if None in v)
+    message = (f"{stream}: field '{field}' of a record is missing (null), so the record cannot be kept apart from "
+               f"others (the record: {named})")
+    with pytest.raises(PayloadError) as info:
+        Extractor.dedupe(STREAMS[stream], pl.DataFrame(rows))
+    assert str(info.value) == message
+
+
+@pytest.mark.parametrize("largest", [2**63 - 1, 2**62 + 3])      # the latter: an answer Polars reads alone
+def test_micro_amounts_above_2_53_are_written_exactly(make_config, fake, tmp_path, largest):
     """Checkout values in KRW, COP or CLP micro-units pass 2**53: no float may carry them."""
     def huge(rows):
         for n, r in enumerate(rows):
-            r["TOTAL_CHECKOUT_VALUE_IN_MICRO_DOLLAR"] = 2**63 - 1 if n == 0 else 2**53 + 1
+            r["TOTAL_CHECKOUT_VALUE_IN_MICRO_DOLLAR"] = largest if n == 0 else 2**53 + 1
     patch_analytics(fake, "/campaigns/analytics", huge)
     config = make_config(streams=["campaigns", "campaign_analytics"],
                          analytics={"columns": ["PAID_IMPRESSION", "TOTAL_CHECKOUT_VALUE_IN_MICRO_DOLLAR"]})
@@ -343,8 +363,8 @@ def test_micro_amounts_above_2_53_are_written_exactly(make_config, fake, tmp_pat
     df = pinsync.scan("campaign_analytics", config=config).collect()
     assert df.schema["total_checkout_value_in_micro_dollar"] == pl.Int64
     values = df["total_checkout_value_in_micro_dollar"]
-    assert values.n_unique() == 2 and values.min() == 2**53 + 1 and values.max() == 2**63 - 1
-    assert (values == 2**63 - 1).sum() == len(fake.dataset.ad_accounts)    # the first row of each answer
+    assert values.n_unique() == 2 and values.min() == 2**53 + 1 and values.max() == largest
+    assert (values == largest).sum() == len(fake.dataset.ad_accounts)    # the first row of each answer
 
 
 def _hour_config(make_config):

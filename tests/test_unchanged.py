@@ -72,6 +72,23 @@ def test_a_rerun_rewrites_only_the_months_whose_rows_changed(fake, make_config, 
         assert df.equals(_tables(tmp_path / "fresh")[stream]), stream
 
 
+def test_a_weekly_rerun_leaves_alone_the_month_its_first_week_starts_in(fake, make_config, tmp_path):
+    """A WEEK re-run starts on the Monday before ``today - lookback_days``: with 28 days on
+    Sunday November 29 that is October 26, so October's file is fetched again and must still
+    be vouched for (by its fingerprint), or it is rewritten though nothing in it changed."""
+    config = make_config({**TWO_MONTHS, "analytics": {"granularity": "WEEK", "lookback_days": 28}},
+                         streams=["campaigns", "campaign_analytics"])
+    first = pinsync.run(config, today=TODAY)
+    files = _writers(tmp_path / "out")
+    assert {_month(f) for f in files} == {"2026-10", "2026-11"}
+    fake.requests.clear()
+    again = pinsync.run(config, today=TODAY)
+    assert {q["start_date"][0] for m, p, q in fake.requests if p.endswith("/campaigns/analytics")} == {"2026-10-26"}
+    st = again.streams["campaign_analytics"]
+    assert st.files_written == 0 and st.files_unchanged == len(files)     # October's too
+    assert set(_writers(tmp_path / "out").values()) == {first.run_id}
+
+
 def test_a_month_file_removed_by_hand_is_fetched_and_written_again_in_full(config, tmp_path, caplog):
     pinsync.run(config, today=TODAY)
     out = tmp_path / "out"

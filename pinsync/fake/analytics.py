@@ -73,7 +73,7 @@ import polars as pl
 
 from pinsync import api
 from pinsync.fake.data import Dataset, from_ord, to_ord
-from pinsync.fake.errors import FakeApiError
+from pinsync.fake.errors import FakeApiError, bad_request
 
 
 def seed_of(*parts: Any) -> int:
@@ -944,10 +944,9 @@ class AdsQuery:
 
 
 def ads_error(level: str):
-    label = LEVEL_LABEL[level]
-
+    """The 400 of the level's analytics route (its spec example: ``declared.BAD_REQUEST``)."""
     def err(detail: str) -> FakeApiError:
-        return FakeApiError(400, 400, f"Invalid ad account {label} analytics parameters. {detail}")
+        return bad_request(f"{level}_analytics", detail)
     return err
 
 
@@ -1032,10 +1031,10 @@ class PinQuery:
 
 
 def pins_error(multi_pin: bool):
+    """The 400 of the pin analytics routes (their spec examples: single pin code 400, the
+    multi-pin beta code 1)."""
     def err(detail: str) -> FakeApiError:
-        if multi_pin:
-            return FakeApiError(400, 1, f"Invalid multi_pins analytics parameters. {detail}")
-        return FakeApiError(400, 400, f"Invalid pins analytics parameters. {detail}")
+        return bad_request("multi_pin_analytics" if multi_pin else "pin_analytics", detail)
     return err
 
 

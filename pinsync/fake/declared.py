@@ -4,6 +4,8 @@
 parameters that operation declares (for ``POST /oauth/token``: the form fields of its request
 body). The fake answers any other parameter with the route's 400, as the real API rejects what
 it does not declare; so a client that passes the fake sends nothing the real API does not know.
+:data:`BAD_REQUEST` is that 400's body where the operation's description gives one (its example);
+the other routes answer ``{"code": 1, "message": "Invalid parameters. ..."}``.
 
 Copied from the spec (``tests/test_fake.py`` checks this table against the extract of the spec
 that ships with the tests, so the two cannot drift apart).
@@ -100,6 +102,25 @@ PARAMETERS: dict[str, frozenset[str]] = {
     "user_account_analytics": frozenset({"start_date", "end_date", "metric_types", "split_field", "ad_account_id",
                                          "from_claimed_content", "pin_format", "app_types", "content_type",
                                          "source"}),
+}
+
+# route -> (code, message) of the operation's 400 example; every 400 of the route has this body,
+# the message followed by what was wrong
+BAD_REQUEST: dict[str, tuple[int, str]] = {
+    "campaigns": (400, "Invalid ad account campaign parameters."),
+    "ad_groups": (400, "Invalid ad account group parameters."),
+    "ads": (400, "Invalid ad account ads parameters."),
+    "campaign_analytics": (400, "Invalid ad account campaign analytics parameters."),
+    "ad_group_analytics": (400, "Invalid ad account group analytics parameters."),
+    "ad_analytics": (400, "Invalid ad account ads analytics parameters."),
+    "multi_pin_analytics": (1, "Invalid multi_pins analytics parameters."),
+    "pin_analytics": (400, "Invalid pins analytics parameters."),
+    "create_report": (400, "Invalid ad account ads analytics parameters."),
+    "get_report": (400, "Invalid ad account ads analytics parameters."),
+    "audiences": (400, "Invalid ad account audience parameters."),
+    "ad_account_analytics": (400, "Invalid ad account analytics parameters."),
+    "product_group_analytics": (400, "Invalid ad account ads analytics parameters."),
+    "user_account_analytics": (400, "Invalid user accounts analytics parameters."),
 }
 
 # declared by the operation's description, not by its request body schema

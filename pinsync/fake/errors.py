@@ -8,6 +8,7 @@ body; the router turns it into a response, the expected-data helpers let it prop
 from __future__ import annotations
 
 from pinsync import api
+from pinsync.fake.declared import BAD_REQUEST
 
 RATE_LIMIT_MESSAGE = ("This request exceeded a rate limit. This can happen if the client exceeds one of the "
                       "published rate limits within a short time window.")
@@ -50,9 +51,34 @@ class FakeApiError(ValueError):
         return {"code": self.code, "message": self.message}
 
 
+INVALID_PARAMETERS = "Invalid parameters."
+
+
 def bad_params(detail: str) -> FakeApiError:
-    """400 ``{"code": 1, "message": "Invalid parameters. <detail>"}`` (list endpoints)."""
-    return FakeApiError(400, 1, f"Invalid parameters. {detail}".strip())
+    """400 ``{"code": 1, "message": "Invalid parameters. <detail>"}``: the 400 of a route
+    whose operation gives no example of its own (the router answers the others'
+    with :func:`bad_request`)."""
+    return FakeApiError(400, 1, f"{INVALID_PARAMETERS} {detail}".strip())
+
+
+def bad_request(route: str, detail: str) -> FakeApiError:
+    """The route's 400: the code and message of its operation's example
+    (:data:`pinsync.fake.declared.BAD_REQUEST`) followed by ``detail``, else :func:`bad_params`."""
+    if route not in BAD_REQUEST:
+        return bad_params(detail)
+    code, message = BAD_REQUEST[route]
+    return FakeApiError(400, code, f"{message} {detail}".strip())
+
+
+def as_route_error(route: str, e: FakeApiError) -> FakeApiError:
+    """``e`` as ``route`` answers it: a :func:`bad_params` 400 (raised by a helper several
+    routes share) on a route with a 400 example of its own becomes that route's 400."""
+    generic = e.status == 400 and e.code == 1 and e.message.startswith(INVALID_PARAMETERS)
+    if not generic or route not in BAD_REQUEST:
+        return e
+    out = bad_request(route, e.message[len(INVALID_PARAMETERS):].strip())
+    out.headers.update(e.headers)
+    return out
 
 
 def unauthorized() -> FakeApiError:

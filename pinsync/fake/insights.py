@@ -59,7 +59,8 @@ from pinsync import api
 from pinsync.fake.analytics import (LEVEL_LABEL, AdsAnalytics, AnalyticsState, AdsQuery, _date, _one, check_range,
                                     multi, parse_ads_query, seed_of)
 from pinsync.fake.data import Dataset, from_ord, to_ord
-from pinsync.fake.errors import FakeApiError
+from pinsync.fake.declared import BAD_REQUEST
+from pinsync.fake.errors import FakeApiError, bad_request
 
 _ACCOUNT = r"/v5/ad_accounts/(?P<account>[^/]+)"
 # (method, pattern, route name, x-ratelimit-category)
@@ -83,20 +84,16 @@ ADS_ROUTES: dict[str, tuple[str, str, str | None]] = {
 }
 TARGETING_ROUTES = frozenset(r for r in ADS_ROUTES if "targeting" in r)
 
-_MESSAGES = {
-    "ad_account_analytics": "Invalid ad account analytics parameters.",
-    "product_group_analytics": "Invalid ad account ads analytics parameters.",
-    "user_account_analytics": "Invalid user accounts analytics parameters.",
-}
-
-
 def route_error(route: str):
-    """The route's 400 (the spec's examples where it has one)."""
+    """The route's 400: the spec's example where it has one (``declared.BAD_REQUEST``); the
+    targeting routes, which have none, answer in the same style."""
     level = ADS_ROUTES.get(route, (None, "",))[1]
-    message = _MESSAGES.get(route) or (
-        f"Invalid ad account {LEVEL_LABEL.get(level, level.replace('_', ' '))} targeting analytics parameters.")
+    message = (f"Invalid ad account {LEVEL_LABEL.get(level, level.replace('_', ' '))} targeting analytics "
+               "parameters.")
 
     def err(detail: str) -> FakeApiError:
+        if route in BAD_REQUEST:
+            return bad_request(route, detail)
         return FakeApiError(400, 400, f"{message} {detail}")
     return err
 

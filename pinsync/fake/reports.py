@@ -79,7 +79,7 @@ from typing import Any
 from pinsync import api
 from pinsync.fake.analytics import ROW_ID_KEY, AdsAnalytics, AnalyticsState
 from pinsync.fake.data import Dataset
-from pinsync.fake.errors import FakeApiError
+from pinsync.fake.errors import FakeApiError, bad_request
 from pinsync.fake.insights import Targeting
 
 # ---------------------------------------------------------------------------------------------
@@ -177,7 +177,8 @@ LEVELS: dict[str, str | None] = {"ADVERTISER": "advertiser", "CAMPAIGN": "campai
 
 
 def report_error(detail: str) -> FakeApiError:
-    return FakeApiError(400, 400, f"Invalid ad account ads analytics parameters. {detail}".strip())
+    """The reports routes' 400 (their spec example: ``declared.BAD_REQUEST``)."""
+    return bad_request("create_report", detail)
 
 
 def _type_ok(f: Field, v: Any) -> bool:

@@ -8,7 +8,11 @@ Faithful to the real API (spec v5.23.0, ``shared/docs/pinterest-api.md``):
 * routes, parameters, enums and limits (``pinsync.api``); rate-limit categories from the
   spec's ``x-ratelimit-category`` (:data:`ROUTE_CATEGORY`);
 * a parameter the route's operation does not declare (:mod:`pinsync.fake.declared`, e.g.
-  ``split_field`` on the multi-pin beta) is answered with the route's 400;
+  ``split_field`` on the multi-pin beta) is answered with the route's 400; every 400 of a
+  route has the body of its operation's example where the spec gives one
+  (:data:`pinsync.fake.declared.BAD_REQUEST`, e.g. ``{"code": 400, "message": "Invalid ad
+  account campaign parameters. <detail>"}``), else ``{"code": 1, "message": "Invalid
+  parameters. <detail>"}``;
 * errors are ``{"code": int, "message": str}`` (JSON), every response has a unique
   ``x-pinterest-rid``; 401 ``{"code": 2, "message": "Authentication failed."}``, 403
   ``{"code": 29, ...}``, 429 ``{"code": 8, ...}``, analytics 400 ``{"code": 400, "message":
@@ -208,7 +212,7 @@ def _check_declared(route: str, query: dict) -> None:
         raise pins_error(route == "multi_pin_analytics")(detail)
     if route in insights.ADS_ROUTES or route == "user_account_analytics":
         raise insights.route_error(route)(detail)
-    raise errors.bad_params(detail)
+    raise errors.bad_request(route, detail)
 
 
 def _norm_query(query) -> dict[str, list[str]]:
@@ -660,7 +664,7 @@ class FakePinterest:
                 reply = Reply(200, {"Content-Type": JSON_TYPE}, compute=lambda: _dumps(job()))
         except FakeApiError as e:
             e.headers.update(limit_headers)
-            raise
+            raise errors.as_route_error(route, e) from None
         reply.headers.update(limit_headers)
         return reply
 
