@@ -2,7 +2,7 @@
 sync against the fake API, every figure against its floor.
 
     python bench/run.py [--latency 0.05] [--scale 20] [--workers 8] [--accounts 5] [--ads 1000]
-                        [--pins 2000] [--days 90] [--out bench/results.json]
+                        [--pins 2000] [--days 90] [--out bench/results.json] [--only agency]
 
 What it does:
 
@@ -59,8 +59,10 @@ under its lock and computing bodies are reported either way (``fake_busy_seconds
 ``fake_compute_seconds``).
 
 ``PINSYNC_BENCH_PROFILE=file.prof`` makes the pinsync child cProfile every thread into that file;
-``PINSYNC_BENCH_TRACE=prefix`` writes a timeline of units, requests and writes, and the resident size
-every 5 ms, beside it.
+``PINSYNC_BENCH_TRACE=prefix`` writes a timeline of units, requests (with their rate-limit category),
+each limiter's grants, the requests in flight, the CPU slots held and waited for, and writes, and the
+resident size every 5 ms, beside it. ``--only agency`` runs the agency-sized sync alone (figures printed,
+not written unless ``--out`` is given).
 """
 
 from __future__ import annotations
@@ -163,7 +165,35 @@ def child_main(spec_path: str) -> None:
             setattr(cls, name, wrapper)
         traced(_sync._Run, "listing_unit", lambda a, k: f"list {a[1]} {a[2]['id'][-4:] if len(a) > 2 and a[2] else ''}")
         traced(_sync._Run, "analytics_unit", lambda a, k: f"analytics {a[1].name} {a[2]['id'][-4:] if a[2] else ''}")
-        traced(_client.PinterestClient, "_get", lambda a, k: f"  get {a[1][-40:]}")
+        # every request (its rate-limit category, or "download"), and each limiter's grants: how long
+        # a request waited for its category's allowance
+        traced(_client.PinterestClient, "_send",
+               lambda a, k: f"  {a[1].lower()} {k.get('category') or 'download'} {k.get('tag')} {a[3][-40:]}")
+        from pinsync import ratelimit as _ratelimit
+        traced(_ratelimit.RateLimiter, "acquire", lambda a, k: f"  acquire {a[0].name}")
+        from pinsync import memory as _memory
+
+        class TracedSlots:      # the CPU slots: how long each step waited for one, and held it
+            def __init__(self, slots, what="cpu slot"):
+                self.slots, self.what, self.held = slots, what, threading.local()
+
+            def __enter__(self):
+                t = time.perf_counter()
+                self.slots.__enter__()
+                self.held.since = time.perf_counter()
+                events.append((f"  {self.what} wait", threading.current_thread().name, t, self.held.since, 0.0))
+
+            def __exit__(self, *exc):
+                events.append((f"  {self.what} held", threading.current_thread().name, self.held.since,
+                               time.perf_counter(), 0.0))
+                return self.slots.__exit__(*exc)
+        _memory._CPU_SLOTS = TracedSlots(_memory._CPU_SLOTS)
+        client_init = _client.PinterestClient.__init__
+
+        def traced_client_init(self, *a, **k):     # the requests in flight (the client's semaphore)
+            client_init(self, *a, **k)
+            self._inflight = TracedSlots(self._inflight, "in flight")
+        _client.PinterestClient.__init__ = traced_client_init
         traced(_frames, "records_to_frame", lambda a, k: f"  type {k.get('stream')}")
         from pinsync import sink as _sink, state as _state
         traced(_frames, "read_json_array", lambda a, k: f"  read {k.get('stream')}")
@@ -810,11 +840,13 @@ def timed_run(fake, server_cls, *, label: str, today: dt.date, start_date: dt.da
         fake.reset_bench()
         reports_before = len(fake.reports.by_token)
         load = os.getloadavg()[0]
+        cpu = time.process_time()
         res = run_child({"today": today.isoformat(), "report_time_scale": window / 60,
                          "config": config_for(srv.url, target, start_date, args.workers, window, limits,
                                               args.lookback)},
                         workdir, label, args.malloc_conf)
         res["loadavg_1min_at_start"] = load
+        res["fake_cpu_seconds"] = round(time.process_time() - cpu, 3)     # this process while the child ran
         res["fake_busy_seconds"] = round(fake.busy, 3)
         res["fake_compute_seconds"] = round(fake.compute_seconds, 3)
         res["fake_cache_hits"] = fake.cache_hits
@@ -871,6 +903,7 @@ def assess(res: dict, minimum: dict, fl: dict, cf: dict | None, files: dict, *,
         "child_cpu_seconds": round(res["child_cpu_seconds"], 2),
         "fake_busy_seconds": res["fake_busy_seconds"],
         "fake_compute_seconds": res["fake_compute_seconds"],
+        "fake_cpu_seconds": res.get("fake_cpu_seconds"),
         "fake_429": res["fake_429_by_category"],
     }
 
@@ -910,7 +943,7 @@ def print_run(title: str, a: dict, res: dict) -> None:
           f"month(s) per account and stream), left alone as unchanged {fc['analytics_files_unchanged']}")
     print(f"  rows fetched {a['rows_fetched']:,} ({a['rows_per_second']:,} rows/s end to end); "
           f"child CPU {a['child_cpu_seconds']:.1f}s; the fake: {a['fake_busy_seconds']:.2f}s under its lock, "
-          f"{a['fake_compute_seconds']:.2f}s computing bodies")
+          f"{a['fake_compute_seconds']:.2f}s computing bodies, {a['fake_cpu_seconds']:.1f}s of CPU in all")
     print(f"  peak RSS {a['peak_rss_mb']:.0f} MB (/usr/bin/time -f %M; VmHWM {a['peak_rss_vmhwm_mb']:.0f} MB, after "
           f"imports {a['rss_after_imports_mb']:.0f} MB): {a['peak_rss_mb'] / TARGET_RSS_MB:.2f}x the target "
           f"{TARGET_RSS_MB:.0f} MB {'PASS' if a['rss_pass'] else 'FAIL'}")
@@ -993,6 +1026,8 @@ def main() -> None:
     ap.add_argument("--workdir", help="where the output and state go (default: a new temporary folder on disk)")
     ap.add_argument("--no-rss-sweep", action="store_true", help="skip the peak-RSS runs at other sizes")
     ap.add_argument("--no-agency", action="store_true", help="skip the agency-sized run")
+    ap.add_argument("--only", choices=("agency",),
+                    help="run only the agency-sized sync (e.g. with PINSYNC_BENCH_TRACE to study its timeline)")
     ap.add_argument("--agency-accounts", type=int, default=50)
     ap.add_argument("--agency-ads", type=int, default=200, help="ads per ad account in the agency-sized run")
     ap.add_argument("--agency-days", type=int, default=730,
@@ -1010,7 +1045,8 @@ def main() -> None:
                                           "'dirty_decay_ms:0,muzzy_decay_ms:0' (polars' allocator)")
     ap.add_argument("--config", type=json.loads, default={},
                     help='more pinsync settings, as JSON, for every run (e.g. \'{"buffer_mb": 16}\')')
-    ap.add_argument("--out", default=str(ROOT / "bench" / "results.json"))
+    ap.add_argument("--out", help="where the figures go as JSON (default bench/results.json; with --only: not "
+                    "written unless given)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     EXTRA_CONFIG.update(args.config)
@@ -1080,7 +1116,8 @@ def main() -> None:
             "sets _RJEM_MALLOC_CONF in its environment, which is not passed on).",
             "the fake runs in this (parent) process and shares the machine's CPUs with pinsync; "
             "fake_busy_seconds: its time under its lock; fake_compute_seconds: computing analytics bodies "
-            "(0 when served from the warm-up cache).",
+            "(0 when served from the warm-up cache); fake_cpu_seconds: the bench process's CPU time (the fake "
+            "serving) while the child ran.",
         ],
     }
     cpus = os.cpu_count() or 1
@@ -1095,24 +1132,31 @@ def main() -> None:
         shutil.rmtree(workdir, ignore_errors=True)
         return
 
-    # ---- full run
-    print("\nfull run ...", flush=True)
-    full = timed_run(fake, FakeServer, label="full", today=today, start_date=start_date, workdir=workdir,
-                     target=target, args=args, limits=limits, window=window, warm_from=None)
-    ads_range = analytics_range(today, start_date, None, args.lookback)
-    minimum_full = minimum_requests(ds, today, ads_range, ads_range)
-    fl_full = floors(minimum_full["by_category"], limits, window, args.latency, args.workers)
-    written = written_files(target / "out", full["run_id"])
-    results["full"] = {"assessment": assess(full, minimum_full, fl_full, compute_floor(fake, cpus, written),
-                                            file_counts(written, full), cpus=cpus,
-                                            cp=critical_path(minimum_full, args.latency, args.workers)),
-                       "minimum": minimum_full, "raw": full}
+    transform: dict = {}
+    if args.only:       # one part alone
+        args.no_incremental = True
+        args.no_agency = args.only != "agency"
+        args.no_rss_sweep = True
 
-    # ---- transform
-    print("\ntransform ...", flush=True)
-    settings = AnalyticsSettings(tuple(DEFAULT_ANALYTICS_COLUMNS))
-    transform = {"full": transform_bench(fake, ds, today, ads_range[1].toordinal() - ads_range[0].toordinal() + 1,
-                                         args.repeat, settings)}
+    # ---- full run
+    if not args.only:
+        print("\nfull run ...", flush=True)
+        full = timed_run(fake, FakeServer, label="full", today=today, start_date=start_date, workdir=workdir,
+                         target=target, args=args, limits=limits, window=window, warm_from=None)
+        ads_range = analytics_range(today, start_date, None, args.lookback)
+        minimum_full = minimum_requests(ds, today, ads_range, ads_range)
+        fl_full = floors(minimum_full["by_category"], limits, window, args.latency, args.workers)
+        written = written_files(target / "out", full["run_id"])
+        results["full"] = {"assessment": assess(full, minimum_full, fl_full, compute_floor(fake, cpus, written),
+                                                file_counts(written, full), cpus=cpus,
+                                                cp=critical_path(minimum_full, args.latency, args.workers)),
+                           "minimum": minimum_full, "raw": full}
+
+        # ---- transform
+        print("\ntransform ...", flush=True)
+        settings = AnalyticsSettings(tuple(DEFAULT_ANALYTICS_COLUMNS))
+        transform = {"full": transform_bench(fake, ds, today, ads_range[1].toordinal() - ads_range[0].toordinal() + 1,
+                                             args.repeat, settings)}
 
     # ---- the next day
     if not args.no_incremental:
@@ -1192,8 +1236,9 @@ def main() -> None:
     results["machine"]["loadavg_at_end"] = os.getloadavg()
 
     # ---- report
-    print_run(f"full run: {ads_range[0]} .. {ads_range[1]}", results["full"]["assessment"], full)
-    print_transform(transform["full"])
+    if "full" in results:
+        print_run(f"full run: {ads_range[0]} .. {ads_range[1]}", results["full"]["assessment"], full)
+        print_transform(transform["full"])
     if "incremental" in results:
         r = results["incremental"]
         w = r["minimum"]["detail"]["ads_window"]
@@ -1233,10 +1278,11 @@ def main() -> None:
     results["pass"] = verdict
     results["bench_seconds"] = round(time.perf_counter() - t_all, 1)
     print(f"\npass/fail: {json.dumps(verdict)}; benchmark took {results['bench_seconds']:.0f}s")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2, default=str) + "\n")
-    print(f"wrote {out}")
+    if args.out or not args.only:       # one part alone does not replace the whole benchmark's figures
+        out = Path(args.out or ROOT / "bench" / "results.json")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(results, indent=2, default=str) + "\n")
+        print(f"wrote {out}")
     if args.keep:
         print(f"kept {workdir}")
     else:

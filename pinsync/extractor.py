@@ -449,7 +449,7 @@ class Extractor:
             except BaseException:
                 REPORTS.give_back(held.pop(job.key))
                 raise
-        runner = ReportRunner(self.client, self.report_policy, read=read)
+        runner = ReportRunner(self.client, self.report_policy, read=read, pool=self.pool)
         wanted = pl.Series(list(ids), dtype=pl.String) if ids is not None else None
         try:
             for job, df in runner.run(REPORTS_PATH.format(ad_account_id=ad_account_id), jobs, tag=spec.name,

@@ -37,27 +37,50 @@ class RateLimiter:
         self._starts: deque[float] = deque()
         self._blocked_until = 0.0
         self._lock = threading.Lock()
+        self._waiting = 0       # requests held back in acquire() right now
         self.waited = 0.0
 
     def acquire(self) -> float:
         """Block until one more request may start; its start time (for :meth:`answered`)."""
-        while True:
-            with self._lock:
-                now = self._clock()
-                while self._starts and self._starts[0] <= now - self.window:
-                    self._starts.popleft()
-                wait = self._blocked_until - now
-                if wait <= 0 and len(self._starts) < self.limit:
-                    self._starts.append(now)
-                    return now
-                if wait <= 0:
-                    wait = self._starts[0] + self.window - now
-            wait = max(wait, 0.001)
-            if wait >= WAIT_LOGGED:
-                log.info("rate limit %s (%d requests per %gs): waiting %.1fs", self.name or "?", self.limit,
-                         self.window, wait)
-            self.waited += wait
-            self._sleep(wait)
+        held = False
+        try:
+            while True:
+                with self._lock:
+                    now = self._clock()
+                    self._expire(now)
+                    wait = self._blocked_until - now
+                    if wait <= 0 and len(self._starts) < self.limit:
+                        self._starts.append(now)
+                        return now
+                    if wait <= 0:
+                        wait = self._starts[0] + self.window - now
+                    if not held:
+                        held = True
+                        self._waiting += 1
+                wait = max(wait, 0.001)
+                if wait >= WAIT_LOGGED:
+                    log.info("rate limit %s (%d requests per %gs): waiting %.1fs", self.name or "?", self.limit,
+                             self.window, wait)
+                self.waited += wait
+                self._sleep(wait)
+        finally:
+            if held:
+                with self._lock:
+                    self._waiting -= 1
+
+    def room(self) -> int:
+        """How many more requests may start now without waiting (none while requests are
+        already held back, or the server said to wait)."""
+        with self._lock:
+            now = self._clock()
+            if self._blocked_until > now:
+                return 0
+            self._expire(now)
+            return max(0, self.limit - len(self._starts) - self._waiting)
+
+    def _expire(self, now: float) -> None:
+        while self._starts and self._starts[0] <= now - self.window:
+            self._starts.popleft()
 
     def answered(self, started: float) -> None:
         """The request started at ``started`` was answered: it holds its place in the window
@@ -98,3 +121,8 @@ class RateLimits:
 
     def get(self, category: str | None) -> RateLimiter | None:
         return self.limiters.get(category) if category else None
+
+    def room(self, category: str | None) -> int | None:
+        """How many requests of ``category`` may start now (None: it is not limited)."""
+        limiter = self.get(category)
+        return limiter.room() if limiter else None

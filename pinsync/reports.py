@@ -22,9 +22,13 @@ synchronous calls, in the fewest reports: one per level, ad account and span of 
    reads the file keyed by entity id a block at a time, without decoding it into Python
    objects).
 
-Several reports of one call are in flight at once (:attr:`ReportPolicy.in_flight`); their
-waits happen in the calling thread between polls, so no worker of the request pool sleeps.
-Failures name the ad account, the level and the span.
+Several reports of one call are in flight at once (:attr:`ReportPolicy.in_flight`): the
+creations, and the polls of the reports that are due (earliest due first), go out together on
+the request pool, each through the ``ads_analytics`` limiter; the finished ones are then
+downloaded and read one at a time by the calling thread, each handed over before the next
+is fetched (one file held at a time, as far as the order allows). The waits happen in the
+calling thread between polls, so no worker of the request pool sleeps. Failures name the ad
+account, the level and the span.
 """
 
 from __future__ import annotations
@@ -36,8 +40,10 @@ import logging
 import os
 from collections import deque
 from collections.abc import Callable, Iterator
-from typing import BinaryIO
+from concurrent.futures import Executor, wait
 from dataclasses import dataclass, field
+from functools import partial
+from typing import BinaryIO
 
 from pinsync import api, frames
 from pinsync.client import PinterestClient
@@ -192,14 +198,17 @@ class ReportRunner:
 
     ``read(job, file)`` turns a downloaded file (a binary file at its start: see
     :meth:`PinterestClient.download`) into what :meth:`run` yields (default: the decoded
-    JSON object); a ``ValueError`` from it (not JSON) fetches the file again.
+    JSON object); a ``ValueError`` from it (not JSON) fetches the file again. With a ``pool``
+    (the run's request pool), the creations and polls of one step go out together; without
+    one, one after another.
     """
 
     def __init__(self, client: PinterestClient, policy: ReportPolicy | None = None,
-                 read: Callable[[ReportJob, BinaryIO], object] | None = None):
+                 read: Callable[[ReportJob, BinaryIO], object] | None = None, pool: Executor | None = None):
         self.client = client
         self.policy = policy or ReportPolicy()
         self.read = read
+        self.pool = pool
 
     def run(self, path: str, jobs: list[ReportJob], *, tag: str, tokens: dict[str, str] | None = None,
             on_token: Callable[[str, str], None] | None = None) -> Iterator[tuple[ReportJob, object]]:
@@ -225,16 +234,21 @@ class ReportRunner:
         done = 0
         now = 0.0           # seconds waited: the clock of this call
         while done < len(order):
-            while todo and len(active) + len(ready) < max(1, p.in_flight):
+            fresh: list[ReportJob] = []
+            while todo and len(active) + len(fresh) + len(ready) < max(1, p.in_flight):
                 job = todo.popleft()
                 job.token = tokens.get(job.key)
                 if job.token is None:
-                    self._create(path, job, tag, on_token, now)
+                    fresh.append(job)
                 else:
                     job.started, job.wait, job.due = now, 0.0, now      # resumed: poll at once
-                active.append(job)
-            for job in [j for j in active if j.due <= now]:
-                data = self._step(path, job, tag, on_token, now)
+                    active.append(job)
+            due = sorted((j for j in active if j.due <= now), key=lambda j: j.due)
+            links = self._together([partial(self._create, path, j, tag, on_token, now) for j in fresh]
+                                   + [partial(self._step, path, j, tag, on_token, now) for j in due])[len(fresh):]
+            active.extend(fresh)
+            for job, url in zip(due, links):
+                data = self._fetch(job, url, tag, now) if url is not None else None
                 if data is not None:
                     active.remove(job)
                     ready[job.key] = data
@@ -249,6 +263,15 @@ class ReportRunner:
                     self._wait(pause)
                     now += pause
 
+    def _together(self, calls: list[Callable[[], object]]) -> list[object]:
+        """Each call's result, in order: run at once on the pool (one after another without
+        one). A failure is raised once none of them is running any more."""
+        if self.pool is None or len(calls) <= 1:
+            return [call() for call in calls]
+        futures = [self.pool.submit(call) for call in calls]
+        wait(futures)
+        return [f.result() for f in futures]
+
     def _create(self, path: str, job: ReportJob, tag: str, on_token: Callable[[str, str], None],
                 now: float) -> None:
         answer = self.client.post_json(path, job.body, category="ads_analytics", tag=tag)
@@ -260,8 +283,8 @@ class ReportRunner:
         on_token(job.key, token)
         job.started, job.wait, job.due = now, self.policy.first_wait, now + self.policy.first_wait
 
-    def _step(self, path: str, job: ReportJob, tag: str, on_token, now: float) -> object | None:
-        """Poll ``job`` once: its file when done, else None (its next poll is scheduled)."""
+    def _step(self, path: str, job: ReportJob, tag: str, on_token, now: float) -> str | None:
+        """Poll ``job`` once: its download link when done, else None (its next poll is scheduled)."""
         p = self.policy
         answer = self.client.get_json(path, {"token": job.token}, category="ads_analytics", tag=tag)
         status = answer.get("report_status") if isinstance(answer, dict) else None
@@ -269,19 +292,7 @@ class ReportRunner:
             url = answer.get("url")
             if not isinstance(url, str) or not url.startswith(("https://", "http://")):
                 raise ApiError(f"{job.label}: the finished report has no download link")
-            try:
-                read = self.read and (lambda file: self.read(job, file))
-                return self.client.download(url, tag=tag, read=read)
-            except ApiError as e:
-                if e.status is None or not 400 <= e.status < 500:
-                    raise
-                job.links += 1
-                if job.links >= p.max_links:
-                    raise ApiError(f"{job.label}: the report's download link was refused {job.links} times "
-                                   f"(last: {e})") from None
-                log.info("%s: the download link was refused (HTTP %s); asking for a new one", job.label, e.status)
-                job.due = now
-                return None
+            return url
         if status == "IN_PROGRESS":
             if now - job.started >= p.timeout:
                 raise ApiError(f"{job.label}: the report was not ready after {p.timeout:.0f} s of waiting; the next "
@@ -297,6 +308,23 @@ class ReportRunner:
             self._create(path, job, tag, on_token, now)
             return None
         raise ApiError(f"{job.label}: unexpected report status {status!r}")
+
+    def _fetch(self, job: ReportJob, url: str, tag: str, now: float) -> object | None:
+        """Download and read a finished report's file; None when its link was refused (it is
+        polled again at once for a new one)."""
+        try:
+            read = self.read and (lambda file: self.read(job, file))
+            return self.client.download(url, tag=tag, read=read)
+        except ApiError as e:
+            if e.status is None or not 400 <= e.status < 500:
+                raise
+            job.links += 1
+            if job.links >= self.policy.max_links:
+                raise ApiError(f"{job.label}: the report's download link was refused {job.links} times "
+                               f"(last: {e})") from None
+            log.info("%s: the download link was refused (HTTP %s); asking for a new one", job.label, e.status)
+            job.due = now
+            return None
 
     def _wait(self, seconds: float) -> None:
         if self.policy.sleep is not None:

@@ -20,8 +20,9 @@ account (streams whose path names an ad account) or of the user (the others, syn
 0), and it starts once the units of the streams it is fetched for are done (its parent, the
 streams its fan-outs carry the ids of: :func:`pinsync.streams.parents_of`). How a unit fetches
 is its stream's kind: a listing, ads (or targeting) analytics windows and reports, pin
-analytics, the user account's analytics. Their requests share a pool of ``max_workers``
-under the rate limiters.
+analytics, the user account's analytics. Their requests go through a pool of twice
+``max_workers`` threads, of which the client lets ``max_workers`` have a request in flight
+(the others type answers, or wait for a CPU to), under the rate limiters.
 
 A crash at any point leaves the previous state, and the next run re-fetches and
 overwrites the same files: nothing is lost and nothing is duplicated. A unit that fails
@@ -866,10 +867,15 @@ class _Run:
         return [s for s in STREAMS.values() if s.name in wanted and s.kind != "pin_lifetime"]
 
     def execute(self, units_pool: ThreadPoolExecutor) -> None:
-        """Run every unit. A unit is handed to the pool once its parents' units are done, so
-        no thread of the pool sits waiting for a parent while a listing could run (the
-        listings' serial pages are the run's critical path)."""
+        """Run every unit. A unit is handed to the pool once its parents' units are done and
+        a thread of the pool is free, so no thread sits waiting for a parent. Ready units start
+        in order (the user's units, then each ad account's listings and analytics: an account's
+        analytics go before the next account's listings, so the analytics requests, the ones
+        the rate limits hold back most, start as soon as their ids are known), except that a
+        unit whose rate-limit category has no room now (its first request would wait) goes
+        after those whose category has."""
         futures: list[Future] = []
+        threads = units_at_once(max(1, self.config.max_workers))
         done: dict[tuple[str, str], Future] = {}
         waiting: list[tuple[StreamSpec, dict | None]] = []      # parent-first, like units()
         units = self.units()
@@ -884,17 +890,24 @@ class _Run:
                 waiting.append((spec, account))
 
         def submit_ready() -> None:
-            still = []
-            for spec, account in waiting:
+            ready = []
+            for i, (spec, account) in enumerate(waiting):
                 key = account["id"] if account else ALL
-                parents = {name: done.get((name, key)) for name in parents_of(spec)}
-                if not all(f is not None and f.done() for f in parents.values()):
-                    still.append((spec, account))
-                    continue
+                parents = [done.get((name, key)) for name in parents_of(spec)]
+                if all(f is not None and f.done() for f in parents):
+                    ready.append(i)
+            free = threads - sum(not f.done() for f in futures)
+            room = self.client.rate_limits.room if self.client.rate_limits else (lambda category: None)
+            chosen = [ready[i] for i in units_to_start([waiting[i][0] for i in ready], free, room)]
+            for i in chosen:
+                spec, account = waiting[i]
+                key = account["id"] if account else ALL
+                parents = {name: done[(name, key)] for name in parents_of(spec)}
                 unit = self.listing_unit if spec.kind == "entity" else self.analytics_unit
                 done[(spec.name, key)] = future = units_pool.submit(unit, spec, account, parents)
                 futures.append(future)
-            waiting[:] = still
+            gone = set(chosen)
+            waiting[:] = [u for i, u in enumerate(waiting) if i not in gone]
         try:
             # inside the try: a fatal error while listing the accounts (in this thread) must
             # also stop the user-level units already running, not leave them writing after we return
@@ -1017,7 +1030,9 @@ def _execute(config, client: PinterestClient, make_job: Callable[[ThreadPoolExec
     """Build a run's job on a request pool and execute its units; the pools and the client
     are closed however it ends."""
     workers = max(1, config.max_workers)
-    requests_pool = ThreadPoolExecutor(workers, thread_name_prefix="pinsync-req")
+    # the client lets `workers` requests be in flight; as many threads again type the answers
+    # (or wait for a CPU to) meanwhile, so typing never keeps a request from going out
+    requests_pool = ThreadPoolExecutor(2 * workers, thread_name_prefix="pinsync-req")
     # units (an entity listing, or an analytics stream of one account) mostly wait on
     # their requests, which run in the request pool
     units_pool = ThreadPoolExecutor(units_at_once(workers), thread_name_prefix="pinsync-unit")
@@ -1173,6 +1188,28 @@ def _month_end(leaf: str) -> dt.date:
 def _unit_prefix(key: str) -> str:
     """The partition folder prefix of an analytics unit: ``ad_account_id=1/``, or none."""
     return "" if key == ALL else partition_dir({"ad_account_id": key}) + "/"
+
+
+def units_to_start(ready: list[StreamSpec], free: int, room: Callable[[str], int | None]) -> list[int]:
+    """Which of the ``ready`` units (by index) start on ``free`` threads: in their order, those
+    whose first request can go at once before those whose first request would wait for its
+    rate-limit category (``room(category)``: how many requests may start now; None: not
+    limited). Each unit started counts as one request of its category."""
+    left: dict[str, int | None] = {}
+    at_once, held = [], []
+    for i, spec in enumerate(ready):
+        if spec.category not in left:
+            left[spec.category] = room(spec.category)
+        n = left[spec.category]
+        if n is None or n > 0:
+            if n is not None:
+                left[spec.category] = n - 1
+            at_once.append(i)
+            if len(at_once) >= free:
+                break
+        else:
+            held.append(i)
+    return (at_once + held)[:max(0, free)]
 
 
 def units_at_once(max_workers: int) -> int:

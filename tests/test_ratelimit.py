@@ -198,3 +198,44 @@ def test_threads_never_exceed_the_limit_per_window():
     starts.sort()
     for i in range(len(starts) - 5):
         assert starts[i + 5] - starts[i] >= 60 - 1e-9, f"6 starts within one window at {starts[i]}"
+
+
+def test_room_counts_the_requests_that_may_start_now():
+    lim, clock = limiter(3)
+    assert lim.room() == 3
+    lim.acquire()
+    lim.acquire()
+    assert lim.room() == 1
+    lim.acquire()
+    assert lim.room() == 0
+    clock.now += 60                     # the first starts leave the window
+    assert lim.room() == 3
+    lim.block_for(5)                    # the server said to wait: nothing may start
+    assert lim.room() == 0
+    assert RateLimits({"ads_read": 2}).room("ads_read") == 2
+    assert RateLimits({"ads_read": 2}).room("org_read") is None      # not limited
+
+
+def test_room_leaves_out_requests_already_held_back():
+    """A request waiting in acquire() takes the next place that frees: that place is not room
+    for another."""
+    clock = FakeClock()
+    parked, go = threading.Event(), threading.Event()
+
+    def sleep(seconds):
+        parked.set()
+        go.wait(10)
+    lim = RateLimiter(1, 60, clock=clock, sleep=sleep)
+    lim.acquire()
+    waiter = threading.Thread(target=lim.acquire)
+    waiter.start()
+    try:
+        assert parked.wait(10)
+        clock.now += 60                 # the first start has left the window; the waiter sleeps on
+        assert lim.room() == 0
+    finally:
+        go.set()
+        waiter.join(timeout=10)
+    assert not waiter.is_alive()
+    clock.now += 60
+    assert lim.room() == 1

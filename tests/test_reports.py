@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import polars as pl
 import pytest
@@ -473,3 +475,36 @@ def test_several_reports_are_in_flight_and_frames_come_in_date_order(env):
     list(extractor(in_flight=1).report_batches(spec, acc["id"], start, end, today=TODAY))
     methods = "".join("P" if m == "POST" else "g" for m, p, q in fake.requests)
     assert methods == "Pggg" * 4                               # one at a time
+
+
+def test_the_reports_in_flight_are_created_and_polled_together_and_no_more_than_needed(env):
+    """With a request pool, the creations of a call's reports go out together, and so do the
+    polls of the reports that are due (each held at the fake until all four have arrived):
+    one wait covers them all, and each report is polled as often as it takes, no more."""
+    ds, fake, client, extractor, sleeps = env
+    acc = _account(ds)
+    spec = STREAMS["campaign_analytics"]
+    start, end = TODAY - dt.timedelta(days=600), TODAY - dt.timedelta(days=1)       # 4 spans
+    rounds = {"POST": threading.Barrier(4, timeout=20), "GET": threading.Barrier(4, timeout=20)}
+    serve = fake.serve
+
+    def together(method, path, query=None, *a, **kw):
+        if path.rstrip("/").endswith("/reports"):
+            rounds[method].wait()           # broken (an error) unless all four are in flight at once
+        return serve(method, path, query, *a, **kw)
+    fake.serve = together
+    with ThreadPoolExecutor(4) as pool:
+        ex = Extractor(client, settings=AnalyticsSettings(COLUMNS), pool=pool,
+                       report_policy=ReportPolicy(sleep=sleeps.append, first_wait=1.0))
+        try:
+            frames = list(ex.report_batches(spec, acc["id"], start, end, today=TODAY))
+        finally:
+            fake.serve = serve
+    spans = report_spans(start, end, "DAY", TODAY)
+    assert len(frames) == len(spans) == 4
+    for df, (a, b) in zip(frames, spans):           # still handed over in date order
+        assert df.height == 0 or (df["date"].min() >= a and df["date"].max() <= b)
+    polls = fake.reports.polls_in_progress + 1
+    assert fake.calls["create_report"] == 4 and fake.calls["get_report"] == 4 * polls
+    assert fake.calls["report_download"] == 4
+    assert sleeps == [1, 2, 4]                      # IN_PROGRESS twice: waits of 1, 2 and 4 s

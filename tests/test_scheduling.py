@@ -3,12 +3,17 @@ typed while the next page is on its way (the serial pages are a run's critical p
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 import threading
+from collections import Counter
+
+import pytest
 
 import pinsync
 from pinsync import frames, sync
 from pinsync.fake import Dataset, FakePinterest, FakeServer
+from pinsync.streams import STREAMS
 from tests.conftest import TODAY, TOKEN, read_table
 
 
@@ -61,6 +66,78 @@ def test_a_page_is_typed_while_the_next_one_is_asked_for(tmp_path, monkeypatch):
         assert pinsync.run(config, today=TODAY).ok
     assert typed_before_the_second_page == [True]
     assert sorted(read_table(tmp_path / "out", "pins")["id"].to_list()) == sorted(p["id"] for p in ds.pins)
+
+
+def test_an_account_s_analytics_start_before_the_next_accounts_are_listed(tmp_path):
+    """Units start in order as threads free up: once an account's campaigns are listed, its
+    campaign analytics go before the listing of an account further down (the analytics
+    requests, which the rate limits hold back most, start as early as their ids are known)."""
+    ds = Dataset(seed=6, accounts=4, campaigns_per_account=2, ad_groups_per_campaign=1, ads_per_ad_group=1,
+                 pins=1, today=TODAY, history_days=120)
+    fake = FakePinterest(ds, access_tokens=(TOKEN,))
+    with FakeServer(fake) as srv:
+        config = pinsync.config_from_dict({       # max_workers 1: two units at a time (units_at_once)
+            "api_url": srv.url, "auth": {"access_token": TOKEN}, "streams": ["campaigns", "campaign_analytics"],
+            "start_date": (TODAY - dt.timedelta(days=5)).isoformat(), "max_workers": 1,
+            "output": {"url": str(tmp_path / "out")}, "state": {"url": str(tmp_path / "state.json")}},
+            env={}, today=TODAY)
+        assert pinsync.run(config, today=TODAY).ok
+    order = [p.rsplit("/", 2)[-2:] for m, p, q in fake.requests if "/campaigns" in p]
+    first_analytics = next(i for i, p in enumerate(order) if p[-1] == "analytics")
+    last_listing = max(i for i, p in enumerate(order) if p[-1] == "campaigns")
+    assert sum(p[-1] == "campaigns" for p in order) == 4
+    assert first_analytics < last_listing, order
+
+
+@pytest.mark.parametrize("room,free,expected", [
+    ({"ads_read": 5, "ads_analytics": 5}, 3, [0, 1, 2]),       # every one can go: in order
+    ({"ads_read": 0, "ads_analytics": 5}, 2, [1, 3]),          # listings would wait: analytics first
+    ({"ads_read": 0, "ads_analytics": 5}, 3, [1, 3, 0]),       # ... then, with threads to spare, the rest
+    ({"ads_read": 1, "ads_analytics": 5}, 3, [0, 1, 3]),       # room for one listing: the other waits
+    ({}, 2, [0, 1]),                                           # not limited
+    ({"ads_read": 5}, 0, []),
+])
+def test_units_that_would_wait_for_their_rate_limit_go_after_those_that_can_start(room, free, expected):
+    ready = [STREAMS["campaigns"], STREAMS["campaign_analytics"], STREAMS["ad_groups"], STREAMS["ad_analytics"]]
+    assert sync.units_to_start(ready, free, room.get) == expected
+
+
+def test_an_answer_being_typed_does_not_keep_the_next_request_from_going_out(tmp_path, monkeypatch):
+    """One request in flight at a time (max_workers 1) and two accounts' ads analytics, each
+    several calls: typing the first answer is held until the fake has received a call of the
+    other account. The request threads outnumber the requests in flight, so a thread typing
+    an answer leaves the next request free to go out."""
+    ds = Dataset(seed=6, accounts=2, campaigns_per_account=4, ad_groups_per_campaign=10, ads_per_ad_group=10,
+                 pins=1, today=TODAY, history_days=120)          # 400 ads an account: calls of at most 250 ids
+    fake = FakePinterest(ds, access_tokens=(TOKEN,))
+    serve, asked = fake.serve, []
+    both_asked = threading.Event()
+
+    def watch(method, path, query=None, *a, **kw):
+        if path.rstrip("/").endswith("/ads/analytics"):
+            asked.append(path.split("/ad_accounts/")[1].split("/")[0])
+            if len(set(asked)) == 2:
+                both_asked.set()
+        return serve(method, path, query, *a, **kw)
+    fake.serve = watch
+    first_typed_after_both = []
+    read = frames.read_json_array
+
+    def slow_typing(body, columns, *, stream, **kw):
+        if stream == "ad_analytics" and not first_typed_after_both:
+            first_typed_after_both.append(both_asked.wait(timeout=10))
+        return read(body, columns, stream=stream, **kw)
+    monkeypatch.setattr(frames, "read_json_array", slow_typing)
+    with FakeServer(fake) as srv:
+        config = pinsync.config_from_dict({
+            "api_url": srv.url, "auth": {"access_token": TOKEN}, "streams": ["ads", "ad_analytics"],
+            "start_date": (TODAY - dt.timedelta(days=5)).isoformat(), "max_workers": 1,
+            "output": {"url": str(tmp_path / "out")}, "state": {"url": str(tmp_path / "state.json")}},
+            env={}, today=TODAY)
+        assert pinsync.run(config, today=TODAY).ok
+    per_account = Counter(asked)
+    assert len(per_account) == 2 and min(per_account.values()) >= 2       # several calls an account
+    assert first_typed_after_both == [True]
 
 
 def test_a_parent_finishing_just_after_the_scheduler_looked_still_lets_its_children_start(make_config, monkeypatch):
