@@ -4,7 +4,12 @@ A sync allocates and frees many short-lived buffers (response bodies, frames, Pa
 bytes) from several threads. By default Polars' allocator (jemalloc) keeps freed pages
 for ten seconds and glibc gives each thread its own arena, so the resident size climbs
 well above what is live. pinsync asks both to give memory back at once: measured on the
-benchmark's full run, peak RSS went from 287 MB to 198 MB for about 10 % more CPU.
+benchmark's full run, peak RSS went from 287 MB to 198 MB for about 10 % more CPU. The cost
+grows with the number of small frames a run handles: on the agency-sized run (50 accounts,
+two years) pinsync spent 32-42 s of CPU, against 26-32 s with a one-second decay
+(``dirty_decay_ms:1000,muzzy_decay_ms:0``): a purge for each freed block and page faults to
+get it back. That decay, though, took the 912-day run of the memory sweep to 292 MB (232 MB
+with the default). The README shows how to choose the other trade-off.
 Response bodies of a few MB are kept out of glibc's arenas too (a fixed mmap threshold),
 which took another 10-15 MB off the peak. These are only defaults: a ``_RJEM_MALLOC_CONF``,
 ``MALLOC_ARENA_MAX`` or ``MALLOC_MMAP_THRESHOLD_`` already set in the environment wins.
