@@ -43,21 +43,12 @@ def test_a_page_is_typed_while_the_next_one_is_asked_for(tmp_path, monkeypatch):
                  pins=600, today=TODAY, history_days=150)
     fake = FakePinterest(ds, access_tokens=(TOKEN,))
     second_page_asked = threading.Event()
-    serve = fake.serve
 
-    def watch(method, path, query=None, *a, **kw):
+    def watch(path, query):
         if path.rstrip("/").endswith("/pins") and "bookmark" in (query or {}):
             second_page_asked.set()
-        return serve(method, path, query, *a, **kw)
-    fake.serve = watch
-    typed_before_the_second_page = []
-    to_frame = frames.records_to_frame
-
-    def slow_typing(records, columns, *, stream, **kw):
-        if stream == "pins" and not typed_before_the_second_page:
-            typed_before_the_second_page.append(second_page_asked.wait(timeout=10))
-        return to_frame(records, columns, stream=stream, **kw)
-    monkeypatch.setattr(frames, "records_to_frame", slow_typing)
+    _watch_requests(fake, watch)
+    typed_before_the_second_page = _hold_first_typing(monkeypatch, "records_to_frame", "pins", second_page_asked)
     with FakeServer(fake) as srv:
         config = pinsync.config_from_dict({
             "api_url": srv.url, "auth": {"access_token": TOKEN}, "streams": ["pins"],
@@ -110,24 +101,16 @@ def test_an_answer_being_typed_does_not_keep_the_next_request_from_going_out(tmp
     ds = Dataset(seed=6, accounts=2, campaigns_per_account=4, ad_groups_per_campaign=10, ads_per_ad_group=10,
                  pins=1, today=TODAY, history_days=120)          # 400 ads an account: calls of at most 250 ids
     fake = FakePinterest(ds, access_tokens=(TOKEN,))
-    serve, asked = fake.serve, []
+    asked = []
     both_asked = threading.Event()
 
-    def watch(method, path, query=None, *a, **kw):
+    def watch(path, query):
         if path.rstrip("/").endswith("/ads/analytics"):
             asked.append(path.split("/ad_accounts/")[1].split("/")[0])
             if len(set(asked)) == 2:
                 both_asked.set()
-        return serve(method, path, query, *a, **kw)
-    fake.serve = watch
-    first_typed_after_both = []
-    read = frames.read_json_array
-
-    def slow_typing(body, columns, *, stream, **kw):
-        if stream == "ad_analytics" and not first_typed_after_both:
-            first_typed_after_both.append(both_asked.wait(timeout=10))
-        return read(body, columns, stream=stream, **kw)
-    monkeypatch.setattr(frames, "read_json_array", slow_typing)
+    _watch_requests(fake, watch)
+    first_typed_after_both = _hold_first_typing(monkeypatch, "read_json_array", "ad_analytics", both_asked)
     with FakeServer(fake) as srv:
         config = pinsync.config_from_dict({
             "api_url": srv.url, "auth": {"access_token": TOKEN}, "streams": ["ads", "ad_analytics"],
@@ -169,3 +152,27 @@ def test_a_parent_finishing_just_after_the_scheduler_looked_still_lets_its_child
     result = pinsync.run(make_config(max_workers=2), today=TODAY)
     assert result.ok, result.failures
     assert result.streams["campaign_analytics"].units == 2 and result.streams["pin_analytics"].units == 1
+
+
+def _watch_requests(fake, seen) -> None:
+    """Call ``seen(path, query)`` for every request the fake serves, before serving it."""
+    serve = fake.serve
+
+    def watch(method, path, query=None, *a, **kw):
+        seen(path, query)
+        return serve(method, path, query, *a, **kw)
+    fake.serve = watch
+
+
+def _hold_first_typing(monkeypatch, reader: str, of_stream: str, until: threading.Event) -> list[bool]:
+    """Hold the first call of ``frames.<reader>`` for ``of_stream`` until ``until`` is set (10 s
+    at most); the list returned gets whether it was set in time."""
+    held: list[bool] = []
+    read = getattr(frames, reader)
+
+    def slow(data, columns, *, stream: str, **kw):
+        if stream == of_stream and not held:
+            held.append(until.wait(timeout=10))
+        return read(data, columns, stream=stream, **kw)
+    monkeypatch.setattr(frames, reader, slow)
+    return held
