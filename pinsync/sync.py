@@ -57,7 +57,7 @@ from pinsync.errors import (EXIT_CREDENTIALS, ApiError, AuthError, Cancelled, Co
 from pinsync.extractor import Extractor, PinFetch
 from pinsync.memory import limit_arenas
 from pinsync.plan import (DAY, REPORT, Fetch, Plan, PlanLine, held_range, history_floor, last_complete_day, lost_days,
-                          unit_fetches)
+                          next_bucket, unit_fetches)
 from pinsync.schemas import pin_lifetime_metric_types
 from pinsync.sink import (DATA_FILE, FINGERPRINT, MONTH, Sink, WriteResult, fingerprint, fingerprint_scheme,
                           month_of, other_meaning, partition_dir, with_month)
@@ -339,7 +339,7 @@ class _Run:
         lost = {prefix + leaf for leaf in partitions if leaf not in on_disk}
         problems = [f"{stream}/{d}/{DATA_FILE} is missing" for d in sorted(lost)]
         scheme = self.scheme(stream)
-        for d in sorted({prefix + leaf for leaf in partitions} - lost):
+        for d in sorted(prefix + leaf for leaf in partitions if leaf in on_disk):
             rel = f"{stream}/{d}/{DATA_FILE}"
             try:
                 recorded = (self.sink.footer(rel) or {}).get(FINGERPRINT)
@@ -713,14 +713,12 @@ class _Run:
         file it holds with its size. Days of lost month files older than the API serves are
         no longer claimed (``held_from`` moves past them), and reported: exit 1."""
         check = self._checks.get((stream, key))
-        if check and check.gone:
-            first = max(first, max(hi for _, hi in check.gone) + DAY)
+        first = _claimed_from(check, first)
         self._commit(stream, key, {"last_complete_date": last.isoformat(), "held_from": first.isoformat(),
                                    "settings": self.settings_key(stream),
                                    **self._partitions_bookmark(stream, key, scheme, written, covers, end, first),
                                    "files": self._files_bookmark(stream, key, written, covers, first)})
-        if check and check.gone:
-            self._lost_for_good(stream, key, self._gone_message(stream, key, check, (first, last)))
+        self._lost_for_good(stream, key, check, (first, last))
 
     def _settle(self, stream: str, key: str, held_from: dt.date | None, bookmark: dt.date | None) -> None:
         """A unit with nothing to fetch: what its listing found is committed all the same
@@ -729,20 +727,21 @@ class _Run:
         prev = self.state.get(stream, key) or {}
         if check is None or bookmark is None or not (check.gone or check.adopted or check.lost or "files" not in prev):
             return
-        first = held_from or dt.date.fromisoformat(prev.get("held_from") or prev["last_complete_date"])
-        if check.gone:
-            first = max(first, max(hi for _, hi in check.gone) + DAY)
+        first = _claimed_from(check, held_from or dt.date.fromisoformat(prev.get("held_from")
+                                                                        or prev["last_complete_date"]))
         partitions = {leaf: fp for leaf, fp in (prev.get("partitions") or {}).items()
                       if _month_end(leaf) >= first}
         self._commit(stream, key, {**prev, "held_from": first.isoformat(), "partitions": partitions,
                                    "files": self._files_bookmark(stream, key, WriteResult(), [], first)})
-        if check.gone:
-            self._lost_for_good(stream, key, self._gone_message(stream, key, check, (first, bookmark)))
+        self._lost_for_good(stream, key, check, (first, bookmark))
 
-    def _lost_for_good(self, stream: str, key: str, message: str) -> None:
-        """Days the state held that are gone from the output and older than the API serves:
-        the run fails (exit 1), though the unit committed the rest."""
-        what = _unit_name(stream, key)
+    def _lost_for_good(self, stream: str, key: str, check: MonthCheck | None, holds: tuple[dt.date, dt.date]) -> None:
+        """Days the state held that are gone from the output and older than the API serves
+        (``check.gone``; the unit now holds ``holds``): the run fails (exit 1), though the
+        unit committed the rest."""
+        if not check or not check.gone:
+            return
+        what, message = _unit_name(stream, key), self._gone_message(stream, key, check, holds)
         log.error("%s: %s", what, message)
         with self._lock:
             self.failures.append(f"{what}: {message}")
@@ -1179,10 +1178,15 @@ def _unit_name(stream: str, key: str) -> str:
     return stream + (f" (ad account {key})" if key not in (ALL, "") else "")
 
 
+def _claimed_from(check: MonthCheck | None, first: dt.date) -> dt.date:
+    """The first day a unit's state still claims: past the days of lost month files older
+    than the API serves (``check.gone``), which can never be fetched again."""
+    return max(first, max(hi for _, hi in check.gone) + DAY) if check and check.gone else first
+
+
 def _month_end(leaf: str) -> dt.date:
     """The last day of a month folder's month (``month=2026-11``: November 30)."""
-    first = dt.date.fromisoformat(leaf.partition("=")[2] + "-01")
-    return (first.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - DAY
+    return next_bucket(dt.date.fromisoformat(leaf.partition("=")[2] + "-01"), "MONTH") - DAY
 
 
 def _unit_prefix(key: str) -> str:
