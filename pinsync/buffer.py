@@ -116,34 +116,33 @@ class FrameBuffer:
         for key in self.partitions():
             yield finish(_concat([pl.read_ipc(p) for p in self._files[key]]))
 
-    def take(self, keys: Iterable[tuple],
-             finish: Callable[[pl.DataFrame], pl.DataFrame] = lambda df: df) -> Iterator[pl.DataFrame]:
-        """The rows of the partitions ``keys`` (those held), a partition at a time in key order,
-        each passed through ``finish``; they leave the buffer. Rows held in memory are copied
-        out a partition at a time, the other partitions' rows kept."""
+    def take(self, keys: Iterable[tuple], finish: Callable[[pl.DataFrame], pl.DataFrame] = lambda df: df,
+             limit_rows: int = 1) -> Iterator[pl.DataFrame]:
+        """The rows of the partitions ``keys`` (those held), in key order, in chunks of whole
+        partitions of up to ``limit_rows`` rows (a larger partition alone; by default one
+        partition per chunk), each passed through ``finish``; they leave the buffer. Rows held
+        in memory are copied out a chunk at a time, the other partitions' rows kept."""
         keys = sorted(k for k in set(keys) if k in self._rows)
         if not keys:
             return
         held = _concat(self._frames) if self._frames else None
         if held is not None:
-            rest = held.filter(~pl.any_horizontal([self._is(k) for k in keys]))
+            rest = held.filter(~in_partitions(self.by, keys))
             self._frames, self._held = ([rest], rest.estimated_size()) if rest.height else ([], 0)
             del rest
-        for key in keys:
-            self.rows -= self._rows.pop(key)
-            files = self._files.pop(key, [])
-            parts = [pl.read_ipc(p) for p in files]
+        sizes = {key: self._rows[key] for key in keys}
+        for group in grouped(keys, sizes.get, limit_rows):
+            files = [p for key in group for p in self._files.pop(key, [])]
+            for key in group:
+                self.rows -= self._rows.pop(key)
+            parts = [pl.read_ipc(p) for p in files]      # older rows first: the last answer wins
             for p in files:
                 p.unlink(missing_ok=True)
             if held is not None:
-                part = held.filter(self._is(key))
+                part = held.filter(in_partitions(self.by, group))
                 if part.height:
                     parts.append(part)
             yield finish(_concat(parts))
-
-    def _is(self, key: tuple) -> pl.Expr:
-        """Whether a row is of the partition ``key``."""
-        return pl.all_horizontal([pl.col(c) == v for c, v in zip(self.by, key)])
 
     # -- cleaning up ------------------------------------------------------------------------
 
@@ -159,6 +158,26 @@ class FrameBuffer:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def grouped(items: Iterable, size: Callable[[object], int], limit: int) -> Iterator[list]:
+    """``items`` in order, in runs whose ``size`` adds up to at most ``limit`` (an item larger
+    than ``limit`` alone)."""
+    run, total = [], 0
+    for item in items:
+        n = size(item)
+        if run and total + n > limit:
+            yield run
+            run, total = [], 0
+        run.append(item)
+        total += n
+    if run:
+        yield run
+
+
+def in_partitions(by: Sequence[str], keys: Iterable[Sequence]) -> pl.Expr:
+    """Whether a row is of one of the partitions ``keys`` (values of ``by``, in order)."""
+    return pl.any_horizontal([pl.all_horizontal([pl.col(c) == v for c, v in zip(by, key)]) for key in keys])
 
 
 def _concat(frames: list[pl.DataFrame]) -> pl.DataFrame:

@@ -29,7 +29,9 @@ from urllib.parse import quote
 
 import polars as pl
 
+from pinsync.buffer import grouped, in_partitions
 from pinsync.errors import SinkError
+from pinsync.frames import run_index
 from pinsync.memory import cpu_slot
 from pinsync.schemas import Column
 from pinsync.storage import STAGING, Location, explain
@@ -116,10 +118,29 @@ def content_hash(df: pl.DataFrame) -> str:
     sums of two 64-bit row hashes (summed as 32-bit halves, so nothing overflows). Row order
     does not matter, and rows are unique by key, so two different months collide with a
     chance of about 2**-128."""
-    hashes = pl.DataFrame([df.hash_rows(seed=seed).alias(str(seed)) for seed in _ROW_SEEDS])   # no copy of the rows
-    row = [df.height, *hashes.select(*((pl.all() // 2**32).sum().name.suffix("_hi"),
-                                       (pl.all() % 2**32).sum().name.suffix("_lo"))).row(0)]
-    return hashlib.blake2b(repr(row).encode(), digest_size=16).hexdigest()
+    return content_hashes(df, [df.height])[0] if df.height else _digest(0, [0] * 2 * len(_ROW_SEEDS))
+
+
+def content_hashes(df: pl.DataFrame, lengths: Sequence[int]) -> list[str]:
+    """:func:`content_hash` of each run of consecutive rows of ``df``, ``lengths`` rows each
+    (none empty), in order: the months of a frame sorted by month, hashed in one pass."""
+    group = run_index(lengths).alias(_GROUP)
+    hashes = pl.DataFrame([group, *(df.hash_rows(seed=seed).alias(str(seed)) for seed in _ROW_SEEDS)])  # no copy
+    sums = hashes.group_by(_GROUP, maintain_order=True).agg((pl.exclude(_GROUP) // 2**32).sum().name.suffix("_hi"),
+                                                            (pl.exclude(_GROUP) % 2**32).sum().name.suffix("_lo"))
+    return [_digest(n, row[1:]) for n, row in zip(lengths, sums.iter_rows(), strict=True)]
+
+
+def _digest(height: int, sums: Sequence[int]) -> str:
+    return hashlib.blake2b(repr([height, *sums]).encode(), digest_size=16).hexdigest()
+
+
+_GROUP = "__group"
+
+# Months merged together: up to this many rows (at least one month) are filtered, sorted and
+# hashed as one frame, so that small months do not each pay Polars' per-call cost; a large
+# month is still handled alone (what is held while merging stays about one large month).
+GROUP_ROWS = 32_768
 
 
 @dataclass
@@ -275,9 +296,9 @@ class Sink:
                 error).
 
         Memory: one month is held at a time (the old file is scanned lazily and filtered
-        as it is read). Files are written as one batch (see
-        :meth:`pinsync.storage.Location.batch`): if anything fails, no month of this call is
-        replaced or deleted.
+        as it is read), or a group of new months of up to :data:`GROUP_ROWS` rows. Files
+        are written as one batch (see :meth:`pinsync.storage.Location.batch`): if anything
+        fails, no month of this call is replaced or deleted.
         """
         by = list(partition_by)
         if by[-1:] != [MONTH]:
@@ -289,40 +310,86 @@ class Sink:
         on_disk = dict(on_disk or {})
         result, done, gone = WriteResult(), set(), []
         merge = dict(stream=stream, sort_by=list(sort_by), on_disk=on_disk, before_change=before_change,
-                     rewrite=rewrite, result=result, gone=gone, scheme=scheme,
-                     replace_unreadable=replace_unreadable)
+                     rewrite=rewrite, result=result, gone=gone, scheme=scheme)
+
+        def previous(folder: str) -> tuple[pl.LazyFrame | None, str | None, bool]:
+            return self._previous(f"{stream}/{folder}/{DATA_FILE}",
+                                  replace_unreadable is True or folder in (replace_unreadable or ()))
         with self.location.batch() as batch:
             for chunk in [df] if isinstance(df, pl.DataFrame) else df:
                 if not chunk.height:
                     continue
                 if MONTH not in chunk.columns:
                     chunk = with_month(chunk)
-                months = chunk.group_by(by, maintain_order=True).agg(pl.col(DATE).unique())
-                for *keys, dates in months.iter_rows():
+                months = chunk.group_by(by, maintain_order=True).agg(pl.col(DATE).unique(), pl.len())
+                new = []                                 # months no readable file holds yet: (keys, folder, rows)
+                for *keys, dates, rows in months.iter_rows():
                     d = partition_dir(dict(zip(by, keys)))
                     if d in done:
                         raise SinkError(f"{stream}: month {d} was split across two chunks (a bug in pinsync)")
                     done.add(d)
-                    # the month's rows, filtered as the merge runs: no copy of them is made first
-                    rows = chunk.lazy().filter(*(pl.col(k) == v for k, v in zip(by, keys))).drop(MONTH)
                     days = fetched.pop(d, []) + dates
-                    self._merge_month(folder=d, rows=rows, days=days, date_type=chunk.schema[DATE], batch=batch,
+                    found = previous(d)
+                    if found[0] is None:
+                        new.append((keys, d, rows))
+                        continue
+                    # the month's rows, filtered as the merge runs: no copy of them is made first
+                    self._merge_month(folder=d, rows=chunk.lazy().filter(in_partitions(by, [keys])).drop(MONTH),
+                                      days=days, date_type=chunk.schema[DATE], batch=batch, previous=found,
                                       **merge)
+                self._write_new(stream, chunk, by, new, sort_by=list(sort_by), batch=batch, result=result,
+                                before_change=before_change, scheme=scheme)
             for d, days in fetched.items():              # months whose fetched days all came back empty
-                self._merge_month(folder=d, rows=None, days=days, date_type=None, batch=batch, **merge)
+                self._merge_month(folder=d, rows=None, days=days, date_type=None, batch=batch, previous=previous(d),
+                                  **merge)
         for rel in gone:
             self.location.delete(rel, recursive=True)
             result.files_deleted += 1
         return result
 
+    def _write_new(self, stream: str, chunk: pl.DataFrame, by: list[str], months: list[tuple[list, str, int]], *,
+                   sort_by: list[str], batch, result: WriteResult, before_change, scheme: str) -> None:
+        """Write the ``months`` of ``chunk`` that no readable file holds yet (``(keys, folder,
+        rows)`` each). Small months are handled together, :data:`GROUP_ROWS` rows at a time:
+        one filter, sort and hash for the group instead of one per month (an agency's
+        accounts have hundreds of months of a few hundred rows), then each is encoded from its
+        slice of the sorted group."""
+        order = list(dict.fromkeys([*by, *sort_by]))
+        for group in grouped(months, lambda m: m[2], GROUP_ROWS):
+            with cpu_slot():
+                rows = (chunk if sum(n for _, _, n in group) == chunk.height      # the whole chunk: no copy
+                        else chunk.filter(in_partitions(by, [keys for keys, _, _ in group])))
+                rows = rows.sort(order)
+                lengths = rows.group_by(by, maintain_order=True).len()
+                rows = rows.drop(MONTH)
+                counts = lengths["len"].to_list()
+                hashes = content_hashes(rows, counts)
+            folders = [partition_dir(dict(zip(by, keys))) for *keys, _ in lengths.iter_rows()]   # in sorted order
+            if before_change:
+                before_change(folders, False)
+            offset = 0
+            for folder, n, fp in zip(folders, counts, hashes):
+                rel = f"{stream}/{folder}/{DATA_FILE}"
+                with cpu_slot():
+                    data = self._encode(rel, rows.slice(offset, n), {FINGERPRINT: f"{scheme}/{fp}"})
+                offset += n
+                self._write(rel, data, batch)
+                result.fingerprints[folder] = fp
+                result.sizes[folder] = len(data)
+                result.files_written += 1
+                result.rows_written += n
+                result.paths.append(rel)
+            del rows
+
     def _merge_month(self, *, stream: str, folder: str, rows: pl.LazyFrame | None, days: list, date_type,
                      sort_by: list[str], on_disk: dict[str, str], before_change, rewrite: bool, result: WriteResult,
-                     gone: list[str], batch, scheme: str, replace_unreadable: bool) -> None:
+                     gone: list[str], batch, scheme: str,
+                     previous: tuple[pl.LazyFrame | None, str | None, bool]) -> None:
         """Merge one month: the old file's rows outside ``days``, plus ``rows`` (the fetched
-        ones, dated within ``days``); write it unless it is the vouched one."""
+        ones, dated within ``days``); write it unless it is the vouched one. ``previous``:
+        what :meth:`_previous` found (read before the CPU slot: S3 GETs)."""
         rel = f"{stream}/{folder}/{DATA_FILE}"
-        replace = replace_unreadable is True or folder in (replace_unreadable or ())
-        old, recorded, broken = self._previous(rel, replace)   # before the CPU slot: S3 GETs
+        old, recorded, broken = previous
         parts = [rows] if rows is not None else []
         if old is not None:
             replaced = pl.Series(DATE, days, dtype=date_type).unique()

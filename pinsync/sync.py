@@ -59,7 +59,7 @@ from pinsync.memory import limit_arenas
 from pinsync.plan import (DAY, REPORT, Fetch, Plan, PlanLine, held_range, history_floor, last_complete_day, lost_days,
                           next_bucket, unit_fetches)
 from pinsync.schemas import pin_lifetime_metric_types
-from pinsync.sink import (DATA_FILE, FINGERPRINT, MONTH, Sink, WriteResult, fingerprint, fingerprint_scheme,
+from pinsync.sink import (DATA_FILE, FINGERPRINT, GROUP_ROWS, MONTH, Sink, WriteResult, fingerprint, fingerprint_scheme,
                           month_of, other_meaning, partition_dir, with_month)
 from pinsync.state import State, StateStore
 from pinsync.storage import Location
@@ -1114,7 +1114,7 @@ def write_batches(sink: Sink, spec: StreamSpec, batches: Iterable[pl.DataFrame],
                 del batch           # only the buffer holds its rows: gone once its months are written
                 done = completes.get(i)
                 if done:
-                    yield from buf.take([k for k in buf.partitions() if k[-1] in done], dedupe)
+                    yield from buf.take([k for k in buf.partitions() if k[-1] in done], dedupe, GROUP_ROWS)
                 buf.fit()
             yield from buf.chunks(dedupe)
         return sink.merge_months(spec.name, months(), spec.partition_by, covers=covers, sort_by=order,

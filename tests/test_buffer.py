@@ -82,6 +82,29 @@ def test_rows_keep_the_order_they_were_added_in_so_the_last_answer_wins(tmp_path
     assert out.height == 100 and out["spend"].unique().to_list() == [2.0]
 
 
+@pytest.mark.parametrize("spill", [False, True])
+def test_taken_partitions_come_in_chunks_of_whole_partitions_up_to_a_row_limit(tmp_path, spill):
+    """take(limit_rows): the finished partitions leave in chunks of whole partitions of at most
+    that many rows (rows spilled first, then those in memory: the last answer still wins);
+    the partitions not taken stay for later."""
+    first, again = _batch(range(0, 20), 6, value=1), _batch(range(0, 20), 6, value=2)    # 20 rows a day each
+    with FrameBuffer(["date"], first.estimated_size() // 2 if spill else 2**30, spill_dir=str(tmp_path)) as buf:
+        buf.add(first)
+        buf.add(again)
+        assert buf.spilled == spill
+        taken = [D0 + dt.timedelta(days=d) for d in range(5)]
+        chunks = list(buf.take([(d,) for d in taken], limit_rows=100))
+        rest = pl.concat(list(buf.chunks()))
+    assert [c.height for c in chunks] == [80, 80, 40]              # two whole days (40 rows each) at most
+    both = pl.concat([first, again])
+    for c in chunks:
+        for (day,), part in c.partition_by("date", as_dict=True, maintain_order=True).items():
+            assert_frame_equal(part, both.filter(pl.col("date") == day))   # in the order added
+    assert sorted(pl.concat(chunks)["date"].unique()) == taken
+    assert_frame_equal(rest.sort("ad_id", "spend"), both.filter(pl.col("date") == D0 + dt.timedelta(days=5))
+                       .sort("ad_id", "spend"))
+
+
 def test_the_spill_folder_is_removed_when_the_unit_fails(tmp_path):
     with pytest.raises(RuntimeError):
         with FrameBuffer(["date"], 1, spill_dir=str(tmp_path)) as buf:

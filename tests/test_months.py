@@ -31,7 +31,8 @@ import pinsync
 from pinsync.cli import main
 from pinsync.fake import Dataset, FakePinterest, FakeServer
 from pinsync.fake.data import to_ord
-from pinsync.sink import Sink
+from pinsync import sink as sink_module
+from pinsync.sink import Sink, content_hash
 from pinsync.storage import Location
 from tests.conftest import TODAY
 from tests.reliability_support import (assert_same_output, build_config, raw_config, read_stream, small_dataset,
@@ -92,9 +93,9 @@ def _read(lake: Location, rel: str) -> pl.DataFrame | None:
     return None if data is None else pl.read_parquet(io.BytesIO(data))
 
 
-def _merge(lake: Location, rows: pl.DataFrame | None, days, **kw):
+def _merge(lake: Location, rows: pl.DataFrame | None, days, account: str = "7", **kw):
     rows = rows if rows is not None else _rows([])
-    return Sink(lake, "test").merge_months("campaign_analytics", rows, BY, covers=_covers(days),
+    return Sink(lake, "test").merge_months("campaign_analytics", rows, BY, covers=_covers(days, account),
                                            sort_by=ORDER, **kw)
 
 
@@ -167,6 +168,29 @@ def test_a_month_whose_merged_rows_have_the_vouched_hash_is_not_written_again(la
     changed = _merge(lake, _rows(refetched, version=2), refetched, on_disk=first.fingerprints,
                      before_change=lambda dirs, removed: heard.extend(dirs))
     assert (changed.files_written, heard) == (1, [folder])                 # told before the file changed
+
+
+@pytest.mark.parametrize("group_rows", [1, 150, 32_768])
+def test_new_months_are_written_alike_however_many_are_handled_together(tmp_path, monkeypatch, group_rows):
+    """Months without a file yet are sorted, hashed and split a group of up to GROUP_ROWS rows
+    at a time (one month alone, a few, or the whole chunk): each file holds exactly its
+    account's and month's rows, sorted, and its fingerprint is the hash of those rows; a
+    month already on disk in the same chunk is merged as before."""
+    monkeypatch.setattr(sink_module, "GROUP_ROWS", group_rows)
+    lake = Location(str(tmp_path / "lake"))
+    span = _days(dt.date(2026, 9, 20), dt.date(2026, 11, 10))
+    _merge(lake, _rows(OCTOBER[:5], account="8"), OCTOBER[:5], account="8")     # one month already there
+    fetched = pl.concat([_rows(span, version=2, account=a) for a in ("7", "8")]).sample(fraction=1.0, seed=5)
+    covers = _covers(span, "7") + _covers(span, "8")
+    result = Sink(lake, "test").merge_months("campaign_analytics", fetched, BY, covers=covers, sort_by=ORDER)
+    assert (result.files_written, result.rows_written) == (6, fetched.height)
+    for account in ("7", "8"):
+        for month in ("2026-09", "2026-10", "2026-11"):
+            folder = f"ad_account_id={account}/month={month}"
+            got = _read(lake, f"campaign_analytics/{folder}/data.parquet")
+            want = _rows([d for d in span if d.strftime("%Y-%m") == month], version=2, account=account)
+            assert_frame_equal(got, want)                                  # its rows only, sorted by (date, key)
+            assert result.fingerprints[folder] == content_hash(want)
 
 
 def test_an_output_folder_named_like_a_glob_pattern_is_merged_and_read_too(tmp_path):
