@@ -420,7 +420,6 @@ def _read_array(body: bytes | BinaryIO, columns: Sequence[Column], stream: str, 
                             widen=True)
 
 
-_KEY, _ROWS = "__report_key", "__report_rows"
 _FIRST_KEY = re.compile(rb'^\{\s*"(\d+)"\s*:\s*\[')
 _NEXT_KEY = re.compile(rb'\]\s*,\s*"(\d+)"\s*:\s*\[')
 _EMPTY_OBJECT = re.compile(rb"\{\s*\}\s*")
@@ -467,50 +466,54 @@ def _keyed_members(source: BinaryIO, block: int = KEYED_CHUNK_BYTES) -> Iterator
 def _read_keyed(source: BinaryIO, wanted: list[Column], source_names: dict[str, str],
                 id_field: str) -> pl.DataFrame | None:
     """A report file ``{"<id>": [row, ...], ...}`` typed as :func:`_read_array` types a flat
-    array, without decoding it into Python objects and a few MB at a time (Polars' JSON
-    reader holds several times what it reads; the file itself is read a block at a time,
-    :func:`_keyed_members`): each entity becomes one NDJSON line ``{"__report_key": "<id>",
-    "__report_rows": [row, ...]}``, read with the columns' schema, exploded and unnested.
-    None when the file has another shape or a value the value-by-value path must judge."""
+    array, without decoding it into Python objects and a few MB at a time (the file is read a
+    block at a time, :func:`_keyed_members`): each entity's rows are read by Polars' JSON
+    reader as the flat array they are, with the columns' schema, and get the entity's key as
+    ``id_field``. None when the file has another shape or a value the value-by-value path
+    must judge."""
     read_schema = _read_schema(wanted, source_names)
-    schema = {_KEY: pl.String, _ROWS: pl.List(pl.Struct(read_schema))}
-    fields = [pl.col(_ROWS).struct.field(f) for f in read_schema if f != id_field]
     parts: list[pl.DataFrame] = []
-    lines: list[bytes] = []
+    members: list[tuple[bytes, pl.DataFrame]] = []
 
-    def typed_lines() -> pl.DataFrame | None:
-        chunk = b"\n".join(line.replace(b"\n", b" ").replace(b"\r", b" ") for line in lines)
-        lines.clear()             # raw newlines are whitespace outside strings (JSON strings escape them)
-        if _surrogate_escape(chunk):
-            return None
-        rows = pl.read_ndjson(io.BytesIO(chunk), schema=schema)
-        del chunk
-        if rows[_ROWS].null_count():
-            return None
-        raw = (rows.filter(pl.col(_ROWS).list.len() > 0).explode(_ROWS)
-               .select(pl.col(_KEY).cast(read_schema.get(id_field, pl.String)).alias(id_field), *fields)
-               .select(list(read_schema)))
+    def typed_members() -> pl.DataFrame:
+        keys = [key.decode() for key, _ in members]
+        raw = pl.concat([rows for _, rows in members], how="vertical")
+        if id_field in read_schema:     # the entity's key, over any id of the row's own
+            key = pl.Series(id_field, keys, pl.String).gather(run_index([rows.height for _, rows in members]))
+            raw = raw.with_columns(key.cast(read_schema[id_field]))
+        members.clear()
         return _typed(raw, wanted, source_names)
 
     size = 0
     try:
-        for key, rows in _keyed_members(source):
-            lines.append(b'{"%s":"%s","%s":%s}' % (_KEY.encode(), key, _ROWS.encode(), rows))
-            size += len(rows)
+        for key, text in _keyed_members(source):
+            if not text[1:-1].strip():          # an entity without rows
+                continue
+            if _surrogate_escape(text):
+                return None
+            members.append((key, pl.read_json(io.BytesIO(text), schema=read_schema)))
+            size += len(text)
             if size >= KEYED_CHUNK_BYTES:
                 size = 0
-                parts.append(typed_lines())
+                parts.append(typed_members())
                 if parts[-1] is None:
                     return None
     except _OtherShape:
         return None
-    if lines:
-        parts.append(typed_lines())
+    if members:
+        parts.append(typed_members())
         if parts[-1] is None:
             return None
     if not parts:
         return pl.DataFrame(schema=polars_schema(tuple(wanted)))
     return pl.concat(parts, how="vertical_relaxed")
+
+
+def run_index(lengths: Sequence[int]) -> pl.Series:
+    """``0`` repeated ``lengths[0]`` times, then ``1`` ``lengths[1]`` times, and so on: which
+    run each row of consecutive runs belongs to."""
+    return pl.select(pl.int_range(len(lengths), dtype=pl.UInt32)
+                     .repeat_by(pl.Series(lengths, dtype=pl.UInt32)).explode()).to_series()
 
 
 def flatten_report(data: object, id_key: str, stream: str) -> list[dict]:

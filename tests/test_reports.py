@@ -404,6 +404,9 @@ def test_an_unreadable_report_shape_is_a_payload_error_and_a_cut_file_is_not_jso
         _read_report(b'{"1": {"DATE": "2026-01-01"}}')
     with pytest.raises(PayloadError, match="list of JSON objects"):
         _read_report(b'{"1": [{"DATE": "2026-01-01"}], "2": null}')
+    for rows in (b"[null]", b'[{"DATE": "2026-01-02"}, null]', b"[1]", b'[["2026-01-02"]]'):     # not rows
+        with pytest.raises(PayloadError, match="list of JSON objects"):
+            _read_report(b'{"1": [{"DATE": "2026-01-01"}], "2": %s}' % rows)
     with pytest.raises(ValueError):             # the download is fetched again
         _read_report(b'{"1": [{"DATE": "2026-01-01"}], "2": [{"DATE": "2026-01-0')
 
