@@ -6,9 +6,9 @@ for ten seconds and glibc gives each thread its own arena, so the resident size 
 well above what is live. pinsync asks both to give memory back at once: measured on the
 benchmark's full run, peak RSS went from 287 MB to 198 MB for about 10 % more CPU. The cost
 grows with the number of small frames a run handles: on the agency-sized run (50 accounts,
-two years) pinsync spent 32-42 s of CPU, against 26-32 s with a one-second decay
+two years) pinsync spent 22.7-24.6 s of CPU, against 20.2-22.2 s with a one-second decay
 (``dirty_decay_ms:1000,muzzy_decay_ms:0``): a purge for each freed block and page faults to
-get it back. That decay, though, took the 912-day run of the memory sweep to 292 MB (232 MB
+get it back. That decay, though, took the 912-day run of the memory sweep to 292 MB (218 MB
 with the default). The README shows how to choose the other trade-off.
 jemalloc's background purging thread (on in Polars' build) is turned off: with nothing left
 to purge later it only woke up, about 460,000 times in the agency-sized run, for 5-9 s of
