@@ -2,7 +2,7 @@
 sync against the fake API, every figure against its floor.
 
     python bench/run.py [--latency 0.05] [--scale 20] [--workers 8] [--accounts 5] [--ads 1000]
-                        [--pins 2000] [--days 90] [--out bench/results.json] [--only agency]
+                        [--pins 2000] [--days 90] [--out bench/results.json] [--only agency|organic]
 
 What it does:
 
@@ -42,6 +42,11 @@ What it does:
   (``60/--scale``), and the fake's report files are memoised like its bodies. It runs
   ``--agency-runs`` times (default 3; its wall time varies by 10-20 % from run to run on a
   shared 2-CPU machine): the run of median wall time is reported, the largest peak RSS judged;
+* runs pin analytics for an app without the multi-pin beta (``--organic-pins`` pins, default 500;
+  ``--no-organic`` to skip, ``--only organic`` alone): the pins listing and pin_analytics only, one
+  ``org_analytics`` call per pin at the published 60 a minute. It reports the calls sent, the calls
+  needed (the pins whose ``pin_metrics`` do not prove them silent over the window) and the share saved
+  against one call per pin, and the wall time against its floor: the calls needed at that limit;
 * measures peak RSS at 1x, 4x and 16x the rows, by ad accounts (``--days`` each) and by days
   (``--sweep-days`` x 1, 4, 16: 57, 228 and 912 days, reports included) (``--no-rss-sweep``): the
   largest must stay within 1.2x the smallest (``--only-sweep [--sweep days]``: only this, printed,
@@ -862,15 +867,16 @@ def timed_run(fake, server_cls, *, label: str, today: dt.date, start_date: dt.da
 
 
 def _one_timed_run(fake, url: str, *, label: str, today: dt.date, start_date: dt.date, workdir: Path,
-                   target: Path, args, limits: dict, window: float) -> dict:
-    """One timed run against the fake (already warm, with latency and limits)."""
+                   target: Path, args, limits: dict, window: float, settings: dict | None = None) -> dict:
+    """One timed run against the fake (already warm, with latency and limits); ``settings``:
+    more pinsync settings for this run (e.g. its streams)."""
     fake.reset_bench()
     reports_before = len(fake.reports.by_token)
     load = os.getloadavg()[0]
     cpu = time.process_time()
     res = run_child({"today": today.isoformat(), "report_time_scale": window / 60,
-                     "config": config_for(url, target, start_date, args.workers, window, limits,
-                                          args.lookback)},
+                     "config": {**config_for(url, target, start_date, args.workers, window, limits,
+                                             args.lookback), **(settings or {})}},
                     workdir, label, args.malloc_conf)
     res["target"] = str(target)
     res["loadavg_1min_at_start"] = load
@@ -887,6 +893,46 @@ def _one_timed_run(fake, url: str, *, label: str, today: dt.date, start_date: dt
         if status == 429:
             res["fake_429_by_category"][cat] = n
     return res
+
+
+def organic_run(args, shape: dict, today: dt.date, start_date: dt.date, workdir: Path, server_cls, fake_cls,
+                limits: dict, window: float) -> dict:
+    """Pin analytics for an app without the multi-pin beta (one ``org_analytics`` call per pin, at
+    60 a minute): the pins listing and pin_analytics alone, for ``--organic-pins`` pins. The
+    calls needed are the pins whose ``pin_metrics`` do not prove them silent over the window
+    (pinsync's rule, from the dataset); the floor is those calls at the published limit."""
+    from pinsync.fake import Dataset
+
+    ds = Dataset(today=today, **{**shape, "accounts": 1, "pins": args.organic_pins})
+    fake = fake_cls(ds, access_tokens=(TOKEN,), latency=args.latency, rate_limits=dict(limits),
+                    rate_limit_window=window, multi_pin_analytics=False, cache=False)
+    p_range = analytics_range(today, start_date, None, args.lookback)
+    detail = minimum_requests(ds, today, p_range, p_range)["detail"]
+    needed = detail["pins_sent_to_analytics"] * detail["pins_window"][2]       # one call per pin and window
+    one_per_pin = detail["pins_created_by_the_window_end"] * detail["pins_window"][2]
+    with server_cls(fake) as srv:
+        res = _one_timed_run(fake, srv.url, label="organic", today=today, start_date=start_date, workdir=workdir,
+                             target=workdir / "organic", args=args, limits=limits, window=window,
+                             settings={"streams": ["pins", "pin_analytics"]})
+    shutil.rmtree(workdir / "organic", ignore_errors=True)
+    print(f"  [organic] timed run: {res['run_seconds']:.2f}s", flush=True)
+    sent = res["requests_by_category"].get("org_analytics", 0)
+    floor = needed / limits["org_analytics"] * window
+    return {
+        "pins": len(ds.pins), "window": detail["pins_window"],
+        "calls_one_per_pin": one_per_pin, "calls_needed": needed, "calls_sent": sent,
+        "calls_saved_share": round(1 - needed / one_per_pin, 3) if one_per_pin else 0.0,
+        "floor_seconds": round(floor, 3), "wall_seconds": round(res["run_seconds"], 3),
+        "wall_over_floor": round(res["run_seconds"] / floor, 3) if floor else None,
+        "wall_pass": res["run_seconds"] <= TARGET_WALL * floor,
+        # the first call asks for a batch of pins: the multi-pin beta's check (answered 401 code 7 without it)
+        "requests_pass": sent <= needed + 1,
+        "rows_fetched": res["streams"].get("pin_analytics", {}).get("rows_fetched", 0),
+        "peak_rss_mb": round(peak_kb(res) / 1024, 1),
+        "note": "calls needed: one per pin whose pin_metrics do not prove it silent over the window, per window; "
+                "floor: those calls / the org_analytics limit x the window; pinsync also makes one multi-pin "
+                "call first, the check that the app has the beta",
+    }
 
 
 def assess(res: dict, minimum: dict, fl: dict, cf: dict | None, files: dict, *,
@@ -999,6 +1045,8 @@ def print_transform(tr: dict) -> None:
 
 def print_summary(results: dict, transform: dict) -> None:
     runs = [r for r in ("full", "incremental", "agency") if r in results]
+    if not runs:
+        return
     print("\n== summary" + " " * 27 + "".join(f"{r:>24}" for r in runs) + "   target")
 
     def row(label, cells, target=""):
@@ -1059,8 +1107,12 @@ def main() -> None:
     ap.add_argument("--workdir", help="where the output and state go (default: a new temporary folder on disk)")
     ap.add_argument("--no-rss-sweep", action="store_true", help="skip the peak-RSS runs at other sizes")
     ap.add_argument("--no-agency", action="store_true", help="skip the agency-sized run")
-    ap.add_argument("--only", choices=("agency",),
-                    help="run only the agency-sized sync (e.g. with PINSYNC_BENCH_TRACE to study its timeline)")
+    ap.add_argument("--only", choices=("agency", "organic"),
+                    help="run only the agency-sized sync (e.g. with PINSYNC_BENCH_TRACE to study its timeline), or "
+                         "only the organic pin analytics run")
+    ap.add_argument("--no-organic", action="store_true", help="skip the organic pin analytics run (no multi-pin beta)")
+    ap.add_argument("--organic-pins", type=int, default=500,
+                    help="pins in the organic pin analytics run (one call each at 60 a minute; default 500)")
     ap.add_argument("--agency-runs", type=int, default=3,
                     help="timed agency-sized runs (after one warm-up); the one of median wall time is reported, "
                          "the largest peak RSS of them judged (default 3)")
@@ -1172,6 +1224,7 @@ def main() -> None:
     if args.only:       # one part alone
         args.no_incremental = True
         args.no_agency = args.only != "agency"
+        args.no_organic = args.only != "organic"
         args.no_rss_sweep = True
 
     # ---- full run
@@ -1259,6 +1312,11 @@ def main() -> None:
         shutil.rmtree(workdir / "agency", ignore_errors=True)
         del fake3, ds3
 
+    if not args.no_organic:
+        print(f"\norganic pin analytics without the multi-pin beta ({args.organic_pins} pins) ...", flush=True)
+        results["organic"] = organic_run(args, shape, today, start_date, workdir, FakeServer, BenchFake, limits,
+                                         window)
+
     if not args.no_rss_sweep:
         print("\npeak RSS at 1x, 4x and 16x the rows, by ad accounts and by days (no latency, no limits) ...",
               flush=True)
@@ -1286,7 +1344,19 @@ def main() -> None:
         print_run(f"agency-sized run: {args.agency_accounts} accounts x {args.agency_ads} ads, "
                   f"{r['minimum']['detail']['ads_window'][0]} .. {r['minimum']['detail']['ads_window'][1]} "
                   f"(requests must equal the minimum)", r["assessment"], r["raw"])
+    if "organic" in results:
+        o = results["organic"]
+        print(f"\n== organic pin analytics without the multi-pin beta: {o['pins']} pins, {o['window'][0]} .. "
+              f"{o['window'][1]}")
+        print(f"  calls: {o['calls_sent']} sent, {o['calls_needed']} needed (+1: the beta check), "
+              f"{o['calls_one_per_pin']} at one per pin: {o['calls_saved_share']:.0%} saved; "
+              f"{o['rows_fetched']:,} rows")
+        print(f"  wall {o['wall_seconds']:.2f}s = {o['wall_over_floor']:.2f}x the floor {o['floor_seconds']:.2f}s "
+              f"(calls needed / {limits['org_analytics']} per {window:g}s window; target <= {TARGET_WALL}) "
+              f"{'PASS' if o['wall_pass'] else 'FAIL'}; peak RSS {o['peak_rss_mb']:.0f} MB")
     verdict = {}
+    if "organic" in results:
+        verdict["organic"] = {"requests": results["organic"]["requests_pass"], "wall": results["organic"]["wall_pass"]}
     for run in ("full", "incremental", "agency"):
         if run in results:
             a = results[run]["assessment"]
