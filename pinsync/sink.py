@@ -323,8 +323,8 @@ class Sink:
                 if MONTH not in chunk.columns:
                     chunk = with_month(chunk)
                 months = chunk.group_by(by, maintain_order=True).agg(pl.col(DATE).unique(), pl.len())
-                new = []                                 # months no readable file holds yet: (keys, folder, rows)
-                for *keys, dates, rows in months.iter_rows():
+                new = []                                 # months no readable file holds yet: (keys, folder, height)
+                for *keys, dates, height in months.iter_rows():
                     d = partition_dir(dict(zip(by, keys)))
                     if d in done:
                         raise SinkError(f"{stream}: month {d} was split across two chunks (a bug in pinsync)")
@@ -332,7 +332,7 @@ class Sink:
                     days = fetched.pop(d, []) + dates
                     found = previous(d)
                     if found[0] is None:
-                        new.append((keys, d, rows))
+                        new.append((keys, d, height))
                         continue
                     # the month's rows, filtered as the merge runs: no copy of them is made first
                     self._merge_month(folder=d, rows=chunk.lazy().filter(in_partitions(by, [keys])).drop(MONTH),
@@ -351,7 +351,7 @@ class Sink:
     def _write_new(self, stream: str, chunk: pl.DataFrame, by: list[str], months: list[tuple[list, str, int]], *,
                    sort_by: list[str], batch, result: WriteResult, before_change, scheme: str) -> None:
         """Write the ``months`` of ``chunk`` that no readable file holds yet (``(keys, folder,
-        rows)`` each). Small months are handled together, :data:`GROUP_ROWS` rows at a time:
+        height)`` each). Small months are handled together, :data:`GROUP_ROWS` rows at a time:
         one filter, sort and hash for the group instead of one per month (an agency's
         accounts have hundreds of months of a few hundred rows), then each is encoded from its
         slice of the sorted group."""
