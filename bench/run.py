@@ -60,8 +60,9 @@ minutes on 2 CPUs (the peak-RSS sweep at 16x the accounts is most of it).
 
 The fake computes analytics responses on the fly (tens to hundreds of ms of CPU per response) in this
 process, on the same CPUs as pinsync. A real server's compute is part of its latency, so by default
-every analytics response is computed once in an untimed warm-up run (no latency, no limits, scratch
-output) and served from memory in the timed run; ``--no-cache`` measures without that. The fake's time
+every analytics response, report file and pins page's ``pin_metrics`` (10-40 ms a page, under the
+fake's lock) is computed once in an untimed warm-up run (no latency, no limits, scratch output) and
+served from memory in the timed run; ``--no-cache`` measures without that. The fake's time
 under its lock and computing bodies are reported either way (``fake_busy_seconds``,
 ``fake_compute_seconds``).
 
@@ -274,8 +275,8 @@ def make_fake_class():
     can_cache = "compute" in {f.name for f in dataclasses.fields(Reply)}
 
     class BenchFake(FakePinterest):
-        """The fake, plus: memoised analytics bodies, time under its lock and computing bodies,
-        statuses per rate-limit category."""
+        """The fake, plus: memoised analytics bodies (and report files, and the pins' pin_metrics),
+        time under its lock and computing bodies, statuses per rate-limit category."""
 
         def __init__(self, *args, cache: bool = True, **kwargs):
             super().__init__(*args, **kwargs)
@@ -291,6 +292,13 @@ def make_fake_class():
             build = self.reports.build      # report files: memoised by account and request, like bodies
             self.reports.build = lambda account, q, state=None: self._body(
                 ("report", account, repr(q)), lambda: build(account, q, state))
+            # a pins page's pin_metrics (each pin's daily values summed since it was created: 10-40 ms
+            # a page, under the fake's lock): memoised by page, like bodies
+            pin_metrics = self._pins.pin_metrics
+            self._pins.pin_metrics = lambda pins, state=None: self._body(
+                ("pin_metrics", tuple(p["id"] for p in pins),
+                 repr((sorted(state.versions.items()), sorted(state.blank))) if state else ""),
+                lambda: pin_metrics(pins, state))
 
         def reset_bench(self) -> None:
             with self.lock:
