@@ -156,6 +156,14 @@ class WriteResult:
     fingerprints: dict[str, str] = field(default_factory=dict)   # month folder -> content hash
     sizes: dict[str, int] = field(default_factory=dict)          # month folder -> bytes of the file written
 
+    def wrote(self, rel: str, rows: int, folder: str | None = None, size: int = 0) -> None:
+        """One file written: ``rows`` rows at ``rel`` (a month's ``folder``: with its size)."""
+        self.files_written += 1
+        self.rows_written += rows
+        self.paths.append(rel)
+        if folder is not None:
+            self.sizes[folder] = size
+
     def add(self, other: "WriteResult") -> None:
         self.files_written += other.files_written
         self.files_deleted += other.files_deleted
@@ -231,9 +239,7 @@ class Sink:
                     data = self._encode(rel, part.sort(list(sort_by)) if sort_by else part)
                 self._write(rel, data, batch)
                 written.add(d)
-                result.files_written += 1
-                result.rows_written += part.height
-                result.paths.append(rel)
+                result.wrote(rel, part.height)
         for keys in covers:
             d = partition_dir(keys)
             if d not in written and self.location.exists(f"{stream}/{d}/{DATA_FILE}"):
@@ -376,10 +382,7 @@ class Sink:
                 offset += n
                 self._write(rel, data, batch)
                 result.fingerprints[folder] = fp
-                result.sizes[folder] = len(data)
-                result.files_written += 1
-                result.rows_written += n
-                result.paths.append(rel)
+                result.wrote(rel, n, folder, len(data))
             del rows
 
     def _merge_month(self, *, stream: str, folder: str, rows: pl.LazyFrame | None, days: list, date_type,
@@ -434,10 +437,7 @@ class Sink:
         if before_change and not same:
             before_change([folder], False)
         self._write(rel, data, batch)
-        result.sizes[folder] = len(data)
-        result.files_written += 1
-        result.rows_written += height
-        result.paths.append(rel)
+        result.wrote(rel, height, folder, len(data))
 
     def _previous(self, rel: str, replace_unreadable: bool) -> tuple[pl.LazyFrame | None, str | None, bool]:
         """The month file to merge the fetched rows into (None: none, or an unreadable one to
