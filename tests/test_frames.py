@@ -1,6 +1,7 @@
 """Typing API payloads: declared dtypes always, lossless coercion, clear errors."""
 
 import datetime as dt
+import io
 import json
 import random
 
@@ -287,3 +288,64 @@ def test_analytics_dates_polars_cannot_parse_go_value_by_value():
     assert df["date"].to_list() == [dt.date(2026, 11, 1)]
     with pytest.raises(PayloadError, match="date.*'7'"):
         _analytics(b'[{"CAMPAIGN_ID": "7", "DATE": "2026-02-30", "PAID_IMPRESSION": 1}]')
+
+
+def _nasty_rows(n: int, seed: int, nested: bool = False) -> list[dict]:
+    """Rows whose texts hold what a row separator looks like, inside strings and at their ends."""
+    rng = random.Random(seed)
+    bits = ['},{"', '},{"x', '}, {"', '},{', '"}', '{"a":1}', '\\', '\n', ']', '[{', ':', ',', 'é', ' ']
+    rows = []
+    for i in range(n):
+        name = "".join(rng.choice(bits) for _ in range(rng.randrange(0, 6)))
+        row = {"CAMPAIGN_ID": str(1000 + i), "DATE": "2026-11-01", "CAMPAIGN_NAME": name,
+               "PAID_IMPRESSION": rng.randrange(0, 10**6), "CTR": rng.random()}
+        if nested and i % 7 == 3:
+            row["EXTRA"] = [{"a": name}, {"b": 2}]      # a field the table has no column for
+        rows.append(row)
+    return rows
+
+
+@pytest.mark.parametrize("separators", [(",", ":"), (", ", ": "), (",\n  ", ":\t")])
+@pytest.mark.parametrize("nested", [False, True])
+def test_a_big_analytics_answer_is_read_in_parts_with_every_row_as_one_read_gives_it(separators, nested, monkeypatch):
+    rows = _nasty_rows(3000, seed=len(separators[0]) + nested, nested=nested)
+    body = json.dumps(rows, separators=separators, ensure_ascii=False).encode()
+    assert len(body) > 4 * frames._READ_BYTES
+    reads = []
+    read_json = pl.read_json
+    monkeypatch.setattr(pl, "read_json", lambda src, **kw: reads.append(1) or read_json(src, **kw))
+    df, _ = _analytics(body)
+    parts = len(reads)
+    monkeypatch.setattr(frames, "_READ_BYTES", 10**9)      # one read of the whole body
+    whole, _ = _analytics(body)
+    assert len(reads) == parts + 1
+    assert parts > 3 or nested      # nested rows: a cut inside a row fails, and the body is read whole
+    assert df.equals(whole)
+    assert df["campaign_name"].to_list() == [r["CAMPAIGN_NAME"] for r in rows]
+    assert df["paid_impression"].to_list() == [r["PAID_IMPRESSION"] for r in rows]
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_reading_an_array_in_parts_gives_what_one_read_gives_or_fails_as_it_does(seed, monkeypatch):
+    """Random arrays (flat or nested rows, odd strings, odd spacing, some not JSON at all)."""
+    monkeypatch.setattr(frames, "_READ_BYTES", 64)
+    rng = random.Random(seed)
+    rows = _nasty_rows(rng.randrange(1, 60), seed, nested=rng.random() < 0.5)
+    text = json.dumps(rows, separators=rng.choice([(",", ":"), (", ", ": "), (" ,\r\n", " : ")]))
+    if rng.random() < 0.3:      # damage it: a character dropped or doubled somewhere
+        i = rng.randrange(len(text))
+        text = text[:i] + (text[i] * 2 if rng.random() < 0.5 else "") + text[i + 1:]
+    body = text.encode()
+    schema = {"CAMPAIGN_ID": pl.String, "DATE": pl.String, "CAMPAIGN_NAME": pl.String,
+              "PAID_IMPRESSION": pl.String, "CTR": pl.Float64}
+
+    def read(fn):
+        try:
+            return fn()
+        except pl.exceptions.PolarsError:
+            return "fails"
+    whole = read(lambda: pl.read_json(io.BytesIO(body), schema=schema))
+    parts = read(lambda: frames._read_rows(body, schema))
+    assert isinstance(parts, str) == isinstance(whole, str)
+    if isinstance(whole, pl.DataFrame):
+        assert parts.equals(whole)
