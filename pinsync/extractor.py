@@ -15,7 +15,7 @@ import logging
 import os
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import BinaryIO
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -219,22 +219,27 @@ class Extractor:
 
     # -- entities ------------------------------------------------------------------------
 
-    def entities(self, spec: StreamSpec, ad_account_id: str | None = None) -> pl.DataFrame:
-        """Every record of an entity stream (for one ad account), typed, one row per id."""
+    def entities(self, spec: StreamSpec, ad_account_id: str | None = None,
+                 on_page: Callable[[pl.DataFrame], None] | None = None) -> pl.DataFrame:
+        """Every record of an entity stream (for one ad account), typed, one row per id.
+        ``on_page`` (pins): called with each page, typed, as it comes (in order, from
+        another thread; a record that moved between pages comes twice)."""
         if spec.name == "pins":
             columns = ENTITY_COLUMNS[spec.name]
-            df = frames.concat(self._pin_pages(spec, spec.path, dict(spec.params), columns), columns)
+            df = frames.concat(self._pin_pages(spec, spec.path, dict(spec.params), columns, on_page), columns)
             # a record that moved between pages while we listed is kept once (its last sighting)
             return self.finish(spec, df)
         return self.listing(spec, [{"ad_account_id": ad_account_id}] if ad_account_id else [{}])
 
     def list_unit(self, spec: StreamSpec, ad_account_id: str | None = None,
-                  parents: dict[str, pl.DataFrame] | None = None) -> pl.DataFrame:
+                  parents: dict[str, pl.DataFrame] | None = None,
+                  on_page: Callable[[pl.DataFrame], None] | None = None) -> pl.DataFrame:
         """Every record of a listed stream for one unit (an ad account, or the user): the
         path's other parameters (``{board_id}``) are filled from the parent's ids, the
-        fan-outs carry their parents' ids (``parents``: each parent's listing, with ``id``)."""
+        fan-outs carry their parents' ids (``parents``: each parent's listing, with ``id``).
+        ``on_page``: see :meth:`entities` (pins only)."""
         if spec.name == "pins":
-            return self.entities(spec)
+            return self.entities(spec, on_page=on_page)
         parents = parents or {}
         if "{" not in spec.path.replace("{ad_account_id}", ""):
             contexts = [{"ad_account_id": ad_account_id}] if ad_account_id else [{}]
@@ -291,22 +296,30 @@ class Extractor:
 
         return self.finish(spec, frames.concat(self._imap(one, tasks), columns))
 
-    def _pages(self, spec: StreamSpec, path: str, params: dict, columns) -> list[pl.DataFrame]:
+    def _pages(self, spec: StreamSpec, path: str, params: dict, columns,
+               on_page: Callable[[pl.DataFrame], None] | None = None) -> list[pl.DataFrame]:
         """Every page, typed. Pages are asked for one after another (each needs the last
         one's bookmark): a page is typed by a thread of its own while the next one is on its
-        way (not on the request pool, whose workers may be waiting for this listing)."""
+        way (not on the request pool, whose workers may be waiting for this listing), which
+        then hands it to ``on_page``."""
+        def typed(items: list) -> pl.DataFrame:
+            df = frames.records_to_frame(items, columns, stream=spec.name, source_names=spec.rename)
+            if on_page is not None:
+                on_page(df)
+            return df
+
         with ThreadPoolExecutor(1, thread_name_prefix="pinsync-type") as typer:
             parts: list[Future] = []
             try:
                 for page in self.client.paginate(path, params, category=spec.category, tag=spec.name):
-                    parts.append(typer.submit(frames.records_to_frame, page.items, columns, stream=spec.name,
-                                              source_names=spec.rename))
+                    parts.append(typer.submit(typed, page.items))
                     self.on_progress(spec.name, len(page.items))
                 return [p.result() for p in parts]
             finally:
                 typer.shutdown(cancel_futures=True)
 
-    def _pin_pages(self, spec: StreamSpec, path: str, params: dict, columns) -> list[pl.DataFrame]:
+    def _pin_pages(self, spec: StreamSpec, path: str, params: dict, columns,
+                   on_page: Callable[[pl.DataFrame], None] | None = None) -> list[pl.DataFrame]:
         """The pins, those on secret boards ("protected pins") included when the token may
         read them (the pins:read_secret scope). When its scopes are not known (a static
         token), they are asked for, and the API's answer for a token without the scope (401
@@ -314,13 +327,13 @@ class Extractor:
         scopes = self.client.token_scopes()
         if scopes is None or api.SECRET_PINS_SCOPE in scopes:
             try:
-                return self._pages(spec, path, {**params, "include_protected_pins": True}, columns)
-            except ScopeError:
+                return self._pages(spec, path, {**params, "include_protected_pins": True}, columns, on_page)
+            except ScopeError:      # at the first page: nothing handed to on_page yet
                 pass
         if self._warn_once("protected pins"):
             log.warning("pins on secret boards (protected pins) are not listed, nor their analytics: the token "
                         "lacks the %s scope (authorise the app with it to list them)", api.SECRET_PINS_SCOPE)
-        return self._pages(spec, path, params, columns)
+        return self._pages(spec, path, params, columns, on_page)
 
     # -- ads analytics -------------------------------------------------------------------
 
@@ -616,21 +629,33 @@ class Extractor:
 
         The multi-pin beta (100 pins a call) is used when the app has it: the first batch
         doubles as the check. Without it, one call per pin (per app-type view)."""
-        fetch = fetch if fetch is not None else PinFetch()
         ids = sorted(pin_ids)
-        units = deque((w, b) for w in date_windows(start, end) for b in batched(ids, api.PIN_IDS_MAX))
-        tasks: list[tuple] = []
-        while self._multi_pin is None and units:
-            window, batch = units.popleft()
+        yield from self.pin_batches(((w, b) for w in date_windows(start, end) for b in batched(ids, api.PIN_IDS_MAX)),
+                                    fetch)
+
+    def pin_batches(self, batches: Iterable[tuple[tuple[dt.date, dt.date], list[str]]],
+                    fetch: PinFetch | None = None) -> Iterator[pl.DataFrame]:
+        """:meth:`pin_analytics_batches` of ``(window, pin ids)`` batches (at most 100 pins,
+        one window of at most 90 days each), taken as they come: ``batches`` may still be
+        growing (batches made from a pins listing's pages as they arrive)."""
+        fetch = fetch if fetch is not None else PinFetch()
+        batches = iter(batches)
+        first: list[tuple] = []
+        while self._multi_pin is None and (unit := next(batches, None)) is not None:
+            window, batch = unit
             # the first batch doubles as the capability check: no extra request
             yield from self._probe_multi_pin(window, batch, fetch)
             if self._multi_pin:
-                tasks += [(window, batch, view, True, fetch) for view in self._views(True)[1:]]
-        if self._multi_pin:
-            tasks += [(w, b, view, True, fetch) for w, b in units for view in self._views(True)]
-        else:
-            tasks += [(w, [p], view, False, fetch) for w, b in units for p in b for view in self._views(False)]
-        yield from self._imap(self._pin_task, tasks)
+                first += [(window, batch, view, True, fetch) for view in self._views(True)[1:]]
+
+        def tasks() -> Iterator[tuple]:
+            yield from first
+            for w, b in batches:
+                if self._multi_pin:
+                    yield from ((w, b, view, True, fetch) for view in self._views(True))
+                else:
+                    yield from ((w, [p], view, False, fetch) for p in b for view in self._views(False))
+        yield from self._imap(self._pin_task, tasks())
         if fetch.skipped:
             log.warning("pin_analytics: %d pin(s) skipped: the API answers that they are gone or not accessible "
                         "(e.g. %s)", len(fetch.skipped), ", ".join(sorted(fetch.skipped)[:3]))
@@ -765,9 +790,10 @@ class Extractor:
 
     # -- helpers ---------------------------------------------------------------------------
 
-    def _imap(self, fn, tasks: list[tuple]) -> Iterator:
-        """``fn(*task)`` for each task, in order, with up to ``ahead`` tasks running ahead."""
-        if self.pool is None or len(tasks) <= 1:
+    def _imap(self, fn, tasks: Iterable[tuple]) -> Iterator:
+        """``fn(*task)`` for each task, in order, with up to ``ahead`` tasks running ahead
+        (``tasks`` may be a generator still waiting for its next task)."""
+        if self.pool is None or (isinstance(tasks, list) and len(tasks) <= 1):
             for t in tasks:
                 yield fn(*t)
             return

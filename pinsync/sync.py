@@ -39,6 +39,7 @@ import datetime as dt
 import hashlib
 import itertools
 import logging
+import queue
 import threading
 import time
 import uuid
@@ -64,7 +65,8 @@ from pinsync.sink import (DATA_FILE, FINGERPRINT, GROUP_ROWS, MONTH, Sink, Write
 from pinsync.state import State, StateStore
 from pinsync.storage import Location
 from pinsync.streams import DEFAULT_STREAMS, STREAMS, StreamSpec, needed, parents_of, per_account, select
-from pinsync.streams.analytics import align_start, date_windows, pins_to_ask, warn_clamp
+from pinsync.streams.analytics import (active_pins, align_start, date_windows, log_silent_pins, pins_to_ask,
+                                      warn_clamp)
 
 log = logging.getLogger("pinsync.sync")
 
@@ -131,6 +133,38 @@ def shard_of(ad_account_id: str, shards: int) -> int:
     return int(hashlib.sha256(ad_account_id.encode()).hexdigest(), 16) % shards
 
 
+class _ParentFailed(Exception):
+    """The listing a unit took pages from failed (the unit is reported as skipped)."""
+
+    def __init__(self, parent: str):
+        super().__init__(parent)
+        self.parent = parent
+
+
+class PageFeed:
+    """A listing's pages, handed on as they are typed to a unit that started with the listing
+    (pin analytics ask for the first pins while the next pages are on their way). Iterating
+    gives the pages until the listing is done, or raises :class:`_ParentFailed` when it failed."""
+
+    _END = object()
+
+    def __init__(self, parent: str):
+        self.parent = parent
+        self._pages: queue.SimpleQueue = queue.SimpleQueue()
+
+    def put(self, page: pl.DataFrame) -> None:
+        self._pages.put(page)
+
+    def close(self, ok: bool) -> None:
+        self._pages.put(self._END if ok else None)
+
+    def __iter__(self) -> Iterator[pl.DataFrame]:
+        while (page := self._pages.get()) is not self._END:
+            if page is None:
+                raise _ParentFailed(self.parent)
+            yield page
+
+
 class _Run:
     def __init__(self, config, *, today: dt.date, full_refresh: bool, run_id: str,
                  on_event: Callable[[Event], None], shard: tuple[int, int] | None, client: PinterestClient,
@@ -160,6 +194,7 @@ class _Run:
         self._listings: dict[tuple[str, str], dict[str, int]] = {}     # a unit's month files, listed once
         self._checks: dict[tuple[str, str], MonthCheck] = {}           # what that listing found, once per unit
         self._t0: dict[str, float] = {}
+        self._feeds: dict[tuple[str, str], PageFeed] = {}   # (listing, key) -> its pages, for a unit that follows them
         self.extractor = extractor_for(client, config, pool=pool, on_progress=self._progress, today=today,
                                        report_sleep=None if client._sleep is time.sleep else client._sleep)
         self.settings = self.extractor.settings
@@ -560,8 +595,9 @@ class _Run:
 
     # -- pin analytics ------------------------------------------------------------------
 
-    def pin_analytics_unit(self, pins: pl.DataFrame) -> None:
-        """pin_analytics (and pin_lifetime_metrics, from the same answers) for every pin."""
+    def pin_analytics_unit(self, pins: pl.DataFrame | None, feed: PageFeed | None = None) -> None:
+        """pin_analytics (and pin_lifetime_metrics, from the same answers) for every pin: those
+        of ``pins`` (the listing), or of ``feed``'s pages as the listing goes on."""
         spec = STREAMS["pin_analytics"]
         daily = spec.name in self.selected
         fetches, held_from, bookmark = self.unit_fetches(spec, ALL)
@@ -585,9 +621,12 @@ class _Run:
         end = max(f.end for f in fetches)
         covers = [{"date": d} for f in fetches for d in _buckets(f.start, f.end, "DAY")]
         fetch = PinFetch()
-        batches = itertools.chain.from_iterable(
-            self.extractor.pin_analytics_batches(self._pins_to_ask(pins, f.start, f.end), f.start, f.end, fetch)
-            for f in fetches)
+        if feed is not None:
+            batches = self.extractor.pin_batches(self._pin_batches_of_pages(feed, fetches), fetch)
+        else:
+            batches = itertools.chain.from_iterable(
+                self.extractor.pin_analytics_batches(self._pins_to_ask(pins, f.start, f.end), f.start, f.end, fetch)
+                for f in fetches)
         scheme = self.scheme(spec.name)
         if daily:
             written = write_batches(self.sink, spec, batches, covers, self.buffer_bytes,
@@ -612,9 +651,44 @@ class _Run:
 
     def _pins_to_ask(self, pins: pl.DataFrame, start: dt.date, end: dt.date) -> list[str]:
         """The pins created by ``end`` whose counters do not prove them silent (:func:`pins_to_ask`)."""
+        return pins_to_ask(self._live_pins(pins, end), start, end, self.today, self.extractor.pin_metric_types)
+
+    def _live_pins(self, pins: pl.DataFrame, end: dt.date) -> list[tuple[str, str | None]]:
+        """``(id, pin_metrics)`` of the pins created by ``end``."""
         live = set(_ids_created_by(pins, _CREATED["pins"], end))
-        return pins_to_ask([(i, m) for i, m in pins.select("id", "pin_metrics").iter_rows() if i in live], start, end,
-                           self.today, self.extractor.pin_metric_types)
+        return [(i, m) for i, m in pins.select("id", "pin_metrics").iter_rows() if i in live]
+
+    def _pin_batches_of_pages(self, pages: Iterable[pl.DataFrame],
+                              fetches: list[Fetch]) -> Iterator[tuple[tuple[dt.date, dt.date], list[str]]]:
+        """``(window, pin ids)`` batches of 100 of the pins :meth:`_pins_to_ask` would ask for
+        from the whole listing, made from its ``pages`` as they come: a batch goes as soon
+        as it is full, the rest when the listing ends. A pin listed twice (it moved between
+        pages) is asked for once, as its first sighting says."""
+        windows = [date_windows(f.start, f.end) for f in fetches]
+        pending: dict[tuple[dt.date, dt.date], list[str]] = {w: [] for ws in windows for w in ws}
+        seen: list[set[str]] = [set() for _ in fetches]
+        first: list[str | None] = [None] * len(fetches)
+        asked = [0] * len(fetches)
+        for page in pages:
+            for i, f in enumerate(fetches):
+                pins = [(p, m) for p, m in self._live_pins(page, f.end) if p not in seen[i]]
+                seen[i].update(p for p, _ in pins)
+                first[i] = first[i] or (pins[0][0] if pins else None)
+                ask = active_pins(pins, f.start, f.end, self.today, self.extractor.pin_metric_types)
+                asked[i] += len(ask)
+                for w in windows[i]:
+                    pending[w] += ask
+                    while len(pending[w]) >= api.PIN_IDS_MAX:
+                        yield w, pending[w][:api.PIN_IDS_MAX]
+                        del pending[w][:api.PIN_IDS_MAX]
+        for i, f in enumerate(fetches):
+            if first[i] is not None and not asked[i]:      # no pin left: the first one all the same
+                for w in windows[i]:
+                    pending[w].append(first[i])
+            log_silent_pins(len(seen[i]) - max(asked[i], first[i] is not None), len(seen[i]), f.start, f.end)
+        for w, rest in pending.items():
+            if rest:
+                yield w, rest
 
     # -- the user account's analytics -------------------------------------------------------
 
@@ -802,33 +876,54 @@ class _Run:
         """List one stream (of an account, or of the user) and write it. Returns what its
         children need (ids and creation times, not the whole frame: a run holds one per
         account and stream), or None if it failed (its children are then reported as not
-        synced either)."""
+        synced either). A unit following its pages (:meth:`follows_pages`) gets them as
+        they come, and learns at the end whether the listing succeeded."""
         key = account["id"] if account else ALL
-        got = self._parents(spec, key, parents)
-        if got is None:
-            return None
+        feed = self._feeds.get((spec.name, key))
+        listed = None
         try:
-            started = self._begin(spec.name, key, "listing") if spec.name in self.selected else None
-            df = self.extractor.list_unit(spec, account and account["id"], got)
-            self.entity_unit(spec, key, df, started)
-            return df.select([c for c in ("id", _CREATED.get(spec.name), "pin_metrics") if c and c in df.columns])
-        except (ApiError, PayloadError) as e:
-            self._fail(spec.name, key, e)
-            return None
+            got = self._parents(spec, key, parents)
+            if got is None:
+                return None
+            def keep(df: pl.DataFrame) -> pl.DataFrame:
+                return df.select([c for c in ("id", _CREATED.get(spec.name), "pin_metrics") if c and c in df.columns])
+            on_page = (lambda page: feed.put(keep(page))) if feed is not None else None
+            try:
+                started = self._begin(spec.name, key, "listing") if spec.name in self.selected else None
+                df = self.extractor.list_unit(spec, account and account["id"], got, on_page=on_page)
+                self.entity_unit(spec, key, df, started)
+                listed = keep(df)
+                return listed
+            except (ApiError, PayloadError) as e:
+                self._fail(spec.name, key, e)
+                return None
+        finally:
+            if feed is not None:
+                feed.close(listed is not None)
+
+    def follows_pages(self, spec: StreamSpec) -> bool:
+        """Whether ``spec``'s unit starts with its parent's listing and takes its pages as
+        they come: pin analytics, when at least 4 units run at once (between two pages the
+        unit holds a thread while it waits) and not when planning (which counts from the
+        whole listing)."""
+        return spec.kind == "pin_analytics" and self.plan is None and units_at_once(self.config.max_workers) >= 4
 
     def analytics_unit(self, spec: StreamSpec, account: dict | None, parents: dict[str, Future]) -> None:
         """Sync one analytics stream (of an account, or of the user) once its parents are listed."""
         key = account["id"] if account else ALL
-        got = self._parents(spec, key, parents)
+        feed = self._feeds.get((spec.parent, key)) if self.follows_pages(spec) else None
+        got = self._parents(spec, key, parents) if feed is None else {}
         if got is None:
             return
         try:
             if spec.kind == "pin_analytics":
-                self.pin_analytics_unit(got[spec.parent])
+                self.pin_analytics_unit(got.get(spec.parent), feed)
             elif spec.kind == "user_analytics":
                 self.user_analytics_unit(spec)
             else:       # ads analytics, targeting analytics
                 self.ads_analytics_unit(spec, account, got.get(spec.parent))
+        except _ParentFailed as e:
+            self._skip(spec, key, e.parent)
         except (ApiError, PayloadError) as e:
             self._fail(spec.name, key, e)
 
@@ -878,6 +973,7 @@ class _Run:
         done: dict[tuple[str, str], Future] = {}
         waiting: list[tuple[StreamSpec, dict | None]] = []      # parent-first, like units()
         units = self.units()
+        following: set[tuple[str, str]] = set()     # (key, listing) whose pages a unit follows
 
         def queue(items) -> None:
             """Units to run once their parents are done (progress counts them as planned)."""
@@ -889,11 +985,19 @@ class _Run:
                 waiting.append((spec, account))
 
         def submit_ready() -> None:
+            while submit_once():        # a listing just started may let a unit following its pages start
+                pass
+
+        def submit_once() -> bool:
+            """Start the units that can start; whether one of them is a listing whose pages
+            a unit follows."""
+            followed = False
             ready = []
             for i, (spec, account) in enumerate(waiting):
                 key = account["id"] if account else ALL
                 parents = [done.get((name, key)) for name in parents_of(spec)]
-                if all(f is not None and f.done() for f in parents):
+                # a unit that follows its parent's pages starts once the parent has started
+                if all(f is not None and (f.done() or (key, spec.parent) in following) for f in parents):
                     ready.append(i)
             free = threads - sum(not f.done() for f in futures)
             room = self.client.rate_limits.room if self.client.rate_limits else (lambda category: None)
@@ -902,11 +1006,16 @@ class _Run:
                 spec, account = waiting[i]
                 key = account["id"] if account else ALL
                 parents = {name: done[(name, key)] for name in parents_of(spec)}
+                if spec.kind == "entity" and any(s.parent == spec.name and self.follows_pages(s) for s in units):
+                    self._feeds[(spec.name, key)] = PageFeed(spec.name)
+                    following.add((key, spec.name))
+                    followed = True
                 unit = self.listing_unit if spec.kind == "entity" else self.analytics_unit
                 done[(spec.name, key)] = future = units_pool.submit(unit, spec, account, parents)
                 futures.append(future)
             gone = set(chosen)
             waiting[:] = [u for i, u in enumerate(waiting) if i not in gone]
+            return followed
         try:
             # inside the try: a fatal error while listing the accounts (in this thread) must
             # also stop the user-level units already running, not leave them writing after we return
@@ -940,6 +1049,7 @@ class _Run:
                 f.result()
         except KeyboardInterrupt:
             self.cancel.set()           # the process is stopping: don't wait for in-flight work
+            self._close_feeds()
             raise
         except BaseException:
             # a fatal error (e.g. credentials rejected): stop the other units at their next
@@ -947,8 +1057,15 @@ class _Run:
             self.cancel.set()
             for f in futures:
                 f.cancel()
+            self._close_feeds()         # a listing cancelled before it started closes none
             wait(futures)
             raise
+
+    def _close_feeds(self) -> None:
+        """End every listing's pages as failed: no unit waits for pages that will not come (a
+        feed already closed keeps its end)."""
+        for feed in self._feeds.values():
+            feed.close(False)
 
 
 def run(config, *, today: dt.date | None = None, full_refresh: bool = False,

@@ -119,9 +119,12 @@ def test_an_app_without_the_beta_gets_401_code_7_no_refresh_is_forced_and_pins_a
 
 def test_a_multi_pin_batch_refused_for_one_pin_is_asked_pin_by_pin_and_the_beta_is_kept(tmp_path):
     with serve(250) as (fake, srv):
-        asked = active_pins(fake)
+        asked = set(active_pins(fake))
         assert len(asked) > 100
-        forbidden = asked[3]                          # in the first batch: a pin the token may not read
+        status, _, body = fake.handle("GET", "/v5/pins", {"page_size": ["250"], "pin_metrics": ["true"]},
+                                      {"Authorization": f"Bearer {TOKEN}"})
+        listed = [p["id"] for p in json.loads(body)["items"] if p["id"] in asked]     # the order batches go in
+        forbidden = listed[3]                         # in the first batch: a pin the token may not read
         fake.forbid_pin(forbidden)
         config = config_for(srv, tmp_path)
         result = pinsync.run(config, today=TODAY)
@@ -365,3 +368,41 @@ def test_pins_to_ask_skips_only_what_the_counters_prove():
     assert "commented long ago" in older and "quiet" not in older
     # nothing left to ask: the first pin all the same (its answer says which days are pending)
     assert pins_to_ask([("a", pm(zero)), ("b", pm(zero))], start, end, TODAY, METRICS) == ["a"]
+
+
+def test_pin_analytics_are_asked_for_while_the_pins_are_still_being_listed(tmp_path):
+    """The first batches go out as soon as the listing's first pages hold 100 pins to ask
+    for, not after its last page; the calls, the pins asked for and the rows are those of
+    asking from the whole listing."""
+    with serve(900, latency=0.02) as (fake, srv):
+        start = TODAY - dt.timedelta(days=89)
+        result = pinsync.run(config_for(srv, tmp_path, start_date=start.isoformat()), today=TODAY)
+        assert result.ok, result.failures
+        order = [("bookmark" in q) if p.endswith("/pins") else "analytics" for m, p, q in fake.requests
+                 if p.endswith("/pins") or p.endswith("/pins/analytics")]
+        pages = [i for i, r in enumerate(order) if r != "analytics"]
+        assert len(pages) == 4 and order.index("analytics") < pages[-1], order
+        asked = active_pins(fake)
+        assert fake.calls["multi_pin_analytics"] == -(-len(asked) // 100)
+        sent = [q["pin_ids"][0].split(",") for m, p, q in fake.requests if p.endswith("/pins/analytics")]
+        assert sorted(i for batch in sent for i in batch) == sorted(asked)        # each pin once
+        live = [p["id"] for p in fake.dataset.pins if p["created_at"][:10] <= END.isoformat()]
+        assert_equal_to_truth(config_for(srv, tmp_path, start_date=start.isoformat()), truth(fake, start, END, pins=live))
+
+
+def test_when_the_pins_listing_fails_half_way_pin_analytics_are_skipped_and_nothing_is_claimed(tmp_path):
+    with serve(900, latency=0.01) as (fake, srv):
+        fake.add_fault("pins", "status", status=404, body={"code": 4, "message": "gone"}, after=2, times=5)
+        config = config_for(srv, tmp_path, start_date=(TODAY - dt.timedelta(days=89)).isoformat())
+        result = pinsync.run(config, today=TODAY, raise_on_failure=False)
+        assert not result.ok
+        assert fake.calls["multi_pin_analytics"] >= 1         # batches of the first pages went out
+        assert any(f.startswith("pin_analytics") and "skipped: pins could not be listed" in f for f in result.failures)
+        assert result.streams["pin_analytics"].rows_written == 0
+        assert not (Path(config.output.url) / "pin_analytics").exists() or table(config).height == 0
+        state = Path(config.state.url)
+        assert not state.exists() or "pin_analytics" not in state.read_text()
+        fake.clear_faults()
+        assert pinsync.run(config, today=TODAY).ok              # the next run lands everything
+        live = [p["id"] for p in fake.dataset.pins if p["created_at"][:10] <= END.isoformat()]
+        assert_equal_to_truth(config, truth(fake, TODAY - dt.timedelta(days=89), END, pins=live))

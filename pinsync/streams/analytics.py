@@ -192,16 +192,26 @@ def pins_to_ask(pins: list[tuple[str, str | None]], start: dt.date, end: dt.date
         today: the run's date (the 90 days end on it).
         metric_types: the metric types asked for.
     """
-    covered = start >= today - dt.timedelta(days=api.PIN_METRICS_90D_DAYS - 1) and end <= today
-    lifetime = any(m in api.PIN_LIFETIME_METRIC_TYPES for m in metric_types)
-    ask = [pin_id for pin_id, metrics in pins
-           if not _no_activity(metrics, "90d" if covered else "lifetime_metrics", lifetime)]
+    ask = active_pins(pins, start, end, today, metric_types)
     if pins and not ask:
         ask = [pins[0][0]]
-    if len(ask) < len(pins):
-        log.info("pin_analytics: %d of %d pins show no activity from %s to %s (pin_metrics): not asked for",
-                 len(pins) - len(ask), len(pins), start, end)
+    log_silent_pins(len(pins) - len(ask), len(pins), start, end)
     return ask
+
+
+def active_pins(pins: list[tuple[str, str | None]], start: dt.date, end: dt.date, today: dt.date,
+                metric_types: Sequence[str]) -> list[str]:
+    """:func:`pins_to_ask` without its last rule (no pin left: the first one all the same)."""
+    covered = start >= today - dt.timedelta(days=api.PIN_METRICS_90D_DAYS - 1) and end <= today
+    lifetime = any(m in api.PIN_LIFETIME_METRIC_TYPES for m in metric_types)
+    return [pin_id for pin_id, metrics in pins
+            if not _no_activity(metrics, "90d" if covered else "lifetime_metrics", lifetime)]
+
+
+def log_silent_pins(silent: int, pins: int, start: dt.date, end: dt.date) -> None:
+    if silent:
+        log.info("pin_analytics: %d of %d pins show no activity from %s to %s (pin_metrics): not asked for",
+                 silent, pins, start, end)
 
 
 def _no_activity(pin_metrics: str | None, window: str, lifetime: bool) -> bool:
