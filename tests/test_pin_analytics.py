@@ -406,3 +406,26 @@ def test_when_the_pins_listing_fails_half_way_pin_analytics_are_skipped_and_noth
         assert pinsync.run(config, today=TODAY).ok              # the next run lands everything
         live = [p["id"] for p in fake.dataset.pins if p["created_at"][:10] <= END.isoformat()]
         assert_equal_to_truth(config, truth(fake, TODAY - dt.timedelta(days=89), END, pins=live))
+
+
+@pytest.mark.parametrize("days", [30, 89, 200])
+@pytest.mark.parametrize("multi_pin", [True, False])
+def test_following_the_listing_asks_as_many_calls_and_lands_the_same_rows_as_waiting_for_it(tmp_path, days,
+                                                                                            multi_pin):
+    """max_workers 8 follows the pins listing's pages, max_workers 2 waits for the whole
+    listing (too few unit threads to hold one waiting between pages): the same calls, the
+    same pins asked for, the same table, whatever the windows (200 days: three of them)."""
+    got = {}
+    for workers in (8, 2):
+        with serve(700, history_days=250, multi_pin_analytics=multi_pin, latency=0.005) as (fake, srv):
+            config = config_for(srv, tmp_path / str(workers), max_workers=workers,
+                                start_date=(TODAY - dt.timedelta(days=days)).isoformat())
+            assert pinsync.run(config, today=TODAY).ok
+            # a set: without the beta, the pins of the batch that checks for it are asked again one by one
+            asked = {i for m, p, q in fake.requests if "/analytics" in p
+                     for i in (q["pin_ids"][0].split(",") if "pin_ids" in q else [p.split("/")[-2]])}
+            got[workers] = (dict(fake.calls), asked, table(config))
+    (calls8, asked8, table8), (calls2, asked2, table2) = got[8], got[2]
+    assert calls8.get("multi_pin_analytics") == calls2.get("multi_pin_analytics")
+    assert calls8.get("pin_analytics") == calls2.get("pin_analytics")
+    assert asked8 == asked2 and len(asked8) > 100 and table8.height > 0 and table8.equals(table2)
