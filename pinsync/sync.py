@@ -141,12 +141,17 @@ class _ParentFailed(Exception):
         self.parent = parent
 
 
+class _ParentStopped(Exception):
+    """The listing a unit took pages from stopped the run (its error is the run's)."""
+
+
 class PageFeed:
     """A listing's pages, handed on as they are typed to a unit that started with the listing
     (pin analytics ask for the first pins while the next pages are on their way). Iterating
-    gives the pages until the listing is done, or raises :class:`_ParentFailed` when it failed."""
+    gives the pages until the listing is done; it raises :class:`_ParentFailed` when the
+    listing failed, :class:`_ParentStopped` when the run stopped."""
 
-    _END = object()
+    DONE, FAILED, STOPPED = "done", "failed", "stopped"
 
     def __init__(self, parent: str):
         self.parent = parent
@@ -155,14 +160,17 @@ class PageFeed:
     def put(self, page: pl.DataFrame) -> None:
         self._pages.put(page)
 
-    def close(self, ok: bool) -> None:
-        self._pages.put(self._END if ok else None)
+    def close(self, outcome: str) -> None:
+        """The listing ended (``DONE``, ``FAILED`` or ``STOPPED``); a second close is ignored."""
+        self._pages.put(outcome)
 
     def __iter__(self) -> Iterator[pl.DataFrame]:
-        while (page := self._pages.get()) is not self._END:
-            if page is None:
-                raise _ParentFailed(self.parent)
+        while not isinstance(page := self._pages.get(), str):
             yield page
+        if page == self.FAILED:
+            raise _ParentFailed(self.parent)
+        if page == self.STOPPED:
+            raise _ParentStopped()
 
 
 class _Run:
@@ -880,11 +888,13 @@ class _Run:
         they come, and learns at the end whether the listing succeeded."""
         key = account["id"] if account else ALL
         feed = self._feeds.get((spec.name, key))
-        listed = None
+        outcome = PageFeed.STOPPED      # unless it returns: an error that stops the run
         try:
             got = self._parents(spec, key, parents)
             if got is None:
+                outcome = PageFeed.FAILED
                 return None
+
             def keep(df: pl.DataFrame) -> pl.DataFrame:
                 return df.select([c for c in ("id", _CREATED.get(spec.name), "pin_metrics") if c and c in df.columns])
             on_page = (lambda page: feed.put(keep(page))) if feed is not None else None
@@ -892,21 +902,21 @@ class _Run:
                 started = self._begin(spec.name, key, "listing") if spec.name in self.selected else None
                 df = self.extractor.list_unit(spec, account and account["id"], got, on_page=on_page)
                 self.entity_unit(spec, key, df, started)
-                listed = keep(df)
-                return listed
+                outcome = PageFeed.DONE
+                return keep(df)
             except (ApiError, PayloadError) as e:
                 self._fail(spec.name, key, e)
+                outcome = PageFeed.FAILED
                 return None
         finally:
             if feed is not None:
-                feed.close(listed is not None)
+                feed.close(outcome)
 
     def follows_pages(self, spec: StreamSpec) -> bool:
         """Whether ``spec``'s unit starts with its parent's listing and takes its pages as
-        they come: pin analytics, when at least 4 units run at once (between two pages the
-        unit holds a thread while it waits) and not when planning (which counts from the
-        whole listing)."""
-        return spec.kind == "pin_analytics" and self.plan is None and units_at_once(self.config.max_workers) >= 4
+        they come, on a thread of its own (it mostly waits for the next page): pin
+        analytics, except when planning (which counts from the whole listing)."""
+        return spec.kind == "pin_analytics" and self.plan is None
 
     def analytics_unit(self, spec: StreamSpec, account: dict | None, parents: dict[str, Future]) -> None:
         """Sync one analytics stream (of an account, or of the user) once its parents are listed."""
@@ -924,6 +934,8 @@ class _Run:
                 self.ads_analytics_unit(spec, account, got.get(spec.parent))
         except _ParentFailed as e:
             self._skip(spec, key, e.parent)
+        except _ParentStopped:
+            return          # the listing's error stops the run: it is the one reported
         except (ApiError, PayloadError) as e:
             self._fail(spec.name, key, e)
 
@@ -974,6 +986,7 @@ class _Run:
         waiting: list[tuple[StreamSpec, dict | None]] = []      # parent-first, like units()
         units = self.units()
         following: set[tuple[str, str]] = set()     # (key, listing) whose pages a unit follows
+        followers: set[Future] = set()              # the units that follow them (one: the pins')
 
         def queue(items) -> None:
             """Units to run once their parents are done (progress counts them as planned)."""
@@ -999,7 +1012,7 @@ class _Run:
                 # a unit that follows its parent's pages starts once the parent has started
                 if all(f is not None and (f.done() or (key, spec.parent) in following) for f in parents):
                     ready.append(i)
-            free = threads - sum(not f.done() for f in futures)
+            free = threads - sum(not f.done() for f in futures if f not in followers)
             room = self.client.rate_limits.room if self.client.rate_limits else (lambda category: None)
             chosen = [ready[i] for i in units_to_start([waiting[i][0] for i in ready], free, room)]
             for i in chosen:
@@ -1013,6 +1026,8 @@ class _Run:
                 unit = self.listing_unit if spec.kind == "entity" else self.analytics_unit
                 done[(spec.name, key)] = future = units_pool.submit(unit, spec, account, parents)
                 futures.append(future)
+                if spec.kind != "entity" and self.follows_pages(spec):
+                    followers.add(future)       # on the pool's extra thread: it takes no unit's place
             gone = set(chosen)
             waiting[:] = [u for i, u in enumerate(waiting) if i not in gone]
             return followed
@@ -1062,10 +1077,10 @@ class _Run:
             raise
 
     def _close_feeds(self) -> None:
-        """End every listing's pages as failed: no unit waits for pages that will not come (a
+        """End every listing's pages as stopped: no unit waits for pages that will not come (a
         feed already closed keeps its end)."""
         for feed in self._feeds.values():
-            feed.close(False)
+            feed.close(PageFeed.STOPPED)
 
 
 def run(config, *, today: dt.date | None = None, full_refresh: bool = False,
@@ -1150,8 +1165,9 @@ def _execute(config, client: PinterestClient, make_job: Callable[[ThreadPoolExec
     # (or wait for a CPU to) meanwhile, so typing never keeps a request from going out
     requests_pool = ThreadPoolExecutor(2 * workers, thread_name_prefix="pinsync-req")
     # units (an entity listing, or an analytics stream of one account) mostly wait on
-    # their requests, which run in the request pool
-    units_pool = ThreadPoolExecutor(units_at_once(workers), thread_name_prefix="pinsync-unit")
+    # their requests, which run in the request pool; one more thread is for a unit that
+    # follows a listing's pages (pin analytics), which mostly waits for the next page
+    units_pool = ThreadPoolExecutor(units_at_once(workers) + 1, thread_name_prefix="pinsync-unit")
     job = make_job(requests_pool)
     try:
         job.execute(units_pool)

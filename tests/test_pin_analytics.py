@@ -17,6 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 import pinsync
+from pinsync import sync
 from pinsync.cli import main
 from pinsync.config import DEFAULT_PIN_METRIC_TYPES, config_from_dict
 from pinsync.fake import Dataset, FakePinterest, FakeServer
@@ -411,21 +412,22 @@ def test_when_the_pins_listing_fails_half_way_pin_analytics_are_skipped_and_noth
 @pytest.mark.parametrize("days", [30, 89, 200])
 @pytest.mark.parametrize("multi_pin", [True, False])
 def test_following_the_listing_asks_as_many_calls_and_lands_the_same_rows_as_waiting_for_it(tmp_path, days,
-                                                                                            multi_pin):
-    """max_workers 8 follows the pins listing's pages, max_workers 2 waits for the whole
-    listing (too few unit threads to hold one waiting between pages): the same calls, the
-    same pins asked for, the same table, whatever the windows (200 days: three of them)."""
+                                                                                            multi_pin, monkeypatch):
+    """Following the pins listing's pages, or waiting for the whole listing as pinsync used
+    to: the same calls, the same pins asked for, the same table, whatever the windows (200
+    days: three of them)."""
     got = {}
-    for workers in (8, 2):
+    follows = sync._Run.follows_pages
+    for follow in (True, False):
+        monkeypatch.setattr(sync._Run, "follows_pages", follows if follow else lambda self, spec: False)
         with serve(700, history_days=250, multi_pin_analytics=multi_pin, latency=0.005) as (fake, srv):
-            config = config_for(srv, tmp_path / str(workers), max_workers=workers,
-                                start_date=(TODAY - dt.timedelta(days=days)).isoformat())
+            config = config_for(srv, tmp_path / str(follow), start_date=(TODAY - dt.timedelta(days=days)).isoformat())
             assert pinsync.run(config, today=TODAY).ok
             # a set: without the beta, the pins of the batch that checks for it are asked again one by one
             asked = {i for m, p, q in fake.requests if "/analytics" in p
                      for i in (q["pin_ids"][0].split(",") if "pin_ids" in q else [p.split("/")[-2]])}
-            got[workers] = (dict(fake.calls), asked, table(config))
-    (calls8, asked8, table8), (calls2, asked2, table2) = got[8], got[2]
-    assert calls8.get("multi_pin_analytics") == calls2.get("multi_pin_analytics")
-    assert calls8.get("pin_analytics") == calls2.get("pin_analytics")
-    assert asked8 == asked2 and len(asked8) > 100 and table8.height > 0 and table8.equals(table2)
+            got[follow] = (dict(fake.calls), asked, table(config))
+    (calls_f, asked_f, table_f), (calls_w, asked_w, table_w) = got[True], got[False]
+    assert calls_f.get("multi_pin_analytics") == calls_w.get("multi_pin_analytics")
+    assert calls_f.get("pin_analytics") == calls_w.get("pin_analytics")
+    assert asked_f == asked_w and len(asked_f) > 100 and table_f.height > 0 and table_f.equals(table_w)

@@ -20,20 +20,40 @@ from tests.conftest import TODAY, TOKEN, read_table
 def test_a_unit_starts_only_once_its_parents_are_done(make_config, fake, monkeypatch):
     """With two unit threads, pin_analytics (submitted right after pins) used to take the
     second thread and sit waiting for the pins listing; now no unit is started before every
-    parent unit has finished, so the threads go to units that can work."""
+    parent unit has finished, so the threads go to units that can work - except pin
+    analytics, which follow the pins listing's pages on a thread of their own, so that at
+    most two other units run at once all the same."""
     fake.latency = 0.02
     seen: list[tuple[str, bool]] = []
     parents = sync._Run._parents
+    lock, running, most = threading.Lock(), Counter(), []
 
     def spy(self, spec, key, futures):
         seen.append((spec.name, all(f.done() for f in futures.values())))
         return parents(self, spec, key, futures)
     monkeypatch.setattr(sync._Run, "_parents", spy)
+
+    def counted(unit):
+        def run(self, spec, account, futures):
+            follower = spec.name == "pin_analytics"
+            with lock:
+                running[follower] += 1
+                most.append(running[False])
+            try:
+                return unit(self, spec, account, futures)
+            finally:
+                with lock:
+                    running[follower] -= 1
+        return run
+    monkeypatch.setattr(sync._Run, "listing_unit", counted(sync._Run.listing_unit))
+    monkeypatch.setattr(sync._Run, "analytics_unit", counted(sync._Run.analytics_unit))
     result = pinsync.run(make_config(max_workers=2), today=TODAY)
     assert result.ok
-    children = {"pin_analytics", "campaign_analytics", "ad_group_analytics", "ad_analytics"}
+    children = {"campaign_analytics", "ad_group_analytics", "ad_analytics"}
     assert children <= {name for name, _ in seen}
     assert [name for name, ready in seen if not ready] == []
+    assert "pin_analytics" not in {name for name, _ in seen}       # it followed the pins' pages
+    assert max(most) == 2
 
 
 def test_a_page_is_typed_while_the_next_one_is_asked_for(tmp_path, monkeypatch):
