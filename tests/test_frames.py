@@ -11,7 +11,8 @@ import pytest
 from pinsync import frames
 from pinsync.errors import PayloadError
 from pinsync.frames import pin_payload_frame
-from pinsync.schemas import ENTITY_COLUMNS, Column, analytics_columns, pin_analytics_columns, polars_schema
+from pinsync.schemas import (ENTITY_COLUMNS, Column, analytics_columns, pin_analytics_columns, polars_schema,
+                             targeting_analytics_columns)
 
 UTC = dt.timezone.utc
 COLS = ("SPEND_IN_DOLLAR", "PAID_IMPRESSION", "CTR", "CPC_IN_MICRO_DOLLAR", "SPEND_IN_MICRO_DOLLAR",
@@ -349,3 +350,35 @@ def test_reading_an_array_in_parts_gives_what_one_read_gives_or_fails_as_it_does
     assert isinstance(parts, str) == isinstance(whole, str)
     if isinstance(whole, pl.DataFrame):
         assert parts.equals(whole)
+
+
+def _targeting(body: bytes):
+    cols = targeting_analytics_columns("campaign", COLS, "DAY")
+    source = {"campaign_id": "CAMPAIGN_ID", "date": "DATE"}
+    source.update({c.lower(): c for c in COLS if c.lower() not in source})
+    return frames.read_targeting(body, cols, stream="campaign_targeting_analytics", source_names=source,
+                                 id_field="CAMPAIGN_ID")
+
+
+@pytest.mark.parametrize("extra", ["", ', "bookmark": null', ', "x": [1]'])
+def test_a_big_targeting_answer_is_read_in_parts_with_every_row_as_one_read_gives_it(extra, monkeypatch):
+    rows = [{"targeting_type": "KEYWORD", "targeting_value": r["CAMPAIGN_NAME"] + str(i),
+             "metrics": {k: v for k, v in r.items() if k != "CAMPAIGN_NAME"}}
+            for i, r in enumerate(_nasty_rows(3000, seed=7))]
+    body = (json.dumps({"data": rows}, ensure_ascii=False)[:-1] + extra + "}").encode()
+    assert len(body) > 4 * frames._READ_BYTES
+    reads = []
+    read_json = pl.read_json
+    monkeypatch.setattr(pl, "read_json", lambda src, **kw: reads.append(1) or read_json(src, **kw))
+
+    def value_by_value(*a, **kw):
+        raise AssertionError("read value by value")
+    monkeypatch.setattr(frames, "records_to_frame", value_by_value)     # a spaced answer is no odd one
+    df = _targeting(body)
+    parts = len(reads)
+    monkeypatch.setattr(frames, "_READ_BYTES", 10**9)      # one read of the whole body
+    whole = _targeting(body)
+    assert parts > 3 if extra != ', "bookmark": null' else parts == 1     # {"data": [...]} alone is cut
+    assert df.equals(whole)
+    assert df["targeting_value"].to_list() == [r["targeting_value"] for r in rows]
+    assert df["paid_impression"].to_list() == [r["metrics"]["PAID_IMPRESSION"] for r in rows]
