@@ -1010,7 +1010,8 @@ class _Run:
                 key = account["id"] if account else ALL
                 parents = [done.get((name, key)) for name in parents_of(spec)]
                 # a unit that follows its parent's pages starts once the parent has started
-                if all(f is not None and (f.done() or (key, spec.parent) in following) for f in parents):
+                follows = self.follows_pages(spec) and (key, spec.parent) in following
+                if all(f is not None and (f.done() or follows) for f in parents):
                     ready.append(i)
             free = threads - sum(not f.done() for f in futures if f not in followers)
             room = self.client.rate_limits.room if self.client.rate_limits else (lambda category: None)
