@@ -629,12 +629,9 @@ class _Run:
         end = max(f.end for f in fetches)
         covers = [{"date": d} for f in fetches for d in _buckets(f.start, f.end, "DAY")]
         fetch = PinFetch()
-        if feed is not None:
-            batches = self.extractor.pin_batches(self._pin_batches_of_pages(feed, fetches), fetch)
-        else:
-            batches = itertools.chain.from_iterable(
-                self.extractor.pin_analytics_batches(self._pins_to_ask(pins, f.start, f.end), f.start, f.end, fetch)
-                for f in fetches)
+        # the pages as the listing goes on, or the whole listing as one page
+        batches = self.extractor.pin_batches(self._pin_batches_of_pages(feed if feed is not None else [pins],
+                                                                        fetches), fetch)
         scheme = self.scheme(spec.name)
         if daily:
             written = write_batches(self.sink, spec, batches, covers, self.buffer_bytes,
@@ -985,7 +982,6 @@ class _Run:
         done: dict[tuple[str, str], Future] = {}
         waiting: list[tuple[StreamSpec, dict | None]] = []      # parent-first, like units()
         units = self.units()
-        following: set[tuple[str, str]] = set()     # (key, listing) whose pages a unit follows
         followers: set[Future] = set()              # the units that follow them (one: the pins')
 
         def queue(items) -> None:
@@ -1010,7 +1006,7 @@ class _Run:
                 key = account["id"] if account else ALL
                 parents = [done.get((name, key)) for name in parents_of(spec)]
                 # a unit that follows its parent's pages starts once the parent has started
-                follows = self.follows_pages(spec) and (key, spec.parent) in following
+                follows = self.follows_pages(spec) and (spec.parent, key) in self._feeds
                 if all(f is not None and (f.done() or follows) for f in parents):
                     ready.append(i)
             free = threads - sum(not f.done() for f in futures if f not in followers)
@@ -1022,7 +1018,6 @@ class _Run:
                 parents = {name: done[(name, key)] for name in parents_of(spec)}
                 if spec.kind == "entity" and any(s.parent == spec.name and self.follows_pages(s) for s in units):
                     self._feeds[(spec.name, key)] = PageFeed(spec.name)
-                    following.add((key, spec.name))
                     followed = True
                 unit = self.listing_unit if spec.kind == "entity" else self.analytics_unit
                 done[(spec.name, key)] = future = units_pool.submit(unit, spec, account, parents)
